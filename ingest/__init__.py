@@ -1,0 +1,1 @@
+"""medkg ingest package."""
