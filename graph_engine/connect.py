@@ -1,0 +1,42 @@
+"""Driver creation from :class:`Settings` (used by the CLI and test fixtures only)."""
+
+from __future__ import annotations
+
+import neo4j
+from neo4j.exceptions import AuthError, ServiceUnavailable
+
+from graph_engine.errors import ConfigError, ConnectionError_
+from graph_engine.settings import Settings
+
+
+def connect(settings: Settings, verify: bool = True) -> neo4j.Driver:
+    """Open a driver to ``settings.uri``.
+
+    Managed transactions retry transient errors for up to
+    ``settings.max_retry_time`` seconds.
+
+    Raises:
+        ConfigError: no URI or no password configured.
+        ConnectionError_: the server is unreachable or refused the credentials.
+    """
+    if not settings.uri:
+        raise ConfigError("no Neo4j URI: set NEO4J_URI or start the managed server with `medkg neo4j start`")
+    if settings.password is None:
+        raise ConfigError("no Neo4j password: set NEO4J_PASSWORD or NEO4J_PASSWORD_FILE (a 0600 file)")
+    driver = neo4j.GraphDatabase.driver(
+        settings.uri,
+        auth=(settings.user, settings.password),
+        max_transaction_retry_time=settings.max_retry_time,
+        # schema-driven count queries name types that may not exist yet; those warnings are noise
+        notifications_min_severity="OFF",
+    )
+    if verify:
+        try:
+            driver.verify_connectivity()
+        except AuthError as e:
+            driver.close()
+            raise ConnectionError_(f"Neo4j at {settings.uri} refused the credentials for user {settings.user!r}") from e
+        except (ServiceUnavailable, OSError) as e:
+            driver.close()
+            raise ConnectionError_(f"cannot reach Neo4j at {settings.uri}: {e}") from e
+    return driver

@@ -1,0 +1,219 @@
+"""Every Cypher statement graph_engine runs, built in one place.
+
+Functions here are pure: they take *schema-checked* labels, relationship types
+and property keys and return parameterised query text. Values always travel as
+parameters (``$rows``, ``$id`` ...); labels and types cannot be parameters in
+Cypher, so the caller checks them against :class:`graph_engine.schema.Schema`
+first and :func:`_ident` re-checks the identifier shape as a second fence.
+"""
+
+from __future__ import annotations
+
+import re
+
+from graph_engine.schema import Schema, check_index_name, check_property_key
+
+_IDENT_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+FULLTEXT_INDEX = "entity_names"
+
+
+def _ident(name: str) -> str:
+    """Backtick-quote an identifier that has already passed the schema check."""
+    if not _IDENT_RE.match(name):  # second fence: never reached with schema-checked names
+        raise ValueError(f"refusing to put {name!r} into Cypher text")
+    return f"`{name}`"
+
+
+def _snake(label: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", label).lower()
+
+
+# --------------------------------------------------------------------------- schema
+def constraint_statements(schema: Schema) -> list[str]:
+    """Uniqueness on ``id`` for every label and a ``name`` index for entities."""
+    out = []
+    for label in schema.labels:
+        out.append(
+            f"CREATE CONSTRAINT {_snake(label)}_id IF NOT EXISTS "
+            f"FOR (n:{_ident(label)}) REQUIRE n.id IS UNIQUE"
+        )
+    for label in schema.entity_labels:
+        out.append(f"CREATE INDEX {_snake(label)}_name IF NOT EXISTS FOR (n:{_ident(label)}) ON (n.name)")
+    return out
+
+
+def fulltext_index_statement(schema: Schema, name: str = FULLTEXT_INDEX) -> str:
+    """Full-text index over ``name`` and ``synonyms`` of every entity label."""
+    labels = "|".join(_ident(l) for l in schema.entity_labels)
+    return (
+        f"CREATE FULLTEXT INDEX {_ident(check_index_name(name))} IF NOT EXISTS "
+        f"FOR (n:{labels}) ON EACH [n.name, n.synonyms]"
+    )
+
+
+def drop_index_statement(name: str) -> str:
+    return f"DROP INDEX {_ident(check_index_name(name))} IF EXISTS"
+
+
+SHOW_INDEXES = (
+    "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, state "
+    "RETURN name, type, labelsOrTypes, properties, state"
+)
+SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties RETURN name, labelsOrTypes, properties"
+AWAIT_INDEXES = "CALL db.awaitIndexes($timeout)"
+
+
+def vector_index_statement(label: str, prop: str, dimensions: int, name: str, similarity: str = "cosine") -> str:
+    """A vector index on ``label.prop``; ``dimensions`` and ``similarity`` are parameters."""
+    if similarity not in ("cosine", "euclidean"):
+        raise ValueError(f"similarity must be 'cosine' or 'euclidean', got {similarity!r}")
+    if not isinstance(dimensions, int) or dimensions < 1:
+        raise ValueError(f"dimensions must be a positive int, got {dimensions!r}")
+    return (
+        f"CREATE VECTOR INDEX {_ident(check_index_name(name))} IF NOT EXISTS "
+        f"FOR (n:{_ident(label)}) ON (n.{_ident(check_property_key(prop))}) "
+        "OPTIONS {indexConfig: {`vector.dimensions`: $dimensions, `vector.similarity_function`: $similarity}}"
+    )
+
+
+# --------------------------------------------------------------------------- writes
+def merge_nodes(label: str) -> str:
+    """Idempotent batched node upsert.
+
+    Lists (``synonyms``, ``xrefs``, ``sources``) are unions, so loading the
+    same rows twice, or the same node from two sources, changes nothing twice.
+    Row keys: ``id, name, synonyms, xrefs, source, props``.
+    """
+    return (
+        "UNWIND $rows AS row\n"
+        f"MERGE (n:{_ident(label)} {{id: row.id}})\n"
+        "WITH n, row, coalesce(n.synonyms, []) AS syn, coalesce(n.xrefs, []) AS xr, coalesce(n.sources, []) AS src\n"
+        "SET n.name = coalesce(row.name, n.name),\n"
+        "    n.synonyms = syn + [s IN row.synonyms WHERE NOT s IN syn],\n"
+        "    n.xrefs = xr + [x IN row.xrefs WHERE NOT x IN xr],\n"
+        "    n.sources = CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END\n"
+        "SET n += row.props\n"
+        "RETURN count(n) AS written"
+    )
+
+
+def merge_relationships(source_label: str, rel_type: str, target_label: str) -> str:
+    """Idempotent batched relationship upsert between existing nodes.
+
+    Row keys: ``s`` (source id), ``t`` (target id), ``source`` (provenance), ``props``.
+    Rows whose endpoints do not exist produce nothing; the writer compares
+    ``written`` with the row count and rolls the batch back on a mismatch.
+    """
+    return (
+        "UNWIND $rows AS row\n"
+        f"MATCH (a:{_ident(source_label)} {{id: row.s}})\n"
+        f"MATCH (b:{_ident(target_label)} {{id: row.t}})\n"
+        f"MERGE (a)-[r:{_ident(rel_type)}]->(b)\n"
+        "WITH r, row, coalesce(r.sources, []) AS src\n"
+        "SET r.sources = CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END\n"
+        "SET r += row.props\n"
+        "RETURN count(r) AS written"
+    )
+
+
+def existing_ids(label: str) -> str:
+    """Which of ``$ids`` exist as ``label`` nodes."""
+    return f"UNWIND $ids AS id MATCH (n:{_ident(label)} {{id: id}}) RETURN collect(n.id) AS found"
+
+
+def set_node_properties(label: str) -> str:
+    """Batched write-back keyed by id. Row keys: ``id``, ``props`` (a map)."""
+    return (
+        "UNWIND $rows AS row\n"
+        f"MATCH (n:{_ident(label)} {{id: row.id}})\n"
+        "SET n += row.props\n"
+        "RETURN count(n) AS written"
+    )
+
+
+def remove_node_properties(label: str, keys: list[str]) -> str:
+    """Remove properties from every ``label`` node whose run differs from ``$run_id``."""
+    removals = ", ".join(f"n.{_ident(check_property_key(k))}" for k in keys)
+    run_key = _ident(check_property_key(keys[0] + "_run"))
+    return (
+        f"MATCH (n:{_ident(label)}) WHERE n.{run_key} IS NOT NULL AND n.{run_key} <> $run_id\n"
+        f"REMOVE {removals}, n.{run_key}\n"
+        "RETURN count(n) AS removed"
+    )
+
+
+CREATE_RUN = (
+    "CREATE (r:Run {id: $id, kind: $kind, algorithm: $algorithm, params: $params,\n"
+    "               status: 'running', started_at: datetime(), medkg_version: $version})\n"
+    "RETURN r.id AS id"
+)
+FINISH_RUN = (
+    "MATCH (r:Run {id: $id})\n"
+    "SET r.status = $status, r.finished_at = datetime(), r.metrics = $metrics,\n"
+    "    r.duration_s = duration.inSeconds(r.started_at, datetime()).seconds\n"
+    "RETURN r.id AS id"
+)
+
+# --------------------------------------------------------------------------- reads
+def count_nodes(label: str | None = None) -> str:
+    return f"MATCH (n:{_ident(label)}) RETURN count(n) AS n" if label else "MATCH (n) RETURN count(n) AS n"
+
+
+def count_relationships(rel_type: str | None = None) -> str:
+    return f"MATCH ()-[r:{_ident(rel_type)}]->() RETURN count(r) AS n" if rel_type else "MATCH ()-[r]->() RETURN count(r) AS n"
+
+
+def count_triple_source(source_label: str, rel_type: str) -> str:
+    """Uses the counts store: cheap even on large graphs."""
+    return f"MATCH (:{_ident(source_label)})-[r:{_ident(rel_type)}]->() RETURN count(r) AS n"
+
+
+def count_triple_target(rel_type: str, target_label: str) -> str:
+    return f"MATCH ()-[r:{_ident(rel_type)}]->(:{_ident(target_label)}) RETURN count(r) AS n"
+
+
+def stream_node_ids(label: str) -> str:
+    return f"MATCH (n:{_ident(label)}) RETURN n.id AS id ORDER BY id"
+
+
+def stream_edges(source_label: str, rel_type: str, target_label: str) -> str:
+    """Stream ``(s, t, w)``; ``w`` is the relationship property named ``$weight`` (or null)."""
+    return (
+        f"MATCH (a:{_ident(source_label)})-[r:{_ident(rel_type)}]->(b:{_ident(target_label)})\n"
+        "RETURN a.id AS s, b.id AS t, CASE WHEN $weight IS NULL THEN null ELSE r[$weight] END AS w"
+    )
+
+
+def get_node(label: str | None) -> str:
+    match = f"(n:{_ident(label)} {{id: $id}})" if label else "(n {id: $id})"
+    return f"MATCH {match} RETURN labels(n) AS labels, properties(n) AS props LIMIT 2"
+
+
+FULLTEXT_SEARCH = (
+    "CALL db.index.fulltext.queryNodes($index, $query, {limit: $limit}) YIELD node, score\n"
+    "WHERE $labels IS NULL OR any(l IN labels(node) WHERE l IN $labels)\n"
+    "RETURN labels(node) AS labels, properties(node) AS props, score\n"
+    "ORDER BY score DESC LIMIT $limit"
+)
+
+
+def neighbours(label: str | None, rel_type: str | None, direction: str) -> str:
+    """Neighbours of ``$id``; ``direction`` is ``out``, ``in`` or ``both``."""
+    node = f"(n:{_ident(label)} {{id: $id}})" if label else "(n {id: $id})"
+    rel = f"[r:{_ident(rel_type)}]" if rel_type else "[r]"
+    pattern = {"out": f"{node}-{rel}->(m)", "in": f"{node}<-{rel}-(m)", "both": f"{node}-{rel}-(m)"}[direction]
+    return (
+        f"MATCH {pattern}\n"
+        "RETURN type(r) AS type, CASE WHEN startNode(r) = n THEN 'out' ELSE 'in' END AS direction,\n"
+        "       labels(m) AS labels, properties(m) AS props, properties(r) AS rel_props\n"
+        "ORDER BY type, m.id LIMIT $limit"
+    )
+
+
+def top_by_property(label: str, prop: str) -> str:
+    key = _ident(check_property_key(prop))
+    return (
+        f"MATCH (n:{_ident(label)}) WHERE n.{key} IS NOT NULL\n"
+        f"RETURN n.id AS id, n.name AS name, n.{key} AS score ORDER BY score DESC, id LIMIT $k"
+    )

@@ -1,0 +1,235 @@
+"""Input validation, device resolution and matrix preparation shared by the scorers.
+
+Everything here is back-end neutral: inputs are normalised to a scipy CSR
+matrix on the CPU first (one O(E) pass), then handed to the scipy kernels or
+copied to a torch sparse CSR tensor for the torch kernels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import scipy.sparse as sp
+
+from graph_engine.errors import MedkgError
+from graph_engine.export import GraphMatrix
+
+Device = Literal["auto", "cpu", "cuda"]
+Backend = Literal["auto", "scipy", "torch"]
+
+
+class ScoringError(MedkgError, ValueError):
+    """Bad input to a scoring algorithm (matrix shape, weights, seeds, device)."""
+
+
+def resolve_dtype(dtype: Any) -> np.dtype:
+    """Return ``np.float32`` or ``np.float64``; anything else raises ScoringError."""
+    try:
+        if _is_torch_dtype(dtype):
+            dtype = str(dtype).replace("torch.", "")
+        dt = np.dtype(dtype)
+    except TypeError as e:
+        raise ScoringError(f"dtype must be float32 or float64, got {dtype!r}") from e
+    if dt not in (np.float32, np.float64):
+        raise ScoringError(f"dtype must be float32 or float64, got {dt}")
+    return dt
+
+
+def _is_torch_dtype(obj: Any) -> bool:
+    return type(obj).__module__ == "torch" and type(obj).__name__ == "dtype"
+
+
+def _is_torch_tensor(obj: Any) -> bool:
+    return type(obj).__module__.startswith("torch") and type(obj).__name__ == "Tensor"
+
+
+def resolve_device(device: str, backend: str, A: Any = None) -> tuple[str, str]:
+    """Pick ``(device, backend)``.
+
+    ``device="auto"`` means CUDA when a GPU is visible (or ``A`` already lives
+    there), else CPU. ``backend="auto"`` means torch on CUDA and scipy on CPU;
+    ``backend="torch"`` with ``device="cpu"`` runs the torch kernels on the CPU
+    (used by the tests of the GPU code path on machines without a GPU).
+
+    Raises:
+        ScoringError: unknown names, or CUDA asked for but not available.
+    """
+    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
+        raise ScoringError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    if backend not in ("auto", "scipy", "torch"):
+        raise ScoringError(f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
+    cuda_ok = _cuda_available()
+    if device == "auto":
+        on_cuda = _is_torch_tensor(A) and A.device.type == "cuda"
+        device = "cuda" if (cuda_ok or on_cuda) and backend != "scipy" else "cpu"
+    if str(device).startswith("cuda"):
+        if not cuda_ok:
+            raise ScoringError(f"device={device!r} but CUDA is not available; use device='cpu' or 'auto'")
+        if backend == "scipy":
+            raise ScoringError("backend='scipy' runs on the CPU only; use backend='torch' for CUDA")
+        return str(device), "torch"
+    return "cpu", ("scipy" if backend == "auto" else backend)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a hard dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def as_csr(A: Any, dtype: np.dtype) -> sp.csr_matrix:
+    """Convert an adjacency to a canonical CSR matrix (no explicit zeros, no duplicates).
+
+    Args:
+        A: a :class:`GraphMatrix`, any scipy sparse matrix/array, a torch sparse
+            (COO or CSR) or dense tensor, or a dense 2-D NumPy array.
+            ``A[i, j] != 0`` is an edge i -> j with that weight.
+        dtype: float32 or float64.
+
+    Returns:
+        ``(N, N)`` CSR with int32 indices when they fit.
+
+    Raises:
+        ScoringError: not square, not 2-D, negative or non-finite weights, or an
+            unsupported type.
+
+    Shapes:
+        A: ``(N, N)``.
+    """
+    if isinstance(A, GraphMatrix):
+        A = A.matrix
+    if _is_torch_tensor(A):
+        A = _torch_to_scipy(A)
+    if sp.issparse(A):
+        M = sp.csr_matrix(A, dtype=dtype, copy=True)
+    elif isinstance(A, np.ndarray):
+        if A.ndim != 2:
+            raise ScoringError(f"adjacency must be 2-D (N, N), got shape {A.shape}")
+        M = sp.csr_matrix(A.astype(dtype, copy=False))
+    else:
+        raise ScoringError(
+            f"adjacency must be a scipy sparse matrix, a torch tensor, a NumPy array or a GraphMatrix, "
+            f"got {type(A).__name__}"
+        )
+    if M.shape[0] != M.shape[1]:
+        raise ScoringError(f"adjacency must be square (N, N), got shape {M.shape}")
+    M.sum_duplicates()
+    if M.nnz:
+        if not np.isfinite(M.data).all():
+            raise ScoringError("adjacency has NaN or infinite weights; expected finite non-negative weights")
+        if (M.data < 0).any():
+            raise ScoringError(
+                f"adjacency has {int((M.data < 0).sum())} negative weights; expected non-negative weights"
+            )
+    M.eliminate_zeros()  # zero-weight edges are absent edges
+    if M.nnz < np.iinfo(np.int32).max and M.shape[0] < np.iinfo(np.int32).max:
+        M.indices = M.indices.astype(np.int32, copy=False)
+        M.indptr = M.indptr.astype(np.int32, copy=False)
+    return M
+
+
+def _torch_to_scipy(T: Any) -> sp.csr_matrix:
+    import torch
+
+    if T.layout == torch.sparse_csr:
+        crow, col, val = (t.detach().cpu().numpy() for t in (T.crow_indices(), T.col_indices(), T.values()))
+        return sp.csr_matrix((val, col, crow), shape=tuple(T.shape))
+    if T.layout == torch.sparse_coo:
+        T = T.coalesce()
+        idx = T.indices().detach().cpu().numpy()
+        val = T.values().detach().cpu().numpy()
+        return sp.csr_matrix((val, (idx[0], idx[1])), shape=tuple(T.shape))
+    if T.layout == torch.strided:
+        return sp.csr_matrix(T.detach().cpu().numpy())
+    raise ScoringError(f"unsupported torch layout {T.layout}; expected sparse_coo, sparse_csr or dense")
+
+
+@dataclass
+class Transition:
+    """The transposed random-walk matrix of a graph.
+
+    Shapes:
+        PT: ``(N, N)`` CSR, ``PT[j, i] = A[i, j] / sum_k A[i, k]`` (rows are targets).
+        dangling: ``(D,)`` int64, nodes without out-weight.
+    """
+
+    PT: sp.csr_matrix
+    dangling: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.PT.shape[0])
+
+
+def transition(M: sp.csr_matrix) -> Transition:
+    """Row-normalise ``M`` and transpose it in one pass (CSC of M == CSR of M^T)."""
+    dtype = M.dtype
+    out_w = np.asarray(M.sum(axis=1, dtype=np.float64)).ravel()
+    inv = np.zeros_like(out_w)
+    np.divide(1.0, out_w, out=inv, where=out_w > 0)
+    C = M.tocsc()
+    data = (C.data * inv[C.indices]).astype(dtype, copy=False)
+    PT = sp.csr_matrix((data, C.indices, C.indptr), shape=M.shape)
+    return Transition(PT=PT, dangling=np.flatnonzero(out_w <= 0).astype(np.int64))
+
+
+def probability_vector(v: Any, n: int, name: str, dtype: np.dtype) -> np.ndarray:
+    """Validate and L1-normalise a non-negative length-``n`` vector.
+
+    Raises:
+        ScoringError: wrong length, negative or non-finite entries, or all zeros.
+    """
+    if _is_torch_tensor(v):
+        v = v.detach().cpu().numpy()
+    arr = np.asarray(v, dtype=np.float64).ravel()
+    if arr.shape != (n,):
+        raise ScoringError(f"{name} must have one entry per node ({n}), got shape {np.shape(v)}")
+    if not np.isfinite(arr).all() or (arr < 0).any():
+        raise ScoringError(f"{name} must be finite and non-negative")
+    total = arr.sum()
+    if total <= 0:
+        raise ScoringError(f"{name} sums to zero; give at least one positive entry")
+    return (arr / total).astype(dtype)
+
+
+def to_torch_csr(M: sp.csr_matrix, device: str) -> Any:
+    """Copy a scipy CSR matrix to a torch sparse CSR tensor on ``device``."""
+    import torch
+
+    idx_dtype = torch.int32 if M.indices.dtype == np.int32 else torch.int64
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(np.ascontiguousarray(M.indptr)).to(idx_dtype),
+        torch.from_numpy(np.ascontiguousarray(M.indices)).to(idx_dtype),
+        torch.from_numpy(np.ascontiguousarray(M.data)),
+        size=M.shape,
+        device=device,
+    )
+
+
+def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
+    """``out[...] = M @ x`` without allocating (scipy's C kernels when available).
+
+    Shapes:
+        M: ``(N, N)`` CSR; x, out: ``(N, B)`` C-contiguous, same dtype as ``M``.
+    """
+    n_row, n_col = M.shape
+    b = x.shape[1]
+    if _csr_matvec is not None and x.dtype == M.dtype and x.flags.c_contiguous and out.flags.c_contiguous:
+        out.fill(0)
+        if b == 1:
+            _csr_matvec(n_row, n_col, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
+        else:
+            _csr_matvecs(n_row, n_col, b, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
+    else:  # pragma: no cover - only when scipy moves its private kernels
+        out[...] = M @ x
+
+
+try:  # scipy's private in-place kernels: avoid one (N, B) allocation per iteration
+    from scipy.sparse._sparsetools import csr_matvec as _csr_matvec
+    from scipy.sparse._sparsetools import csr_matvecs as _csr_matvecs
+except ImportError:  # pragma: no cover
+    _csr_matvec = _csr_matvecs = None

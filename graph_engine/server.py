@@ -1,0 +1,440 @@
+"""A managed local Neo4j 5.26 LTS Community server, provisioned from Maven Central.
+
+Neo4j does not publish its standalone tarball on Maven Central, so the server
+is assembled from the artifacts it does publish: ``mvn`` resolves
+``org.neo4j.test:neo4j-harness`` (which depends on the complete Community
+server: kernel, Bolt, HTTP, ``neo4j-admin`` and the bulk importer) into a cache
+directory, and the server runs the distribution's own entry point,
+``org.neo4j.server.CommunityEntryPoint``, with a ``neo4j.conf`` we write. So it
+is the real server with persistent data, not a test double; ``neo4j-admin``
+(``org.neo4j.cli.AdminTool``) sets the initial password and runs bulk imports.
+
+Layout under ``Settings.server_dir`` (default ``~/.medkg/neo4j/<version>``)::
+
+    lib/            jars (one directory; ``lib/.complete`` marks a finished download)
+    home/conf/      neo4j.conf
+    home/data/      databases and transactions
+    home/logs/      neo4j.log, debug.log, console.log   <- logs in a known place
+    password        generated password, mode 0600
+    state.json      pid and ports of the running server
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from graph_engine.errors import ServerError
+from graph_engine.settings import Settings, read_secret_file, write_secret_file
+
+_POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>org.medkg</groupId>
+  <artifactId>neo4j-server-provision</artifactId>
+  <version>1</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.neo4j.test</groupId>
+      <artifactId>neo4j-harness</artifactId>
+      <version>{version}</version>
+    </dependency>
+  </dependencies>
+</project>
+"""
+
+_JVM_OPTS = [
+    "-XX:+UseG1GC",
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-OmitStackTraceInFastThrow",
+    "-Djdk.tls.ephemeralDHKeySize=2048",
+    "-Dlog4j2.disable.jmx=true",
+    "--add-opens=java.base/java.nio=ALL-UNNAMED",
+    "--add-opens=java.base/java.io=ALL-UNNAMED",
+    "--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+    "--add-opens=java.base/java.lang=ALL-UNNAMED",
+    "--enable-native-access=ALL-UNNAMED",
+]
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    """Where the managed server listens and how to log in (password never printed by repr)."""
+
+    uri: str
+    http_uri: str
+    user: str
+    pid: int
+    log_dir: Path
+    password_file: Path
+
+    @property
+    def password(self) -> str:
+        return read_secret_file(self.password_file)
+
+    def env_lines(self) -> list[str]:
+        return [f"NEO4J_URI={self.uri}", f"NEO4J_USER={self.user}", f"NEO4J_PASSWORD={self.password}"]
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def _port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # a zombie child still "exists"; check its state
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().split(") ")[-1][:1] != "Z"
+    except OSError:
+        return True
+
+
+def java_version(java: str) -> int:
+    """Major version of the ``java`` executable (e.g. 17)."""
+    out = subprocess.run([java, "-version"], capture_output=True, text=True, check=False)
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    if not m:
+        raise ServerError(f"cannot tell the version of {java}: {out.stderr.strip()[:200]}")
+    major = int(m.group(1))
+    return int(m.group(2)) if major == 1 and m.group(2) else major
+
+
+class ManagedNeo4j:
+    """Provision, start, stop and inspect the managed local Neo4j server.
+
+    Args:
+        settings: uses ``server_dir``, ``neo4j_version``, ``listen_address``,
+            ``heap_size``, ``pagecache_size`` and ``user``.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.root = settings.server_dir
+        self.lib = self.root / "lib"
+        self.home = self.root / "home"
+        self.conf_dir = self.home / "conf"
+        self.data_dir = self.home / "data"
+        self.log_dir = self.home / "logs"
+        self.password_file = self.root / "password"
+        self.state_file = self.root / "state.json"
+
+    # ---------------------------------------------------------------- tools
+    def _java(self) -> str:
+        java = shutil.which("java", path=os.environ.get("PATH"))
+        if os.environ.get("JAVA_HOME"):
+            candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+            if candidate.exists():
+                java = str(candidate)
+        if not java:
+            raise ServerError(
+                "Java is not installed: the managed Neo4j 5.26 server needs Java 17 or 21 "
+                "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless), or point NEO4J_URI at a running server"
+            )
+        major = java_version(java)
+        if major < 17:
+            raise ServerError(f"Java {major} found at {java}; Neo4j 5.26 needs Java 17 or 21 (install openjdk-17-jre-headless)")
+        return java
+
+    def _mvn(self) -> str:
+        mvn = shutil.which("mvn")
+        if not mvn:
+            raise ServerError(
+                "Maven is not installed: it downloads Neo4j from Maven Central "
+                "(Debian/Ubuntu: apt-get install maven), or point NEO4J_URI at a running server"
+            )
+        return mvn
+
+    def _classpath(self) -> str:
+        return str(self.lib / "*")
+
+    # ---------------------------------------------------------------- provisioning
+    @property
+    def provisioned(self) -> bool:
+        return (self.lib / ".complete").exists()
+
+    def provision(self, quiet: bool = True) -> None:
+        """Download the Neo4j jars through Maven (once; later calls return at once)."""
+        if self.provisioned:
+            return
+        self._java()
+        mvn = self._mvn()
+        build = self.root / "provision"
+        build.mkdir(parents=True, exist_ok=True)
+        (build / "pom.xml").write_text(_POM.format(version=self.settings.neo4j_version), encoding="utf-8")
+        tmp_lib = self.root / "lib.partial"
+        shutil.rmtree(tmp_lib, ignore_errors=True)
+        cmd = [mvn, "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime"]
+        if quiet:
+            cmd.insert(1, "-q")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise ServerError(
+                f"Maven could not fetch org.neo4j.test:neo4j-harness:{self.settings.neo4j_version} "
+                f"from Maven Central (exit {proc.returncode}):\n{tail}"
+            )
+        if not any(tmp_lib.glob("neo4j-kernel-*.jar")):
+            raise ServerError(f"Maven finished but {tmp_lib} holds no neo4j-kernel jar")
+        shutil.rmtree(self.lib, ignore_errors=True)
+        tmp_lib.rename(self.lib)
+        (self.lib / ".complete").write_text(self.settings.neo4j_version, encoding="utf-8")
+
+    # ---------------------------------------------------------------- state
+    def _read_state(self) -> dict | None:
+        try:
+            return json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+
+    def _info(self, state: dict) -> ServerInfo:
+        host = state["host"]
+        return ServerInfo(
+            uri=f"bolt://{host}:{state['bolt_port']}",
+            http_uri=f"http://{host}:{state['http_port']}",
+            user="neo4j",
+            pid=state["pid"],
+            log_dir=self.log_dir,
+            password_file=self.password_file,
+        )
+
+    def running(self) -> ServerInfo | None:
+        """Info about the running server, or ``None`` (stale state is cleaned up)."""
+        state = self._read_state()
+        if not state:
+            return None
+        if _pid_alive(state["pid"]) and _port_open(state["host"], state["bolt_port"]):
+            return self._info(state)
+        if not _pid_alive(state["pid"]):
+            self.state_file.unlink(missing_ok=True)
+        return None
+
+    def status(self) -> dict:
+        """A JSON-able status: running or not, uri, pid, version, directories."""
+        info = self.running()
+        state = self._read_state()
+        return {
+            "running": info is not None,
+            "starting": info is None and bool(state) and _pid_alive(state["pid"]),
+            "uri": info.uri if info else None,
+            "http": info.http_uri if info else None,
+            "pid": info.pid if info else None,
+            "version": self.settings.neo4j_version,
+            "provisioned": self.provisioned,
+            "home": str(self.home),
+            "logs": str(self.log_dir),
+        }
+
+    # ---------------------------------------------------------------- config
+    def _write_conf(self, host: str, bolt: int, http: int) -> None:
+        self.conf_dir.mkdir(parents=True, exist_ok=True)
+        for d in (self.data_dir, self.log_dir, self.home / "run", self.home / "import", self.home / "plugins"):
+            d.mkdir(parents=True, exist_ok=True)
+        conf = f"""# written by medkg (graph_engine.server); edits are overwritten on start
+server.default_listen_address={host}
+server.default_advertised_address={host}
+server.bolt.listen_address={host}:{bolt}
+server.bolt.advertised_address={host}:{bolt}
+server.http.listen_address={host}:{http}
+server.http.advertised_address={host}:{http}
+server.https.enabled=false
+dbms.security.auth_enabled=true
+server.directories.data={self.data_dir}
+server.directories.logs={self.log_dir}
+server.directories.run={self.home / 'run'}
+server.directories.import={self.home / 'import'}
+server.directories.plugins={self.home / 'plugins'}
+server.memory.pagecache.size={self.settings.pagecache_size}
+server.memory.heap.initial_size={self.settings.heap_size}
+server.memory.heap.max_size={self.settings.heap_size}
+dbms.usage_report.enabled=false
+dbms.security.allow_csv_import_from_file_urls=false
+db.tx_log.rotation.retention_policy=1 files
+"""
+        (self.conf_dir / "neo4j.conf").write_text(conf, encoding="utf-8")
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["NEO4J_HOME"] = str(self.home)
+        env["NEO4J_CONF"] = str(self.conf_dir)
+        return env
+
+    def admin(self, args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
+        """Run ``neo4j-admin`` with ``args`` against this server's home."""
+        cmd = [self._java(), "-Xmx2g", *_JVM_OPTS[4:], "-cp", self._classpath(), "org.neo4j.cli.AdminTool", *args]
+        return subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False)
+
+    def _ensure_password(self) -> None:
+        if self.password_file.exists():
+            read_secret_file(self.password_file)  # refuses a file with loose permissions
+            return
+        if (self.data_dir / "databases" / "system").exists():
+            raise ServerError(
+                f"the server in {self.home} was initialised but its password file {self.password_file} is gone; "
+                f"remove {self.data_dir} to start afresh (deletes the data)"
+            )
+        password = secrets.token_urlsafe(24)
+        proc = self.admin(["dbms", "set-initial-password", password])
+        if proc.returncode != 0:
+            raise ServerError(f"neo4j-admin set-initial-password failed: {proc.stderr.strip()[-500:]}")
+        write_secret_file(self.password_file, password)
+
+    # ---------------------------------------------------------------- lifecycle
+    def start(self, timeout: float = 180.0) -> ServerInfo:
+        """Start the server if it is not running (idempotent) and wait until Bolt answers."""
+        info = self.running()
+        if info:
+            return info
+        state = self._read_state()
+        if state and _pid_alive(state["pid"]):
+            return self._wait(state, timeout)  # a start is already under way
+        java = self._java()
+        self.provision()
+        host = self.settings.listen_address
+        bolt, http = _free_port(host), _free_port(host)
+        while http == bolt:
+            http = _free_port(host)
+        self._write_conf(host, bolt, http)
+        self._ensure_password()
+        cmd = [
+            java,
+            f"-Xms{self.settings.heap_size}",
+            f"-Xmx{self.settings.heap_size}",
+            *_JVM_OPTS,
+            "-cp",
+            self._classpath(),
+            "org.neo4j.server.CommunityEntryPoint",
+            f"--home-dir={self.home}",
+            f"--config-dir={self.conf_dir}",
+        ]
+        console = open(self.log_dir / "console.log", "ab")
+        proc = subprocess.Popen(
+            cmd, env=self._env(), stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True, cwd=self.home,
+        )
+        console.close()
+        state = {"pid": proc.pid, "host": host, "bolt_port": bolt, "http_port": http,
+                 "version": self.settings.neo4j_version, "started": time.time()}
+        self.state_file.write_text(json.dumps(state), encoding="utf-8")
+        return self._wait(state, timeout, proc)
+
+    def _wait(self, state: dict, timeout: float, proc: subprocess.Popen | None = None) -> ServerInfo:
+        import neo4j
+
+        deadline = time.monotonic() + timeout
+        info = self._info(state)
+        last_error = "no answer yet"
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                self.state_file.unlink(missing_ok=True)
+                raise ServerError(
+                    f"Neo4j exited with code {proc.returncode} while starting; see {self.log_dir / 'console.log'} "
+                    f"and {self.log_dir / 'neo4j.log'}:\n{self._log_tail()}"
+                )
+            if _port_open(state["host"], state["bolt_port"]):
+                try:
+                    with neo4j.GraphDatabase.driver(info.uri, auth=(info.user, info.password),
+                                                    notifications_min_severity="OFF") as d:
+                        d.verify_connectivity()
+                    return info
+                except Exception as e:  # noqa: BLE001 - keep polling until the deadline
+                    last_error = str(e)
+            time.sleep(0.5)
+        raise ServerError(f"Neo4j did not answer on {info.uri} within {timeout:.0f}s ({last_error}); logs in {self.log_dir}")
+
+    def _log_tail(self, n: int = 20) -> str:
+        lines: list[str] = []
+        for name in ("console.log", "neo4j.log"):
+            p = self.log_dir / name
+            if p.exists():
+                lines += p.read_text(encoding="utf-8", errors="replace").splitlines()[-n:]
+        return "\n".join(lines[-n:])
+
+    def stop(self, timeout: float = 60.0) -> bool:
+        """Stop the server cleanly (SIGTERM, then SIGKILL after ``timeout``). Idempotent.
+
+        Returns:
+            True if a server was stopped, False if none was running.
+        """
+        state = self._read_state()
+        if not state or not _pid_alive(state["pid"]):
+            self.state_file.unlink(missing_ok=True)
+            return False
+        pid = state["pid"]
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _pid_alive(pid):
+            try:  # reap if it is our child
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+        if _pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+        self.state_file.unlink(missing_ok=True)
+        return True
+
+    # ---------------------------------------------------------------- bulk import
+    def bulk_import(self, nodes: Sequence[tuple[str, Path]], relationships: Sequence[tuple[str, Path]],
+                    database: str = "neo4j", extra_args: Sequence[str] = ()) -> subprocess.CompletedProcess:
+        """Replace ``database`` with a bulk import (``neo4j-admin database import full``).
+
+        The server must be stopped. ``nodes`` are ``(label, csv)`` pairs and
+        ``relationships`` ``(type, csv)`` pairs in neo4j-admin's header format.
+
+        Raises:
+            ServerError: the server is running or the import failed.
+        """
+        if self.running() or (self._read_state() and _pid_alive(self._read_state()["pid"])):
+            raise ServerError("stop the managed server before a bulk import (medkg neo4j stop)")
+        self.provision()
+        if not self.conf_dir.joinpath("neo4j.conf").exists():
+            self._write_conf(self.settings.listen_address, _free_port("127.0.0.1"), _free_port("127.0.0.1"))
+        self._ensure_password()
+        args = ["database", "import", "full", "--overwrite-destination=true", "--skip-duplicate-nodes=false",
+                "--high-parallel-io=on", "--array-delimiter=|", "--threads", str(os.cpu_count() or 2)]
+        args += [f"--nodes={label}={path}" for label, path in nodes]
+        args += [f"--relationships={rtype}={path}" for rtype, path in relationships]
+        args += [*extra_args, database]
+        proc = self.admin(args)
+        if proc.returncode != 0:
+            raise ServerError(f"neo4j-admin database import failed:\n{(proc.stdout + proc.stderr)[-2000:]}")
+        return proc
+
+
+def resolve(settings: Settings, start: bool = True) -> Settings:
+    """Settings pointing at a server: the configured ``NEO4J_URI``, or the managed
+    local server (started if ``start`` and not running)."""
+    if settings.uri:
+        return settings
+    server = ManagedNeo4j(settings)
+    info = server.running() or (server.start() if start else None)
+    if info is None:
+        raise ServerError("no NEO4J_URI set and the managed server is not running: run `medkg neo4j start`")
+    return settings.with_overrides(uri=info.uri, user=info.user, password=info.password)

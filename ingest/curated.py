@@ -1,0 +1,573 @@
+"""Loaders for curated node/edge files: Hetionet (nodes TSV + edges SIF) and the
+generic medkg CSV/TSV format.
+
+Streaming (line by line, gzip or plain), batched through
+:class:`graph_engine.client.GraphClient`, idempotent (``MERGE`` on ids), with a
+progress bar and a summary where, for every kind, ``read = written + rejected``.
+
+Bad input (a malformed row, an unknown kind or label, a missing endpoint, bad
+UTF-8) either stops the load with an :class:`IngestError` naming the file, the
+line and the reason — before any row of the batch holding it is written — or,
+with ``on_error="skip"``, goes to a rejects file (``file, line, reason, raw``)
+and the load goes on. Batches written before a stop stay written; since writes
+are idempotent, fixing the file and loading again resumes the load.
+
+Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a header row):
+
+* nodes: ``id``, ``label`` required; ``name``, ``synonyms``, ``xrefs`` (``|``-separated) optional;
+  any other column becomes a property. A header may carry a type: ``year:int``,
+  ``score:float``, ``approved:bool``, ``tags:list`` (``|``-separated); default string.
+* edges: ``source``, ``type``, ``target`` required; ``source_label``, ``target_label``
+  optional when the ids are defined in the nodes file of the same load; other
+  columns become relationship properties, typed as above.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+import tomllib
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Iterator, TextIO
+
+from graph_engine.client import GraphClient
+from graph_engine.errors import IngestError, SchemaError
+from graph_engine.records import EdgeRecord, NodeRecord
+from graph_engine.schema import Schema, check_property_key
+
+
+class RowError(Exception):
+    """A bad row; the loader adds file and line."""
+
+
+# ----------------------------------------------------------------------------- reading
+@dataclass
+class Line:
+    number: int
+    text: str | None  # None when the bytes are not valid UTF-8
+    raw: bytes
+    error: str | None = None
+
+
+class LineReader:
+    """Iterate over the lines of a plain or gzip file, decoding each line strictly as UTF-8.
+
+    ``position`` is the number of bytes consumed from the file on disk (compressed
+    bytes for gzip), for progress bars.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.size = self.path.stat().st_size
+        self._raw = open(self.path, "rb")
+        magic = self._raw.read(2)
+        self._raw.seek(0)
+        self._fh: io.BufferedIOBase = gzip.GzipFile(fileobj=self._raw) if magic == b"\x1f\x8b" else self._raw  # type: ignore[assignment]
+
+    @property
+    def position(self) -> int:
+        return self._raw.tell()
+
+    def __iter__(self) -> Iterator[Line]:
+        try:
+            for number, raw in enumerate(self._fh, start=1):
+                body = raw.rstrip(b"\r\n")
+                try:
+                    yield Line(number, body.decode("utf-8"), body)
+                except UnicodeDecodeError as e:
+                    yield Line(number, None, body, f"invalid UTF-8 at byte {e.start}: expected UTF-8 text")
+        except (OSError, EOFError) as e:  # truncated or corrupt gzip
+            raise IngestError(f"cannot read file: {e}", str(self.path)) from e
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+# ----------------------------------------------------------------------------- summary
+@dataclass
+class KindCount:
+    read: int = 0
+    written: int = 0
+    rejected: int = 0
+
+
+@dataclass
+class LoadSummary:
+    """Counters per kind (node label, or ``(Source)-[TYPE]->(Target)``)."""
+
+    nodes: dict[str, KindCount] = field(default_factory=lambda: defaultdict(KindCount))
+    edges: dict[str, KindCount] = field(default_factory=lambda: defaultdict(KindCount))
+    rejects_path: Path | None = None
+    seconds: float = 0.0
+
+    def _total(self, part: dict[str, KindCount], attr: str) -> int:
+        return sum(getattr(c, attr) for c in part.values())
+
+    @property
+    def read(self) -> int:
+        return self._total(self.nodes, "read") + self._total(self.edges, "read")
+
+    @property
+    def written(self) -> int:
+        return self._total(self.nodes, "written") + self._total(self.edges, "written")
+
+    @property
+    def rejected(self) -> int:
+        return self._total(self.nodes, "rejected") + self._total(self.edges, "rejected")
+
+    def balanced(self) -> bool:
+        return all(c.read == c.written + c.rejected for c in [*self.nodes.values(), *self.edges.values()])
+
+    def render(self) -> str:
+        lines = [f"{'kind':<48} {'read':>9} {'written':>9} {'rejected':>9}"]
+        for title, part in (("nodes", self.nodes), ("relationships", self.edges)):
+            lines.append(f"{title}:")
+            for kind in sorted(part):
+                c = part[kind]
+                lines.append(f"  {kind:<46} {c.read:>9} {c.written:>9} {c.rejected:>9}")
+            lines.append(
+                f"  {'total':<46} {self._total(part, 'read'):>9} {self._total(part, 'written'):>9} "
+                f"{self._total(part, 'rejected'):>9}"
+            )
+        rate = f" in {self.seconds:.1f}s" if self.seconds else ""
+        lines.append(f"read {self.read} = written {self.written} + rejected {self.rejected}{rate}")
+        return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- formats
+_TYPED_HEADER = re.compile(r"^([a-z_][a-z0-9_]*)(?::(str|int|float|bool|list))?$")
+
+
+def _convert(value: str, kind: str) -> Any:
+    if kind == "str":
+        return value
+    if value == "":
+        return None
+    if kind == "int":
+        return int(value)
+    if kind == "float":
+        return float(value)
+    if kind == "bool":
+        low = value.strip().lower()
+        if low in ("true", "1", "yes"):
+            return True
+        if low in ("false", "0", "no"):
+            return False
+        raise ValueError(f"expected a boolean (true/false), got {value!r}")
+    return [v for v in value.split("|") if v]
+
+
+def _split_list(value: str | None) -> tuple[str, ...]:
+    return tuple(v.strip() for v in (value or "").split("|") if v.strip())
+
+
+class HetionetFormat:
+    """Hetionet v1.0: ``id name kind`` TSV nodes (``Kind::local`` ids) and ``source metaedge target`` SIF edges."""
+
+    name = "hetionet"
+
+    def __init__(self, mapping_path: Path | None = None) -> None:
+        text = (
+            mapping_path.read_text(encoding="utf-8")
+            if mapping_path
+            else resources.files("ingest").joinpath("mappings/hetionet.toml").read_text(encoding="utf-8")
+        )
+        data = tomllib.loads(text)
+        self.source = data["source"]
+        self.kinds: dict[str, tuple[str, list[tuple[re.Pattern[str], str]]]] = {
+            kind: (spec["label"], [(re.compile(r["match"]), r["template"]) for r in spec["curie"]])
+            for kind, spec in data["kinds"].items()
+        }
+        self.metaedges: dict[str, tuple[str, str, str]] = {k: tuple(v) for k, v in data["metaedges"].items()}  # type: ignore[misc]
+
+    def curie(self, hetionet_id: str) -> tuple[str, str, str]:
+        """``Kind::local`` -> ``(kind, label, CURIE)``; raises RowError if unknown."""
+        kind, sep, local = hetionet_id.partition("::")
+        if not sep or not local:
+            raise RowError(f"id {hetionet_id!r} is not of the form Kind::identifier")
+        if kind not in self.kinds:
+            raise RowError(f"unknown kind {kind!r} in id {hetionet_id!r}; known kinds: {', '.join(sorted(self.kinds))}")
+        label, rules = self.kinds[kind]
+        for pattern, template in rules:
+            if pattern.search(local):
+                return kind, label, template.format(id=local)
+        raise RowError(f"{kind} id {local!r} matches no CURIE rule in the Hetionet mapping")
+
+    def node_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
+        header_seen = False
+        for line in lines:
+            if line.text is not None and not header_seen:
+                header_seen = True
+                if line.text.split("\t")[:3] != ["id", "name", "kind"]:
+                    raise IngestError("expected the Hetionet nodes header 'id<TAB>name<TAB>kind'", line=line.number)
+                continue
+            if line.text is not None and not line.text.strip():
+                continue
+            yield line, (lambda line=line: self._node(line.text or ""))
+
+    def _node(self, text: str) -> NodeRecord:
+        parts = text.split("\t")
+        if len(parts) != 3:
+            raise RowError(f"expected 3 tab-separated columns (id, name, kind), got {len(parts)}")
+        hid, name, kind = parts
+        id_kind, label, curie = self.curie(hid)
+        if id_kind != kind:
+            raise RowError(f"kind column {kind!r} does not match the id's kind {id_kind!r}")
+        if not name.strip():
+            raise RowError("empty name")
+        return NodeRecord(label=label, id=curie, name=name, source=self.source)
+
+    def edge_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], EdgeRecord]]]:
+        header_seen = False
+        for line in lines:
+            if line.text is not None and not header_seen:
+                header_seen = True
+                if line.text.split("\t")[:3] != ["source", "metaedge", "target"]:
+                    raise IngestError("expected the Hetionet SIF header 'source<TAB>metaedge<TAB>target'", line=line.number)
+                continue
+            if line.text is not None and not line.text.strip():
+                continue
+            yield line, (lambda line=line: self._edge(line.text or ""))
+
+    def _edge(self, text: str) -> EdgeRecord:
+        parts = text.split("\t")
+        if len(parts) != 3:
+            raise RowError(f"expected 3 tab-separated columns (source, metaedge, target), got {len(parts)}")
+        src, metaedge, dst = parts
+        if metaedge not in self.metaedges:
+            raise RowError(f"unknown metaedge {metaedge!r}; known: {', '.join(sorted(self.metaedges))}")
+        s_kind, rel, t_kind = self.metaedges[metaedge]
+        sk, s_label, s_id = self.curie(src)
+        tk, t_label, t_id = self.curie(dst)
+        if sk != s_kind or tk != t_kind:
+            raise RowError(f"metaedge {metaedge} joins {s_kind} to {t_kind}, but the row joins {sk} to {tk}")
+        return EdgeRecord(rel, s_label, s_id, t_label, t_id, source=self.source)
+
+
+class GenericFormat:
+    """The documented medkg node/edge CSV/TSV format (see the module docstring)."""
+
+    name = "generic"
+
+    def __init__(self, schema: Schema, source: str) -> None:
+        self.schema = schema
+        self.source = source
+
+    @staticmethod
+    def _delimiter(path: Path, header: str) -> str:
+        suffixes = [s.lower() for s in path.suffixes]
+        if ".tsv" in suffixes or ".tab" in suffixes:
+            return "\t"
+        if ".csv" in suffixes:
+            return ","
+        return "\t" if "\t" in header else ","
+
+    def _rows(self, path: Path, lines: Iterator[Line], required: tuple[str, ...]) -> Iterator[tuple[Line, dict[str, Any] | RowError]]:
+        header: list[tuple[str, str]] | None = None
+        delim = ","
+        for line in lines:
+            if line.text is None:
+                yield line, RowError(line.error or "invalid UTF-8")
+                continue
+            if not line.text.strip():
+                continue
+            if header is None:
+                delim = self._delimiter(path, line.text)
+                cols = next(csv.reader([line.text], delimiter=delim))
+                header = []
+                for c in cols:
+                    m = _TYPED_HEADER.match(c.strip())
+                    if not m:
+                        raise IngestError(
+                            f"bad column name {c!r}: expected snake_case, optionally typed (name:int|float|bool|list)",
+                            str(path), line.number,
+                        )
+                    header.append((m.group(1), m.group(2) or ("list" if m.group(1) in ("synonyms", "xrefs") else "str")))
+                missing = [r for r in required if r not in {h for h, _ in header}]
+                if missing:
+                    raise IngestError(f"missing required column(s) {missing}; header has {[h for h, _ in header]}",
+                                      str(path), line.number)
+                continue
+            try:
+                values = next(csv.reader([line.text], delimiter=delim))
+            except csv.Error as e:
+                yield line, RowError(f"malformed {('TSV' if delim == chr(9) else 'CSV')} row: {e}")
+                continue
+            if len(values) != len(header):
+                yield line, RowError(f"expected {len(header)} columns, got {len(values)}")
+                continue
+            row: dict[str, Any] = {}
+            try:
+                for (name, kind), value in zip(header, values):
+                    row[name] = value if name in ("synonyms", "xrefs") else _convert(value, kind)
+            except ValueError as e:
+                yield line, RowError(f"bad value: {e}")
+                continue
+            yield line, row
+
+    def node_rows(self, path: Path, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
+        for line, row in self._rows(path, lines, ("id", "label")):
+            yield line, (lambda row=row: self._node(row))
+
+    def _node(self, row: dict[str, Any] | RowError) -> NodeRecord:
+        if isinstance(row, RowError):
+            raise row
+        node_id, label = (row.get("id") or "").strip(), (row.get("label") or "").strip()
+        if not node_id:
+            raise RowError("empty id")
+        try:
+            self.schema.check_label(label)
+        except SchemaError as e:
+            raise RowError(str(e)) from None
+        props = {k: v for k, v in row.items() if k not in ("id", "label", "name", "synonyms", "xrefs") and v is not None}
+        return NodeRecord(
+            label=label, id=node_id, name=(row.get("name") or None), synonyms=_split_list(row.get("synonyms")),
+            xrefs=_split_list(row.get("xrefs")), source=self.source, properties=props,
+        )
+
+    def edge_rows(self, path: Path, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], dict[str, Any]]]]:
+        for line, row in self._rows(path, lines, ("source", "type", "target")):
+            yield line, (lambda row=row: self._edge(row))
+
+    def _edge(self, row: dict[str, Any] | RowError) -> dict[str, Any]:
+        if isinstance(row, RowError):
+            raise row
+        for key in ("source", "target", "type"):
+            if not (row.get(key) or "").strip():
+                raise RowError(f"empty {key}")
+        try:
+            self.schema.check_relationship_type(row["type"].strip())
+            for key in ("source_label", "target_label"):
+                if row.get(key):
+                    self.schema.check_label(row[key].strip())
+        except SchemaError as e:
+            raise RowError(str(e)) from None
+        return row
+
+
+# ----------------------------------------------------------------------------- loader
+class _Loader:
+    def __init__(self, client: GraphClient, on_error: str, rejects_path: Path, batch_size: int, progress: bool) -> None:
+        if on_error not in ("fail", "skip"):
+            raise ValueError(f"on_error must be 'fail' or 'skip', got {on_error!r}")
+        self.client = client
+        self.on_error = on_error
+        self.rejects_path = rejects_path
+        self.batch_size = batch_size
+        self.progress = progress
+        self.summary = LoadSummary()
+        self.known: dict[str, set[str]] = defaultdict(set)  # label -> ids defined in this load
+        self.label_of: dict[str, str | None] = {}  # id -> label (None when ambiguous)
+        self._rejects: TextIO | None = None
+
+    # -- rejects
+    def reject(self, path: Path, line: Line, reason: str, counter: KindCount) -> None:
+        if self.on_error == "fail":
+            raise IngestError(reason, str(path), line.number)
+        if self._rejects is None:
+            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            self._rejects = open(self.rejects_path, "w", encoding="utf-8", newline="")
+            self._rejects.write("file\tline\treason\traw\n")
+        raw = line.raw.decode("utf-8", errors="backslashreplace").replace("\t", "\\t")
+        self._rejects.write(f"{path}\t{line.number}\t{reason}\t{raw}\n")
+        counter.rejected += 1
+        self.summary.rejects_path = self.rejects_path
+
+    def close(self) -> None:
+        if self._rejects is not None:
+            self._rejects.close()
+
+    def _bar(self, reader: LineReader, desc: str) -> Any:
+        from tqdm.auto import tqdm
+
+        return tqdm(total=reader.size, unit="B", unit_scale=True, desc=desc, disable=not self.progress, leave=False)
+
+    # -- nodes
+    def load_nodes(self, path: Path, rows: Callable[[Iterator[Line]], Iterator[tuple[Line, Callable[[], NodeRecord]]]]) -> None:
+        reader = LineReader(path)
+        buffers: dict[str, list[NodeRecord]] = defaultdict(list)
+        bar = self._bar(reader, f"nodes {path.name}")
+        unknown = self.summary.nodes["(unparsable)"]
+        try:
+            for line, make in rows(iter(reader)):
+                if line.text is None:
+                    unknown.read += 1
+                    self.reject(path, line, line.error or "invalid UTF-8", unknown)
+                    continue
+                try:
+                    rec = make()
+                except RowError as e:
+                    unknown.read += 1
+                    self.reject(path, line, str(e), unknown)
+                    continue
+                self.summary.nodes[rec.label].read += 1
+                buffers[rec.label].append(rec)
+                self.known[rec.label].add(rec.id)
+                self.label_of[rec.id] = rec.label if self.label_of.get(rec.id, rec.label) == rec.label else None
+                if len(buffers[rec.label]) >= self.batch_size:
+                    self._flush_nodes(rec.label, buffers)
+                if line.number % 5000 == 0:
+                    bar.update(reader.position - bar.n)
+            for label in list(buffers):
+                self._flush_nodes(label, buffers)
+        except IngestError as e:
+            if e.path is None:
+                raise IngestError(e.reason, str(path), e.line) from e
+            raise
+        finally:
+            bar.close()
+            reader.close()
+        if not unknown.read:
+            del self.summary.nodes["(unparsable)"]
+
+    def _flush_nodes(self, label: str, buffers: dict[str, list[NodeRecord]]) -> None:
+        batch = buffers.pop(label, [])
+        if batch:
+            self.summary.nodes[label].written += self.client.upsert_nodes(batch, batch_size=len(batch))
+
+    # -- edges
+    def load_edges(self, path: Path, reader: LineReader,
+                   rows: Callable[[Iterator[Line]], Iterator[tuple[Line, Callable[[], Any]]]],
+                   to_record: Callable[[Any], EdgeRecord]) -> None:
+        buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]] = defaultdict(list)
+        unknown = self.summary.edges["(unparsable)"]
+        bar = self._bar(reader, f"edges {path.name}")
+        try:
+            for line, make in rows(iter(reader)):
+                if line.number % 5000 == 0:
+                    bar.update(reader.position - bar.n)
+                if line.text is None:
+                    unknown.read += 1
+                    self.reject(path, line, line.error or "invalid UTF-8", unknown)
+                    continue
+                try:
+                    rec = to_record(make())
+                except RowError as e:
+                    unknown.read += 1
+                    self.reject(path, line, str(e), unknown)
+                    continue
+                key = (rec.source_label, rec.type, rec.target_label)
+                self.summary.edges[self.edge_kind(key)].read += 1
+                buffers[key].append((line, rec))
+                if len(buffers[key]) >= self.batch_size:
+                    self._flush_edges(path, key, buffers)
+            for key in list(buffers):
+                self._flush_edges(path, key, buffers)
+        except IngestError as e:
+            if e.path is None:
+                raise IngestError(e.reason, str(path), e.line) from e
+            raise
+        finally:
+            bar.close()
+            reader.close()
+        if not unknown.read:
+            del self.summary.edges["(unparsable)"]
+
+    @staticmethod
+    def edge_kind(key: tuple[str, str, str]) -> str:
+        return f"({key[0]})-[{key[1]}]->({key[2]})"
+
+    def _flush_edges(self, path: Path, key: tuple[str, str, str], buffers: dict) -> None:
+        batch: list[tuple[Line, EdgeRecord]] = buffers.pop(key, [])
+        if not batch:
+            return
+        s_label, _, t_label = key
+        counter = self.summary.edges[self.edge_kind(key)]
+        # endpoints defined in this load are known; only the others are looked up in the graph
+        missing_s = self.client.missing_ids(s_label, {r.source_id for _, r in batch if r.source_id not in self.known[s_label]})
+        missing_t = self.client.missing_ids(t_label, {r.target_id for _, r in batch if r.target_id not in self.known[t_label]})
+        good = []
+        for line, rec in batch:
+            if rec.source_id in missing_s or rec.target_id in missing_t:
+                which = [f"source ({s_label} {rec.source_id})"] if rec.source_id in missing_s else []
+                which += [f"target ({t_label} {rec.target_id})"] if rec.target_id in missing_t else []
+                self.reject(path, line, f"missing endpoint: {' and '.join(which)} not in the nodes file or the graph", counter)
+            else:
+                good.append(rec)
+        if good:
+            counter.written += self.client.upsert_relationships(good, batch_size=len(good))
+
+
+def load_graph(
+    client: GraphClient,
+    fmt: str,
+    nodes: Path,
+    edges: Path,
+    on_error: str = "fail",
+    rejects_path: Path | None = None,
+    batch_size: int | None = None,
+    source: str | None = None,
+    progress: bool = True,
+) -> LoadSummary:
+    """Load a nodes file then an edges file into the graph.
+
+    Args:
+        client: graph client (schema ensured by the caller).
+        fmt: ``"hetionet"`` or ``"generic"``.
+        nodes, edges: input files (plain or gzip).
+        on_error: ``"fail"`` (stop at the first bad row) or ``"skip"`` (reject it and go on).
+        rejects_path: where rejected rows go (default ``<edges>.rejects.tsv``, or in
+            the current directory if the input's directory is not writable).
+        batch_size: rows per transaction (default: the client's).
+        source: provenance tag (default: the format's, or the nodes file's stem).
+        progress: show progress bars.
+
+    Returns:
+        The :class:`LoadSummary`; ``read = written + rejected`` for every kind.
+
+    Raises:
+        IngestError: with ``on_error="fail"``, at the first bad row (file, line, reason).
+    """
+    import time
+
+    nodes, edges = Path(nodes), Path(edges)
+    if rejects_path is None:
+        default = edges.with_name(edges.name + ".rejects.tsv")
+        rejects_path = default if _writable(default.parent) else Path.cwd() / default.name
+    loader = _Loader(client, on_error, rejects_path, batch_size or client.batch_size, progress)
+    start = time.perf_counter()
+    try:
+        if fmt == "hetionet":
+            het = HetionetFormat()
+            loader.load_nodes(nodes, het.node_rows)
+            loader.load_edges(edges, LineReader(edges), het.edge_rows, lambda rec: rec)
+        elif fmt == "generic":
+            gen = GenericFormat(client.schema, source or nodes.stem.split(".")[0])
+            loader.load_nodes(nodes, lambda lines: gen.node_rows(nodes, lines))
+
+            def to_record(row: dict[str, Any]) -> EdgeRecord:
+                s_label = (row.get("source_label") or "").strip() or loader.label_of.get(row["source"].strip())
+                t_label = (row.get("target_label") or "").strip() or loader.label_of.get(row["target"].strip())
+                for end, label in (("source", s_label), ("target", t_label)):
+                    if not label:
+                        raise RowError(
+                            f"cannot tell the label of {end} {row[end]!r}: it is not (uniquely) defined in the nodes "
+                            f"file; add a {end}_label column"
+                        )
+                props = {k: v for k, v in row.items()
+                         if k not in ("source", "target", "type", "source_label", "target_label") and v is not None}
+                for k in props:
+                    check_property_key(k)
+                return EdgeRecord(row["type"].strip(), s_label, row["source"].strip(), t_label,
+                                  row["target"].strip(), source=gen.source, properties=props)  # type: ignore[arg-type]
+
+            loader.load_edges(edges, LineReader(edges), lambda lines: gen.edge_rows(edges, lines), to_record)
+        else:
+            raise IngestError(f"unknown format {fmt!r}: expected 'hetionet' or 'generic'")
+    finally:
+        loader.close()
+    loader.summary.seconds = time.perf_counter() - start
+    if not loader.summary.balanced():  # an internal invariant; never silently lose rows
+        raise IngestError(f"internal error: counts do not balance:\n{loader.summary.render()}")
+    return loader.summary
+
+
+def _writable(directory: Path) -> bool:
+    import os
+
+    return os.access(directory, os.W_OK)

@@ -1,0 +1,276 @@
+"""Training and evaluating the statistical NER through spaCy's config system.
+
+``train_ner`` turns annotated corpora (PubTator or IOB, any label mapped by
+``data/labels.toml``) into spaCy ``DocBin`` files tokenized by the medkg
+biomedical tokenizer, fills ``configs/ner.cfg`` and runs ``spacy train``. The
+best model (by the dev set's entity F1) gets a ``meta.json`` that records the
+config, a fingerprint of the training data and the dev scores.
+
+``evaluate_ner`` scores any pipeline on an annotated corpus with exact span
+matching (start, end and label must all agree), per label and micro-averaged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin
+from spacy.util import filter_spans
+
+from graph_engine.errors import IngestError, ModelError
+from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers medkg.bio_tokenizer.v1)
+from ingest.text.readers import ReadStats, read_documents
+from ingest.text.records import Document
+
+
+def default_config_path() -> Path:
+    """The shipped training config (``ingest/text/configs/ner.cfg``)."""
+    return Path(str(resources.files("ingest.text").joinpath("configs/ner.cfg")))
+
+
+def blank_pipeline() -> Language:
+    """An empty English pipeline with the medkg biomedical tokenizer."""
+    nlp = spacy.blank("en")
+    nlp.tokenizer = _tokenizer.make_bio_tokenizer(nlp)
+    return nlp
+
+
+def documents_to_docs(nlp: Language, documents: Iterable[Document], stats: dict[str, int] | None = None) -> Iterator[Doc]:
+    """Tokenize documents and set their gold mentions as ``doc.ents``.
+
+    Mentions whose offsets fall inside a token are widened to token boundaries
+    (counted in ``stats["expanded"]``); overlapping mentions keep the longest.
+    """
+    counts = stats if stats is not None else {}
+    for d in documents:
+        doc = nlp.make_doc(d.text)
+        spans = []
+        for m in d.gold_mentions:
+            span = doc.char_span(m.start, m.end, label=m.label)
+            if span is None:
+                span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
+                counts["expanded"] = counts.get("expanded", 0) + 1
+            if span is not None:
+                spans.append(span)
+        kept = filter_spans(spans)
+        counts["overlapping"] = counts.get("overlapping", 0) + len(spans) - len(kept)
+        counts["mentions"] = counts.get("mentions", 0) + len(kept)
+        counts["docs"] = counts.get("docs", 0) + 1
+        doc.ents = kept
+        yield doc
+
+
+def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = None) -> dict[str, Any]:
+    """Convert an annotated corpus file to a ``.spacy`` file; returns conversion counts.
+
+    Raises:
+        IngestError: the corpus is unreadable or has no annotated mention.
+    """
+    nlp = blank_pipeline()
+    read = ReadStats()
+    counts: dict[str, int] = {}
+    db = DocBin(store_user_data=False)
+    labels: dict[str, int] = {}
+    for doc in documents_to_docs(nlp, read_documents(path, fmt, stats=read), counts):
+        db.add(doc)
+        for ent in doc.ents:
+            labels[ent.label_] = labels.get(ent.label_, 0) + 1
+    if not labels:
+        raise IngestError("no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations", str(path))
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    db.to_disk(output)
+    return {**counts, "labels": labels, "rejected": read.rejected, "warnings": len(read.warnings)}
+
+
+def fingerprint(paths: Iterable[str | Path]) -> dict[str, str]:
+    """SHA-256 of each file, keyed by file name (recorded with a trained model)."""
+    out = {}
+    for p in paths:
+        h = hashlib.sha256()
+        with open(p, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+        out[Path(p).name] = h.hexdigest()
+    return out
+
+
+def train_ner(
+    train: str | Path,
+    dev: str | Path,
+    output: str | Path,
+    *,
+    fmt: str | None = None,
+    config: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+    name: str = "medkg_ner",
+    version: str = "0.1.0",
+) -> Path:
+    """Train a spaCy NER on annotated corpora.
+
+    Args:
+        train: PubTator or IOB training corpus.
+        dev: corpus used to pick the best checkpoint (its scores are not a held-out estimate).
+        output: directory; ``output/model-best`` is the trained pipeline.
+        fmt: corpus format (``pubtator``/``iob``); guessed from the file name when ``None``.
+        config: a spaCy config; defaults to the shipped ``configs/ner.cfg``.
+        overrides: spaCy config overrides, e.g. ``{"training.max_steps": 2000}``.
+        name, version: recorded in the model's ``meta.json``.
+
+    Returns:
+        The path of the best model.
+
+    Example:
+        >>> train_ner("BC5CDR_TrainingSet.PubTator.txt", "dev.PubTator.txt", "runs/ner")  # doctest: +SKIP
+    """
+    from spacy.cli.train import train as spacy_train
+
+    out = Path(output)
+    corpus_dir = out / "corpus"
+    train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt)
+    dev_stats = corpus_to_docbin(dev, corpus_dir / "dev.spacy", fmt)
+    cfg = Path(config) if config else default_config_path()
+    all_overrides = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"), **(overrides or {})}
+    started = time.time()
+    spacy_train(cfg, out, overrides=all_overrides, use_gpu=-1)
+    best = out / "model-best"
+    if not best.exists():
+        raise ModelError(f"training produced no model in {best}; check the log above and [training] in {cfg}")
+    meta_path = best / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta.update(
+        {
+            "name": name,
+            "version": version,
+            "description": "medkg biomedical NER (spaCy CNN tok2vec + transition-based ner)",
+            "medkg": {
+                "train_data": fingerprint([train]),
+                "dev_data": fingerprint([dev]),
+                "train_corpus": train_stats,
+                "dev_corpus": dev_stats,
+                "config": cfg.name,
+                "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
+                "train_seconds": round(time.time() - started, 1),
+            },
+        }
+    )
+    meta_path.write_text(json.dumps(meta, indent=2))
+    shutil.copy(cfg, best / "training.cfg")
+    return best
+
+
+# --------------------------------------------------------------------------- evaluation
+
+
+@dataclass
+class LabelScore:
+    """Exact-match counts and P/R/F1 for one label."""
+
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {"precision": round(self.precision, 4), "recall": round(self.recall, 4), "f1": round(self.f1, 4), "tp": self.tp, "fp": self.fp, "fn": self.fn}
+
+
+@dataclass
+class NerScores:
+    """Per-label and micro-averaged exact-span scores."""
+
+    per_label: dict[str, LabelScore] = field(default_factory=dict)
+    documents: int = 0
+
+    @property
+    def micro(self) -> LabelScore:
+        total = LabelScore()
+        for s in self.per_label.values():
+            total.tp += s.tp
+            total.fp += s.fp
+            total.fn += s.fn
+        return total
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"documents": self.documents, "micro": self.micro.as_dict(), "per_label": {k: v.as_dict() for k, v in sorted(self.per_label.items())}}
+
+    def table(self) -> str:
+        """A printable table: label, P, R, F1, support."""
+        lines = [f"{'label':<10} {'P':>7} {'R':>7} {'F1':>7} {'gold':>7}"]
+        for label, s in sorted(self.per_label.items()):
+            lines.append(f"{label:<10} {s.precision:7.4f} {s.recall:7.4f} {s.f1:7.4f} {s.tp + s.fn:7d}")
+        m = self.micro
+        lines.append(f"{'micro':<10} {m.precision:7.4f} {m.recall:7.4f} {m.f1:7.4f} {m.tp + m.fn:7d}")
+        return "\n".join(lines)
+
+
+def score_mentions(gold: Iterable[tuple[int, int, str]], predicted: Iterable[tuple[int, int, str]], scores: NerScores, labels: set[str] | None = None) -> None:
+    """Add one document's exact-match counts to ``scores`` (only for ``labels`` when given)."""
+    g = {x for x in gold if labels is None or x[2] in labels}
+    p = {x for x in predicted if labels is None or x[2] in labels}
+    for x in g | p:
+        s = scores.per_label.setdefault(x[2], LabelScore())
+        if x in g and x in p:
+            s.tp += 1
+        elif x in p:
+            s.fp += 1
+        else:
+            s.fn += 1
+
+
+def evaluate_ner(
+    data: str | Path,
+    nlp: Language | str | Path | None = None,
+    *,
+    fmt: str | None = None,
+    labels: Iterable[str] | None = None,
+    batch_size: int = 64,
+) -> NerScores:
+    """Score a pipeline's entities against an annotated corpus with exact span matching.
+
+    Args:
+        data: PubTator or IOB corpus with gold mentions.
+        nlp: a pipeline, a model directory, or ``None`` for the shipped extraction pipeline.
+        fmt: corpus format; guessed when ``None``.
+        labels: labels to score; by default those that occur in the gold data, so a
+            corpus without genes does not count predicted genes as errors.
+        batch_size: documents per ``nlp.pipe`` batch.
+
+    Returns:
+        Scores per label and micro-averaged.
+    """
+    if nlp is None:
+        from ingest.text.pipeline import load_pipeline
+
+        nlp = load_pipeline()
+    elif not isinstance(nlp, Language):
+        nlp = spacy.load(nlp)
+    docs = list(read_documents(data, fmt, stats=ReadStats()))
+    wanted = set(labels) if labels else {m.label for d in docs for m in d.gold_mentions}
+    scores = NerScores()
+    for d, doc in zip(docs, nlp.pipe((d.text for d in docs), batch_size=batch_size)):
+        scores.documents += 1
+        score_mentions(((m.start, m.end, m.label) for m in d.gold_mentions), ((e.start_char, e.end_char, e.label_) for e in doc.ents), scores, wanted)
+    for label in wanted:
+        scores.per_label.setdefault(label, LabelScore())
+    return scores

@@ -1,0 +1,305 @@
+"""The entity vocabulary behind the dictionary recogniser and the linker.
+
+A vocabulary is a list of :class:`VocabEntry` (id, label, name, synonyms).
+It is stored as a gzipped TSV (``id, label, name, synonyms`` with synonyms
+joined by ``|``) and can be built from any stream of graph
+:class:`~graph_engine.records.NodeRecord` (``build_vocabulary``), e.g. the
+nodes read back from Neo4j, or from the Hetionet node table plus the MeSH
+names harvested from annotated training corpora (``build_default_vocabulary``).
+
+Matching works on *normalised token keys*: lower case, hyphens, apostrophes
+and possessive ``'s`` dropped, a final plural ``s`` removed on longer words,
+Greek letters spelled out. Short all-capital names (acronyms, gene symbols)
+are matched case-sensitively so that ``CAT`` the gene never matches ``cat``.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from graph_engine.errors import IngestError
+from graph_engine.records import NodeRecord
+from ingest.text.records import ENTITY_LABELS
+
+#: Graph labels whose names feed the dictionary.
+VOCAB_LABELS = ENTITY_LABELS
+
+_GREEK = {
+    "α": "alpha", "β": "beta", "γ": "gamma", "δ": "delta", "ε": "epsilon", "κ": "kappa",
+    "λ": "lambda", "μ": "mu", "µ": "mu", "ω": "omega", "θ": "theta", "σ": "sigma", "τ": "tau",
+}
+_GREEK_RE = re.compile("|".join(_GREEK))
+#: tokens ignored when comparing names ("Alzheimer's disease" == "Alzheimer disease")
+SKIP_TOKENS = frozenset({"-", "\u2010", "\u2011", "\u2012", "\u2013", "\u2014", "'", "\u2019", "'s", "\u2019s", "s", ","})
+_WORD_RE = re.compile(r"[A-Za-z0-9\u0370-\u03ff\u00b5]+|[^\sA-Za-z0-9]")
+
+#: single-token keys never matched from the dictionary (English words that are also names)
+STOP_KEYS = frozenset(
+    """a an and or of in on at to for the with by as is be it no not all can may will was were has had
+    have do does did this that these those from but per via its their our one two three four five six
+    ten de la le et al cell cells gene genes protein proteins type factor group patient patients
+    control normal was drug drugs disease diseases syndrome disorder disorders treatment therapy
+    acid lead iron gold water salt oxygen air light set impact large top ii iii iv v vi vii""".split()
+)
+
+
+def norm_token(text: str) -> str:
+    """Normalise one token for matching (lower case, Greek spelled out, plural ``s`` dropped)."""
+    t = text.lower()
+    if _GREEK_RE.search(t):
+        t = _GREEK_RE.sub(lambda m: _GREEK[m.group(0)], t)
+    if len(t) > 4 and t.endswith("s") and not t.endswith(("ss", "us", "is")):
+        t = t[:-1]
+    return t
+
+
+def name_key(tokens: Iterable[str]) -> tuple[str, ...]:
+    """The matching key of a token sequence: normalised tokens, punctuation in :data:`SKIP_TOKENS` dropped."""
+    return tuple(norm_token(t) for t in tokens if t.lower() not in SKIP_TOKENS)
+
+
+def split_words(text: str) -> list[str]:
+    """A tokenizer-independent split used to key names (words and single punctuation marks)."""
+    return _WORD_RE.findall(text)
+
+
+def is_case_sensitive(name: str) -> bool:
+    """Short all-capital names (``ACE``, ``TNF``, ``MS``) are matched only as written."""
+    letters = [c for c in name if c.isalpha()]
+    return bool(letters) and len(name) <= 6 and sum(c.isupper() for c in letters) >= max(2, len(letters) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class VocabEntry:
+    """One entity with its names.
+
+    Attributes:
+        id: CURIE (``DOID:9352``, ``DRUGBANK:DB00331``, ``NCBIGene:3630``, ``MESH:D003924``).
+        label: ``Disease``, ``Drug`` or ``Gene``.
+        name: preferred name.
+        synonyms: other names.
+    """
+
+    id: str
+    label: str
+    name: str
+    synonyms: tuple[str, ...] = ()
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return (self.name, *self.synonyms)
+
+
+@dataclass
+class Vocabulary:
+    """Entries plus the lookup tables the matcher and the linker use.
+
+    Attributes:
+        entries: all entries, in load order (earlier entries win ambiguous names).
+        version: a tag stored with the file (shows up in extractor metadata).
+    """
+
+    entries: list[VocabEntry] = field(default_factory=list)
+    version: str = "unversioned"
+
+    def __post_init__(self) -> None:
+        entries, self.entries = self.entries, []
+        self._index: dict[str, int] = {}
+        #: key -> (entry index, preferred-name flag); case-insensitive keys
+        self.keys: dict[tuple[str, ...], tuple[int, bool]] = {}
+        #: exact token tuples matched case-sensitively (acronyms, gene symbols)
+        self.cased: dict[tuple[str, ...], tuple[int, bool]] = {}
+        for e in entries:
+            self.add(e)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, entry: VocabEntry) -> None:
+        """Add an entry; if its id is already there, the names are merged into it."""
+        idx = self._index.get(entry.id)
+        if idx is not None:
+            old = self.entries[idx]
+            syn = tuple(dict.fromkeys(s for s in (*old.synonyms, *entry.names) if s != old.name))
+            self.entries[idx] = VocabEntry(old.id, old.label, old.name, syn)
+            self._add_keys(self.entries[idx], idx)
+            return
+        self._index[entry.id] = len(self.entries)
+        self.entries.append(entry)
+        self._add_keys(entry, len(self.entries) - 1)
+
+    def _add_keys(self, e: VocabEntry, idx: int) -> None:
+        for i, name in enumerate(e.names):
+            name = name.strip()
+            if len(name) < 2:
+                continue
+            words = split_words(name)
+            if not words:
+                continue
+            if is_case_sensitive(name):
+                self.cased.setdefault(tuple(words), (idx, i == 0))
+                continue
+            key = name_key(words)
+            if not key or (len(key) == 1 and (key[0] in STOP_KEYS or len(key[0]) < 3 or key[0].isdigit())):
+                continue
+            self.keys.setdefault(key, (idx, i == 0))
+
+    def find(self, name: str, label: str | None = None) -> VocabEntry | None:
+        """The entry a name resolves to (same rules as matching), optionally of one label."""
+        words = split_words(name)
+        hit = self.cased.get(tuple(words)) if is_case_sensitive(name) else self.keys.get(name_key(words))
+        if hit is None:
+            return None
+        e = self.entries[hit[0]]
+        return e if label is None or e.label == label else None
+
+    def get(self, ident: str) -> VocabEntry | None:
+        """The entry with this id, if any."""
+        i = self._index.get(ident)
+        return self.entries[i] if i is not None else None
+
+    def lookup(self, text: str, label: str | None = None) -> tuple[VocabEntry, float] | None:
+        """Link a surface form: ``(entry, confidence)`` or ``None``.
+
+        Confidence is 1.0 for the preferred name written the same way, 0.95 for a
+        synonym written the same way, 0.9 for a match after normalisation. An entry
+        of another label is returned only if no entry of ``label`` matches, at 0.6.
+        """
+        words = split_words(text)
+        hit = self.cased.get(tuple(words)) or self.keys.get(name_key(words))
+        if hit is None:
+            return None
+        entry = self.entries[hit[0]]
+        low = text.lower()
+        exact = any(n.lower() == low for n in entry.names)
+        conf = (1.0 if hit[1] else 0.95) if exact else 0.9
+        if label is not None and entry.label != label:
+            conf = 0.6
+        return entry, conf
+
+    # ----------------------------------------------------------------- files
+
+    def save(self, path: str | Path) -> None:
+        """Write ``id, label, name, synonyms`` as gzipped TSV (``#version`` header line)."""
+        with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
+            fh.write(f"#version\t{self.version}\n")
+            w = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+            w.writerow(["id", "label", "name", "synonyms"])
+            for e in self.entries:
+                w.writerow([e.id, e.label, e.name, "|".join(s.replace("|", " ") for s in e.synonyms)])
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Vocabulary":
+        """Read a vocabulary written by :meth:`save` (plain or gzipped TSV).
+
+        Raises:
+            IngestError: a row has fewer than 3 columns or an unknown label.
+        """
+        p = Path(path)
+        opener = gzip.open if p.suffix == ".gz" else open
+        entries: list[VocabEntry] = []
+        version = "unversioned"
+        try:
+            with opener(p, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
+                for no, row in enumerate(csv.reader(fh, delimiter="\t"), start=1):
+                    if not row or row[0] == "id":
+                        continue
+                    if row[0] == "#version":
+                        version = row[1] if len(row) > 1 else version
+                        continue
+                    if len(row) < 3 or row[1] not in VOCAB_LABELS:
+                        raise IngestError(f"expected 'id<TAB>label<TAB>name[<TAB>synonyms]' with label in {VOCAB_LABELS}", str(p), no)
+                    syn = tuple(s for s in row[3].split("|") if s) if len(row) > 3 else ()
+                    entries.append(VocabEntry(row[0], row[1], row[2], syn))
+        except OSError as err:
+            raise IngestError(f"cannot read vocabulary: {err}", str(p)) from err
+        return cls(entries, version)
+
+
+def default_vocabulary_path() -> Path:
+    """The vocabulary shipped with the package (``ingest/text/data/vocabulary.tsv.gz``)."""
+    return Path(str(resources.files("ingest.text").joinpath("data/vocabulary.tsv.gz")))
+
+
+def build_vocabulary(records: Iterable[NodeRecord], version: str = "graph") -> Vocabulary:
+    """Build a vocabulary from graph nodes (e.g. read back from Neo4j).
+
+    Only ``Disease``, ``Drug`` and ``Gene`` nodes with a name are used; ``name`` and
+    ``synonyms`` become the entry's names.
+
+    Example:
+        >>> from graph_engine.records import NodeRecord
+        >>> v = build_vocabulary([NodeRecord("Disease", "DOID:1612", "breast cancer", ("mammary cancer",))])
+        >>> v.lookup("Breast Cancers")[0].id
+        'DOID:1612'
+    """
+    vocab = Vocabulary(version=version)
+    for r in records:
+        if r.label not in VOCAB_LABELS or not r.name:
+            continue
+        vocab.add(VocabEntry(r.id, r.label, r.name, tuple(s for s in r.synonyms if s and s != r.name)))
+    return vocab
+
+
+_HETIONET_KINDS = {"Disease": ("Disease", ""), "Compound": ("Drug", "DRUGBANK:"), "Gene": ("Gene", "NCBIGene:")}
+
+
+def hetionet_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
+    """Disease / Compound (as Drug) / Gene nodes of the Hetionet node table as NodeRecords."""
+    with open(nodes_tsv, encoding="utf-8", newline="") as fh:
+        for no, line in enumerate(fh, start=1):
+            cols = line.rstrip("\r\n").split("\t")
+            if no == 1 or len(cols) < 3:
+                continue
+            kind = cols[2]
+            if kind not in _HETIONET_KINDS:
+                continue
+            label, prefix = _HETIONET_KINDS[kind]
+            raw = cols[0].split("::", 1)[1]
+            yield NodeRecord(label, f"{prefix}{raw}", cols[1], source="hetionet")
+
+
+def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[NodeRecord]:
+    """Entities named in annotated corpora: id -> the surface forms annotated with it.
+
+    The most frequent surface form becomes the name. Use training splits only,
+    so evaluation on the development sets stays honest.
+    """
+    from ingest.text.readers import ReadStats, read_documents
+
+    names: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    for p in paths:
+        for doc in read_documents(p, stats=ReadStats()):
+            for m in doc.gold_mentions:
+                if m.id:
+                    names[(m.label, m.id)][m.text] += 1
+    for (label, ident), counts in sorted(names.items()):
+        forms = [t for t, c in counts.most_common() if c >= min_count]
+        if forms:
+            yield NodeRecord(label, ident, forms[0], tuple(forms[1:]), source="corpus")
+
+
+def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str) -> Vocabulary:
+    """Hetionet Disease/Drug/Gene names first, then names harvested from annotated corpora.
+
+    A corpus entity (MeSH id) one of whose names already resolves to a Hetionet entity of
+    the same label is merged into it (its names become synonyms of the graph id), so text
+    mentions link to nodes that curated edges also reach; the others keep their MeSH id.
+    """
+    vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
+    for r in corpus_records(corpora):
+        target = next((e for n in (r.name, *r.synonyms) if (e := vocab.find(n, r.label)) is not None), None)
+        names = tuple(n for n in (r.name, *r.synonyms) if n)
+        if target is not None and target.id != r.id:
+            vocab.add(VocabEntry(target.id, target.label, target.name, names))
+        else:
+            vocab.add(VocabEntry(r.id, r.label, names[0], names[1:]))
+    return vocab

@@ -1,0 +1,246 @@
+"""Hybrid recommender: a logistic-regression blend of every signal, learned on validation splits.
+
+Signals per (disease, drug) pair: the drug's popularity prior, item-kNN and SVD
+collaborative filtering, the content score, personalized PageRank, the
+Rephetio metapath DWPCs and, when embeddings are given, the GNN link score.
+
+Two blends are learned, both on validation data carved from the *training*
+graph only (the test split is never seen):
+
+- **warm** (diseases with known treatments): an inner random-edge split; the
+  signals are refitted without the validation pairs and the blend learns to
+  recover them.
+- **cold** (diseases without known treatments: zero-shot): an inner
+  held-out-disease split; CF and drug-side metapaths are zero for those
+  diseases, so the blend leans on content, PPR and disease-similarity paths.
+
+After the blends are learned the signals are refitted on the whole training
+graph. At query time a disease with no known indication uses the cold blend.
+The score is the blend's log-odds; the explanation splits it into signal terms
+and the metapath terms into concrete paths.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+
+from graph_engine.errors import RecommendError
+from graph_engine.export import GraphTables
+
+from recommend.base import Explanation, PathContribution, Recommender, register
+from recommend.cf import ItemKNNRecommender, SVDRecommender
+from recommend.content import ContentRecommender
+from recommend.data import IndicationData
+from recommend.gnn import GNNRecommender
+from recommend.graph import PPRRecommender, _rename, metapath_path_contributions
+from recommend.metapaths import MetapathFeatures
+from recommend.split import disease_split, random_edge_split
+
+_SUBS: dict[str, type[Recommender]] = {
+    "cf": ItemKNNRecommender, "cf-svd": SVDRecommender, "content": ContentRecommender, "ppr": PPRRecommender,
+}
+
+
+class _Signals:
+    """Base signals fitted on one graph; :meth:`rows` gives ``(B, C, F)`` features."""
+
+    def __init__(self, seed: int, embeddings: Any = None) -> None:
+        self.seed = seed
+        self.embeddings = embeddings
+        self.subs: dict[str, Recommender] = {}
+
+    def fit(self, tables: GraphTables) -> "_Signals":
+        self.data = IndicationData.from_tables(tables)
+        for name, cls in _SUBS.items():
+            self.subs[name] = cls(seed=self.seed).fit(tables)
+        if self.embeddings is not None:
+            self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, seed=self.seed).fit(tables)
+        self.mf = MetapathFeatures().fit(tables, self.data)
+        self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
+        self._scales()
+        return self
+
+    def _scales(self) -> None:
+        all_rows = np.arange(self.data.n_diseases)
+        self.scale = {}
+        for name, sub in self.subs.items():
+            s = np.abs(sub._score_rows(all_rows))
+            self.scale[name] = float(s[s > 0].mean()) if (s > 0).any() else 1.0
+        self.prior = np.log1p(np.asarray(self.data.indications.sum(axis=0)).ravel()).astype(np.float32)
+
+    @property
+    def names(self) -> list[str]:
+        return ["prior"] + list(self.subs) + list(self.mf.names)
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        b, c = len(rows), self.data.n_drugs
+        parts = [np.broadcast_to(self.prior, (b, c))[..., None]]
+        for name, sub in self.subs.items():
+            parts.append(np.arcsinh(np.asarray(sub._score_rows(rows), dtype=np.float32) / self.scale[name])[..., None])
+        parts.append(self.mf.rows(rows))
+        return np.concatenate(parts, axis=-1).astype(np.float32)
+
+    def get_state(self) -> dict[str, Any]:
+        return {"subs": {n: s._get_state() for n, s in self.subs.items()}, "mf": self.mf.get_state(),
+                "nodes": {k: v.astype(str) for k, v in self.nodes.items()}}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, Any], data: IndicationData, seed: int) -> "_Signals":
+        self = cls(seed)
+        self.data = data
+        for name, sub_state in state["subs"].items():
+            sub = (_SUBS.get(name) or GNNRecommender)(seed=seed)
+            sub.data = data
+            sub._build_indexes()
+            sub._set_state(sub_state)
+            self.subs[name] = sub
+        self.mf = MetapathFeatures.from_state(state["mf"])
+        self.nodes = {k: np.asarray(v).astype(object) for k, v in state["nodes"].items()}
+        self._scales()
+        return self
+
+
+def _validation_set(sig: _Signals, diseases: np.ndarray, test_pairs: np.ndarray, max_negatives: int,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    x = sig.rows(diseases)  # (B, C, F)
+    y = np.zeros(x.shape[:2], dtype=bool)
+    pos = {int(d): i for i, d in enumerate(diseases)}
+    for d, c in test_pairs:
+        y[pos[int(d)], c] = True
+    known = sig.data.indications[diseases].toarray() > 0  # still-known training pairs: not candidates
+    cand = ~known
+    xs, ys = x[cand], y[cand]
+    neg = np.flatnonzero(~ys)
+    if len(neg) > max_negatives:
+        keep = np.concatenate([np.flatnonzero(ys), rng.choice(neg, max_negatives, replace=False)])
+        xs, ys = xs[keep], ys[keep]
+    return xs, ys.astype(np.int8)
+
+
+class _Blend:
+    """Standardise + logistic regression; log-odds and per-feature terms."""
+
+    def fit(self, x: np.ndarray, y: np.ndarray, c: float) -> "_Blend":
+        self.mu, self.sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+        lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
+        lr.fit((x - self.mu) / self.sd, y)
+        self.coef, self.intercept = lr.coef_.ravel().astype(np.float32), float(lr.intercept_[0])
+        return self
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        return ((x - self.mu) / self.sd) @ self.coef + self.intercept
+
+    def terms(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's term relative to a pair where that feature is zero."""
+        return self.coef * x / self.sd
+
+    def state(self) -> dict[str, Any]:
+        return {"mu": self.mu, "sd": self.sd, "coef": self.coef, "intercept": self.intercept}
+
+    @classmethod
+    def from_state(cls, s: Mapping[str, Any]) -> "_Blend":
+        self = cls()
+        self.mu, self.sd = np.asarray(s["mu"]), np.asarray(s["sd"])
+        self.coef, self.intercept = np.asarray(s["coef"]), float(s["intercept"])
+        return self
+
+
+@register("hybrid")
+class HybridRecommender(Recommender):
+    """Blend of all signals with separate warm and cold-start (zero-shot) blends.
+
+    Args:
+        val_frac: fraction of training pairs (warm) / diseases (cold) used for validation.
+        c: inverse L2 regularisation of the blends.
+        max_negatives: negatives sampled per validation set.
+        embeddings: optional node embeddings (adds the GNN signal).
+        seed: seeds the validation splits and samples.
+    """
+
+    def __init__(self, val_frac: float = 0.2, c: float = 0.1, max_negatives: int = 100_000,
+                 embeddings: Mapping[str, np.ndarray] | str | None = None, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self.val_frac, self.c, self.max_negatives = float(val_frac), float(c), int(max_negatives)
+        self.embeddings = embeddings
+
+    def params(self) -> dict[str, Any]:
+        return {"val_frac": self.val_frac, "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
+
+    def _fit(self, tables: GraphTables) -> None:
+        rng = np.random.default_rng(self.seed)
+        blends: dict[str, _Blend] = {}
+        for kind, make in (("warm", random_edge_split), ("cold", disease_split)):
+            try:
+                sp_ = make(tables, test_frac=self.val_frac, seed=self.seed + 1000)
+            except RecommendError:
+                continue
+            sig = _Signals(self.seed, self.embeddings).fit(sp_.train)
+            x, y = _validation_set(sig, sp_.test_diseases, sp_.test_pairs, self.max_negatives, rng)
+            if y.sum() == 0 or y.sum() == len(y):
+                continue
+            blends[kind] = _Blend().fit(x, y, self.c)
+        self.signals_ = _Signals(self.seed, self.embeddings).fit(tables)
+        if not blends:
+            raise RecommendError("hybrid: too few TREATS/PALLIATES pairs to carve a validation split")
+        self.blends_ = {"warm": blends.get("warm", blends.get("cold")), "cold": blends.get("cold", blends.get("warm"))}
+
+    def _cold(self, rows: np.ndarray) -> np.ndarray:
+        ind = self._data().indications
+        return np.diff(ind.indptr)[rows] == 0
+
+    def _score_rows(self, rows: np.ndarray) -> np.ndarray:
+        x = self.signals_.rows(rows)
+        cold = self._cold(rows)
+        out = np.empty(x.shape[:2], dtype=np.float32)
+        for flag, key in ((False, "warm"), (True, "cold")):
+            m = cold == flag
+            if m.any():
+                out[m] = self.blends_[key].score(x[m])
+        return out
+
+    def blend_weights(self) -> dict[str, dict[str, float]]:
+        """Standardised blend coefficients per signal, for the warm and cold blends."""
+        names = self.signals_.names
+        return {k: {n: float(w) for n, w in zip(names, b.coef)} for k, b in self.blends_.items()}
+
+    def _explain(self, row: int, col: int, top: int) -> Explanation:
+        d = self._data()
+        sig = self.signals_
+        x = sig.rows(np.array([row]))[0, col]
+        blend = self.blends_["cold" if self._cold(np.array([row]))[0] else "warm"]
+        terms = blend.terms(x)
+        names = sig.names
+        n_mp = len(sig.mf.names)
+        paths: list[PathContribution] = []
+        for j, name in enumerate(names[: len(names) - n_mp]):
+            if terms[j] == 0:
+                continue
+            if name in sig.subs:
+                sub_exp = sig.subs[name]._explain(row, col, top)
+                found = [p for p in sub_exp.paths if p.contribution > 0]
+                total = sum(p.contribution for p in found)
+                if found and total > 0:
+                    for p in sorted(found, key=lambda p: -p.contribution)[:top]:
+                        p.contribution = float(terms[j] * p.contribution / total)
+                        p.metapath = f"{name}:{p.metapath.split(':')[-1]}" if ":" in p.metapath else name
+                        paths.append(p)
+                    continue
+            paths.append(PathContribution([], [], float(terms[j]), name))
+        mp_terms = terms[len(names) - n_mp:]
+        mp_paths = metapath_path_contributions(sig.mf, d, mp_terms, col, row, per_feature=top)
+        _rename(mp_paths, sig.nodes)
+        paths += mp_paths
+        return Explanation("", "", self.name, 0.0, paths=paths,
+                           note=f"log-odds terms of the {'cold-start' if blend is self.blends_['cold'] else 'warm'} "
+                                "blend, split over supporting paths")
+
+    def _get_state(self) -> dict[str, Any]:
+        return {"signals": self.signals_.get_state(), "warm": self.blends_["warm"].state(),
+                "cold": self.blends_["cold"].state()}
+
+    def _set_state(self, state: Mapping[str, Any]) -> None:
+        self.signals_ = _Signals.from_state(state["signals"], self._data(), self.seed)
+        self.blends_ = {k: _Blend.from_state(state[k]) for k in ("warm", "cold")}
