@@ -58,13 +58,27 @@ def personalized_pagerank(
     return r.astype(np.float32)
 
 
-def _ppr_function():  # pragma: no cover - depends on the scoring package landing
-    """The project's PPR when ``graph_engine.scoring`` provides it, else ours.
+def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
+                    alpha: float = 0.15, iters: int = 40) -> np.ndarray:
+    """PPR mass on the drug block for each seed node, via ``graph_engine.scoring`` when available.
 
-    The shared implementation is only used when it takes a seed matrix; until its
-    signature is settled the internal one keeps results reproducible.
+    Shapes:
+        return: ``(S, n_drugs)`` float32.
     """
-    return personalized_pagerank
+    out = np.zeros((len(seed_nodes), n_drugs), dtype=np.float32)
+    try:
+        from graph_engine.scoring import personalized_pagerank as shared_ppr
+    except ImportError:  # scoring package absent: the internal power iteration
+        s = np.zeros((a.shape[0], len(seed_nodes)), dtype=np.float32)
+        s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
+        r = personalized_pagerank(a, s, alpha=alpha, iters=iters)
+        return np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T)
+    cand = np.arange(drug_start, drug_start + n_drugs)
+    res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
+                     max_iter=iters, tol=1e-7, device="cpu", candidates=cand)
+    rows = np.repeat(np.arange(len(seed_nodes)), res.indices.shape[1])
+    out[rows, res.indices.ravel() - drug_start] = res.scores.ravel()
+    return out
 
 
 @register("ppr")
@@ -79,7 +93,7 @@ class PPRRecommender(Recommender):
 
     supports_patients = False
 
-    def __init__(self, alpha: float = 0.15, iters: int = 40, seed: int = 0) -> None:
+    def __init__(self, alpha: float = 0.15, iters: int = 30, seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.alpha, self.iters = float(alpha), int(iters)
 
@@ -93,15 +107,7 @@ class PPRRecommender(Recommender):
         a.data[:] = 1.0
         offsets = tables.offsets()
         dis0, drug0 = offsets[DISEASE], offsets[DRUG]
-        scores = np.zeros((d.n_diseases, d.n_drugs), dtype=np.float32)
-        batch = 256
-        ppr = _ppr_function()
-        for lo in range(0, d.n_diseases, batch):
-            hi = min(lo + batch, d.n_diseases)
-            s = np.zeros((a.shape[0], hi - lo), dtype=np.float32)
-            s[dis0 + np.arange(lo, hi), np.arange(hi - lo)] = 1.0
-            r = ppr(a, s, alpha=self.alpha, iters=self.iters)
-            scores[lo:hi] = r[drug0:drug0 + d.n_drugs].T
+        scores = ppr_drug_scores(a, dis0 + np.arange(d.n_diseases), drug0, d.n_drugs, self.alpha, self.iters)
         self.scores_ = scores
         self.adj_ = a
         self.offsets_ = {k: int(v) for k, v in offsets.items()}

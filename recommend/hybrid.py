@@ -36,7 +36,7 @@ from recommend.content import ContentRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
 from recommend.graph import PPRRecommender, _rename, metapath_path_contributions
-from recommend.metapaths import MetapathFeatures
+from recommend.metapaths import MetapathFeatures, drug_degrees
 from recommend.split import disease_split, random_edge_split
 
 _SUBS: dict[str, type[Recommender]] = {
@@ -59,6 +59,7 @@ class _Signals:
         if self.embeddings is not None:
             self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, seed=self.seed).fit(tables)
         self.mf = MetapathFeatures().fit(tables, self.data)
+        self.deg_names, self.deg = drug_degrees(tables)
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
         self._scales()
         return self
@@ -73,11 +74,11 @@ class _Signals:
 
     @property
     def names(self) -> list[str]:
-        return ["prior"] + list(self.subs) + list(self.mf.names)
+        return ["prior"] + list(self.deg_names) + list(self.subs) + list(self.mf.names)
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         b, c = len(rows), self.data.n_drugs
-        parts = [np.broadcast_to(self.prior, (b, c))[..., None]]
+        parts = [np.broadcast_to(self.prior, (b, c))[..., None], np.broadcast_to(self.deg, (b, c, self.deg.shape[1]))]
         for name, sub in self.subs.items():
             parts.append(np.arcsinh(np.asarray(sub._score_rows(rows), dtype=np.float32) / self.scale[name])[..., None])
         parts.append(self.mf.rows(rows))
@@ -85,6 +86,7 @@ class _Signals:
 
     def get_state(self) -> dict[str, Any]:
         return {"subs": {n: s._get_state() for n, s in self.subs.items()}, "mf": self.mf.get_state(),
+                "deg_names": list(self.deg_names), "deg": self.deg,
                 "nodes": {k: v.astype(str) for k, v in self.nodes.items()}}
 
     @classmethod
@@ -98,6 +100,7 @@ class _Signals:
             sub._set_state(sub_state)
             self.subs[name] = sub
         self.mf = MetapathFeatures.from_state(state["mf"])
+        self.deg_names, self.deg = list(state["deg_names"]), np.asarray(state["deg"], dtype=np.float32)
         self.nodes = {k: np.asarray(v).astype(object) for k, v in state["nodes"].items()}
         self._scales()
         return self
@@ -154,34 +157,42 @@ class HybridRecommender(Recommender):
 
     Args:
         val_frac: fraction of training pairs (warm) / diseases (cold) used for validation.
+        val_rounds: inner validation splits per blend (their validation sets are pooled).
         c: inverse L2 regularisation of the blends.
         max_negatives: negatives sampled per validation set.
         embeddings: optional node embeddings (adds the GNN signal).
         seed: seeds the validation splits and samples.
     """
 
-    def __init__(self, val_frac: float = 0.2, c: float = 0.1, max_negatives: int = 100_000,
+    def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, c: float = 0.1, max_negatives: int = 100_000,
                  embeddings: Mapping[str, np.ndarray] | str | None = None, seed: int = 0) -> None:
         super().__init__(seed=seed)
-        self.val_frac, self.c, self.max_negatives = float(val_frac), float(c), int(max_negatives)
+        self.val_frac, self.val_rounds = float(val_frac), int(val_rounds)
+        self.c, self.max_negatives = float(c), int(max_negatives)
         self.embeddings = embeddings
 
     def params(self) -> dict[str, Any]:
-        return {"val_frac": self.val_frac, "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
+        return {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
 
     def _fit(self, tables: GraphTables) -> None:
         rng = np.random.default_rng(self.seed)
         blends: dict[str, _Blend] = {}
         for kind, make in (("warm", random_edge_split), ("cold", disease_split)):
-            try:
-                sp_ = make(tables, test_frac=self.val_frac, seed=self.seed + 1000)
-            except RecommendError:
+            xs, ys = [], []
+            for r in range(self.val_rounds):
+                try:
+                    inner = make(tables, test_frac=self.val_frac, seed=self.seed * 7919 + 1000 + r)
+                except RecommendError:
+                    break
+                sig = _Signals(self.seed, self.embeddings).fit(inner.train)
+                x, y = _validation_set(sig, inner.test_diseases, inner.test_pairs, self.max_negatives, rng)
+                xs.append(x)
+                ys.append(y)
+            if not xs:
                 continue
-            sig = _Signals(self.seed, self.embeddings).fit(sp_.train)
-            x, y = _validation_set(sig, sp_.test_diseases, sp_.test_pairs, self.max_negatives, rng)
-            if y.sum() == 0 or y.sum() == len(y):
-                continue
-            blends[kind] = _Blend().fit(x, y, self.c)
+            x, y = np.concatenate(xs), np.concatenate(ys)
+            if 0 < y.sum() < len(y):
+                blends[kind] = _Blend().fit(x, y, self.c)
         self.signals_ = _Signals(self.seed, self.embeddings).fit(tables)
         if not blends:
             raise RecommendError("hybrid: too few TREATS/PALLIATES pairs to carve a validation split")

@@ -60,6 +60,24 @@ def default_metapaths() -> tuple[tuple[Metapath, ...], float]:
     return tuple(out), float(data.get("damping", 0.4))
 
 
+@lru_cache(maxsize=1)
+def default_degree_steps() -> tuple[Step, ...]:
+    """Drug degree features declared under ``[degrees]`` in ``metapaths.toml``."""
+    data = tomllib.loads(resources.files("recommend").joinpath("metapaths.toml").read_text(encoding="utf-8"))
+    return tuple((DRUG, *s.split()) for s in data.get("degrees", {}).get("drug", []))  # type: ignore[misc]
+
+
+def drug_degrees(tables: GraphTables, steps: tuple[Step, ...] | None = None) -> tuple[list[str], np.ndarray]:
+    """``log1p`` degree of every drug per relation: names ``deg:BINDS`` ... and a ``(C, K)`` array."""
+    steps = default_degree_steps() if steps is None else steps
+    names, cols = [], []
+    for a, rel, b in steps:
+        names.append(f"deg:{rel}:{b}")
+        cols.append(np.log1p(np.asarray(adjacency(tables, a, rel, b).sum(axis=1)).ravel()))
+    n = len(tables.nodes[DRUG])
+    return names, (np.stack(cols, axis=1) if cols else np.zeros((n, 0))).astype(np.float32)
+
+
 def _key(step: Step) -> str:
     return "|".join(step)
 

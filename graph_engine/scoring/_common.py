@@ -7,6 +7,7 @@ copied to a torch sparse CSR tensor for the torch kernels.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -201,13 +202,16 @@ def to_torch_csr(M: sp.csr_matrix, device: str) -> Any:
     import torch
 
     idx_dtype = torch.int32 if M.indices.dtype == np.int32 else torch.int64
-    return torch.sparse_csr_tensor(
-        torch.from_numpy(np.ascontiguousarray(M.indptr)).to(idx_dtype),
-        torch.from_numpy(np.ascontiguousarray(M.indices)).to(idx_dtype),
-        torch.from_numpy(np.ascontiguousarray(M.data)),
-        size=M.shape,
-        device=device,
-    )
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": known, and what we want
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(np.ascontiguousarray(M.indptr)).to(idx_dtype),
+            torch.from_numpy(np.ascontiguousarray(M.indices)).to(idx_dtype),
+            torch.from_numpy(np.ascontiguousarray(M.data)),
+            size=M.shape,
+            device=device,
+            check_invariants=False,
+        )
 
 
 def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:

@@ -1,9 +1,155 @@
-"""CLI commands for the nlp capability."""
+"""CLI commands for the nlp capability: ``extract``, ``ner train|evaluate`` and ``ingest text``.
+
+Each command validates its arguments and calls one public function of
+:mod:`ingest.text`; nothing here holds logic the Python API lacks.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import click
+
+from graph_engine.errors import MedkgError
+
+_FORMATS = ["text", "jsonl", "pubmed-xml", "pubtator", "iob"]
+
+
+def _fail(err: Exception) -> None:
+    raise click.ClickException(str(err)) from err
+
+
+@click.command("extract")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path), help="File or folder to read.")
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None, help="Input format (guessed from the name if omitted).")
+@click.option("--output", required=True, type=click.Path(dir_okay=False, path_type=Path), help="JSONL file, one object per document.")
+@click.option("--no-ner", is_flag=True, help="Dictionary-only extraction (no statistical NER): much faster.")
+@click.option("--batch-size", default=64, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--n-process", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes for nlp.pipe.")
+@click.option("--max-chars", default=1_000_000, show_default=True, type=click.IntRange(1000), help="Longer documents are rejected.")
+@click.option("--progress/--no-progress", default=False)
+def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, batch_size: int, n_process: int, max_chars: int, progress: bool) -> None:
+    """Extract Disease/Drug/Gene mentions and relations to JSONL (no database)."""
+    from ingest.text.pipeline import extract_to_jsonl
+
+    try:
+        summary = extract_to_jsonl(input_path, output, fmt=fmt, ner=not no_ner, batch_size=batch_size, n_process=n_process, max_chars=max_chars, progress=progress)
+    except MedkgError as err:
+        _fail(err)
+    click.echo(summary.line())
+    if summary.rejected:
+        click.echo(f"rejected documents are listed in {output}.rejects.tsv", err=True)
+
+
+@click.group("ner")
+def ner_group() -> None:
+    """Train and evaluate the statistical NER."""
+
+
+@ner_group.command("train")
+@click.option("--train", "train_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="PubTator or IOB training corpus.")
+@click.option("--dev", "dev_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Corpus used to pick the best checkpoint.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["pubtator", "iob"]), default=None)
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="spaCy config (default: the shipped ner.cfg).")
+@click.option("--max-steps", type=click.IntRange(1), default=None, help="Override [training] max_steps.")
+@click.option("--name", default="medkg_ner", show_default=True)
+def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None, name: str) -> None:
+    """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
+    from ingest.text.training import train_ner
+
+    overrides = {"training.max_steps": max_steps} if max_steps else None
+    try:
+        best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name)
+    except MedkgError as err:
+        _fail(err)
+    click.echo(f"model: {best}")
+
+
+@ner_group.command("evaluate")
+@click.option("--data", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Annotated PubTator or IOB corpus.")
+@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None, help="A trained model directory (default: the shipped models).")
+@click.option("--format", "fmt", type=click.Choice(["pubtator", "iob"]), default=None)
+@click.option(
+    "--pipeline",
+    "mode",
+    type=click.Choice(["ner", "dictionary", "full"]),
+    default="ner",
+    show_default=True,
+    help="ner: the statistical model alone; dictionary: dictionary+abbreviations; full: the extraction pipeline.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def ner_evaluate_cmd(data: Path, model: Path | None, fmt: str | None, mode: str, as_json: bool) -> None:
+    """Precision / recall / F1 per label with exact span matching."""
+    from ingest.text.training import evaluate_ner
+
+    try:
+        nlp = _evaluation_pipeline(model, mode)
+        scores = evaluate_ner(data, nlp, fmt=fmt)
+    except MedkgError as err:
+        _fail(err)
+    if as_json:
+        click.echo(json.dumps(scores.as_dict(), indent=2))
+    else:
+        click.echo(f"{data.name}: {scores.documents} documents, pipeline={mode}")
+        click.echo(scores.table())
+
+
+def _evaluation_pipeline(model: Path | None, mode: str):  # type: ignore[no-untyped-def]
+    import spacy
+
+    from ingest.text.pipeline import load_pipeline, shipped_model
+
+    if mode == "dictionary":
+        return load_pipeline(ner=False, gene_ner=False, relation_models="none")
+    if mode == "full":
+        return load_pipeline(ner=model or True, relation_models="none")
+    if model is not None:
+        return spacy.load(model)
+    # the shipped statistical models alone, Drug/Disease and Gene together
+    return load_pipeline(ner=True, gene_ner=shipped_model("ner_gene") is not None, relation_models="none", config=_ner_only_config())
+
+
+def _ner_only_config() -> Path:
+    from importlib import resources
+
+    return Path(str(resources.files("ingest.text").joinpath("configs/ner_only.cfg")))
+
+
+@click.command("text")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None)
+@click.option("--no-ner", is_flag=True, help="Dictionary-only extraction.")
+@click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Rows per write transaction.")
+@click.option("--n-process", default=1, show_default=True, type=click.IntRange(1, 64))
+def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int) -> None:
+    """Extract from text and write Articles, MENTIONS and evidence-backed relations to Neo4j."""
+    from jobs.context import open_client  # type: ignore[import-not-found]
+
+    from ingest.text.pipeline import ExtractSummary, extract_documents, load_pipeline
+    from ingest.text.readers import ReadStats, read_documents
+    from ingest.text.writer import write_documents
+
+    try:
+        nlp = load_pipeline(ner=not no_ner, gene_ner=not no_ner)
+        stats = ReadStats()
+        docs = extract_documents(nlp, read_documents(input_path, fmt, stats=stats), n_process=n_process)
+        with open_client() as client:
+            written = write_documents(client, docs, batch_size=batch_size)
+    except MedkgError as err:
+        _fail(err)
+    summary = ExtractSummary(read=stats.read, extracted=stats.read, rejected=stats.rejected)
+    click.echo(f"{summary.line()} · written: {written.articles} articles, {written.mentions} mentions, {written.relations} relation evidences ({written.skipped_relations} negated/speculative not asserted)")
+    for err in stats.errors[:20]:
+        click.echo(f"rejected: {err}", err=True)
 
 
 def register(root: click.Group) -> None:
-    """Add this capability's commands to the root group."""
+    """Add ``extract``, the ``ner`` group and (if the group exists) ``ingest text``."""
+    root.add_command(extract_cmd)
+    root.add_command(ner_group)
+    ingest = root.commands.get("ingest")
+    if isinstance(ingest, click.Group):
+        ingest.add_command(ingest_text_cmd)

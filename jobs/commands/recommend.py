@@ -1,9 +1,249 @@
-"""CLI commands for the recommend capability."""
+"""CLI commands for the recommend capability.
+
+    medkg recommend fit [--method M] [--seed S] [--hetionet DIR]
+    medkg recommend --disease ID [-k N | --all] [--method M] [--json]
+    medkg recommend --patient ID [-k N] [--patients-file F] [--on-conflict remove|flag] [--json]
+    medkg enrich recommend [--method M] [-k N] [--patients] [--no-explain]
+    medkg evaluate recommend [--source hetionet|neo4j] [--methods ...] [--seeds 0,1,2] [--out FILE]
+
+Each command calls one function of :mod:`recommend.api` / :mod:`recommend.evaluate`.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
 import click
+
+DEFAULT_HETIONET = "/work/shared/data/hetionet"
+
+
+def _settings() -> Any:
+    from graph_engine.settings import Settings
+
+    return Settings.load()
+
+
+def _open_client() -> Any:
+    from jobs.context import open_client  # the CLI owns driver creation
+
+    return open_client()
+
+
+def _fail(e: Exception) -> None:
+    raise click.ClickException(str(e)) from e
+
+
+def _group(root: click.Group, name: str, help_text: str) -> click.Group:
+    """The shared group ``name`` (created when the root does not have it yet)."""
+    g = root.commands.get(name)
+    if g is None:
+        g = click.Group(name, help=help_text)
+        root.add_command(g)
+    if not isinstance(g, click.Group):
+        raise click.ClickException(f"'{name}' is a command, not a group")
+    return g
+
+
+@click.group("recommend", invoke_without_command=True)
+@click.option("--disease", "diseases", multiple=True, metavar="ID", help="Disease id (repeatable).")
+@click.option("--patient", "patient", default=None, metavar="ID", help="Patient id (pseudonym).")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True, help="Drugs per target.")
+@click.option("--all", "all_drugs", is_flag=True, help="Score every candidate drug (disease only).")
+@click.option("--method", default=None, help="Recommender name (default: the last fitted model).")
+@click.option("--json", "as_json", is_flag=True, help='One JSON object per line: {"target","drug","score","rank"}.')
+@click.option("--explain/--no-explain", default=False, help="Print the top supporting paths (text output).")
+@click.option("--exclude-known", is_flag=True, help="Leave out drugs already known to treat the disease.")
+@click.option("--patients-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Read the patient from this JSONL file instead of the graph.")
+@click.option("--on-conflict", type=click.Choice(["remove", "flag"]), default="remove", show_default=True,
+              help="Drop or flag drugs that interact with current drugs / cause avoided side effects.")
+@click.pass_context
+def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str | None, k: int, all_drugs: bool,
+                    method: str | None, as_json: bool, explain: bool, exclude_known: bool,
+                    patients_file: str | None, on_conflict: str) -> None:
+    """Recommend drugs for diseases or a patient with the last fitted model (`recommend fit` fits one)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if not diseases and not patient:
+        click.echo(ctx.get_help())
+        return
+    from recommend import api
+    from graph_engine.errors import MedkgError
+
+    try:
+        models_dir = _settings().models_dir
+        model = api.load_model(models_dir, method)
+        if diseases:
+            rows = api.disease_rows(model, list(diseases), k=None if all_drugs else k, exclude_known=exclude_known)
+            for r in rows:
+                if as_json:
+                    click.echo(json.dumps(r))
+                else:
+                    click.echo(f"{r['target']}\t{r['rank']}\t{r['drug']}\t{r['score']:.6g}")
+                    if explain and r["rank"] <= k:
+                        for p in model.explain(r["target"], r["drug"], top=3).paths:
+                            click.echo(f"\t\t{p.text()}")
+        if patient:
+            from recommend.patients import read_patients
+
+            if patients_file:
+                found = [p for p in read_patients(patients_file) if p.id == patient]
+                if not found:
+                    raise click.ClickException(f"patient {patient!r} is not in {patients_file}")
+                pat = found[0]
+            else:
+                with _open_client() as client:
+                    pat = api.patient_from_graph(client, patient)
+            res = api.patient_result(model, api.load_safety(models_dir), pat, k=k, on_conflict=on_conflict)
+            if res.skipped_conditions:
+                click.echo(f"note: conditions unknown to the model: {', '.join(res.skipped_conditions)}", err=True)
+            for it in res.items:
+                if as_json:
+                    click.echo(json.dumps({"target": pat.id, "drug": it.drug, "score": it.score, "rank": it.rank,
+                                           "flags": it.flags}))
+                else:
+                    flag = f"\tFLAGGED: {', '.join(it.flags)}" if it.flags else ""
+                    click.echo(f"{pat.id}\t{it.rank}\t{it.drug}\t{it.score:.6g}{flag}")
+            if res.removed:
+                click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
+    except MedkgError as e:
+        _fail(e)
+
+
+@recommend_group.command("fit")
+@click.option("--method", default="hybrid", show_default=True, help="Recommender name.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--hetionet", "hetionet_dir", type=click.Path(exists=True, file_okay=False), default=None,
+              help="Fit on the Hetionet files in this folder instead of the graph in Neo4j.")
+def recommend_fit(method: str, seed: int, hetionet_dir: str | None) -> None:
+    """Fit a recommender on the graph (Neo4j by default) and save it under the models directory."""
+    from graph_engine.errors import MedkgError
+    from recommend import api
+
+    try:
+        if hetionet_dir:
+            from recommend.hetionet_tables import read_hetionet
+
+            tables = read_hetionet(hetionet_dir)
+        else:
+            with _open_client() as client:
+                tables = api.export_for_recommend(client)
+        path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed)
+    except MedkgError as e:
+        _fail(e)
+    click.echo(f"fitted {method!r} on {tables.num_nodes} nodes / {tables.num_edges} edges -> {path}")
+
+
+@click.command("recommend")
+@click.option("--method", default=None, help="Recommender name (default: the last fitted model).")
+@click.option("-k", "--k", "k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--patients", "with_patients", is_flag=True, help="Also write recommendations for every Patient.")
+@click.option("--explain/--no-explain", default=True, show_default=True, help="Store explanations on the nodes.")
+def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: bool) -> None:
+    """Write (:Recommendation) nodes for every disease (and patient), replacing the previous run's."""
+    from graph_engine.errors import MedkgError
+    from recommend import api
+    from recommend.cypher import LIST_PATIENTS
+    from recommend.writeback import run_writeback, write_recommendations
+
+    try:
+        models_dir = _settings().models_dir
+        model = api.load_model(models_dir, method)
+        with _open_client() as client:
+            run_id, n = run_writeback(client, model, list(map(str, model._data().disease_ids)), k=k, explain=explain)
+            click.echo(f"run {run_id}: {n} recommendations for {model._data().n_diseases} diseases")
+            if with_patients:
+                safety = api.load_safety(models_dir)
+                ids = [r["id"] for r in client.read(LIST_PATIENTS, {})]
+                rows: list[dict[str, Any]] = []
+                prun = client.create_run("recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)})
+                try:
+                    for pid in ids:
+                        res = api.patient_result(model, safety, api.patient_from_graph(client, pid), k=k)
+                        for it in res.items:
+                            rows.append({"id": f"{prun}:{model.name}:{pid}:{it.drug}", "target": pid, "drug": it.drug,
+                                         "score": it.score, "rank": it.rank, "method": model.name,
+                                         "model": type(model).__name__, "model_version": model.model_version,
+                                         "run_id": prun, "created_at": _now(), "explanation": "{}",
+                                         "explanation_paths": [], "flags": it.flags})
+                    m = write_recommendations(client, rows, model.name, "Patient", targets=ids)
+                except Exception as e:
+                    client.finish_run(prun, {"error": str(e)[:1000]}, status="failed")
+                    raise
+                client.finish_run(prun, {"created": m, "targets": len(ids)})
+                click.echo(f"run {prun}: {m} recommendations for {len(ids)} patients")
+    except MedkgError as e:
+        _fail(e)
+
+
+def _now() -> str:
+    from datetime import datetime, timezone
+
+    return datetime.now(timezone.utc).isoformat()
+
+
+@click.command("recommend")
+@click.option("--source", type=click.Choice(["hetionet", "neo4j"]), default="hetionet", show_default=True,
+              help="Evaluate on the Hetionet files or on the live graph (client.export).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULT_HETIONET, show_default=True)
+@click.option("--methods", default=",".join(("random", "popularity", "cf", "cf-svd", "content", "ppr", "metapath",
+                                             "gnn", "hybrid")), show_default=True)
+@click.option("--splits", default="random-edge,held-out-disease", show_default=True)
+@click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds (>= 3 for the table).")
+@click.option("--test-frac", type=click.FloatRange(0.01, 0.9), default=0.2, show_default=True)
+@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="Node embeddings .npz for the gnn method.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the Markdown table here.")
+@click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Write per-seed rows as JSON.")
+def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, seeds: str, test_frac: float,
+                       embeddings: str | None, out: str | None, json_out: str | None) -> None:
+    """Evaluate every recommender on leakage-safe splits; prints one Markdown table."""
+    from graph_engine.errors import MedkgError
+    from recommend import api
+    from recommend.evaluate import evaluate, rows_as_dicts, summarize, to_markdown
+
+    try:
+        seed_list = [int(s) for s in seeds.split(",") if s.strip()]
+    except ValueError as e:
+        raise click.BadParameter(f"--seeds must be comma-separated integers, got {seeds!r}") from e
+    try:
+        if source == "hetionet":
+            from recommend.hetionet_tables import read_hetionet
+
+            tables = read_hetionet(data_dir)
+        else:
+            with _open_client() as client:
+                tables = api.export_for_recommend(client)
+
+        def progress(r: Any) -> None:
+            shown = {k: round(v, 3) for k, v in r.metrics.items()} if r.status == "ok" else r.status
+            click.echo(f"{r.split:>16} seed={r.seed} {r.method:>10}: {shown}", err=True)
+
+        params = {"gnn": {"embeddings": embeddings}, "hybrid": {"embeddings": embeddings}} if embeddings else None
+        rows = evaluate(tables, methods=[m for m in methods.split(",") if m], splits=splits.split(","),
+                        seeds=seed_list, test_frac=test_frac, params=params, progress=progress)
+    except MedkgError as e:
+        _fail(e)
+    table = to_markdown(summarize(rows))
+    click.echo(table)
+    if out:
+        Path(out).write_text(table + "\n", encoding="utf-8")
+    if json_out:
+        Path(json_out).write_text(json.dumps(rows_as_dicts(rows), indent=1), encoding="utf-8")
 
 
 def register(root: click.Group) -> None:
-    """Add this capability's commands to the root group."""
+    """Add ``recommend`` (group + query command), ``enrich recommend`` and ``evaluate recommend``."""
+    root.add_command(recommend_group)
+    _group(root, "enrich", "Batch jobs that write computed results back to the graph.").add_command(enrich_recommend)
+    _group(root, "evaluate", "Evaluate models and recommenders.").add_command(evaluate_recommend)
+
+
+if __name__ == "__main__":  # pragma: no cover - handy without the root CLI
+    cli = click.Group("medkg")
+    register(cli)
+    cli(sys.argv[1:])

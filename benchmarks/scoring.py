@@ -1,0 +1,341 @@
+"""Benchmark medkg's PageRank / HITS / batched personalized PageRank against networkx and igraph.
+
+Runs every engine in the same process on the same matrix and prints wall
+times, ratios and the max abs difference of the scores. Not a test: no
+assertion on time. Usage::
+
+    .venv/bin/python benchmarks/scoring.py                      # all sizes + Hetionet
+    .venv/bin/python benchmarks/scoring.py --sizes 1e5:1e6 --no-hetionet
+    .venv/bin/python benchmarks/scoring.py --skip-networkx-above 2e6 --json out.json
+
+Graphs: synthetic power-law digraphs (Chung-Lu style: endpoints drawn with
+probability ~ rank^-(1/1.2) by inverse-CDF sampling, node ids shuffled; parallel
+edges summed into weights), and the Hetionet sample in shared/data/hetionet.
+
+Conventions: medkg stops on an absolute L1 change < tol (default 1e-6);
+networkx stops at ``N * tol``, so it is given ``tol / N`` to converge as far;
+igraph's PRPACK solves to its own fixed tolerance (~1e-10). Our time is the
+whole ``pagerank()`` call (input checks, normalisation, transpose, iterations);
+igraph's is its ``pagerank()`` call on a prebuilt Graph; networkx's is its
+``pagerank()`` call on a prebuilt DiGraph (it converts to scipy internally).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import scipy.sparse as sp
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from graph_engine.export import GraphTables, EdgeList  # noqa: E402
+from graph_engine.scoring import hits, pagerank, personalized_pagerank, project  # noqa: E402
+
+
+# --- graphs ------------------------------------------------------------------------------
+
+def power_law_graph(n: int, m: int, seed: int = 0, skew: float = 1.2) -> sp.csr_matrix:
+    """A directed power-law multigraph as CSR (float32, parallel edges summed).
+
+    Endpoint ``i`` is drawn with probability ~ ``(i + 1) ** (-1 / skew)`` by
+    inverse-CDF sampling (``floor(n * u ** (skew / (skew - 1)))``), then node ids
+    are shuffled so hubs are spread over the index range, as in real exports.
+
+    Shapes:
+        result: ``(n, n)``, about ``m`` stored entries.
+    """
+    rng = np.random.default_rng(seed)
+    power = skew / (skew - 1.0)
+    perm = rng.permutation(n).astype(np.int32)
+    src = perm[np.minimum((n * rng.random(m, dtype=np.float32) ** power).astype(np.int64), n - 1)]
+    dst = perm[np.minimum((n * rng.random(m, dtype=np.float32) ** power).astype(np.int64), n - 1)]
+    A = sp.csr_matrix((np.ones(m, np.float32), (src, dst)), shape=(n, n))
+    A.sum_duplicates()
+    return A
+
+
+def read_hetionet(directory: Path) -> GraphTables:
+    """Hetionet nodes TSV + edges SIF into GraphTables (labels PascalCase, types UPPER_SNAKE)."""
+    kinds: dict[str, list[str]] = {}
+    label_of: dict[str, str] = {}
+    with open(directory / "hetionet-v1.0-nodes.tsv", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            node_id, _, kind = line.rstrip("\n").split("\t")
+            label = kind.replace(" ", "")
+            kinds.setdefault(label, []).append(node_id)
+            label_of[node_id] = label
+    rel_of: dict[str, str] = {}
+    with open(directory / "metaedges.tsv", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            metaedge, abbrev = line.split("\t")[:2]
+            verb = metaedge.replace(">", "-").split("-")[1].strip()
+            rel_of[abbrev] = verb.upper().replace(" ", "_")
+    tables = GraphTables(nodes={k: np.asarray(v, dtype=object) for k, v in kinds.items()})
+    index = tables.index_maps()
+    buckets: dict[tuple[str, str, str], tuple[list[int], list[int]]] = {}
+    with gzip.open(directory / "hetionet-v1.0-edges-sample.sif.gz", "rt", encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            s, metaedge, t = line.rstrip("\n").split("\t")
+            key = (label_of[s], rel_of[metaedge], label_of[t])
+            b = buckets.setdefault(key, ([], []))
+            b[0].append(index[key[0]][s])
+            b[1].append(index[key[2]][t])
+    for key, (src, dst) in buckets.items():
+        tables.edges[key] = EdgeList(np.asarray(src), np.asarray(dst))
+    return tables
+
+
+# --- helpers -----------------------------------------------------------------------------
+
+def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, out
+
+
+def to_igraph(A: sp.csr_matrix) -> Any:
+    import igraph as ig
+
+    coo = A.tocoo()
+    g = ig.Graph(n=A.shape[0], edges=np.column_stack([coo.row, coo.col]), directed=True)
+    g.es["weight"] = coo.data.astype(np.float64)
+    return g
+
+
+def to_networkx(A: sp.csr_matrix) -> Any:
+    import networkx as nx
+
+    return nx.from_scipy_sparse_array(A, create_using=nx.DiGraph)
+
+
+def bandwidth_bound_gbs() -> float | None:
+    """Peak device memory bandwidth in GB/s from torch's device properties, when it reports them."""
+    import torch
+
+    props = torch.cuda.get_device_properties(0)
+    clock = getattr(props, "memory_clock_rate", None)  # kHz
+    width = getattr(props, "memory_bus_width", None)  # bits
+    if not clock or not width:
+        return None
+    return 2 * clock * 1e3 * width / 8 / 1e9
+
+
+def fmt(x: float) -> str:
+    return f"{x:8.3f}s" if x == x else "     n/a"
+
+
+# --- benchmarks ----------------------------------------------------------------------------
+
+def bench_pagerank(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rate: dict[str, float]) -> dict:
+    import torch
+
+    n, m = A.shape[0], A.nnz
+    row: dict[str, Any] = {"graph": name, "nodes": n, "edges": m}
+    print(f"\n== PageRank on {name}: {n:,} nodes, {m:,} edges (damping 0.85, tol {args.tol:g} L1)")
+    t32, r32 = timed(lambda: pagerank(A, tol=args.tol, device="cpu", dtype=np.float32), args.repeat)
+    t64, r64 = timed(lambda: pagerank(A, tol=args.tol, device="cpu", dtype=np.float64), args.repeat)
+    tt, rt = timed(lambda: pagerank(A, tol=args.tol, device="cpu", backend="torch", dtype=np.float32), args.repeat)
+    row.update(medkg_f32_s=t32, medkg_f32_iter_s=r32.seconds, medkg_f64_s=t64, medkg_torch_cpu_f32_s=tt,
+               iterations=r32.iterations, converged=r32.converged)
+    print(f"medkg scipy f32   {fmt(t32)}  (iterations {r32.iterations}, loop {r32.seconds:.3f}s, "
+          f"{r32.seconds / r32.iterations * 1e3:.1f} ms/iter, converged {r32.converged})")
+    print(f"medkg scipy f64   {fmt(t64)}  (iterations {r64.iterations})")
+    print(f"medkg torch-cpu f32 {fmt(tt)}  (threads {torch.get_num_threads()}, loop {rt.seconds:.3f}s)")
+    best = min(t32, tt)
+    tb, g = timed(lambda: to_igraph(A))
+    ti, pr_ig = timed(lambda: np.asarray(g.pagerank(damping=0.85, weights="weight", implementation="prpack")))
+    d32, d64 = np.abs(r32.scores - pr_ig).max(), np.abs(r64.scores - pr_ig).max()
+    row.update(igraph_prpack_s=ti, ratio_igraph=ti / best, maxdiff_igraph_f32=float(d32), maxdiff_igraph_f64=float(d64))
+    print(f"igraph PRPACK     {fmt(ti)}  (graph build {tb:.2f}s not counted)  -> medkg is {ti / best:5.1f}x faster; "
+          f"max|diff| f32 {d32:.2e}, f64 {d64:.2e}")
+    del g
+    if m <= args.skip_networkx_above:
+        import networkx as nx
+
+        tb, G = timed(lambda: to_networkx(A))
+        tn, pr_nx = timed(lambda: nx.pagerank(G, alpha=0.85, tol=args.tol / n, max_iter=1000))
+        v = np.fromiter((pr_nx[i] for i in range(n)), np.float64, n)
+        dn = np.abs(r64.scores - v).max()
+        nx_rate["pagerank"] = tn / m
+        row.update(networkx_s=tn, ratio_networkx=tn / best, maxdiff_networkx_f64=float(dn), networkx_extrapolated=False)
+        print(f"networkx          {fmt(tn)}  (graph build {tb:.2f}s not counted)  -> medkg is {tn / best:5.1f}x faster; "
+              f"max|diff| f64 {dn:.2e}")
+        del G
+    elif "pagerank" in nx_rate:
+        tn = nx_rate["pagerank"] * m
+        row.update(networkx_s=tn, ratio_networkx=tn / best, networkx_extrapolated=True)
+        print(f"networkx          {fmt(tn)}  EXTRAPOLATED linearly in edges from the smaller graph (not run: "
+              f"{m:,} edges > --skip-networkx-above) -> medkg ~{tn / best:5.1f}x faster")
+    if torch.cuda.is_available():
+        row.update(bench_gpu(A, args))
+    return row
+
+
+def bench_gpu(A: sp.csr_matrix, args: argparse.Namespace) -> dict:
+    """GPU time and achieved bandwidth (code path present; unmeasured where no GPU was available)."""
+    import torch
+
+    pagerank(A, tol=args.tol, device="cuda")  # warm-up (context, cuSPARSE handles)
+    torch.cuda.synchronize()
+    tg, rg = timed(lambda: pagerank(A, tol=args.tol, device="cuda"), args.repeat)
+    n, m = A.shape[0], A.nnz
+    # per iteration: CSR values + column indices + row pointers, gathered x (m reads), write y, axpy/abs/sum passes
+    bytes_iter = m * (4 + 4) + (n + 1) * 4 + m * 4 + 6 * n * 4
+    achieved = bytes_iter * rg.iterations / rg.seconds / 1e9
+    peak = bandwidth_bound_gbs()
+    print(f"medkg torch cuda  {fmt(tg)}  (loop {rg.seconds:.3f}s, {achieved:.0f} GB/s achieved"
+          + (f" of {peak:.0f} GB/s peak = {100 * achieved / peak:.0f}%)" if peak else ")"))
+    out = {"gpu_s": tg, "gpu_loop_s": rg.seconds, "gpu_gbs": achieved, "gpu_peak_gbs": peak}
+    try:
+        import cudf  # noqa: F401
+        import cugraph
+
+        coo = A.tocoo()
+        df = cudf.DataFrame({"src": coo.row, "dst": coo.col, "w": coo.data})
+        G = cugraph.Graph(directed=True)
+        G.from_cudf_edgelist(df, source="src", destination="dst", edge_attr="w")
+        tc, _ = timed(lambda: cugraph.pagerank(G, alpha=0.85, tol=args.tol / n), args.repeat)
+        out["cugraph_s"] = tc
+        print(f"cuGraph           {fmt(tc)}")
+    except ImportError:
+        print("cuGraph           not installed")
+    return out
+
+
+def bench_hits(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rate: dict[str, float]) -> dict:
+    n, m = A.shape[0], A.nnz
+    row: dict[str, Any] = {"graph": name, "nodes": n, "edges": m}
+    print(f"\n== HITS on {name}")
+    t32, r32 = timed(lambda: hits(A, tol=args.tol, device="cpu", dtype=np.float32), args.repeat)
+    t64, r64 = timed(lambda: hits(A, tol=1e-10, max_iter=1000, device="cpu", dtype=np.float64), args.repeat)
+    print(f"medkg scipy f32   {fmt(t32)}  (iterations {r32.iterations}, converged {r32.converged})")
+    print(f"medkg scipy f64   {fmt(t64)}  (tol 1e-10, iterations {r64.iterations}, converged {r64.converged})")
+    row.update(medkg_f32_s=t32, medkg_f64_s=t64, iterations=r32.iterations, converged=r32.converged)
+    tb, g = timed(lambda: to_igraph(A))
+    ti, hub = timed(lambda: np.asarray(g.hub_score(weights="weight", scale=False)))
+    hub = hub / hub.sum()
+    d = np.abs(r64.hubs - hub).max()
+    row.update(igraph_s=ti, ratio_igraph=ti / t32, maxdiff_igraph_f64=float(d))
+    print(f"igraph hub_score  {fmt(ti)}  -> medkg f32 is {ti / t32:5.1f}x faster; max|diff| hubs f64 {d:.2e}")
+    del g
+    if m <= args.skip_networkx_above:
+        import networkx as nx
+
+        tb, G = timed(lambda: to_networkx(A))
+        tn, (h_nx, _) = timed(lambda: nx.hits(G, max_iter=1000, tol=1e-10))
+        v = np.fromiter((h_nx[i] for i in range(n)), np.float64, n)
+        dn = np.abs(r64.hubs - v).max()
+        nx_rate["hits"] = tn / m
+        row.update(networkx_s=tn, ratio_networkx=tn / t32, maxdiff_networkx_f64=float(dn))
+        print(f"networkx hits     {fmt(tn)}  -> medkg f32 is {tn / t32:5.1f}x faster; max|diff| hubs f64 {dn:.2e}")
+    elif "hits" in nx_rate:
+        tn = nx_rate["hits"] * m
+        row.update(networkx_s=tn, ratio_networkx=tn / t32, networkx_extrapolated=True)
+        print(f"networkx hits     {fmt(tn)}  EXTRAPOLATED linearly in edges (not run) -> medkg ~{tn / t32:5.1f}x")
+    return row
+
+
+def bench_hetionet(directory: Path, args: argparse.Namespace, nx_rate: dict[str, float]) -> dict:
+    import igraph as ig  # noqa: F401
+    import networkx as nx
+
+    t0 = time.perf_counter()
+    tables = read_hetionet(directory)
+    gm = project(tables, symmetric=True)
+    print(f"\n== Hetionet sample: {tables.num_nodes:,} nodes, {tables.num_edges:,} edges, "
+          f"{len(tables.edges)} triples (read + project {time.perf_counter() - t0:.2f}s)")
+    out: dict[str, Any] = {"pagerank": bench_pagerank(project(tables).matrix, "hetionet (directed)", args, {}),
+                           "hits": bench_hits(project(tables).matrix, "hetionet (directed)", args, {})}
+    diseases = np.flatnonzero(gm.mask("Disease"))
+    print(f"\n== Batched personalized PageRank: all {diseases.size} diseases as seeds, undirected Hetionet, top-100")
+    tp, res = timed(lambda: personalized_pagerank(gm, diseases, k=100, tol=args.tol, device="cpu"), args.repeat)
+    print(f"medkg batched f32 {fmt(tp)}  (max iterations {res.iterations.max()}, all converged {res.converged.all()})")
+    tp64, res64 = timed(lambda: personalized_pagerank(gm, diseases, k=100, tol=1e-10, max_iter=1000,
+                                                      device="cpu", dtype=np.float64))
+    print(f"medkg batched f64 {fmt(tp64)}  (tol 1e-10)")
+    g = to_igraph(sp.triu(gm.matrix).tocsr())  # each undirected edge once
+    g.to_undirected(mode="each")
+    ti, ig_scores = timed(lambda: [g.personalized_pagerank(reset_vertices=[int(d)], weights="weight",
+                                                           damping=0.85) for d in diseases])
+    agree, maxdiff = 0, 0.0
+    for row, sc in enumerate(ig_scores):
+        sc = np.asarray(sc)
+        top = np.lexsort((np.arange(sc.size), -sc))[:10]
+        agree += int(set(top) == set(res64.indices[row, :10]))
+        maxdiff = max(maxdiff, float(np.abs(res64.scores[row] - sc[res64.indices[row]]).max()))
+    print(f"igraph per seed   {fmt(ti)}  ({diseases.size} calls) -> medkg f32 is {ti / tp:5.1f}x faster; "
+          f"top-10 sets equal for {agree}/{diseases.size} seeds; max|diff| of top-100 scores (f64) {maxdiff:.2e}")
+    G = nx.from_scipy_sparse_array(gm.matrix, create_using=nx.DiGraph)
+    sample = diseases[: args.nx_seeds]
+    tn, _ = timed(lambda: [nx.pagerank(G, personalization={int(d): 1.0}, tol=args.tol / gm.matrix.shape[0])
+                           for d in sample])
+    tn_all = tn / sample.size * diseases.size
+    print(f"networkx per seed {fmt(tn_all)}  (EXTRAPOLATED from {sample.size} seeds x {diseases.size}) "
+          f"-> medkg ~{tn_all / tp:5.1f}x faster")
+    out["ppr"] = {"seeds": int(diseases.size), "medkg_s": tp, "medkg_f64_s": tp64, "igraph_s": ti,
+                  "ratio_igraph": ti / tp, "networkx_s_extrapolated": tn_all, "top10_agree": agree,
+                  "maxdiff_f64": maxdiff}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--sizes", default="1e5:1e6,1e6:1e7", help="comma-separated NODES:EDGES synthetic graphs")
+    p.add_argument("--skip-networkx-above", type=float, default=2e6,
+                   help="run networkx only on graphs with at most this many edges; extrapolate above")
+    p.add_argument("--tol", type=float, default=1e-6)
+    p.add_argument("--repeat", type=int, default=1, help="best of N runs for medkg timings")
+    p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    p.add_argument("--hetionet", type=Path, default=ROOT.parent / "shared" / "data" / "hetionet")
+    p.add_argument("--no-hetionet", action="store_true")
+    p.add_argument("--no-hits", action="store_true")
+    p.add_argument("--nx-seeds", type=int, default=5, help="networkx PPR seeds timed before extrapolating")
+    p.add_argument("--json", type=Path, help="also write the numbers here")
+    args = p.parse_args(argv)
+    import igraph
+    import networkx
+    import scipy
+    import torch
+
+    torch.set_num_threads(args.threads)
+    print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
+          f"torch {torch.__version__}, igraph {igraph.__version__}, networkx {networkx.__version__}; "
+          f"{os.cpu_count()} CPUs; CUDA {'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}")
+    results: dict[str, Any] = {"pagerank": [], "hits": []}
+    nx_rate: dict[str, float] = {}
+    for spec in args.sizes.split(","):
+        if not spec:
+            continue
+        n, m = (int(float(x)) for x in spec.split(":"))
+        t0 = time.perf_counter()
+        A = power_law_graph(n, m, seed=0)
+        print(f"\n(generated power-law graph {n:,} nodes / {m:,} draws in {time.perf_counter() - t0:.2f}s)")
+        results["pagerank"].append(bench_pagerank(A, f"power-law {spec}", args, nx_rate))
+        if not args.no_hits:
+            results["hits"].append(bench_hits(A, f"power-law {spec}", args, nx_rate))
+        del A
+    if not args.no_hetionet:
+        results["hetionet"] = bench_hetionet(args.hetionet, args, nx_rate)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2, default=float))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,138 @@
+"""Write extracted documents into Neo4j through a :class:`graph_engine` client.
+
+The client is injected; it must offer ``write_batches(cypher, rows,
+batch_size=None) -> int`` (``UNWIND $rows`` per batch in a managed write
+transaction with retries) and ``read(cypher, params) -> list[dict]``. All
+statements come from :mod:`ingest.text.cypher`.
+
+Only linked mentions (with an id) become MENTIONS, and only asserted relations
+(neither negated nor speculative) become relationships; everything is still in
+the ``medkg extract`` JSONL. Writes are idempotent per document id.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, Protocol
+
+from graph_engine.errors import QueryError
+from ingest.text import cypher
+from ingest.text.records import Document
+
+
+class WriteClient(Protocol):
+    """The part of ``graph_engine.client.GraphClient`` the writer uses."""
+
+    def write_batches(self, cypher: str, rows: Iterable[dict[str, Any]], batch_size: int | None = None) -> int: ...
+
+    def read(self, cypher: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]: ...
+
+
+@dataclass
+class WriteSummary:
+    """Counts of rows written (rows, not changes: idempotent re-writes count again)."""
+
+    articles: int = 0
+    mentions: int = 0
+    relations: int = 0
+    skipped_relations: int = 0
+
+
+def article_rows(docs: list[Document], extractor: str) -> list[dict[str, Any]]:
+    return [{"id": d.id, "title": d.title, "year": d.year, "source": d.source, "extractor": extractor} for d in docs]
+
+
+def mention_rows(docs: list[Document]) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, Any]]]:
+    """Per label: one row per (article, entity) with its count; plus prune rows (article, kept ids)."""
+    by_label: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    prune = []
+    for d in docs:
+        counts: Counter[tuple[str, str]] = Counter()
+        texts: dict[tuple[str, str], list[str]] = defaultdict(list)
+        for m in d.mentions:
+            if m.id and m.label in cypher.MERGE_MENTIONS:
+                counts[(m.label, m.id)] += 1
+                if m.text not in texts[(m.label, m.id)]:
+                    texts[(m.label, m.id)].append(m.text)
+        for (label, ident), n in counts.items():
+            by_label[label].append({"article": d.id, "id": ident, "name": texts[(label, ident)][0], "count": n, "texts": texts[(label, ident)][:10]})
+        prune.append({"article": d.id, "ids": [i for _, i in counts]})
+    return by_label, prune
+
+
+def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list[dict[str, Any]]], int]:
+    """Per relation key: one row per asserted relation (its evidence key makes it idempotent)."""
+    out: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
+    skipped = 0
+    for d in docs:
+        for r in d.relations:
+            key = (r.type, r.subject_label, r.object_label)
+            if not r.asserted or key not in cypher.MERGE_RELATIONS:
+                skipped += 1
+                continue
+            ev = r.evidence
+            out[key].append(
+                {
+                    "s": r.subject, "o": r.object, "s_name": r.subject_text, "o_name": r.object_text,
+                    "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
+                    "extractor": f"{ev.extractor}@{ev.extractor_version}",
+                }
+            )
+    return out, skipped
+
+
+def _chunks(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    chunk: list[Document] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def write_documents(client: WriteClient, documents: Iterable[Document], *, batch_size: int = 500, docs_per_chunk: int = 1000, extractor: str = "medkg.text@0.1.0") -> WriteSummary:
+    """Write articles, MENTIONS and evidence-backed relationships, streaming in chunks.
+
+    Args:
+        client: a graph client (see :class:`WriteClient`).
+        documents: extracted documents (from :func:`ingest.text.pipeline.extract_documents`).
+        batch_size: rows per write transaction.
+        docs_per_chunk: documents held in memory at once.
+        extractor: recorded on each Article.
+
+    Returns:
+        Row counts.
+    """
+    summary = WriteSummary()
+    for docs in _chunks(documents, docs_per_chunk):
+        summary.articles += client.write_batches(cypher.MERGE_ARTICLES, article_rows(docs, extractor), batch_size)
+        by_label, prune = mention_rows(docs)
+        client.write_batches(cypher.PRUNE_MENTIONS, prune, batch_size)
+        for label, rows in by_label.items():
+            summary.mentions += client.write_batches(cypher.MERGE_MENTIONS[label], rows, batch_size)
+        rels, skipped = relation_rows(docs)
+        summary.skipped_relations += skipped
+        for key, rows in rels.items():
+            summary.relations += client.write_batches(cypher.MERGE_RELATIONS[key], rows, batch_size)
+    return summary
+
+
+def relation_evidence(client: WriteClient, subject_id: str, object_id: str, rel_type: str | None = None) -> list[dict[str, Any]]:
+    """The evidence behind the relationship(s) from ``subject_id`` to ``object_id``.
+
+    Returns one dict per relationship: ``type``, ``evidence_count``, ``confidence``,
+    ``pmids``, ``extractor``, ``sentences``, ``evidence_pmids``, ``evidence_scores``.
+
+    Raises:
+        QueryError: ``rel_type`` is not one of the text relationship types.
+    """
+    keys = [k for k in cypher.RELATION_KEYS if rel_type is None or k[0] == rel_type]
+    if not keys:
+        raise QueryError(f"unknown relation type {rel_type!r}; expected one of {sorted({k[0] for k in cypher.RELATION_KEYS})}")
+    out: list[dict[str, Any]] = []
+    for key in keys:
+        out.extend(client.read(cypher.READ_EVIDENCE[key], {"subject": subject_id, "object": object_id}))
+    return out

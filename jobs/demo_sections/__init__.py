@@ -1,0 +1,1 @@
+"""Demo sections contributed by each capability."""

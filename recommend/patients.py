@@ -1,0 +1,319 @@
+"""Pseudonymous patients: import format, synthetic cohorts, safety filter, per-patient ranking.
+
+Import format (JSON Lines, one patient per line, UTF-8)::
+
+    {"id": "SYNTH:P0001", "synthetic": true,
+     "conditions": ["DOID:9352"],                 # Disease ids
+     "current_drugs": ["DRUGBANK:DB00331"],       # Drug ids the patient takes
+     "avoid_side_effects": ["UMLS:C0020649"],     # SideEffect ids to avoid
+     "allergies": ["DRUGBANK:DB00945"]}           # Drug ids the patient must not get
+
+``id`` is a pseudonym (letters, digits, ``_ . : -``; no names, no dates of
+birth); every other key is optional and defaults to empty. ``synthetic`` marks
+generated records and is kept on the graph node. In the graph a patient is
+``(:Patient {id, synthetic})`` with ``HAS_CONDITION -> Disease``,
+``TAKES -> Drug``, ``AVOIDS -> SideEffect`` and ``ALLERGIC_TO -> Drug``
+(:func:`patient_records`, :func:`patients_from_tables`).
+
+:func:`recommend_for_patient` ranks drugs for the patient's conditions and
+never lets a drug that ``INTERACTS_WITH`` a current drug, ``CAUSES`` an avoided
+side effect, or is listed as an allergy through unflagged: with
+``on_conflict="remove"`` (default) such drugs are dropped, with ``"flag"`` they
+stay with their reasons in ``flags``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from graph_engine.errors import IngestError, RecommendError
+from graph_engine.export import GraphTables
+from graph_engine.records import EdgeRecord, NodeRecord
+
+from recommend.base import Recommender
+from recommend.data import DISEASE, DRUG, PATIENT, adjacency
+
+_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
+SIDE_EFFECT = "SideEffect"
+SYNTHETIC_SOURCE = "medkg-synthetic-cohort"
+
+
+@dataclass
+class Patient:
+    """One pseudonymous patient (see the module docstring for the file format)."""
+
+    id: str
+    conditions: list[str] = field(default_factory=list)
+    current_drugs: list[str] = field(default_factory=list)
+    avoid_side_effects: list[str] = field(default_factory=list)
+    allergies: list[str] = field(default_factory=list)
+    synthetic: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
+            raise RecommendError(
+                f"patient id {self.id!r} is not a pseudonym: use letters, digits and _ . : - (max 64), "
+                "starting with a letter")
+        for name in ("conditions", "current_drugs", "avoid_side_effects", "allergies"):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise RecommendError(f"patient {self.id}: {name!r} must be a list of id strings")
+            setattr(self, name, list(dict.fromkeys(value)))
+
+
+_KEYS = {"id", "conditions", "current_drugs", "avoid_side_effects", "allergies", "synthetic"}
+
+
+def read_patients(path: str | Path) -> list[Patient]:
+    """Read a JSONL patient file.
+
+    Raises:
+        IngestError: bad JSON, unknown keys, a non-pseudonymous id or duplicate ids (with the line).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise IngestError("patient file not found", str(p))
+    out, seen = [], set()
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise IngestError(f"invalid JSON: {e.msg}", str(p), n) from e
+            if not isinstance(obj, dict) or "id" not in obj:
+                raise IngestError("expected an object with an 'id'", str(p), n)
+            unknown = set(obj) - _KEYS
+            if unknown:
+                raise IngestError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}", str(p), n)
+            try:
+                pat = Patient(**obj)
+            except RecommendError as e:
+                raise IngestError(str(e), str(p), n) from e
+            if pat.id in seen:
+                raise IngestError(f"duplicate patient id {pat.id!r}", str(p), n)
+            seen.add(pat.id)
+            out.append(pat)
+    return out
+
+
+def write_patients(path: str | Path, patients: Iterable[Patient]) -> Path:
+    """Write patients as JSONL (the import format)."""
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    with p.open("w", encoding="utf-8") as fh:
+        for pat in patients:
+            fh.write(json.dumps(asdict(pat), sort_keys=True) + "\n")
+    return p
+
+
+def patient_records(patients: Iterable[Patient], source: str = "patients") -> tuple[list[NodeRecord], list[EdgeRecord]]:
+    """Node and edge records for loading patients through the graph writer."""
+    nodes, edges = [], []
+    for pat in patients:
+        src = SYNTHETIC_SOURCE if pat.synthetic else source
+        nodes.append(NodeRecord(PATIENT, pat.id, source=src, properties={"synthetic": pat.synthetic}))
+        for rel, label, ids in (("HAS_CONDITION", DISEASE, pat.conditions), ("TAKES", DRUG, pat.current_drugs),
+                                ("AVOIDS", SIDE_EFFECT, pat.avoid_side_effects), ("ALLERGIC_TO", DRUG, pat.allergies)):
+            edges += [EdgeRecord(rel, PATIENT, pat.id, label, i, source=src) for i in ids]
+    return nodes, edges
+
+
+def patients_from_tables(tables: GraphTables) -> list[Patient]:
+    """Patients of an exported graph (``synthetic`` is unknown there and left False)."""
+    ids = tables.nodes.get(PATIENT)
+    if ids is None or len(ids) == 0:
+        return []
+    lists = {}
+    for rel, label, name in (("HAS_CONDITION", DISEASE, "conditions"), ("TAKES", DRUG, "current_drugs"),
+                             ("AVOIDS", SIDE_EFFECT, "avoid_side_effects"), ("ALLERGIC_TO", DRUG, "allergies")):
+        a = adjacency(tables, PATIENT, rel, label) if label in tables.nodes else sp.csr_matrix((len(ids), 0))
+        targets = tables.nodes.get(label, np.zeros(0, dtype=object))
+        lists[name] = [[str(targets[j]) for j in a[i].indices] for i in range(len(ids))]
+    return [Patient(str(pid), **{k: v[i] for k, v in lists.items()}) for i, pid in enumerate(ids)]
+
+
+class SafetyIndex:
+    """Drug-drug interactions and drug -> side-effect links used to screen recommendations.
+
+    Built from whatever ``INTERACTS_WITH`` (Drug-Drug, either direction) and
+    ``(Drug)-[:CAUSES]->(SideEffect)`` edges the graph has.
+    """
+
+    def __init__(self, drug_ids: Sequence[str], interactions: sp.csr_matrix, causes: sp.csr_matrix,
+                 side_effect_ids: Sequence[str]) -> None:
+        self.drug_ids = np.asarray(drug_ids).astype(str)
+        self.side_effect_ids = np.asarray(side_effect_ids).astype(str)
+        self.interactions = sp.csr_matrix(interactions)
+        self.causes = sp.csr_matrix(causes)
+        self._drug = {d: i for i, d in enumerate(self.drug_ids)}
+        self._se = {s: i for i, s in enumerate(self.side_effect_ids)}
+
+    @classmethod
+    def from_tables(cls, tables: GraphTables) -> "SafetyIndex":
+        drugs = tables.nodes.get(DRUG, np.zeros(0, dtype=object))
+        ses = tables.nodes.get(SIDE_EFFECT, np.zeros(0, dtype=object))
+        return cls(drugs, adjacency(tables, DRUG, "INTERACTS_WITH", DRUG), adjacency(tables, DRUG, "CAUSES", SIDE_EFFECT), ses)
+
+    def flags(self, drug: str, patient: Patient) -> list[str]:
+        """Why ``drug`` is unsafe for ``patient`` (empty when nothing is known against it)."""
+        out = []
+        if drug in patient.allergies:
+            out.append(f"allergy:{drug}")
+        i = self._drug.get(drug)
+        if i is None:
+            return out
+        partners = set(self.drug_ids[self.interactions[i].indices].tolist())
+        out += [f"interacts_with:{d}" for d in patient.current_drugs if d in partners]
+        caused = set(self.side_effect_ids[self.causes[i].indices].tolist())
+        out += [f"causes:{s}" for s in patient.avoid_side_effects if s in caused]
+        return out
+
+    def save(self, path: str | Path) -> Path:
+        p = Path(path)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(p, drug_ids=self.drug_ids, side_effect_ids=self.side_effect_ids,
+                            i_data=self.interactions.data, i_indices=self.interactions.indices,
+                            i_indptr=self.interactions.indptr, c_data=self.causes.data,
+                            c_indices=self.causes.indices, c_indptr=self.causes.indptr)
+        return p
+
+    @classmethod
+    def load(cls, path: str | Path) -> "SafetyIndex":
+        with np.load(path, allow_pickle=False) as z:
+            n, m = len(z["drug_ids"]), len(z["side_effect_ids"])
+            inter = sp.csr_matrix((z["i_data"], z["i_indices"], z["i_indptr"]), shape=(n, n))
+            causes = sp.csr_matrix((z["c_data"], z["c_indices"], z["c_indptr"]), shape=(n, m))
+            return cls(z["drug_ids"], inter, causes, z["side_effect_ids"])
+
+
+@dataclass
+class PatientRecommendation:
+    """One ranked drug for a patient; ``flags`` lists safety conflicts (empty when none)."""
+
+    drug: str
+    score: float
+    rank: int
+    flags: list[str] = field(default_factory=list)
+    for_conditions: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PatientResult:
+    """Recommendations for one patient plus the conditions the model could not use."""
+
+    patient: str
+    items: list[PatientRecommendation]
+    skipped_conditions: list[str] = field(default_factory=list)
+    removed: int = 0
+
+
+def recommend_for_patient(
+    model: Recommender,
+    patient: Patient,
+    safety: SafetyIndex,
+    k: int = 10,
+    on_conflict: str = "remove",
+) -> PatientResult:
+    """Rank drugs for a patient's conditions with the safety filter applied.
+
+    A drug's score is its best score over the patient's conditions (``for_conditions``
+    names the conditions where it scores best). Drugs the patient already takes are
+    not proposed.
+
+    Args:
+        model: a fitted recommender.
+        patient: the patient.
+        safety: interactions / side effects to screen against.
+        k: how many drugs to return.
+        on_conflict: ``"remove"`` drops unsafe drugs; ``"flag"`` keeps them with ``flags``.
+
+    Raises:
+        RecommendError: bad ``on_conflict`` / ``k``, or none of the patient's conditions
+            (nor the patient) is known to the model.
+    """
+    if on_conflict not in ("remove", "flag"):
+        raise RecommendError(f"on_conflict must be 'remove' or 'flag', got {on_conflict!r}")
+    if k < 1:
+        raise RecommendError(f"k must be >= 1, got {k}")
+    known = set(map(str, model.target_ids))
+    conds = [c for c in patient.conditions if c in known]
+    skipped = [c for c in patient.conditions if c not in known]
+    targets = conds or ([patient.id] if patient.id in known else [])
+    if not targets:
+        raise RecommendError(
+            f"patient {patient.id}: none of the conditions {patient.conditions} is a Disease the model "
+            f"{model.name!r} was fitted on")
+    scores = model.score(targets)  # (T, C)
+    best = scores.max(axis=0)
+    items: list[PatientRecommendation] = []
+    removed = 0
+    taking = set(patient.current_drugs)
+    for c in np.lexsort((np.arange(len(best)), -best)):
+        drug = str(model.item_ids[c])
+        if drug in taking:
+            continue
+        flags = safety.flags(drug, patient)
+        if flags and on_conflict == "remove":
+            removed += 1
+            continue
+        top = [t for t, s in zip(targets, scores[:, c]) if s == best[c]]
+        items.append(PatientRecommendation(drug, float(best[c]), len(items) + 1, flags, top))
+        if len(items) == k:
+            break
+    return PatientResult(patient.id, items, skipped, removed)
+
+
+def synthetic_cohort(tables: GraphTables, n: int = 20, seed: int = 0, prefix: str = "SYNTH:P") -> list[Patient]:
+    """A seeded cohort of **synthetic** patients for demos and tests (``synthetic=True``).
+
+    Conditions are diseases with known indications; current drugs mix their
+    treatments with random drugs; side effects to avoid are drawn from those of
+    the candidate treatments so the safety filter has work to do.
+    """
+    rng = np.random.default_rng(seed)
+    drugs = tables.nodes.get(DRUG, np.zeros(0, dtype=object))
+    dis = tables.nodes.get(DISEASE, np.zeros(0, dtype=object))
+    if len(drugs) == 0 or len(dis) == 0:
+        raise RecommendError("a synthetic cohort needs Disease and Drug nodes")
+    ind = (adjacency(tables, DISEASE, "TREATS", DRUG) + adjacency(tables, DISEASE, "PALLIATES", DRUG)).tocsr()
+    causes = adjacency(tables, DRUG, "CAUSES", SIDE_EFFECT) if SIDE_EFFECT in tables.nodes else None
+    ses = tables.nodes.get(SIDE_EFFECT, np.zeros(0, dtype=object))
+    pool = np.flatnonzero(np.diff(ind.indptr) > 0)
+    if len(pool) == 0:
+        pool = np.arange(len(dis))
+    out = []
+    width = max(4, len(str(n)))
+    for i in range(n):
+        conds = rng.choice(pool, size=min(len(pool), int(rng.integers(1, 4))), replace=False)
+        current: list[str] = []
+        candidates: list[int] = []
+        for d in conds:
+            treat = ind[d].indices
+            candidates += treat.tolist()
+            if len(treat) and rng.random() < 0.6:
+                current.append(str(drugs[rng.choice(treat)]))
+        current += [str(drugs[j]) for j in rng.choice(len(drugs), size=int(rng.integers(0, 3)), replace=False)]
+        avoid: list[str] = []
+        if causes is not None and candidates:
+            cand_se = np.unique(np.concatenate([causes[c].indices for c in candidates] + [np.zeros(0, dtype=np.int64)]))
+            if len(cand_se):
+                avoid = [str(ses[j]) for j in rng.choice(cand_se, size=min(len(cand_se), int(rng.integers(0, 3))), replace=False)]
+        allergies = [str(drugs[rng.integers(len(drugs))])] if rng.random() < 0.3 else []
+        out.append(Patient(f"{prefix}{i + 1:0{width}d}", [str(dis[d]) for d in conds],
+                           list(dict.fromkeys(current)), avoid, allergies, synthetic=True))
+    return out
+
+
+def result_rows(result: PatientResult) -> list[dict[str, Any]]:
+    """JSON-ready rows ``{"target", "drug", "score", "rank", "flags"}``."""
+    return [{"target": result.patient, "drug": it.drug, "score": it.score, "rank": it.rank, "flags": it.flags}
+            for it in result.items]
