@@ -83,16 +83,20 @@ def merge_nodes(label: str) -> str:
 
     Lists (``synonyms``, ``xrefs``, ``sources``) are unions, so loading the
     same rows twice, or the same node from two sources, changes nothing twice.
+    Empty lists are not stored (absent means empty), as with neo4j-admin import.
     Row keys: ``id, name, synonyms, xrefs, source, props``.
     """
     return (
         "UNWIND $rows AS row\n"
         f"MERGE (n:{_ident(label)} {{id: row.id}})\n"
         "WITH n, row, coalesce(n.synonyms, []) AS syn, coalesce(n.xrefs, []) AS xr, coalesce(n.sources, []) AS src\n"
+        "WITH n, row, syn + [s IN row.synonyms WHERE NOT s IN syn] AS syn,\n"
+        "     xr + [x IN row.xrefs WHERE NOT x IN xr] AS xr,\n"
+        "     CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END AS src\n"
         "SET n.name = coalesce(row.name, n.name),\n"
-        "    n.synonyms = syn + [s IN row.synonyms WHERE NOT s IN syn],\n"
-        "    n.xrefs = xr + [x IN row.xrefs WHERE NOT x IN xr],\n"
-        "    n.sources = CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END\n"
+        "    n.synonyms = CASE WHEN size(syn) = 0 THEN null ELSE syn END,\n"
+        "    n.xrefs = CASE WHEN size(xr) = 0 THEN null ELSE xr END,\n"
+        "    n.sources = CASE WHEN size(src) = 0 THEN null ELSE src END\n"
         "SET n += row.props\n"
         "RETURN count(n) AS written"
     )
@@ -111,7 +115,8 @@ def merge_relationships(source_label: str, rel_type: str, target_label: str) -> 
         f"MATCH (b:{_ident(target_label)} {{id: row.t}})\n"
         f"MERGE (a)-[r:{_ident(rel_type)}]->(b)\n"
         "WITH r, row, coalesce(r.sources, []) AS src\n"
-        "SET r.sources = CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END\n"
+        "WITH r, row, CASE WHEN row.source IS NULL OR row.source IN src THEN src ELSE src + row.source END AS src\n"
+        "SET r.sources = CASE WHEN size(src) = 0 THEN null ELSE src END\n"
         "SET r += row.props\n"
         "RETURN count(r) AS written"
     )

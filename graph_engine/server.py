@@ -417,11 +417,12 @@ db.tx_log.rotation.retention_policy=1 files
         if not self.conf_dir.joinpath("neo4j.conf").exists():
             self._write_conf(self.settings.listen_address, _free_port("127.0.0.1"), _free_port("127.0.0.1"))
         self._ensure_password()
-        args = ["database", "import", "full", "--overwrite-destination=true", "--skip-duplicate-nodes=false",
-                "--high-parallel-io=on", "--array-delimiter=|", "--threads", str(os.cpu_count() or 2)]
+        # the database name goes first: --nodes/--relationships take several values and would swallow it
+        args = ["database", "import", "full", database, "--overwrite-destination=true", "--skip-duplicate-nodes=false",
+                "--high-parallel-io=on", "--array-delimiter=U+001F", "--threads", str(os.cpu_count() or 2)]
         args += [f"--nodes={label}={path}" for label, path in nodes]
         args += [f"--relationships={rtype}={path}" for rtype, path in relationships]
-        args += [*extra_args, database]
+        args += [*extra_args]
         proc = self.admin(args)
         if proc.returncode != 0:
             raise ServerError(f"neo4j-admin database import failed:\n{(proc.stdout + proc.stderr)[-2000:]}")

@@ -39,6 +39,7 @@ from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.schema import Schema, check_property_key
+from graph_engine.settings import Settings
 
 
 class RowError(Exception):
@@ -525,12 +526,28 @@ def load_graph(
     """
     import time
 
-    nodes, edges = Path(nodes), Path(edges)
+    start = time.perf_counter()
+    summary = _run_loader(client, fmt, Path(nodes), Path(edges), on_error, rejects_path,
+                          batch_size or client.batch_size, source, progress)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _run_loader(
+    client: GraphClient,
+    fmt: str,
+    nodes: Path,
+    edges: Path,
+    on_error: str,
+    rejects_path: Path | None,
+    batch_size: int,
+    source: str | None,
+    progress: bool,
+) -> LoadSummary:
     if rejects_path is None:
         default = edges.with_name(edges.name + ".rejects.tsv")
         rejects_path = default if _writable(default.parent) else Path.cwd() / default.name
-    loader = _Loader(client, on_error, rejects_path, batch_size or client.batch_size, progress)
-    start = time.perf_counter()
+    loader = _Loader(client, on_error, rejects_path, batch_size, progress)
     try:
         if fmt == "hetionet":
             het = HetionetFormat()
@@ -561,10 +578,69 @@ def load_graph(
             raise IngestError(f"unknown format {fmt!r}: expected 'hetionet' or 'generic'")
     finally:
         loader.close()
-    loader.summary.seconds = time.perf_counter() - start
     if not loader.summary.balanced():  # an internal invariant; never silently lose rows
         raise IngestError(f"internal error: counts do not balance:\n{loader.summary.render()}")
     return loader.summary
+
+
+def bulk_load_graph(
+    settings: Settings,
+    fmt: str,
+    nodes: Path,
+    edges: Path,
+    on_error: str = "fail",
+    rejects_path: Path | None = None,
+    source: str | None = None,
+    progress: bool = True,
+    force: bool = False,
+) -> LoadSummary:
+    """First load of an empty database through ``neo4j-admin database import``.
+
+    The files are validated exactly as by :func:`load_graph` (same errors, same
+    rejects, same summary) and written to import CSVs; only if that succeeds is
+    the managed server stopped, the database replaced by the import, the server
+    restarted and the schema bootstrapped. Works with the managed local server
+    only (neo4j-admin needs the server's files).
+
+    Args:
+        settings: settings of the managed server (``settings.uri`` must be unset).
+        force: replace a non-empty database (its data is lost).
+
+    Raises:
+        IngestError: bad input (nothing is imported), a non-empty database without
+            ``force``, or a configured ``NEO4J_URI``.
+    """
+    import time
+
+    from graph_engine.bulk import BulkSink, temp_directory
+    from graph_engine.client import GraphClient
+    from graph_engine.connect import connect
+    from graph_engine.server import ManagedNeo4j
+
+    if settings.uri:
+        raise IngestError("the bulk path works with the managed local server only; unset NEO4J_URI "
+                          "or use the online path (without --bulk)")
+    server = ManagedNeo4j(settings)
+    start = time.perf_counter()
+    info = server.running()
+    if info is not None and not force:
+        with connect(settings.with_overrides(uri=info.uri, password=info.password)) as driver:
+            n = GraphClient(driver, settings.database).read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+        if n:
+            raise IngestError(f"the database holds {n} nodes; the bulk path replaces it: pass --force to "
+                              "overwrite, or load without --bulk (online, idempotent)")
+    nodes, edges = Path(nodes), Path(edges)
+    with temp_directory(settings.home) as tmp:
+        sink = BulkSink(Path(tmp))
+        summary = _run_loader(sink, fmt, nodes, edges, on_error, rejects_path, 50000, source, progress)  # type: ignore[arg-type]
+        node_files, rel_files = sink.close()
+        server.stop()
+        server.bulk_import(node_files, rel_files, database=settings.database)
+    info = server.start()
+    with connect(settings.with_overrides(uri=info.uri, password=info.password)) as driver:
+        GraphClient(driver, settings.database).ensure_schema()
+    summary.seconds = time.perf_counter() - start
+    return summary
 
 
 def _writable(directory: Path) -> bool:

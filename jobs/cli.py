@@ -167,17 +167,24 @@ def ingest_group() -> None:
               help="Rejects file (default: <edges>.rejects.tsv next to the input, or in the current directory).")
 @click.option("--batch-size", type=int, default=None, help="Rows per write transaction.")
 @click.option("--source", default=None, help="Provenance tag (default: hetionet-v1.0 / the nodes file name).")
+@click.option("--bulk", is_flag=True,
+              help="First load of an empty managed database through neo4j-admin import (fastest).")
+@click.option("--force", is_flag=True, help="With --bulk: replace a non-empty database.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 @handle_errors
 def ingest_graph(fmt: str, nodes: Path, edges: Path, on_error: str, rejects: Path | None,
-                 batch_size: int | None, source: str | None, quiet: bool) -> None:
+                 batch_size: int | None, source: str | None, bulk: bool, force: bool, quiet: bool) -> None:
     """Load a curated node + edge file pair (Hetionet TSV/SIF or the generic CSV/TSV format)."""
-    from ingest.curated import load_graph
+    from ingest.curated import bulk_load_graph, load_graph
     from jobs.context import open_client
 
-    with open_client() as g:
-        summary = load_graph(g, fmt, nodes, edges, on_error=on_error, rejects_path=rejects,
-                             batch_size=batch_size, source=source, progress=not quiet)
+    if bulk:
+        summary = bulk_load_graph(Settings.load(), fmt, nodes, edges, on_error=on_error, rejects_path=rejects,
+                                  source=source, progress=not quiet, force=force)
+    else:
+        with open_client() as g:
+            summary = load_graph(g, fmt, nodes, edges, on_error=on_error, rejects_path=rejects,
+                                 batch_size=batch_size, source=source, progress=not quiet)
     click.echo(summary.render())
     if summary.rejected:
         click.echo(f"rejected rows written to {summary.rejects_path}", err=True)

@@ -366,7 +366,7 @@ def train_image(
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             seen += len(idx)
         net.eval()
         with torch.no_grad():

@@ -61,21 +61,27 @@ class ContentRecommender(Recommender):
         self_weight: weight of the disease's own treatments in its profile.
         embeddings: optional ``{"Drug": (C, d) array}`` aligned with the Drug table, appended
             to the drug vectors as one more block.
+        drug_blocks: relationship types of the drug blocks to use (default all of
+            :data:`DRUG_BLOCKS`: ``BINDS``, ``INCLUDES``, ``CAUSES``).
         seed: unused (deterministic).
     """
 
     def __init__(self, neighbors: int = 20, self_weight: float = 1.0,
-                 embeddings: Mapping[str, np.ndarray] | None = None, seed: int = 0) -> None:
+                 embeddings: Mapping[str, np.ndarray] | None = None, drug_blocks: list[str] | None = None,
+                 seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.neighbors, self.self_weight = int(neighbors), float(self_weight)
         self.embeddings = embeddings
+        self.drug_blocks = list(drug_blocks) if drug_blocks is not None else None
 
     def params(self) -> dict[str, Any]:
-        return {"neighbors": self.neighbors, "self_weight": self.self_weight, "seed": self.seed}
+        return {"neighbors": self.neighbors, "self_weight": self.self_weight, "drug_blocks": self.drug_blocks,
+                "seed": self.seed}
 
     def _fit(self, tables: GraphTables) -> None:
         d = self._data()
-        f, self.cols_ = _blocks(tables, DRUG, DRUG_BLOCKS)
+        spec = DRUG_BLOCKS if self.drug_blocks is None else tuple(b for b in DRUG_BLOCKS if b[0] in self.drug_blocks)
+        f, self.cols_ = _blocks(tables, DRUG, spec)
         if self.embeddings is not None and DRUG in self.embeddings:
             e = np.asarray(self.embeddings[DRUG], dtype=np.float32)
             f = sp.hstack([f, sp.csr_matrix(row_normalize(e))])

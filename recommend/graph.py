@@ -59,23 +59,28 @@ def personalized_pagerank(
 
 
 def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
-                    alpha: float = 0.15, iters: int = 40) -> np.ndarray:
-    """PPR mass on the drug block for each seed node, via ``graph_engine.scoring`` when available.
+                    alpha: float = 0.15, iters: int = 30, device: str = "cpu") -> np.ndarray:
+    """PPR mass on the drug block for each seed node.
+
+    ``device="cpu"`` runs the SciPy power iteration here (same numbers as
+    ``graph_engine.scoring.personalized_pagerank`` on the CPU, without importing
+    torch); any other device (``"cuda"``, ``"auto"``) delegates to
+    ``graph_engine.scoring`` and its torch back end.
 
     Shapes:
         return: ``(S, n_drugs)`` float32.
     """
-    out = np.zeros((len(seed_nodes), n_drugs), dtype=np.float32)
-    try:
-        from graph_engine.scoring import personalized_pagerank as shared_ppr
-    except ImportError:  # scoring package absent: the internal power iteration
+    if device == "cpu":
         s = np.zeros((a.shape[0], len(seed_nodes)), dtype=np.float32)
         s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
         r = personalized_pagerank(a, s, alpha=alpha, iters=iters)
         return np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T)
+    from graph_engine.scoring import personalized_pagerank as shared_ppr
+
+    out = np.zeros((len(seed_nodes), n_drugs), dtype=np.float32)
     cand = np.arange(drug_start, drug_start + n_drugs)
     res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
-                     max_iter=iters, tol=1e-7, device="cpu", candidates=cand)
+                     max_iter=iters, tol=1e-7, device=device, candidates=cand)
     rows = np.repeat(np.arange(len(seed_nodes)), res.indices.shape[1])
     out[rows, res.indices.ravel() - drug_start] = res.scores.ravel()
     return out
@@ -88,17 +93,18 @@ class PPRRecommender(Recommender):
     Args:
         alpha: restart probability.
         iters: power iterations.
+        device: ``"cpu"`` (SciPy, here) or a torch device for ``graph_engine.scoring``.
         seed: unused (deterministic).
     """
 
     supports_patients = False
 
-    def __init__(self, alpha: float = 0.15, iters: int = 30, seed: int = 0) -> None:
+    def __init__(self, alpha: float = 0.15, iters: int = 30, device: str = "cpu", seed: int = 0) -> None:
         super().__init__(seed=seed)
-        self.alpha, self.iters = float(alpha), int(iters)
+        self.alpha, self.iters, self.device = float(alpha), int(iters), str(device)
 
     def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "iters": self.iters, "seed": self.seed}
+        return {"alpha": self.alpha, "iters": self.iters, "device": self.device, "seed": self.seed}
 
     def _fit(self, tables: GraphTables) -> None:
         d = self._data()
@@ -107,7 +113,7 @@ class PPRRecommender(Recommender):
         a.data[:] = 1.0
         offsets = tables.offsets()
         dis0, drug0 = offsets[DISEASE], offsets[DRUG]
-        scores = ppr_drug_scores(a, dis0 + np.arange(d.n_diseases), drug0, d.n_drugs, self.alpha, self.iters)
+        scores = ppr_drug_scores(a, dis0 + np.arange(d.n_diseases), drug0, d.n_drugs, self.alpha, self.iters, self.device)
         self.scores_ = scores
         self.adj_ = a
         self.offsets_ = {k: int(v) for k, v in offsets.items()}
@@ -160,6 +166,18 @@ class PPRRecommender(Recommender):
         self.ids_ = np.asarray(state["ids"]).astype(object)
 
 
+def standardizer(x: np.ndarray, min_std: float = 1e-4) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Column means, scales and a keep-mask; (near-)constant columns get scale 1 and are dropped.
+
+    Dropping them keeps scores independent of float noise in features that carried no
+    information during fitting (and so independent of batch composition).
+    """
+    mu = x.mean(axis=0)
+    sd = x.std(axis=0)
+    keep = (sd > min_std).astype(np.float32)
+    return mu.astype(np.float32), np.where(sd > min_std, sd, 1.0).astype(np.float32), keep
+
+
 def training_pairs(data: IndicationData, rows: np.ndarray, max_negatives: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Positive indications of ``rows`` plus up to ``max_negatives`` sampled non-indications.
 
@@ -198,16 +216,6 @@ def metapath_path_contributions(
     return out
 
 
-class _NodeNamer:
-    """Turns (label, local index) into (label, id) using the fitted tables' id tables."""
-
-    def __init__(self, nodes: Mapping[str, np.ndarray]) -> None:
-        self.nodes = nodes
-
-    def __call__(self, label: str, i: int) -> tuple[str, str]:
-        return label, str(self.nodes[label][i])
-
-
 @register("metapath")
 class MetapathRecommender(Recommender):
     """Logistic regression over DWPC features (Rephetio), fitted on the training indications.
@@ -234,10 +242,10 @@ class MetapathRecommender(Recommender):
             raise RecommendError("metapath: the graph has no TREATS/PALLIATES edges to learn from")
         r, c, y = training_pairs(d, warm, self.max_negatives, self.seed)
         x = self.mf_.transform(self.mf_.dwpc[:, r, c]).T
-        self.mu_, self.sd_ = x.mean(axis=0), x.std(axis=0) + 1e-6
+        self.mu_, self.sd_, keep = standardizer(x)
         lr = LogisticRegression(C=self.c, max_iter=1000, class_weight="balanced")
-        lr.fit((x - self.mu_) / self.sd_, y)
-        self.coef_ = lr.coef_.ravel().astype(np.float32)
+        lr.fit((x - self.mu_) / self.sd_ * keep, y)
+        self.coef_ = (lr.coef_.ravel() * keep).astype(np.float32)
         self.intercept_ = float(lr.intercept_[0])
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:

@@ -35,7 +35,7 @@ from recommend.cf import ItemKNNRecommender, SVDRecommender
 from recommend.content import ContentRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
-from recommend.graph import PPRRecommender, _rename, metapath_path_contributions
+from recommend.graph import PPRRecommender, _rename, metapath_path_contributions, standardizer
 from recommend.metapaths import MetapathFeatures, drug_degrees
 from recommend.split import disease_split, random_edge_split
 
@@ -127,10 +127,11 @@ class _Blend:
     """Standardise + logistic regression; log-odds and per-feature terms."""
 
     def fit(self, x: np.ndarray, y: np.ndarray, c: float) -> "_Blend":
-        self.mu, self.sd = x.mean(axis=0), x.std(axis=0) + 1e-6
+        self.mu, self.sd, keep = standardizer(x)
         lr = LogisticRegression(C=c, max_iter=2000, class_weight="balanced")
-        lr.fit((x - self.mu) / self.sd, y)
-        self.coef, self.intercept = lr.coef_.ravel().astype(np.float32), float(lr.intercept_[0])
+        lr.fit((x - self.mu) / self.sd * keep, y)
+        self.coef = (lr.coef_.ravel() * keep).astype(np.float32)
+        self.intercept = float(lr.intercept_[0])
         return self
 
     def score(self, x: np.ndarray) -> np.ndarray:

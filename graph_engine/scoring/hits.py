@@ -22,7 +22,15 @@ from typing import Any
 import numpy as np
 
 from graph_engine.export import GraphMatrix
-from graph_engine.scoring._common import ScoringError, as_csr, resolve_device, resolve_dtype, to_torch_csr
+from graph_engine.scoring._common import (
+    ScoringError,
+    as_csr,
+    resolve_device,
+    resolve_dtype,
+    spmm_into,
+    spmm_t_into,
+    to_torch_csr,
+)
 
 
 @dataclass
@@ -100,29 +108,31 @@ def hits(
     if M.nnz == 0:
         u = np.full(n, 1.0 / n, dt)
         return HitsResult(u, u.copy(), 0, 0.0, True, device, backend, 0.0, ids, labels)
-    MT = M.T.tocsr()
     t0 = time.perf_counter()
     if backend == "torch":
-        h, a, it, res = _hits_torch(M, MT, n, dt, float(tol), int(max_iter), device)
+        h, a, it, res = _hits_torch(M, M.T.tocsr(), n, dt, float(tol), int(max_iter), device)
     else:
-        h, a, it, res = _hits_scipy(M, MT, n, dt, float(tol), int(max_iter))
+        h, a, it, res = _hits_scipy(M, n, dt, float(tol), int(max_iter))
     return HitsResult(h, a, it, res, res < tol, device, backend, time.perf_counter() - t0, ids, labels)
 
 
-def _hits_scipy(M: Any, MT: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # type: ignore[no-untyped-def]
-    h = np.full(n, 1.0 / n, dt)
-    a = h
+def _hits_scipy(M: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # type: ignore[no-untyped-def]
+    h = np.full((n, 1), 1.0 / n, dt)
+    a = np.empty_like(h)
+    h_new = np.empty_like(h)
+    tmp = np.empty_like(h)
     res, it = np.inf, 0
     for it in range(1, max_iter + 1):
-        a = MT @ h
+        spmm_t_into(M, h, a)  # a = A^T h, no transpose needed
         a /= a.sum(dtype=np.float64)
-        h_new = M @ a
+        spmm_into(M, a, h_new)
         h_new /= h_new.sum(dtype=np.float64)
-        res = float(np.abs(h_new - h).sum(dtype=np.float64))
-        h = h_new
+        np.subtract(h_new, h, out=tmp)
+        res = float(np.abs(tmp, out=tmp).sum(dtype=np.float64))
+        h, h_new = h_new, h
         if res < tol:
             break
-    return h, a, it, res
+    return h[:, 0], a[:, 0], it, res
 
 
 def _hits_torch(M: Any, MT: Any, n: int, dt: np.dtype, tol: float, max_iter: int, device: str):  # type: ignore[no-untyped-def]

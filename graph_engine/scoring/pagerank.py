@@ -36,8 +36,8 @@ from graph_engine.scoring._common import (
     probability_vector,
     resolve_device,
     resolve_dtype,
-    spmm_into,
-    to_torch_csr,
+    spmm_t_into,
+    to_torch_transition,
     transition,
 )
 
@@ -91,6 +91,9 @@ class PersonalizedPageRankResult:
     seconds: float = 0.0
     ids: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
+
+
+_CACHE_BYTES = 8 * 2**20
 
 
 def _check_params(damping: float, tol: float, max_iter: int) -> None:
@@ -203,7 +206,8 @@ def personalized_pagerank(
         candidates: ``(N,)`` boolean mask or index array of nodes allowed in the
             top-k (for example only genes); default all nodes.
         exclude_seeds: leave each run's own seed nodes out of its top-k.
-        block_size: seeds per block; default as many as fit ``memory_budget``.
+        block_size: seeds per block; default sized so one ``(N, B)`` block is about
+            8 MiB (16 to 256 seeds), within ``memory_budget``.
         memory_budget: bytes for the four ``(N, B)`` work arrays of a block.
         progress: optional callable ``progress(done_seeds, total_seeds)``.
 
@@ -240,7 +244,11 @@ def personalized_pagerank(
         return empty
     T = transition(M)
     if block_size is None:
-        block_size = max(1, min(s, memory_budget // max(1, 4 * n * dt.itemsize)))
+        # Cache-sized blocks: on the Hetionet sample, 32-64 seeds per block ran 2.7x
+        # faster than all 137 at once (each (N, B) array then fits in a few MB of cache).
+        block_size = min(_CACHE_BYTES // max(1, n * dt.itemsize), 256)
+        block_size = max(16, block_size)
+        block_size = max(1, min(s, block_size, memory_budget // max(1, 4 * n * dt.itemsize)))
     if int(block_size) < 1:
         raise ScoringError(f"block_size must be >= 1, got {block_size}")
     out_idx = np.zeros((s, k_eff), np.int64)
@@ -329,7 +337,7 @@ def _topk_columns(x: np.ndarray, k: int, cand: np.ndarray | None) -> tuple[np.nd
 
 def _prepare(T: Transition, device: str, backend: str) -> Any:
     if backend == "torch":
-        return to_torch_csr(T.PT, device)
+        return to_torch_transition(T, device)
     return None
 
 
@@ -355,35 +363,74 @@ def _run_scipy(
     T: Transition, p: np.ndarray, u: np.ndarray | None, x: np.ndarray,
     alpha: float, tol: float, max_iter: int,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    b = x.shape[1]
+    """scipy power iteration on an ``(N, B)`` block.
+
+    Columns that have converged are retired from the block (compacted out once
+    a tenth of the active ones are done), so a batch costs what its seeds need,
+    not ``B x`` the slowest seed. When ``u is None`` and ``p`` is sparse (seed
+    nodes), the teleport step touches only the seed entries.
+    """
+    n, b = x.shape
+    dt = x.dtype
     x = np.ascontiguousarray(x)
-    y = np.empty_like(x)
-    tmp = np.empty_like(x)
+    out = np.empty_like(x)  # final vectors, filled as columns retire
     first = np.full(b, -1, np.int64)
     residual = np.full(b, np.inf)
+    active = np.arange(b)
+    scaled_inv = (alpha * T.inv_out.astype(np.float64)).astype(dt)[:, None]  # alpha / out-weight
     dangling = T.dangling
-    has_dangling = dangling.size > 0
+    nz_rows, nz_cols = np.nonzero(p)
+    sparse_p = u is None and nz_rows.size <= n  # seeds: a handful of entries per column
+    nz_vals = p[nz_rows, nz_cols]
+    y = np.empty_like(x)
+    tmp = np.empty_like(x)
     it = 0
     for it in range(1, max_iter + 1):
-        spmm_into(T.PT, x, y)                       # y = P^T x
-        mass = x[dangling].sum(axis=0, dtype=np.float64) if has_dangling else np.zeros(b)
-        y *= alpha
-        if u is None:                               # dangling mass follows the teleport vector
-            np.multiply(p, (alpha * mass + (1.0 - alpha)).astype(x.dtype), out=tmp)
-            y += tmp
+        np.multiply(x, scaled_inv, out=tmp)
+        spmm_t_into(T.A, tmp, y)                     # y = alpha P^T x
+        mass = x[dangling].sum(axis=0, dtype=np.float64) if dangling.size else np.zeros(x.shape[1])
+        if u is None:                                 # dangling mass follows the teleport vector
+            coef = (alpha * mass + (1.0 - alpha)).astype(dt)
+            if sparse_p:
+                y[nz_rows, nz_cols] += nz_vals * coef[nz_cols]
+            else:
+                np.multiply(p, coef, out=tmp)
+                y += tmp
         else:
-            np.multiply(u, (alpha * mass).astype(x.dtype), out=tmp)
+            np.multiply(u, (alpha * mass).astype(dt), out=tmp)
             y += tmp
-            np.multiply(p, x.dtype.type(1.0 - alpha), out=tmp)
+            np.multiply(p, dt.type(1.0 - alpha), out=tmp)
             y += tmp
         np.subtract(y, x, out=tmp)
         np.abs(tmp, out=tmp)
-        residual = tmp.sum(axis=0, dtype=np.float64)
+        res = tmp.sum(axis=0, dtype=np.float64)
+        residual[active] = res
         x, y = y, x
-        first[(residual < tol) & (first < 0)] = it
-        if (first >= 0).all():
+        done = res < tol
+        first[active[done]] = it
+        if done.all():
+            out[:, active] = x
+            active = active[:0]
             break
-    return x, it, residual, first
+        if done.sum() * 10 >= active.size:           # retire converged columns
+            out[:, active[done]] = x[:, done]
+            keep = ~done
+            active = active[keep]
+            x = np.ascontiguousarray(x[:, keep])
+            y = np.empty_like(x)
+            tmp = np.empty_like(x)
+            if sparse_p:
+                remap = np.full(keep.size, -1)
+                remap[keep] = np.arange(int(keep.sum()))
+                sel = keep[nz_cols]
+                nz_rows, nz_cols, nz_vals = nz_rows[sel], remap[nz_cols[sel]], nz_vals[sel]
+            else:
+                p = np.ascontiguousarray(p[:, keep])
+                if u is not None:
+                    u = np.ascontiguousarray(u[:, keep])
+    if active.size:
+        out[:, active] = x
+    return out, it, residual, first
 
 
 def _run_torch(
@@ -392,7 +439,7 @@ def _run_torch(
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     import torch
 
-    PT = op if op is not None else to_torch_csr(T.PT, device)
+    PT = op if op is not None else to_torch_transition(T, device)
     pt = torch.from_numpy(p).to(device)
     ut = None if u is None else torch.from_numpy(u).to(device)
     x = torch.from_numpy(x0).to(device)

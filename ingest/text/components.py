@@ -15,8 +15,11 @@ factory                    what it does
                            mentions (``doc._.medkg_relations``)
 =========================  ===================================================
 
-Scores live in span extensions (``span._.medkg_score``, ``span._.medkg_source``)
-so they survive ``nlp.pipe(..., n_process=2)``.
+Per-mention scores and sources live in one doc extension,
+``doc._.medkg_spans[(start, end)] = (score, source)``, so they survive
+``nlp.pipe(..., n_process=2)``. Components read tokens through arrays
+(``doc.to_array``) rather than Token objects: they run at hundreds of thousands
+of tokens per second.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+from spacy.attrs import ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH, ORTH, SENT_START
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -41,12 +45,99 @@ from ingest.text.vocabulary import SKIP_TOKENS, Vocabulary, default_vocabulary_p
 EXTRACTOR = "medkg.relations"
 EXTRACTOR_VERSION = "0.1.0"
 
-for _name, _default in (("medkg_score", None), ("medkg_source", None)):
-    if not Span.has_extension(_name):
-        Span.set_extension(_name, default=_default)
-for _name in ("medkg_cues", "medkg_relations"):
+for _name in ("medkg_cues", "medkg_relations", "medkg_spans"):
     if not Doc.has_extension(_name):
         Doc.set_extension(_name, default=None)
+
+_TEXT_CACHE: dict[int, str] = {}
+_LOWER_CACHE: dict[int, str] = {}
+
+
+def token_texts(doc: Doc) -> list[str]:
+    """Token texts, read through the ORTH array and a process-wide hash -> text cache."""
+    strings = doc.vocab.strings
+    cache = _TEXT_CACHE
+    if len(cache) > 1_000_000:
+        cache.clear()
+    out = []
+    for h in doc.to_array(ORTH).tolist():
+        t = cache.get(h)
+        if t is None:
+            t = cache[h] = strings[h]
+        out.append(t)
+    return out
+
+
+def token_lowers(doc: Doc) -> list[str]:
+    """Lower-cased token texts (same caching as :func:`token_texts`)."""
+    strings = doc.vocab.strings
+    cache = _LOWER_CACHE
+    if len(cache) > 1_000_000:
+        cache.clear()
+    out = []
+    for h in doc.to_array(ORTH).tolist():
+        t = cache.get(h)
+        if t is None:
+            t = cache[h] = strings[h].lower()
+        out.append(t)
+    return out
+
+
+def fast_ents(doc: Doc) -> list[tuple[int, int, str, str]]:
+    """``(start, end, label, kb_id)`` of ``doc.ents``, read from arrays (``doc.ents`` builds Token objects)."""
+    n = len(doc)
+    if n == 0:
+        return []
+    arr = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID]).tolist()
+    strings = doc.vocab.strings
+    out = []
+    start = -1
+    cur_type = cur_kb = 0
+    for i, (iob, typ, kb) in enumerate(arr):
+        if start >= 0 and (iob != 1 or typ != cur_type):
+            out.append((start, i, strings[cur_type], strings[cur_kb] if cur_kb else ""))
+            start = -1
+        if iob == 3:
+            start, cur_type, cur_kb = i, typ, kb
+    if start >= 0:
+        out.append((start, n, strings[cur_type], strings[cur_kb] if cur_kb else ""))
+    return out
+
+
+def char_offsets(doc: Doc) -> tuple[list[int], list[int]]:
+    """Start character and length of every token."""
+    arr = doc.to_array([IDX, LENGTH])
+    return arr[:, 0].tolist(), arr[:, 1].tolist()
+
+
+def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
+    """``(start, end)`` token ranges of the sentences (one range if none are set)."""
+    n = len(doc)
+    if n == 0:
+        return []
+    if not doc.has_annotation("SENT_START"):
+        return [(0, n)]
+    starts = [i for i, v in enumerate(doc.to_array(SENT_START).tolist()) if v == 1]
+    if not starts or starts[0] != 0:
+        starts.insert(0, 0)
+    return list(zip(starts, starts[1:] + [n]))
+
+
+def sentence_index(bounds: list[tuple[int, int]], n: int) -> list[int]:
+    """Sentence number of every token."""
+    out = [0] * n
+    for k, (a, b) in enumerate(bounds):
+        out[a:b] = [k] * (b - a)
+    return out
+
+
+def span_info(doc: Doc) -> dict[tuple[int, int], tuple[float, str]]:
+    """``(start, end) -> (score, source)`` of the current entities (created if missing)."""
+    info = doc._.medkg_spans
+    if info is None:
+        info = {}
+        doc._.medkg_spans = info
+    return info
 
 
 @lru_cache(maxsize=4)
@@ -56,15 +147,17 @@ def load_vocabulary(path: str = "default") -> Vocabulary:
 
 
 def _span(doc: Doc, start: int, end: int, label: str, kb_id: str, score: float, source: str) -> Span:
-    span = Span(doc, start, end, label=label, kb_id=kb_id)
-    span._.medkg_score = score
-    span._.medkg_source = source
-    return span
+    span_info(doc)[(start, end)] = (score, source)
+    return Span(doc, start, end, label=label, kb_id=kb_id)
 
 
 def _set_ents(doc: Doc, spans: Iterable[Span]) -> None:
-    # spans lose their extension values when re-created, so keep them keyed by offsets
-    doc.ents = filter_spans(list(spans))
+    kept = filter_spans(list(spans))
+    doc.ents = kept
+    info = span_info(doc)
+    live = {(s.start, s.end) for s in kept}
+    for key in [k for k in info if k not in live]:
+        del info[key]
 
 
 # --------------------------------------------------------------------------- dictionary
@@ -106,8 +199,9 @@ class DictionaryRecognizer:
 
     def matches(self, doc: Doc) -> list[tuple[int, int, int, bool, bool]]:
         """``(start, end, entry index, preferred-name flag, cased)`` of the longest matches."""
-        texts = [t.text for t in doc]
-        norms = [self._norm(t) for t in texts]
+        texts = token_texts(doc)
+        norm = self._norm
+        norms = [norm(t) for t in texts]
         n = len(texts)
         keys, cased, prefixes, cprefixes = self.vocab.keys, self.vocab.cased, self.prefixes, self.cased_prefixes
         out = []
@@ -149,18 +243,24 @@ class DictionaryRecognizer:
         return out
 
     def __call__(self, doc: Doc) -> Doc:
+        found = self.matches(doc)
+        if not found:
+            return doc
         spans = []
         entries = self.vocab.entries
-        for start, end, idx, preferred, was_cased in self.matches(doc):
-            e = entries[idx]
+        texts = token_texts(doc)
+        info = span_info(doc)
+        for start, end, e_idx, preferred, was_cased in found:
+            e = entries[e_idx]
             if self.labels is not None and e.label not in self.labels:
                 continue
-            text = doc[start:end].text
-            exact = text.lower() in (e.name.lower(),) if preferred else any(text.lower() == s.lower() for s in e.synonyms)
-            score = (1.0 if preferred else 0.95) if exact else 0.9
-            spans.append(_span(doc, start, end, e.label, e.id, score, "dictionary"))
-        if self.overwrite or not doc.ents:
-            _set_ents(doc, spans)
+            # written like the name up to spacing: "Alzheimer's disease" == "Alzheimer 's disease"
+            low = "".join(texts[start:end]).lower()
+            exact = low == e.name.replace(" ", "").lower() if preferred else any(low == s.replace(" ", "").lower() for s in e.synonyms)
+            info[(start, end)] = ((1.0 if preferred else 0.95) if exact else 0.9, "dictionary")
+            spans.append(Span(doc, start, end, label=e.label, kb_id=e.id))
+        if self.overwrite or not doc.has_annotation("ENT_IOB"):
+            doc.ents = filter_spans(spans)
         else:
             _set_ents(doc, list(doc.ents) + [s for s in spans if not any(s.start < x.end and x.start < s.end for x in doc.ents)])
         return doc
@@ -207,34 +307,36 @@ def _sh_long_form(short: str, words: list[str]) -> int | None:
 def find_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
     """``(long form span, short form span)`` pairs for ``long form (SF)`` patterns."""
     out: list[tuple[Span, Span]] = []
-    if "(" not in doc.text:
+    texts = token_texts(doc)
+    if "(" not in texts:
         return out
-    n = len(doc)
-    for k, tok in enumerate(doc):
-        if tok.text != "(":
+    n = len(texts)
+    bounds = sentence_bounds(doc)
+    sid = sentence_index(bounds, n)
+    for k, t in enumerate(texts):
+        if t != "(":
             continue
-        close = next((j for j in range(k + 1, min(n, k + 6)) if doc[j].text == ")"), None)
+        close = next((j for j in range(k + 1, min(n, k + 6)) if texts[j] == ")"), None)
         if close is None or close == k + 1:
             continue
         short = doc[k + 1 : close]
         sf = short.text
-        if not (2 <= len(sf) <= 10) or len(short) > 3 or not sf[0].isalnum() or not any(c.isalpha() for c in sf):
+        if not (2 <= len(sf) <= 10) or close - k - 1 > 3 or not sf[0].isalnum() or not any(c.isalpha() for c in sf):
             continue
-        sent_start = tok.sent.start if doc.has_annotation("SENT_START") else 0
+        sent_start = bounds[sid[k]][0]
         max_words = min(len(sf) + 5, len(sf) * 2)
         lo = k
         words = 0
         while lo > sent_start and words < max_words:
             lo -= 1
-            if not doc[lo].is_punct:
+            if texts[lo].isalnum() or len(texts[lo]) > 1:
                 words += 1
-        cand = [t for t in doc[lo:k]]
-        if not cand:
+        if lo >= k:
             continue
-        w = _sh_long_form(sf, [t.text for t in cand])
+        w = _sh_long_form(sf, texts[lo:k])
         if w is None:
             continue
-        long = doc[cand[w].i : k]
+        long = doc[lo + w : k]
         if len(long.text) <= len(sf):
             continue
         out.append((long, short))
@@ -244,8 +346,8 @@ def find_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
 class AbbreviationResolver:
     """Give every occurrence of a short form the label and id of its long form.
 
-    The long form's label/id comes from the entity that ends where it ends (found
-    by the dictionary or the NER), else from a vocabulary lookup of the long form.
+    The long form's label/id comes from the entity that spans exactly the long form
+    (found by the dictionary or the NER), else from a vocabulary lookup of it.
     """
 
     def __init__(self, vocab: Vocabulary | None) -> None:
@@ -256,13 +358,14 @@ class AbbreviationResolver:
         if not pairs:
             return doc
         ents = list(doc.ents)
+        info = span_info(doc)
         by_end = {e.end: e for e in ents}
         defs: dict[str, tuple[str, str, float]] = {}
         new_long: list[Span] = []
         for long, short in pairs:
             ent = by_end.get(long.end)
-            if ent is not None and ent.start >= long.start:
-                defs.setdefault(short.text, (ent.label_, ent.kb_id_, float(ent._.medkg_score or 0.8)))
+            if ent is not None and ent.start == long.start:
+                defs.setdefault(short.text, (ent.label_, ent.kb_id_, info.get((ent.start, ent.end), (0.8, "ner"))[0]))
             elif self.vocab is not None:
                 hit = self.vocab.lookup(long.text)
                 if hit is not None:
@@ -273,14 +376,18 @@ class AbbreviationResolver:
             return doc
         first_words = {sf.split()[0] if " " in sf else sf for sf in defs}
         spans: list[Span] = []
-        for tok in doc:
-            if tok.text not in first_words:
+        texts = token_texts(doc)
+        doc_text = doc.text
+        for i, t in enumerate(texts):
+            if t not in first_words:
                 continue
             for sf, (label, kb, score) in defs.items():
+                sf_len = len(sf.split()) if " " in sf else 1
+                tok = doc[i]
                 end_char = tok.idx + len(sf)
-                if doc.text[tok.idx : end_char] == sf:
+                if doc_text[tok.idx : end_char] == sf:
                     span = doc.char_span(tok.idx, end_char)
-                    if span is not None:
+                    if span is not None and sf_len >= 1:
                         spans.append(_span(doc, span.start, span.end, label, kb, round(score * 0.95, 4), "abbreviation"))
         # abbreviation spans replace whatever overlapped them (e.g. a wrong NER label)
         kept = [e for e in ents + new_long if not any(e.start < s.end and s.start < e.end for s in spans)]
@@ -311,22 +418,30 @@ class Linker:
         self.unlinked_score = unlinked_score
 
     def __call__(self, doc: Doc) -> Doc:
-        changed = False
+        ents = fast_ents(doc)
+        if not ents:
+            return doc
+        info = span_info(doc)
+        if all(kb for _, _, _, kb in ents):
+            for start, end, _, _ in ents:
+                info.setdefault((start, end), (1.0, "dictionary"))
+            return doc
+        idx, length = char_offsets(doc)
+        text = doc.text
         spans = []
-        for ent in doc.ents:
-            if ent.kb_id_:
-                if ent._.medkg_score is None:
-                    ent._.medkg_score, ent._.medkg_source = 1.0, "dictionary"
-                spans.append(ent)
+        for start, end, label, kb in ents:
+            key = (start, end)
+            if kb:
+                info.setdefault(key, (1.0, "dictionary"))
+                spans.append(Span(doc, start, end, label=label, kb_id=kb))
                 continue
-            changed = True
-            hit = self.vocab.lookup(ent.text, ent.label_)
-            if hit is not None and hit[0].label == ent.label_:
-                spans.append(_span(doc, ent.start, ent.end, ent.label_, hit[0].id, round(self.ner_score * hit[1], 4), ent._.medkg_source or "ner"))
+            source = info.get(key, (0.0, "ner"))[1]
+            hit = self.vocab.lookup(text[idx[start] : idx[end - 1] + length[end - 1]], label)
+            if hit is not None and hit[0].label == label:
+                spans.append(_span(doc, start, end, label, hit[0].id, round(self.ner_score * hit[1], 4), source))
             else:
-                spans.append(_span(doc, ent.start, ent.end, ent.label_, "", self.unlinked_score, ent._.medkg_source or "ner"))
-        if changed:
-            doc.ents = spans
+                spans.append(_span(doc, start, end, label, "", self.unlinked_score, source))
+        doc.ents = spans
         return doc
 
 
@@ -370,24 +485,25 @@ class CueDetector:
 
     def __call__(self, doc: Doc) -> Doc:
         cues: list[tuple[str, int, int, int]] = []
-        has_sents = doc.has_annotation("SENT_START")
-        for sent in doc.sents if has_sents else [doc[:]]:
-            toks = [t.lower_ for t in sent]
-            base = sent.start
-            for k, w in enumerate(toks):
-                kind = "negation" if w in NEGATION_CUES else "speculation" if w in SPECULATION_CUES else None
-                if kind is None:
-                    continue
+        lowers = token_lowers(doc)
+        hits = [i for i, w in enumerate(lowers) if w in NEGATION_CUES or w in SPECULATION_CUES]
+        if hits:
+            bounds = sentence_bounds(doc)
+            sid = sentence_index(bounds, len(lowers))
+            for k in hits:
+                w = lowers[k]
+                kind = "negation" if w in NEGATION_CUES else "speculation"
+                lo_s, hi_s = bounds[sid[k]]
                 if w in BACKWARD_CUES:
                     lo = k
-                    while lo > 0 and toks[lo - 1] not in SCOPE_BREAKS and toks[lo - 1] != ",":
+                    while lo > lo_s and lowers[lo - 1] not in SCOPE_BREAKS and lowers[lo - 1] != ",":
                         lo -= 1
-                    cues.append((kind, base + k, base + lo, base + k))
+                    cues.append((kind, k, lo, k))
                     continue
                 hi = k + 1
-                while hi < len(toks) and toks[hi] not in SCOPE_BREAKS:
+                while hi < hi_s and lowers[hi] not in SCOPE_BREAKS:
                     hi += 1
-                cues.append((kind, base + k, base + k + 1, base + hi))
+                cues.append((kind, k, k + 1, hi))
         doc._.medkg_cues = cues
         return doc
 
@@ -424,38 +540,47 @@ def relation_rules() -> dict[str, Any]:
     return tomllib.loads(resources.files("ingest.text").joinpath("data/relations.toml").read_text(encoding="utf-8"))
 
 
-_TOKEN_RE = re.compile(r"[a-z][a-z\-]+")
+EntTuple = tuple[int, int, str, str]  # start, end, label, kb_id
+#: type, subject start/end, object start/end (tokens), score, negated, speculative,
+#: subject id, object id, subject label, object label
+RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str, str]
+
+
+def _pair_features(lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> list[str]:
+    feats = [f"order={a[2]}>{b[2]}", f"dist={min(8, (b[0] - a[1]).bit_length())}"]
+    masked: dict[int, str] = {}
+    n_between = 0
+    for e in ents:
+        if e[0] >= a[1] and e[1] <= b[0]:
+            n_between += 1
+            for i in range(e[0], e[1]):
+                masked[i] = f"<{e[2]}>"
+    between: list[str] = []
+    for i in range(a[1], b[0]):
+        w = masked.get(i) or lowers[i]
+        if between and between[-1] == w:
+            continue
+        between.append(w)
+    feats.extend(f"b={w}" for w in between)
+    feats.extend(f"bb={x}_{y}" for x, y in zip(between, between[1:]))
+    if len(between) <= 2:
+        feats.append("adjacent=" + "_".join(between))
+    feats.extend(f"l={lowers[i]}" for i in range(max(sent[0], a[0] - 2), a[0]))
+    feats.extend(f"r={lowers[i]}" for i in range(b[1], min(sent[1], b[1] + 2)))
+    feats.append(f"n_ents_between={min(3, n_between)}")
+    return feats
 
 
 def pair_features(doc: Doc, a: Span, b: Span) -> list[str]:
     """Features of an ordered mention pair in one sentence (used by the trained models).
 
     Words between the mentions (entity mentions masked by their label), two words
-    either side, the pair's label order, token distance bucket, and whether a
-    third entity or a negation cue sits between them.
+    either side within the sentence, the pair's label order, a token-distance
+    bucket, and the number of other mentions between them.
     """
-    feats = [f"order={a.label_}>{b.label_}", f"dist={min(8, (b.start - a.end).bit_length())}"]
-    ents_between = [e for e in doc.ents if e.start >= a.end and e.end <= b.start]
-    masked = {t.i: f"<{e.label_}>" for e in ents_between for t in e}
-    between = []
-    for t in doc[a.end : b.start]:
-        w = masked.get(t.i) or t.lower_
-        if between and between[-1] == w:
-            continue
-        between.append(w)
-    for w in between:
-        feats.append(f"b={w}")
-    for x, y in zip(between, between[1:]):
-        feats.append(f"bb={x}_{y}")
-    if len(between) <= 2:
-        feats.append("adjacent=" + "_".join(between))
-    lo = max(a.sent.start, a.start - 2)
-    for t in doc[lo : a.start]:
-        feats.append(f"l={t.lower_}")
-    for t in doc[b.end : min(b.sent.end, b.end + 2)]:
-        feats.append(f"r={t.lower_}")
-    feats.append(f"n_ents_between={min(3, len(ents_between))}")
-    return feats
+    ents = [(e.start, e.end, e.label_, e.kb_id_) for e in doc.ents]
+    sent = a.sent
+    return _pair_features(token_lowers(doc), ents, (a.start, a.end, a.label_, a.kb_id_), (b.start, b.end, b.label_, b.kb_id_), (sent.start, sent.end))
 
 
 class LinearModel:
@@ -525,62 +650,72 @@ class RelationExtractor:
         hits = sum(1 for stem in self.triggers.get(rel, ()) if stem in window)
         return 0.0 if hits == 0 else min(0.85, 0.55 + 0.1 * hits)
 
-    def candidates(self, doc: Doc) -> Iterable[tuple[Span, Span, str, list[str]]]:
-        """Ordered pairs ``(first, second, subject label, types)`` in each sentence."""
-        ents = [e for e in doc.ents if e.kb_id_]
-        if len(ents) < 2:
-            return
-        by_sent: dict[int, list[Span]] = {}
-        for e in ents:
-            by_sent.setdefault(e.sent.start, []).append(e)
-        for group in by_sent.values():
-            n = 0
+    def __call__(self, doc: Doc) -> Doc:
+        out: list[RelationTuple] = []
+        ents = fast_ents(doc)
+        linked = [e for e in ents if e[3]]
+        if len(linked) < 2:
+            doc._.medkg_relations = out
+            return doc
+        bounds = sentence_bounds(doc)
+        sid = sentence_index(bounds, len(doc))
+        by_sent: dict[int, list[EntTuple]] = {}
+        for e in linked:
+            by_sent.setdefault(sid[e[0]], []).append(e)
+        lowers: list[str] | None = None
+        cues = doc_cues(doc)
+        for s_no, group in by_sent.items():
+            if len(group) < 2:
+                continue
+            lowers = lowers if lowers is not None else token_lowers(doc)
+            sent = bounds[s_no]
+            n_pairs = 0
             for i, a in enumerate(group):
                 for b in group[i + 1 :]:
-                    if a.kb_id_ == b.kb_id_ or b.start - a.end > self.max_distance:
+                    if a[3] == b[3] or b[0] - a[1] > self.max_distance:
                         continue
-                    rule = self.pairs.get((a.label_, b.label_))
+                    rule = self.pairs.get((a[2], b[2]))
                     if rule is None:
                         continue
-                    n += 1
-                    if n > self.max_pairs:
+                    n_pairs += 1
+                    if n_pairs > self.max_pairs:
                         break
-                    yield a, b, rule[0], rule[1]
-
-    def __call__(self, doc: Doc) -> Doc:
-        out = []
-        cues = doc_cues(doc)
-        for a, b, subject_label, types in self.candidates(doc):
-            window_toks = doc[a.end : b.start]
-            window = " " + window_toks.text.lower() + " " + (doc[b.end : b.end + 1].text.lower() if b.end < len(doc) else "")
-            feats: list[str] | None = None
-            best_type, best = None, 0.0
-            for rel in types:
-                model = self.models.get(rel)
-                if model is not None:
-                    feats = feats if feats is not None else pair_features(doc, a, b)
-                    score = model.prob(feats)
-                    if score < model.threshold:
-                        score = min(score, self.threshold - 1e-3)
-                else:
-                    score = self._trigger_score(rel, window)
-                    score *= 1.0 - min(0.3, len(window_toks) / 100)
-                if score > best:
-                    best_type, best = rel, score
-            if best_type is None or best < self.threshold:
-                continue
-            subj, obj = (a, b) if a.label_ == subject_label else (b, a)
-            lo, hi = min(a.start, b.start), max(a.end, b.end)
-            neg = spec = False
-            for c in cues:
-                if c.scope_start < hi and lo < c.scope_end and c.token < hi:
-                    if c.kind == "negation":
-                        neg = True
-                    else:
-                        spec = True
-            out.append((best_type, subj.start, subj.end, obj.start, obj.end, round(best, 4), neg, spec))
+                    rel = self._classify(lowers, ents, a, b, sent, rule[1])
+                    if rel is None:
+                        continue
+                    best_type, best = rel
+                    subj, obj = (a, b) if a[2] == rule[0] else (b, a)
+                    lo, hi = a[0], b[1]
+                    neg = spec = False
+                    for c in cues:
+                        if c.scope_start < hi and lo < c.scope_end and c.token < hi:
+                            if c.kind == "negation":
+                                neg = True
+                            else:
+                                spec = True
+                    out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2]))
         doc._.medkg_relations = out
         return doc
+
+    def _classify(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int], types: list[str]) -> tuple[str, float] | None:
+        window = " " + " ".join(lowers[a[1] : b[0]]) + " " + (lowers[b[1]] if b[1] < sent[1] else "")
+        feats: list[str] | None = None
+        best_type, best = None, 0.0
+        for rel in types:
+            model = self.models.get(rel)
+            if model is not None:
+                feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent)
+                score = model.prob(feats)
+                if score < model.threshold:
+                    score = min(score, self.threshold - 1e-3)
+            else:
+                score = self._trigger_score(rel, window)
+                score *= 1.0 - min(0.3, (b[0] - a[1]) / 100)
+            if score > best:
+                best_type, best = rel, score
+        if best_type is None or best < self.threshold:
+            return None
+        return best_type, best
 
 
 @Language.factory("medkg_relations_v1", default_config={"models": "default", "threshold": 0.5, "max_distance": 40})

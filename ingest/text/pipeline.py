@@ -46,7 +46,7 @@ def default_pipeline_config() -> Path:
 def load_pipeline(
     *,
     ner: bool | str | Path = True,
-    gene_ner: bool | str | Path = True,
+    gene_ner: bool | str | Path = "auto",
     vocabulary: str | Path = "default",
     relation_models: str = "default",
     config: str | Path | None = None,
@@ -56,7 +56,7 @@ def load_pipeline(
     Args:
         ner: ``True`` for the shipped Drug/Disease NER, a model directory, or ``False``
             for dictionary-only extraction.
-        gene_ner: the same for the Gene NER.
+        gene_ner: the same for the Gene NER; ``"auto"`` uses the shipped one if it is installed.
         vocabulary: ``"default"`` (shipped TSV.gz) or a vocabulary file (see
             :func:`ingest.text.vocabulary.build_vocabulary`).
         relation_models: ``"default"``, ``"none"`` (trigger rules only) or ``TYPE=path,...``.
@@ -65,11 +65,14 @@ def load_pipeline(
     Raises:
         ModelError: a requested model is missing; its message says which path to fix.
     """
-    cfg = Config().from_disk(config or default_pipeline_config())
+    # [paths] are filled below, so read the config without interpolating it yet
+    cfg = Config().from_disk(config or default_pipeline_config(), interpolate=False)
     pipeline = list(cfg["nlp"]["pipeline"])
     for comp, choice, key in (("ner", ner, "ner_model"), ("ner_gene", gene_ner, "gene_model")):
         if comp not in pipeline:
             continue
+        if choice == "auto":
+            choice = shipped_model(comp) is not None
         if choice is False:
             pipeline.remove(comp)
             cfg["components"].pop(comp, None)
@@ -84,29 +87,34 @@ def load_pipeline(
     cfg["paths"]["vocabulary"] = str(vocabulary)
     cfg["paths"]["relation_models"] = relation_models
     cfg["nlp"]["pipeline"] = pipeline
-    # [paths] are interpolated when the config is resolved, after our edits
-    return spacy.util.load_model_from_config(cfg, auto_fill=True, validate=True)
+    return spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
 
 
 def doc_records(doc: Doc, source: Document) -> Document:
     """Fill ``source.mentions`` and ``source.relations`` from an annotated spaCy doc."""
     cues = _components.doc_cues(doc)
+    info = doc._.medkg_spans or {}
     doc_id = source.id
     mentions = []
-    for ent in doc.ents:
-        neg, spec = _components.span_flags(cues, ent.start, ent.end)
-        mentions.append(
-            Mention(doc_id, ent.start_char, ent.end_char, ent.text, ent.label_, ent.kb_id_ or None,
-                    float(ent._.medkg_score if ent._.medkg_score is not None else 0.8), ent._.medkg_source or "ner", neg, spec)
-        )
+    text = source.text  # the tokenizer never alters text: doc.text == source.text, without rebuilding it
+    ents = _components.fast_ents(doc)
+    idx, length = _components.char_offsets(doc) if ents else ([], [])
+    for start, end, label, kb in ents:
+        neg, spec = _components.span_flags(cues, start, end) if cues else (False, False)
+        score, origin = info.get((start, end), (0.8, "ner"))
+        s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
+        mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
     relations = []
     version = _components.EXTRACTOR_VERSION
-    for rel_type, ss, se, os_, oe, score, neg, spec in doc._.medkg_relations or []:
+    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in doc._.medkg_relations or []:
         subj, obj = doc[ss:se], doc[os_:oe]
         sent = subj.sent
-        ev = Evidence(doc_id, sent.text, sent.start_char, sent.end_char, subj.start_char, subj.end_char, obj.start_char, obj.end_char,
+        sc, ec = sent.start_char, sent.end_char
+        sentence = text[sc:ec].rstrip()
+        ev = Evidence(doc_id, sentence, sc, sc + len(sentence), subj.start_char, subj.end_char, obj.start_char, obj.end_char,
                       _components.EXTRACTOR, version)
-        relations.append(Relation(doc_id, rel_type, subj.kb_id_, obj.kb_id_, subj.label_, obj.label_, subj.text, obj.text, neg, spec, score, ev))
+        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label,
+                                  text[subj.start_char:subj.end_char], text[obj.start_char:obj.end_char], neg, spec, score, ev))
     source.mentions = mentions
     source.relations = relations
     return source
@@ -183,7 +191,7 @@ def extract_to_jsonl(
 
     from ingest.text.readers import DEFAULT_MAX_CHARS, ReadStats, read_documents
 
-    nlp = nlp or load_pipeline(ner=ner, gene_ner=ner)
+    nlp = nlp or load_pipeline(ner=ner, gene_ner="auto" if ner else False)
     stats = ReadStats()
     summary = ExtractSummary()
     out_path = Path(output)

@@ -338,12 +338,16 @@ def read_pubmed_xml(path: str | Path, on_error: ErrorHandler = _raise, stats: Re
         on_error(IngestError(f"cannot read file: {err}", str(p)))
         return
     with fh:
-        context = ET.iterparse(fh, events=("end",))
+        stack: list[str] = []
         try:
-            for _, elem in context:
-                if elem.tag not in {"PubmedArticle", "MedlineCitation", "PubmedBookArticle"}:
+            for event, elem in ET.iterparse(fh, events=("start", "end")):
+                if event == "start":
+                    stack.append(elem.tag)
                     continue
-                if elem.tag == "MedlineCitation" and _in_article(elem):
+                stack.pop()
+                parent = stack[-1] if stack else None
+                wanted = elem.tag in {"PubmedArticle", "PubmedBookArticle"} or (elem.tag == "MedlineCitation" and parent != "PubmedArticle")
+                if not wanted:
                     continue
                 doc = _pubmed_article(elem, str(p))
                 elem.clear()
@@ -356,22 +360,9 @@ def read_pubmed_xml(path: str | Path, on_error: ErrorHandler = _raise, stats: Re
             on_error(IngestError(f"broken XML ({err}); expected a PubmedArticleSet document", str(p), line))
 
 
-def _in_article(elem: ET.Element) -> bool:
-    # MedlineCitation inside a PubmedArticle is handled with its parent; ElementTree has
-    # no parent pointers, so we tell by the presence of PubmedData siblings later.
-    return False
-
-
-_SEEN_KEY = "_medkg_seen"
-
-
 def _pubmed_article(elem: ET.Element, path: str) -> Document | None:
-    if elem.get(_SEEN_KEY):
-        return None
     citation = elem if elem.tag == "MedlineCitation" else elem.find(".//MedlineCitation")
     scope = citation if citation is not None else elem
-    for c in elem.iter("MedlineCitation"):
-        c.set(_SEEN_KEY, "1")
     pmid_el = scope.find(".//PMID")
     if pmid_el is None or not (pmid_el.text or "").strip():
         return None

@@ -144,27 +144,44 @@ def train_ner(
     best = out / "model-best"
     if not best.exists():
         raise ModelError(f"training produced no model in {best}; check the log above and [training] in {cfg}")
+    write_model_meta(
+        best, train, dev, name=name, version=version, config=cfg,
+        extra={"train_corpus": train_stats, "dev_corpus": dev_stats,
+               "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
+               "train_seconds": round(time.time() - started, 1)},
+    )
+    return best
+
+
+def write_model_meta(
+    model_dir: str | Path,
+    train: str | Path,
+    dev: str | Path,
+    *,
+    name: str,
+    version: str,
+    config: str | Path | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Record name, version, training-data fingerprints and provenance in ``meta.json``.
+
+    Also copies the training config next to the model as ``training.cfg``.
+    """
+    best = Path(model_dir)
     meta_path = best / "meta.json"
     meta = json.loads(meta_path.read_text())
+    cfg = Path(config) if config else default_config_path()
     meta.update(
         {
             "name": name,
             "version": version,
-            "description": "medkg biomedical NER (spaCy CNN tok2vec + transition-based ner)",
-            "medkg": {
-                "train_data": fingerprint([train]),
-                "dev_data": fingerprint([dev]),
-                "train_corpus": train_stats,
-                "dev_corpus": dev_stats,
-                "config": cfg.name,
-                "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
-                "train_seconds": round(time.time() - started, 1),
-            },
+            "description": "medkg biomedical NER (spaCy CNN tok2vec + transition-based ner), trained by `medkg ner train`",
+            "medkg": {**meta.get("medkg", {}), "train_data": fingerprint([train]), "dev_data": fingerprint([dev]), "config": cfg.name, **(extra or {})},
         }
     )
     meta_path.write_text(json.dumps(meta, indent=2))
     shutil.copy(cfg, best / "training.cfg")
-    return best
+    return meta
 
 
 # --------------------------------------------------------------------------- evaluation

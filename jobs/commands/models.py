@@ -1,9 +1,171 @@
-"""CLI commands for the models capability."""
+"""CLI commands for the models capability.
+
+``medkg models train|predict|evaluate`` and, when the ``enrich`` group exists,
+``medkg enrich diagnose``. Each command calls one public function of
+:mod:`models` (or :mod:`models.writeback`); errors from medkg become
+``click.ClickException`` (exit code 1, message on stderr).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any
+
 import click
+
+from graph_engine.errors import MedkgError
+
+KIND = click.Choice(["image", "text"])
+
+
+def _fail(e: Exception) -> click.ClickException:
+    return click.ClickException(str(e))
+
+
+def _print_metrics(metrics: dict[str, Any]) -> None:
+    for key in ("model", "model_version", "n", "read", "accuracy", "auroc", "macro_f1", "ece", "nll", "brier"):
+        if key in metrics:
+            v = metrics[key]
+            click.echo(f"{key:>14}: {v:.4f}" if isinstance(v, float) else f"{key:>14}: {v}")
+    if metrics.get("skipped"):
+        click.echo(f"{'skipped':>14}: {json.dumps(metrics['skipped'])}")
+    click.echo("per class (precision / recall / support):")
+    for name, pc in metrics.get("per_class", {}).items():
+        click.echo(f"  {name:<34} {pc['precision']:.3f} / {pc['recall']:.3f} / {pc['support']}")
+
+
+@click.group("models")
+def models_group() -> None:
+    """Diagnosis models (research use only; not a medical device)."""
+
+
+@models_group.command("train")
+@click.option("--kind", type=KIND, required=True, help="image (CNN) or text (clinical notes)")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
+              help="image .npz (images+labels, or MedMNIST train_* keys) / folder; text CSV or JSONL with text,label")
+@click.option("--output", type=click.Path(path_type=Path), required=True, help="new artifact directory")
+@click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="TOML file of hyper-parameters (keys of ImageConfig / TextConfig)")
+def train_cmd(kind: str, data: Path, output: Path, config: Path | None) -> None:
+    """Train a model and write a versioned artifact directory."""
+    from tqdm import tqdm
+
+    from models import make_config, train
+
+    try:
+        cfg = make_config(kind, config)
+    except MedkgError as e:
+        raise _fail(e) from e
+    bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
+
+    def progress(epoch: int, total: int, stats: dict[str, float]) -> None:
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{stats['train_loss']:.3f}", val_loss=f"{stats['val_loss']:.3f}",
+                            val_acc=f"{stats['val_accuracy']:.3f}")
+
+    try:
+        art = train(kind, data, output, cfg, progress=progress)
+    except MedkgError as e:
+        raise _fail(e) from e
+    finally:
+        if bar is not None:
+            bar.close()
+    click.echo(f"wrote {art.path} ({art.name} {art.model_version})")
+    for section in ("validation", "holdout", "holdout_baseline_tfidf_logreg"):
+        m = art.metrics.get(section)
+        if m:
+            click.echo(f"{section}: n={m['n']} accuracy={m['accuracy']:.4f} auroc={m['auroc'] if m['auroc'] is None else round(m['auroc'], 4)} ece={m['ece']:.4f}")
+
+
+@models_group.command("predict")
+@click.option("--kind", type=KIND, required=True)
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="artifact directory; default: the shipped model of --kind")
+@click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), required=True,
+              help="image .npz with 'images' (+ 'ids'); text JSONL or CSV with id,text")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="predictions .jsonl")
+def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Path) -> None:
+    """Write one JSON line per usable input record with calibrated probabilities."""
+    from models import load_model, predict_file
+
+    try:
+        model = load_model(model_dir, kind)
+        report = predict_file(model, input_path)
+    except MedkgError as e:
+        raise _fail(e) from e
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for p in report.predictions:
+            fh.write(json.dumps(p.to_json()) + "\n")
+    tmp.replace(output)  # never leave a half-written file under the final name
+    click.echo(
+        f"read {report.read}, predicted {len(report.predictions)}, skipped {len(report.skipped)} -> {output}"
+    )
+    for s in report.skipped:
+        click.echo(f"  skipped {s.id or ''} (line {s.line}): {s.reason}", err=True)
+
+
+@models_group.command("evaluate")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
+              help="labelled data; MedMNIST .npz files are read from their official 'val' split")
+@click.option("--json", "as_json", is_flag=True, help="print the metrics as JSON")
+def evaluate_cmd(model_dir: Path, data: Path, as_json: bool) -> None:
+    """Print accuracy, AUROC, per-class precision/recall, ECE on labelled data."""
+    from models import evaluate, load_model
+
+    try:
+        metrics = evaluate(load_model(model_dir), data)
+    except MedkgError as e:
+        raise _fail(e) from e
+    if as_json:
+        click.echo(json.dumps(metrics, indent=2))
+    else:
+        _print_metrics(metrics)
+
+
+@click.command("diagnose")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="artifact directory; default: the shipped model of --kind")
+@click.option("--kind", type=KIND, default=None, help="needed only without --model")
+@click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), required=True)
+@click.option("--top-k", type=int, default=3, show_default=True, help="Diagnosis nodes per case")
+def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top_k: int) -> None:
+    """Write (:Diagnosis)-[:OF]->(:Case) and -[:SUGGESTS]->(:Disease) for every input record.
+
+    All-or-nothing per run; re-running replaces the previous run's Diagnosis nodes
+    of the same model for the same cases.
+    """
+    from models import load_model, predict_file
+    from models.writeback import write_diagnoses
+
+    if model_dir is None and kind is None:
+        raise click.UsageError("give --model DIR or --kind image|text")
+    try:
+        from jobs.context import open_client  # provided by the CLI layer
+    except ImportError as e:
+        raise click.ClickException("jobs.context.open_client is not available in this build") from e
+    try:
+        model = load_model(model_dir, kind)
+        report = predict_file(model, input_path)
+        with open_client() as client:
+            summary = write_diagnoses(client, model, report, top_k=top_k, source=str(input_path))
+    except MedkgError as e:
+        raise _fail(e) from e
+    click.echo(
+        f"run {summary.run_id}: read {report.read}, cases {summary.cases}, diagnoses {summary.diagnoses}, "
+        f"skipped {len(report.skipped)}"
+    )
+    for reason, n in report.skipped_by_reason().items():
+        click.echo(f"  skipped {n}: {reason}", err=True)
 
 
 def register(root: click.Group) -> None:
-    """Add this capability's commands to the root group."""
+    """Add ``models`` (train, predict, evaluate) and ``enrich diagnose`` when ``enrich`` exists."""
+    root.add_command(models_group)
+    enrich = root.commands.get("enrich") if isinstance(root, click.Group) else None
+    if isinstance(enrich, click.Group):
+        enrich.add_command(diagnose_cmd)

@@ -104,12 +104,13 @@ def _evaluation_pipeline(model: Path | None, mode: str):  # type: ignore[no-unty
 
     if mode == "dictionary":
         return load_pipeline(ner=False, gene_ner=False, relation_models="none")
+    has_gene = shipped_model("ner_gene") is not None
     if mode == "full":
-        return load_pipeline(ner=model or True, relation_models="none")
+        return load_pipeline(ner=model or True, gene_ner=has_gene, relation_models="none")
     if model is not None:
         return spacy.load(model)
     # the shipped statistical models alone, Drug/Disease and Gene together
-    return load_pipeline(ner=True, gene_ner=shipped_model("ner_gene") is not None, relation_models="none", config=_ner_only_config())
+    return load_pipeline(ner=True, gene_ner=has_gene, relation_models="none", config=_ner_only_config())
 
 
 def _ner_only_config() -> Path:
@@ -133,7 +134,7 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
     from ingest.text.writer import write_documents
 
     try:
-        nlp = load_pipeline(ner=not no_ner, gene_ner=not no_ner)
+        nlp = load_pipeline(ner=not no_ner, gene_ner="auto" if not no_ner else False)
         stats = ReadStats()
         docs = extract_documents(nlp, read_documents(input_path, fmt, stats=stats), n_process=n_process)
         with open_client() as client:

@@ -32,6 +32,15 @@ BACKENDS = [
 F64 = dict(dtype=np.float64, tol=1e-13, max_iter=2000)
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny sparse products: extra OpenMP threads only add contention on a shared machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 def random_graph(n: int = 40, m: int = 160, seed: int = 0, dangling: int = 5, self_loops: int = 3) -> sp.csr_matrix:
     """A weighted digraph with dangling nodes, self-loops and an isolated pair."""
     rng = np.random.default_rng(seed)

@@ -1,0 +1,119 @@
+"""Extraction throughput: words/s and docs/s, dictionary-only vs dictionary+NER, 1 and 2 processes.
+
+Usage::
+
+    .venv/bin/python benchmarks/extract.py                        # BC5CDR train+dev abstracts, 2,000 docs per run
+    .venv/bin/python benchmarks/extract.py --docs 100000 --modes dictionary --processes 1   # memory flatness
+
+Documents are streamed (the corpus is cycled with fresh ids), so memory must
+stay flat however many documents go through; RSS (this process plus workers)
+is sampled every ``--sample-every`` documents and reported as start / peak /
+end. Pipeline loading time is reported separately and not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+
+from ingest.text.pipeline import extract_documents, load_pipeline
+from ingest.text.readers import ReadStats, read_documents
+from ingest.text.records import Document
+
+DEFAULT_INPUTS = [
+    Path(__file__).resolve().parents[1] / "../shared/data/ner/BC5CDR_TrainingSet.PubTator.txt",
+    Path(__file__).resolve().parents[1] / "../shared/data/ner/BC5CDR_DevelopmentSet.PubTator.txt",
+]
+
+
+def rss_mb() -> float:
+    """Resident memory of this process and its children, in MiB."""
+    me = psutil.Process()
+    total = me.memory_info().rss
+    for child in me.children(recursive=True):
+        try:
+            total += child.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def stream(base: list[Document], n: int) -> Iterator[Document]:
+    for k, d in enumerate(itertools.islice(itertools.cycle(base), n)):
+        yield Document(id=f"{d.id}-{k}", text=d.text, title=d.title, source=d.source)
+
+
+def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int) -> dict:
+    t0 = time.perf_counter()
+    nlp = load_pipeline(ner=mode == "ner", gene_ner="auto" if mode == "ner" else False)
+    load_s = time.perf_counter() - t0
+    words = docs = mentions = relations = 0
+    samples = [rss_mb()]
+    t0 = time.perf_counter()
+    for d in extract_documents(nlp, stream(base, n_docs), batch_size=batch_size, n_process=n_process):
+        docs += 1
+        words += len(d.text.split())
+        mentions += len(d.mentions)
+        relations += len(d.relations)
+        if docs % sample_every == 0:
+            samples.append(rss_mb())
+    secs = time.perf_counter() - t0
+    samples.append(rss_mb())
+    return {
+        "mode": "dictionary+linking+relations" if mode == "dictionary" else "dictionary+NER+linking+relations",
+        "pipeline": nlp.pipe_names,
+        "n_process": n_process,
+        "docs": docs,
+        "words": words,
+        "seconds": round(secs, 2),
+        "words_per_s": round(words / secs),
+        "words_per_s_per_process": round(words / secs / n_process),
+        "docs_per_s": round(docs / secs, 1),
+        "mentions": mentions,
+        "relations": relations,
+        "load_s": round(load_s, 1),
+        "rss_mb_start": round(samples[0]),
+        "rss_mb_peak": round(max(samples)),
+        "rss_mb_end": round(samples[-1]),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--input", action="append", default=None, help="corpus file(s), any supported format")
+    ap.add_argument("--docs", type=int, default=2000, help="documents per run (the corpus is cycled)")
+    ap.add_argument("--modes", default="dictionary,ner")
+    ap.add_argument("--processes", default="1,2")
+    ap.add_argument("--batch-size", type=int, default=64)
+    ap.add_argument("--sample-every", type=int, default=500)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = ap.parse_args(argv)
+    inputs = args.input or [str(p) for p in DEFAULT_INPUTS]
+    base = [d for p in inputs for d in read_documents(p, stats=ReadStats())]
+    if not base:
+        sys.exit("no documents read")
+    results = []
+    print(f"{len(base)} distinct documents, {sum(len(d.text.split()) for d in base) / len(base):.0f} words each on average; "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, Python {platform.python_version()}")
+    print(f"{'mode':<34} {'proc':>4} {'docs':>7} {'words/s':>9} {'w/s/proc':>9} {'docs/s':>8} {'RSS MiB start/peak/end':>24}")
+    for mode in args.modes.split(","):
+        for n_process in (int(x) for x in args.processes.split(",")):
+            r = run(mode, n_process, base, args.docs, args.batch_size, args.sample_every)
+            results.append(r)
+            print(f"{r['mode']:<34} {n_process:>4} {r['docs']:>7} {r['words_per_s']:>9} {r['words_per_s_per_process']:>9} {r['docs_per_s']:>8} "
+                  f"{r['rss_mb_start']:>8}/{r['rss_mb_peak']}/{r['rss_mb_end']}", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

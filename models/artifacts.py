@@ -1,0 +1,196 @@
+"""Versioned model directories: save, load, integrity check, model card.
+
+Layout of an artifact directory::
+
+    model.json       manifest: format_version, name, kind, model_version,
+                     medkg_version, created_at, labels, label_map (label ->
+                     Disease id), temperature, model config, data fingerprint,
+                     file hashes
+    weights.pt | weights.npz (+ vocab.json)   the parameters (no pickled code)
+    label_map.tsv    label -> graph Disease id, as used by this model
+    metrics.json     training / validation / hold-out metrics
+    MODEL_CARD.md    intended use (research only, not a medical device), data, limits
+    holdout.csv      (text models) the held-out notes, for ``medkg models evaluate``
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Any, Sequence
+
+from graph_engine.errors import ModelError
+from models.data import LabelInfo, sha256_file
+from models.records import TextRecord
+
+FORMAT_VERSION = 1
+MANIFEST = "model.json"
+KINDS = ("image", "text")
+
+
+def medkg_version() -> str:
+    """The installed medkg version (package metadata, else ``graph_engine.__version__``)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version("medkg")
+    except Exception:  # PackageNotFoundError or a broken install
+        from graph_engine import __version__
+
+        return __version__
+
+
+def default_artifact_dir(kind: str) -> Path:
+    """The shipped default model of ``kind`` (``models/artifacts/<kind>-default``)."""
+    if kind not in KINDS:
+        raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
+    return Path(str(resources.files("models").joinpath("artifacts", f"{kind}-default")))
+
+
+def write_artifact(
+    directory: str | Path,
+    model: Any,
+    name: str,
+    label_info: dict[str, LabelInfo],
+    metrics: dict[str, Any],
+    data: dict[str, Any],
+    holdout: Sequence[TextRecord] = (),
+) -> dict[str, Any]:
+    """Write ``model`` and everything needed to reuse and judge it to ``directory``.
+
+    Returns:
+        The manifest written to ``model.json``.
+    """
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if any(d.iterdir()) and not (d / MANIFEST).exists():
+        # never mix a model's files into an unrelated folder; retraining over a model is fine
+        raise ModelError(f"{d} exists, is not empty and holds no model; choose a new --output directory")
+    for stale in ("holdout.csv", "weights.pt", "weights.npz", "vocab.json"):
+        (d / stale).unlink(missing_ok=True)
+    files = model.save_weights(d)
+    with open(d / "label_map.tsv", "w", encoding="utf-8", newline="") as fh:
+        fh.write("label\tdisease_id\tdisease_name\n")
+        for lb in model.labels:
+            info = label_info[lb]
+            fh.write(f"{lb}\t{info.disease_id or ''}\t{info.disease_name or ''}\n")
+    if holdout:
+        with open(d / "holdout.csv", "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "label", "text"])
+            for r in holdout:
+                w.writerow([r.id, r.label, r.text])
+        files.append("holdout.csv")
+    (d / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    files += ["label_map.tsv", "metrics.json"]
+    hashes = {f: sha256_file(d / f) for f in files}
+    weights_sha = hashes[files[0]]
+    created = datetime.now(timezone.utc).replace(microsecond=0)
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "name": name,
+        "kind": model.kind,
+        "model_version": f"{created:%Y%m%d}-{weights_sha[:8]}",
+        "medkg_version": medkg_version(),
+        "created_at": created.isoformat(),
+        "labels": list(model.labels),
+        "label_map": {lb: {"disease_id": label_info[lb].disease_id, "disease_name": label_info[lb].disease_name}
+                      for lb in model.labels},
+        "temperature": model.temperature,
+        "model": model.state(),
+        "data": data,
+        "files": hashes,
+    }
+    (d / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (d / "MODEL_CARD.md").write_text(model_card(manifest, metrics), encoding="utf-8")
+    return manifest
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """Read and check ``model.json`` (format version, kind, file hashes).
+
+    Raises:
+        ModelError: the directory is not a model artifact, is from a newer
+            format, or a file does not match its recorded hash.
+    """
+    d = Path(directory)
+    p = d / MANIFEST
+    if not p.is_file():
+        raise ModelError(f"{d}: not a model directory (no {MANIFEST}); train one with 'medkg models train'")
+    try:
+        manifest = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{p}: invalid JSON ({e})") from e
+    fv = manifest.get("format_version")
+    if fv != FORMAT_VERSION:
+        raise ModelError(f"{p}: format_version {fv!r}; this medkg reads format {FORMAT_VERSION}")
+    if manifest.get("kind") not in KINDS:
+        raise ModelError(f"{p}: unknown kind {manifest.get('kind')!r}")
+    for f, digest in manifest.get("files", {}).items():
+        fp = d / f
+        if not fp.is_file():
+            raise ModelError(f"{d}: {f} is missing")
+        if sha256_file(fp) != digest:
+            raise ModelError(f"{d}: {f} does not match its sha256 in {MANIFEST} (modified or corrupt)")
+    return manifest
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.4f}" if isinstance(x, float) else str(x)
+
+
+def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """A Markdown model card for the artifact."""
+    kind = manifest["kind"]
+    data = manifest["data"]
+    lines = [
+        f"# Model card: {manifest['name']} {manifest['model_version']}",
+        "",
+        "## Intended use",
+        "Research and demonstration inside medkg only. **Not a medical device**: not validated for",
+        "diagnosis, triage or any clinical decision, and must not be used on patients. Predictions are",
+        "written to the graph as `(:Diagnosis)` suggestions to be explored next to curated knowledge.",
+        "",
+        "## Model",
+        f"- kind: {kind}; architecture: `{manifest['model']['architecture']}`",
+        f"- labels -> graph Disease ids: "
+        + ", ".join(f"{lb} -> {v['disease_id'] or '(none)'}" for lb, v in manifest["label_map"].items()),
+        f"- calibration: temperature scaling, T = {manifest['temperature']:.4f}",
+        f"- medkg {manifest['medkg_version']}, created {manifest['created_at']}",
+        "",
+        "## Data",
+        f"- source file: `{data.get('source')}` (sha256 `{data.get('sha256')}`)",
+        f"- records read {data.get('n_read')}, used {data.get('n_used')}, skipped {data.get('n_skipped')}",
+        f"- split: {json.dumps(data.get('split', {}))}",
+    ]
+    if kind == "image":
+        lines += [
+            "- PneumoniaMNIST (MedMNIST v2, CC BY 4.0): 28x28 pediatric chest X-rays, normal vs pneumonia.",
+            "  Yang et al., *MedMNIST v2*, Scientific Data 10, 41 (2023).",
+        ]
+    else:
+        lines += ["- Symptom2Disease: first-person symptom descriptions, 24 diseases (as published; no licence stated)."]
+    lines += ["", "## Metrics", ""]
+    for section, vals in metrics.items():
+        if isinstance(vals, dict) and "accuracy" in vals:
+            lines.append(
+                f"- {section}: n={vals.get('n', '-')}, accuracy {_fmt(vals['accuracy'])}, "
+                f"AUROC {_fmt(vals.get('auroc'))}, ECE {_fmt(vals.get('ece'))}, NLL {_fmt(vals.get('nll'))}"
+            )
+    lines += [
+        "",
+        "Validation metrics on the internal split are optimistic (it chose the epoch and the temperature);",
+        "see docs/benchmarks/models.md for numbers on data the model never saw.",
+        "",
+        "## Limits",
+        "- Small, single-source training sets; performance on other hospitals, devices, populations,",
+        "  languages or writing styles is unknown and likely worse.",
+        "- Images must be grayscale at the training size; notes must be English free text.",
+        "- Probabilities are calibrated on data like the training data only; class priors differ elsewhere.",
+        "- A label is only as good as its mapping to a Disease id (see label_map.tsv).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,168 @@
+"""Contract tests every recommender passes on the toy graph whose answers are known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graph_engine.errors import RecommendError
+from recommend import available, get_recommender, load_recommender
+from recommend.toy import block_of, toy_embeddings, toy_graph
+
+pytestmark = pytest.mark.unit
+
+METHODS = ["popularity", "random", "cf", "cf-svd", "content", "ppr", "metapath", "gnn", "hybrid"]
+LEARNED = [m for m in METHODS if m not in ("popularity", "random")]
+COLD_CAPABLE = ["content", "ppr", "gnn", "hybrid"]  # CF has nothing to say about a disease without drugs
+PARAMS = {"cf-svd": {"rank": 3}, "hybrid": {"val_rounds": 1}}
+
+
+@pytest.fixture(scope="module")
+def tables():
+    return toy_graph()
+
+
+@pytest.fixture(scope="module")
+def fitted(tables):
+    out = {}
+    for m in METHODS:
+        kw = dict(PARAMS.get(m, {}))
+        if m == "gnn":
+            kw["embeddings"] = toy_embeddings(tables)
+        out[m] = get_recommender(m, seed=0, **kw).fit(tables)
+    return out
+
+
+def test_registry_lists_every_method():
+    assert set(METHODS) <= set(available())
+    with pytest.raises(RecommendError, match="unknown recommender"):
+        get_recommender("nope")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_shapes_order_and_batch(fitted, method):
+    rec = fitted[method]
+    ids, scores = rec.recommend(["DOID:A0", "DOID:B1"], k=5)
+    assert ids.shape == (2, 5) and scores.shape == (2, 5)
+    assert np.all(np.diff(scores, axis=1) <= 0), "scores must be sorted best first"
+    assert set(ids.ravel()) <= set(map(str, rec.item_ids))
+    one_ids, one_scores = rec.recommend("DOID:B1", k=5)
+    np.testing.assert_array_equal(one_ids[0], ids[1])
+    np.testing.assert_allclose(one_scores[0], scores[1], rtol=1e-5)
+    all_ids, _ = rec.recommend(["DOID:A0"], k=None)
+    assert all_ids.shape == (1, len(rec.item_ids))
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_errors(fitted, method):
+    rec = fitted[method]
+    with pytest.raises(RecommendError, match="unknown target"):
+        rec.recommend(["DOID:NOPE"], k=3)
+    with pytest.raises(RecommendError):
+        rec.recommend(["DOID:A0"], k=0)
+    with pytest.raises(RecommendError, match="not fitted"):
+        get_recommender(method).recommend(["DOID:A0"])
+
+
+@pytest.mark.parametrize("method", LEARNED)
+def test_known_answer_block_recovery(fitted, method):
+    """DBA07 is the block-A drug DOID:A0 lacks; the planted DBP01 binds A0's genes."""
+    ids, _ = fitted[method].recommend(["DOID:A0"], k=2, exclude_known=True)
+    top = set(ids[0])
+    if method.startswith("cf"):
+        assert "DRUGBANK:DBA07" in top  # CF sees co-treatment only
+    else:
+        assert top <= {"DRUGBANK:DBA07", "DRUGBANK:DBP01"}, top
+    # every block-B disease gets block-B drugs first
+    ids, _ = fitted[method].recommend(["DOID:B0", "DOID:B2"], k=3)
+    assert all(block_of(i) == "B" for i in ids.ravel()), ids
+
+
+@pytest.mark.parametrize("method", COLD_CAPABLE)
+def test_cold_start_disease(fitted, method):
+    """DOID:A9 has no known treatment but block-A genes/symptoms: block-A drugs must win."""
+    rec = fitted[method]
+    s = rec.score(["DOID:A9"])[0]
+    blocks = np.array([block_of(str(i)) for i in rec.item_ids])
+    a, b = s[blocks == "A"], s[blocks == "B"]
+    auc = (a[:, None] > b[None, :]).mean() + 0.5 * (a[:, None] == b[None, :]).mean()
+    assert auc >= 0.9, auc
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_save_load_round_trip(fitted, method, tmp_path):
+    rec = fitted[method]
+    path = rec.save(tmp_path / method)
+    back = load_recommender(path)
+    assert type(back) is type(rec)
+    targets = ["DOID:A0", "DOID:A9", "DOID:B3"]
+    np.testing.assert_array_equal(back.score(targets), rec.score(targets))
+    i1, s1 = rec.recommend(targets, k=4)
+    i2, s2 = back.recommend(targets, k=4)
+    np.testing.assert_array_equal(i1, i2)
+    np.testing.assert_array_equal(s1, s2)
+    assert back.model_version == rec.model_version
+
+
+@pytest.mark.parametrize("method", ["metapath", "hybrid"])
+def test_explanation_names_the_planted_path(fitted, method):
+    exp = fitted[method].explain("DOID:A0", "DRUGBANK:DBP01", top=10)
+    binds = [p for p in exp.paths if p.metapath == "CbGaD"]
+    assert binds, [p.text() for p in exp.paths]
+    p = binds[0]
+    assert p.nodes[0] == ("Drug", "DRUGBANK:DBP01") and p.nodes[-1] == ("Disease", "DOID:A0")
+    assert p.nodes[1][0] == "Gene" and p.rels == ["BINDS", "<ASSOCIATES"]
+    assert p.contribution > 0
+    # the gene really links both ends in the graph
+    gene = p.nodes[1][1]
+    t = toy_graph()
+    gi = {str(g): i for i, g in enumerate(t.nodes["Gene"])}[gene]
+    di = {str(d): i for i, d in enumerate(t.nodes["Drug"])}["DRUGBANK:DBP01"]
+    e = t.edges[("Drug", "BINDS", "Gene")]
+    assert np.any((e.src == di) & (e.dst == gi))
+    assert "BINDS" in exp.to_dict()["paths"][0]["text"] or exp.paths
+
+
+def test_cf_explanation_uses_co_treating_drugs(fitted):
+    exp = fitted["cf"].explain("DOID:A0", "DRUGBANK:DBA07")
+    assert exp.paths and all(p.nodes[0] == ("Drug", "DRUGBANK:DBA07") for p in exp.paths)
+    assert all(p.nodes[-1] == ("Disease", "DOID:A0") and p.rels[-1] in ("TREATS", "PALLIATES") for p in exp.paths)
+    assert exp.score == pytest.approx(sum(p.contribution for p in fitted["cf"].explain("DOID:A0", "DRUGBANK:DBA07", top=100).paths), rel=1e-4)
+
+
+@pytest.mark.parametrize("method", ["content", "ppr", "gnn"])
+def test_explanations_exist(fitted, method):
+    exp = fitted[method].explain("DOID:A0", "DRUGBANK:DBP01")
+    assert exp.method == method and exp.paths
+    assert all(p.nodes[0] == ("Drug", "DRUGBANK:DBP01") for p in exp.paths)
+
+
+def test_gnn_without_embeddings_says_how_to_get_them(tables):
+    with pytest.raises(RecommendError, match="no node embeddings"):
+        get_recommender("gnn").fit(tables)
+
+
+def test_hybrid_uses_cold_blend_for_diseases_without_treatments(fitted):
+    hyb = fitted["hybrid"]
+    w = hyb.blend_weights()
+    assert set(w) == {"warm", "cold"}
+    exp = hyb.explain("DOID:A9", "DRUGBANK:DBA01")
+    assert "cold-start" in exp.note
+
+
+def test_patients_as_cf_targets():
+    from recommend.patients import Patient, patient_records  # noqa: F401
+    from graph_engine.export import tables_from_edges
+
+    t = toy_graph()
+    nodes = {k: [str(i) for i in v] for k, v in t.nodes.items()}
+    nodes["Patient"] = ["PAT:1"]
+    edges = {}
+    for k, e in t.edges.items():
+        s_ids, d_ids = t.nodes[k[0]], t.nodes[k[2]]
+        edges[k] = [(str(s_ids[a]), str(d_ids[b])) for a, b in zip(e.src, e.dst)]
+    edges[("Patient", "TAKES", "Drug")] = [("PAT:1", "DRUGBANK:DBA00"), ("PAT:1", "DRUGBANK:DBA01")]
+    t2 = tables_from_edges(nodes, edges)
+    rec = get_recommender("cf").fit(t2)
+    ids, _ = rec.recommend(["PAT:1"], k=3, exclude_known=True)
+    assert all(block_of(i) == "A" for i in ids[0])

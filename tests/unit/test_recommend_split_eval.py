@@ -1,0 +1,120 @@
+"""Leakage-safe splits and the evaluation loop."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from graph_engine.errors import RecommendError
+from graph_engine.export import EdgeList, tables_from_edges
+from recommend.data import IndicationData
+from recommend.evaluate import evaluate, evaluate_split, ranking_metrics, summarize, to_markdown
+from recommend.split import disease_split, indication_pairs, random_edge_split, remove_pairs
+from recommend.toy import toy_graph
+
+pytestmark = pytest.mark.unit
+
+
+def _with_twins_and_duplicates():
+    """Toy graph plus PALLIATES twins of TREATS pairs, duplicated edges and Disease->Drug storage."""
+    t = toy_graph()
+    tr = t.edges[("Drug", "TREATS", "Disease")]
+    pa = t.edges[("Drug", "PALLIATES", "Disease")]
+    # twin every third TREATS pair as PALLIATES, duplicate a few TREATS edges
+    t.edges[("Drug", "PALLIATES", "Disease")] = EdgeList(np.concatenate([pa.src, tr.src[::3]]),
+                                                         np.concatenate([pa.dst, tr.dst[::3]]))
+    t.edges[("Drug", "TREATS", "Disease")] = EdgeList(np.concatenate([tr.src, tr.src[:4]]),
+                                                      np.concatenate([tr.dst, tr.dst[:4]]))
+    # the same relation also stored the other way round for a few pairs
+    t.edges[("Disease", "TREATS", "Drug")] = EdgeList(tr.dst[1:6:2], tr.src[1:6:2])
+    return t
+
+
+def _train_pairs(tables):
+    d = IndicationData.from_tables(tables)
+    r, c = d.indications.nonzero()
+    return set(zip(r.tolist(), c.tolist()))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_random_edge_split_holds_out_twins_and_duplicates(seed):
+    t = _with_twins_and_duplicates()
+    all_pairs = set(map(tuple, indication_pairs(t).tolist()))
+    s = random_edge_split(t, test_frac=0.3, seed=seed)
+    test = set(map(tuple, s.test_pairs.tolist()))
+    train = _train_pairs(s.train)
+    assert test and not (test & train), "a held-out pair (or its PALLIATES twin / duplicate) leaked"
+    assert test | train == all_pairs
+    assert set(map(tuple, s.train_pairs.tolist())) == train
+    # every indication edge list of the training graph is free of test pairs, in both storages
+    for key in [("Drug", "TREATS", "Disease"), ("Drug", "PALLIATES", "Disease"), ("Disease", "TREATS", "Drug")]:
+        e = s.train.edges[key]
+        pairs = zip(e.dst.tolist(), e.src.tolist()) if key[0] == "Drug" else zip(e.src.tolist(), e.dst.tolist())
+        pairs = list(pairs)
+        assert not (set(pairs) & test)
+        assert len(pairs) == len(set(pairs)), "duplicates must be removed"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_disease_split_removes_all_treatments_of_test_diseases(seed):
+    t = _with_twins_and_duplicates()
+    s = disease_split(t, test_frac=0.25, seed=seed)
+    d = IndicationData.from_tables(s.train)
+    assert len(s.test_diseases) >= 1
+    assert d.indications[s.test_diseases].nnz == 0
+    assert set(s.test_pairs[:, 0].tolist()) == set(s.test_diseases.tolist())
+    # other relations of the test diseases stay (genes, symptoms): zero-shot, not amputated
+    assert len(s.train.edges[("Disease", "ASSOCIATES", "Gene")]) == len(t.edges[("Disease", "ASSOCIATES", "Gene")])
+
+
+def test_splits_are_seeded():
+    t = toy_graph()
+    a, b = random_edge_split(t, 0.2, seed=5), random_edge_split(t, 0.2, seed=5)
+    np.testing.assert_array_equal(a.test_pairs, b.test_pairs)
+    assert not np.array_equal(random_edge_split(t, 0.2, seed=6).test_pairs, a.test_pairs)
+
+
+def test_remove_pairs_keeps_node_tables():
+    t = toy_graph()
+    out = remove_pairs(t, indication_pairs(t)[:3])
+    assert out.nodes is t.nodes
+    assert len(indication_pairs(out)) == len(indication_pairs(t)) - 3
+
+
+def test_split_refuses_a_graph_without_indications():
+    t = tables_from_edges({"Disease": ["DOID:1"], "Drug": ["DRUGBANK:DB1"]}, {})
+    with pytest.raises(RecommendError, match="too few"):
+        random_edge_split(t)
+
+
+def test_ranking_metrics_perfect_and_reversed():
+    scores = np.array([[3.0, 2.0, 1.0, 0.0]])
+    pos = np.array([[True, False, False, False]])
+    cand = np.ones_like(pos)
+    m = ranking_metrics(scores, pos, cand)
+    assert m["auroc"] == 1.0 and m["mrr"] == 1.0 and m["hits@10"] == 1.0
+    m = ranking_metrics(-scores, pos, cand)
+    assert m["auroc"] == 0.0 and m["mrr"] == pytest.approx(0.25)
+
+
+def test_evaluate_detects_leaks():
+    t = toy_graph()
+    s = random_edge_split(t, 0.2, seed=0)
+    s.train = t  # simulate a broken split: test pairs still in training
+    with pytest.raises(RecommendError, match="leak"):
+        evaluate_split(s, "popularity")
+
+
+def test_evaluate_table_has_every_method_and_split():
+    t = toy_graph()
+    rows = evaluate(t, methods=["random", "popularity", "cf", "content", "gnn"], seeds=[0, 1, 2], test_frac=0.25)
+    summary = summarize(rows)
+    assert {(e["split"], e["method"]) for e in summary} == {
+        (s, m) for s in ("random-edge", "held-out-disease") for m in ("random", "popularity", "cf", "content", "gnn")}
+    gnn = [e for e in summary if e["method"] == "gnn"]
+    assert all(e["status"].startswith("skipped") for e in gnn)
+    by = {(e["split"], e["method"]): e for e in summary}
+    assert by[("held-out-disease", "content")]["auroc"][0] > by[("held-out-disease", "random")]["auroc"][0]
+    assert by[("random-edge", "cf")]["seeds"] == 3
+    md = to_markdown(summary)
+    assert md.count("\n") == len(summary) + 1 and "skipped" in md

@@ -1,0 +1,146 @@
+"""`medkg extract` output schema and the Neo4j writer's rows (with a fake client)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterable
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from graph_engine.errors import QueryError
+from graph_engine.schema import default_schema
+from ingest.text import cypher
+from ingest.text.records import Document, Evidence, Mention, Relation
+from ingest.text.writer import relation_evidence, write_documents
+from jobs.commands import nlp as nlp_commands
+
+pytestmark = pytest.mark.unit
+
+PUBTATOR = """\
+1|t|Cisplatin in non-small cell lung cancer.
+1|a|Non-small cell lung cancer (NSCLC) was treated with cisplatin. Nephrotoxicity was induced by cisplatin.
+1\t0\t9\tCisplatin\tChemical\tD002945
+
+2|t|Isoniazid and hepatitis
+2|a|Isoniazid did not cause hepatitis.
+
+3|t|
+3|a|
+"""
+
+MENTION_KEYS = {"doc_id", "start", "end", "text", "label", "id", "score"}
+RELATION_KEYS = {"doc_id", "type", "subject", "object", "negated", "sentence", "score"}
+
+
+def _root() -> click.Group:
+    root = click.Group("medkg")
+    root.add_command(click.Group("ingest"))
+    nlp_commands.register(root)
+    return root
+
+
+def test_register_adds_commands() -> None:
+    root = _root()
+    assert {"extract", "ner"} <= set(root.commands)
+    assert set(root.commands["ner"].commands) == {"train", "evaluate"}  # type: ignore[attr-defined]
+    assert "text" in root.commands["ingest"].commands  # type: ignore[attr-defined]
+
+
+def test_extract_cli_schema_and_offsets(tmp_path: Path) -> None:
+    src = tmp_path / "in.PubTator.txt"
+    src.write_text(PUBTATOR, encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(_root(), ["extract", "--input", str(src), "--format", "pubtator", "--output", str(out), "--no-ner"])
+    assert result.exit_code == 0, result.output
+    assert "read 2" in result.output and "rejected 1" in result.output
+    lines = [json.loads(x) for x in out.read_text(encoding="utf-8").splitlines()]
+    assert [x["doc_id"] for x in lines] == ["1", "2"]
+    texts = {
+        "1": "Cisplatin in non-small cell lung cancer. Non-small cell lung cancer (NSCLC) was treated with cisplatin. Nephrotoxicity was induced by cisplatin.",
+        "2": "Isoniazid and hepatitis Isoniazid did not cause hepatitis.",
+    }
+    for line in lines:
+        assert line["mentions"], line
+        for m in line["mentions"]:
+            assert MENTION_KEYS <= set(m)
+            assert m["label"] in {"Disease", "Drug", "Gene"}
+            assert texts[m["doc_id"]][m["start"] : m["end"]] == m["text"]
+            assert m["id"] is None or ":" in m["id"]
+        for r in line["relations"]:
+            assert RELATION_KEYS <= set(r) and r["sentence"] in texts[r["doc_id"]]
+    rels = {(r["type"], r["negated"]) for line in lines for r in line["relations"]}
+    assert ("TREATS", False) in rels and ("CAUSES", True) in rels
+    rejects = (tmp_path / "out.jsonl.rejects.tsv").read_text(encoding="utf-8")
+    assert "empty" in rejects
+
+
+class FakeClient:
+    """Records write_batches calls; read returns canned rows."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, list[dict[str, Any]]]] = []
+
+    def write_batches(self, cypher_text: str, rows: Iterable[dict[str, Any]], batch_size: int | None = None) -> int:
+        rows = list(rows)
+        self.calls.append((cypher_text, rows))
+        return len(rows)
+
+    def read(self, cypher_text: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        self.calls.append((cypher_text, [params or {}]))
+        return []
+
+
+def _doc(doc_id: str) -> Document:
+    text = "Cisplatin treats lung cancer. Cisplatin may cause hepatitis."
+    ms = [
+        Mention(doc_id, 0, 9, "Cisplatin", "Drug", "DRUGBANK:DB00515", 1.0, "dictionary"),
+        Mention(doc_id, 17, 28, "lung cancer", "Disease", "DOID:1324", 1.0, "dictionary"),
+        Mention(doc_id, 30, 39, "Cisplatin", "Drug", "DRUGBANK:DB00515", 1.0, "dictionary"),
+        Mention(doc_id, 50, 59, "hepatitis", "Disease", "MESH:D056486", 1.0, "dictionary", speculative=True),
+        Mention(doc_id, 0, 9, "Cisplatin", "Drug", None, 0.5, "ner"),
+    ]
+    ev1 = Evidence(doc_id, text[:29], 0, 29, 0, 9, 17, 28, "medkg.relations", "0.1.0")
+    ev2 = Evidence(doc_id, text[30:], 30, 60, 30, 39, 50, 59, "medkg.relations", "0.1.0")
+    rs = [
+        Relation(doc_id, "TREATS", "DRUGBANK:DB00515", "DOID:1324", "Drug", "Disease", "Cisplatin", "lung cancer", False, False, 0.8, ev1),
+        Relation(doc_id, "CAUSES", "DRUGBANK:DB00515", "MESH:D056486", "Drug", "Disease", "Cisplatin", "hepatitis", False, True, 0.7, ev2),
+    ]
+    return Document(doc_id, text, title="T", year=2020, source="pubtator", mentions=ms, relations=rs)
+
+
+def test_writer_rows_are_keyed_and_idempotent() -> None:
+    client = FakeClient()
+    summary = write_documents(client, [_doc("42")])
+    assert summary.articles == 1 and summary.relations == 1 and summary.skipped_relations == 1
+    by_query = {q: rows for q, rows in client.calls}
+    assert by_query[cypher.MERGE_ARTICLES] == [{"id": "42", "title": "T", "year": 2020, "source": "pubtator", "extractor": "medkg.text@0.1.0"}]
+    drug_rows = by_query[cypher.MERGE_MENTIONS["Drug"]]
+    assert drug_rows == [{"article": "42", "id": "DRUGBANK:DB00515", "name": "Cisplatin", "count": 2, "texts": ["Cisplatin"]}]
+    (rel_row,) = by_query[cypher.MERGE_RELATIONS[("TREATS", "Drug", "Disease")]]
+    assert rel_row["key"] == "42:0-9:17-28" and rel_row["pmid"] == "42" and rel_row["sentence"] == "Cisplatin treats lung cancer."
+    assert ("CAUSES", "Drug", "Disease") not in {k for k, q in cypher.MERGE_RELATIONS.items() if q in by_query}  # speculative: not asserted
+    # a second run produces exactly the same rows: MERGE on ids + evidence keys make it a no-op in Neo4j
+    again = FakeClient()
+    write_documents(again, [_doc("42")])
+    assert again.calls == client.calls
+
+
+def test_cypher_uses_only_schema_names() -> None:
+    schema = default_schema()
+    for rel, s, o in cypher.RELATION_KEYS:
+        assert schema.check_relationship_type(rel) and schema.check_entity_label(s) and schema.check_entity_label(o)
+        q = cypher.MERGE_RELATIONS[(rel, s, o)]
+        assert q.lstrip().startswith("UNWIND $rows AS row") and "NOT row.key IN" in q
+    for label, q in cypher.MERGE_MENTIONS.items():
+        assert f":{label} {{id: row.id}}" in q and "SET m.count = row.count" in q
+
+
+def test_relation_evidence_api() -> None:
+    client = FakeClient()
+    assert relation_evidence(client, "DRUGBANK:DB00515", "DOID:1324", "TREATS") == []
+    assert client.calls[0][1] == [{"subject": "DRUGBANK:DB00515", "object": "DOID:1324"}]
+    with pytest.raises(QueryError):
+        relation_evidence(client, "a", "b", "LOVES")

@@ -1,0 +1,149 @@
+"""NLP components on crafted sentences, the shipped model, and relation flags."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import spacy
+
+from graph_engine.records import NodeRecord
+from ingest.text.components import AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, find_abbreviations
+from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
+from ingest.text.records import Document
+from ingest.text.training import blank_pipeline
+from ingest.text.vocabulary import Vocabulary, build_vocabulary
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.fixture(scope="module")
+def vocab() -> Vocabulary:
+    return build_vocabulary(
+        [
+            NodeRecord("Disease", "DOID:1324", "lung cancer"),
+            NodeRecord("Disease", "DOID:3908", "non-small cell lung carcinoma", ("non-small cell lung cancer",)),
+            NodeRecord("Disease", "DOID:10652", "Alzheimer's disease"),
+            NodeRecord("Disease", "MESH:D056486", "hepatitis"),
+            NodeRecord("Drug", "DRUGBANK:DB00515", "Cisplatin"),
+            NodeRecord("Drug", "DRUGBANK:DB00951", "Isoniazid"),
+            NodeRecord("Drug", "DRUGBANK:DB00682", "Warfarin"),
+            NodeRecord("Drug", "DRUGBANK:DB00945", "Acetylsalicylic acid", ("aspirin",)),
+            NodeRecord("Drug", "DRUGBANK:DB00619", "Imatinib"),
+            NodeRecord("Gene", "NCBIGene:25", "ABL1"),
+            NodeRecord("Gene", "NCBIGene:847", "CAT"),
+            NodeRecord("Anatomy", "UBERON:0002048", "lung"),  # not a text label: ignored
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def nlp(vocab: Vocabulary) -> spacy.Language:
+    """A small rule pipeline over the test vocabulary (no statistical model)."""
+    nlp = blank_pipeline()
+    nlp.add_pipe("medkg_sentences_v1")
+    nlp.add_pipe("medkg_negation_v1")
+    _add(nlp, "dictionary", DictionaryRecognizer(vocab), before="medkg_negation_v1")
+    _add(nlp, "abbreviations", AbbreviationResolver(vocab), before="medkg_negation_v1")
+    _add(nlp, "linker", Linker(vocab), before="medkg_negation_v1")
+    _add(nlp, "relations", RelationExtractor({}))
+    return nlp
+
+
+def _add(nlp: spacy.Language, name: str, component: object, before: str | None = None) -> None:
+    factory = f"_medkg_test_{name}"
+    if not spacy.Language.has_factory(factory):
+        spacy.Language.factory(factory, func=lambda nlp, name, c=component: c)
+    nlp.add_pipe(factory, name=name, before=before)
+
+
+def ents(doc: spacy.tokens.Doc) -> list[tuple[str, str, str]]:
+    return [(e.text, e.label_, e.kb_id_) for e in doc.ents]
+
+
+def test_dictionary_longest_match_case_and_punctuation(nlp: spacy.Language) -> None:
+    doc = nlp("Patients with Non-Small-Cell Lung Cancer and lung cancers; alzheimer disease; a cat and CAT.")
+    got = ents(doc)
+    assert ("Non-Small-Cell Lung Cancer", "Disease", "DOID:3908") in got  # longest match beats "lung cancer"
+    assert ("lung cancers", "Disease", "DOID:1324") in got  # plural
+    assert ("alzheimer disease", "Disease", "DOID:10652") in got  # case + possessive dropped
+    assert ("CAT", "Gene", "NCBIGene:847") in got and not any(t == "cat" for t, _, _ in got)  # symbols are case-sensitive
+    assert all(label != "Anatomy" for _, label, _ in got)
+
+
+def test_abbreviation_gets_long_form_id(nlp: spacy.Language) -> None:
+    doc = nlp("Non-small cell lung cancer (NSCLC) is common. Most NSCLC patients smoke.")
+    pairs = [(lf.text, sf.text) for lf, sf in find_abbreviations(doc)]
+    assert pairs == [("Non-small cell lung cancer", "NSCLC")]
+    nsclc = [e for e in doc.ents if e.text == "NSCLC"]
+    assert len(nsclc) == 2 and {e.kb_id_ for e in nsclc} == {"DOID:3908"}
+
+
+def test_linker_keeps_unlinked_mentions(nlp: spacy.Language, vocab: Vocabulary) -> None:
+    doc = nlp.make_doc("Aspirin and foobarazole were given.")
+    doc.ents = [spacy.tokens.Span(doc, 0, 1, "Drug"), spacy.tokens.Span(doc, 2, 3, "Drug")]
+    Linker(vocab)(doc)
+    rec = doc_records(doc, Document("d", doc.text))
+    by_text = {m.text: m for m in rec.mentions}
+    assert by_text["Aspirin"].id == "DRUGBANK:DB00945" and 0.8 < by_text["Aspirin"].score <= 1.0
+    assert by_text["foobarazole"].id is None and by_text["foobarazole"].label == "Drug"
+    assert all(rec.text[m.start : m.end] == m.text for m in rec.mentions)
+
+
+def test_negation_and_speculation_cues(nlp: spacy.Language) -> None:
+    doc = nlp("Isoniazid did not cause hepatitis. Warfarin may interact with aspirin, but cisplatin treats lung cancer.")
+    CueDetector()(doc)
+    rec = doc_records(doc, Document("d", doc.text))
+    by_text = {m.text: m for m in rec.mentions}
+    assert by_text["hepatitis"].negated and not by_text["Isoniazid"].negated
+    assert by_text["aspirin"].speculative
+    assert not by_text["cisplatin"].speculative  # "but" closes the scope
+
+
+def test_relations_on_crafted_sentences(nlp: spacy.Language) -> None:
+    text = (
+        "Cisplatin is effective in the treatment of lung cancer. "
+        "Hepatitis induced by isoniazid was reported. "
+        "Isoniazid did not cause hepatitis in this cohort. "
+        "Cisplatin may induce hepatitis. "
+        "Imatinib inhibits ABL1. "
+        "Warfarin interacts with aspirin."
+    )
+    rec = doc_records(nlp(text), Document("pmid1", text))
+    got = {(r.type, r.subject, r.object, r.negated, r.speculative) for r in rec.relations}
+    assert ("TREATS", "DRUGBANK:DB00515", "DOID:1324", False, False) in got
+    assert ("CAUSES", "DRUGBANK:DB00951", "MESH:D056486", False, False) in got  # subject is the drug even when it comes second
+    assert ("CAUSES", "DRUGBANK:DB00951", "MESH:D056486", True, False) in got
+    assert ("CAUSES", "DRUGBANK:DB00515", "MESH:D056486", False, True) in got
+    assert ("TARGETS", "DRUGBANK:DB00619", "NCBIGene:25", False, False) in got
+    assert any(r[0] == "INTERACTS_WITH" for r in got)
+    for r in rec.relations:
+        ev = r.evidence
+        assert rec.text[ev.sentence_start : ev.sentence_end] == ev.sentence
+        assert rec.text[ev.subject_start : ev.subject_end] == r.subject_text
+        assert ev.extractor == "medkg.relations" and ev.extractor_version
+        assert 0.0 < r.score <= 1.0
+        assert r.asserted == (not r.negated and not r.speculative)
+
+
+@pytest.fixture(scope="module")
+def full_nlp() -> spacy.Language:
+    return load_pipeline()
+
+
+def test_shipped_model_is_versioned_and_finds_unseen_entities(full_nlp: spacy.Language) -> None:
+    path = shipped_model("ner")
+    assert path is not None
+    import json
+
+    meta = json.loads((path / "meta.json").read_text())
+    assert meta["version"] and meta["medkg"]["train_data"] and "performance" in meta
+    assert sum(f.stat().st_size for f in Path(path).rglob("*") if f.is_file()) < 40 * 2**20
+    # a sentence written for this test; the drug name is not in any vocabulary
+    text = "Severe rhabdomyolysis developed after treatment with zorvastatinib in two patients with chronic kidney disease."
+    rec = extract_text(full_nlp, text)
+    labels = {(m.text, m.label) for m in rec.mentions}
+    assert ("rhabdomyolysis", "Disease") in labels
+    assert any(m.label == "Drug" and "zorvastatinib" in m.text for m in rec.mentions)
+    assert all(text[m.start : m.end] == m.text for m in rec.mentions)
+    assert any(m.id is None for m in rec.mentions)  # the unknown drug stays unlinked, not dropped
