@@ -106,8 +106,11 @@ class BulkSink:
                 f = self.edge_files[key] = self._open(f"rels_{'_'.join(key)}.csv", header, keys)
             elif keys != f.prop_keys:
                 raise IngestError(f"bulk import needs the same property columns for every {key} relationship")
-            f.writer.writerow([rec.source_id, rec.target_id, _cell([rec.source] if rec.source else []),
-                               *(_cell(rec.properties[k]) for k in keys)])
+            if keys:
+                f.writer.writerow([rec.source_id, rec.target_id, rec.source or "",
+                                   *(_cell(rec.properties[k]) for k in keys)])
+            else:
+                f.writer.writerow((rec.source_id, rec.target_id, rec.source or ""))
         return len(records)
 
     def close(self) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
@@ -119,4 +122,6 @@ class BulkSink:
 
 
 def temp_directory(base: Path | None = None) -> tempfile.TemporaryDirectory:
+    if base is not None:
+        base.mkdir(parents=True, exist_ok=True)
     return tempfile.TemporaryDirectory(prefix="medkg-bulk-", dir=base)

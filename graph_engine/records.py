@@ -1,4 +1,8 @@
-"""Typed records passed between stages (readers -> writers)."""
+"""Typed records passed between stages (readers -> writers).
+
+Plain slotted dataclasses (not frozen: a frozen dataclass's ``__init__`` costs
+several times more, and loaders create millions of these).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class NodeRecord:
     """One entity or record node.
 
@@ -40,7 +44,7 @@ class NodeRecord:
         }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class EdgeRecord:
     """One directed relationship between two nodes identified by label and id.
 

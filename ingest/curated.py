@@ -185,9 +185,19 @@ class HetionetFormat:
             for kind, spec in data["kinds"].items()
         }
         self.metaedges: dict[str, tuple[str, str, str]] = {k: tuple(v) for k, v in data["metaedges"].items()}  # type: ignore[misc]
+        self._cache: dict[str, tuple[str, str, str]] = {}
 
     def curie(self, hetionet_id: str) -> tuple[str, str, str]:
-        """``Kind::local`` -> ``(kind, label, CURIE)``; raises RowError if unknown."""
+        """``Kind::local`` -> ``(kind, label, CURIE)``; raises RowError if unknown.
+
+        Memoised: a graph has far fewer distinct ids than edge endpoints.
+        """
+        hit = self._cache.get(hetionet_id)
+        if hit is None:
+            hit = self._cache[hetionet_id] = self._curie(hetionet_id)
+        return hit
+
+    def _curie(self, hetionet_id: str) -> tuple[str, str, str]:
         kind, sep, local = hetionet_id.partition("::")
         if not sep or not local:
             raise RowError(f"id {hetionet_id!r} is not of the form Kind::identifier")
@@ -437,6 +447,7 @@ class _Loader:
                    to_record: Callable[[Any], EdgeRecord]) -> None:
         buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]] = defaultdict(list)
         unknown = self.summary.edges["(unparsable)"]
+        counters: dict[tuple[str, str, str], KindCount] = {}
         bar = self._bar(reader, f"edges {path.name}")
         try:
             for line, make in rows(iter(reader)):
@@ -453,7 +464,10 @@ class _Loader:
                     self.reject(path, line, str(e), unknown)
                     continue
                 key = (rec.source_label, rec.type, rec.target_label)
-                self.summary.edges[self.edge_kind(key)].read += 1
+                counter = counters.get(key)
+                if counter is None:
+                    counter = counters[key] = self.summary.edges[self.edge_kind(key)]
+                counter.read += 1
                 buffers[key].append((line, rec))
                 if len(buffers[key]) >= self.batch_size:
                     self._flush_edges(path, key, buffers)

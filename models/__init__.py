@@ -21,6 +21,7 @@ from models.api import (
     read_input,
     train,
 )
+from models.artifacts import default_artifact_dir, sample_data_path
 from models.image import ImageConfig, ImageModel
 from models.records import ImageRecord, InferenceReport, Prediction, Skipped, TextRecord
 from models.text import TextConfig, TextModel
@@ -36,6 +37,7 @@ __all__ = [
     "TextConfig",
     "TextModel",
     "TextRecord",
+    "default_artifact_dir",
     "evaluate",
     "load_model",
     "make_config",
@@ -43,5 +45,6 @@ __all__ = [
     "predict_file",
     "predict_records",
     "read_input",
+    "sample_data_path",
     "train",
 ]

@@ -20,7 +20,7 @@ import numpy as np
 from graph_engine.errors import ModelError
 from models.artifacts import KINDS, default_artifact_dir, read_manifest, write_artifact
 from models.calibration import calibrated_probabilities
-from models.data import (
+from models.datasets import (
     LabelInfo, load_label_map, read_images, read_texts, resolve_labels,
 )
 from models.image import ImageConfig, ImageModel, train_image

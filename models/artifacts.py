@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from graph_engine.errors import ModelError
-from models.data import LabelInfo, sha256_file
+from models.datasets import LabelInfo, sha256_file
 from models.records import TextRecord
 
 FORMAT_VERSION = 1
@@ -48,6 +48,14 @@ def default_artifact_dir(kind: str) -> Path:
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
     return Path(str(resources.files("models").joinpath("artifacts", f"{kind}-default")))
+
+
+def sample_data_path(kind: str) -> Path:
+    """The tiny sample input shipped for ``kind`` (20 images ``.npz`` / 20 notes ``.jsonl``)."""
+    names = {"image": "sample_images.npz", "text": "sample_notes.jsonl"}
+    if kind not in names:
+        raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
+    return Path(str(resources.files("models").joinpath("data", names[kind])))
 
 
 def write_artifact(

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 
 from graph_engine.errors import ModelError
 from models.calibration import calibrated_probabilities, fit_temperature, nll
-from models.data import group_split, image_groups, image_problem
+from models.datasets import group_split, image_groups, image_problem
 from models.metrics import classification_metrics
 from models.records import ImageRecord
 

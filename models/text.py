@@ -27,7 +27,7 @@ from scipy import sparse
 
 from graph_engine.errors import ModelError
 from models.calibration import calibrated_probabilities, fit_temperature, nll
-from models.data import group_split, text_groups
+from models.datasets import group_split, text_groups
 from models.metrics import classification_metrics
 from models.records import TextRecord
 

@@ -34,7 +34,8 @@ from recommend.split import Split, make_split
 
 log = logging.getLogger(__name__)
 
-DEFAULT_METHODS: tuple[str, ...] = ("random", "popularity", "cf", "cf-svd", "content", "ppr", "metapath", "gnn", "hybrid")
+DEFAULT_METHODS: tuple[str, ...] = (
+    "random", "popularity", "cf", "cf-svd", "content", "imc", "ppr", "metapath", "gnn", "hybrid")
 DEFAULT_SPLITS: tuple[str, ...] = ("random-edge", "held-out-disease")
 METRICS: tuple[str, ...] = ("auroc", "auprc", "mrr", "hits@10")
 

@@ -1,7 +1,8 @@
 """GNN recommender: link-prediction score from node embeddings, when there are any.
 
-The embeddings come from the GNN job (``graph_engine.embeddings``) or any other
-source, as ``{"Disease": (D, d), "Drug": (C, d)}`` arrays aligned with the
+The embeddings come from the GNN job (``graph_engine.embeddings``: an artifact
+directory or an ``EmbeddingResult``; or ``embeddings="train"`` to train them on
+the graph being fitted), or any other source, as ``{"Disease": (D, d), "Drug": (C, d)}`` arrays aligned with the
 exported node tables, or an ``.npz`` file with those keys (and optionally
 ``Disease__ids`` / ``Drug__ids`` to realign by id). A logistic-regression head on
 the Hadamard product ``e_disease * e_drug`` is fitted on the training
@@ -37,8 +38,15 @@ def load_embeddings(source: Mapping[str, np.ndarray] | str | Path, tables: Graph
     Raises:
         RecommendError: a label is missing or the row count / ids do not match the tables.
     """
-    if isinstance(source, (str, Path)):
+    if hasattr(source, "embeddings") and hasattr(source, "ids"):  # graph_engine.embeddings.EmbeddingResult
+        res: Any = source
+        source = {**res.embeddings, **{f"{k}__ids": v for k, v in res.ids.items()}}
+    elif isinstance(source, (str, Path)):
         p = Path(source)
+        if p.is_dir():  # an artifact written by graph_engine.embeddings (manifest.json, embeddings.npz)
+            from graph_engine.embeddings import load_embeddings as load_artifact
+
+            return load_embeddings(load_artifact(p, load_model=False), tables)
         if not p.exists():
             raise RecommendError(f"gnn: embeddings file {p} does not exist. {NO_EMBEDDINGS}")
         with np.load(p, allow_pickle=False) as z:
@@ -70,16 +78,21 @@ class GNNRecommender(Recommender):
     """Link prediction from node embeddings (logistic head on ``e_d * e_c``).
 
     Args:
-        embeddings: ``{"Disease": ..., "Drug": ...}`` arrays or an ``.npz`` path.
+        embeddings: ``{"Disease": ..., "Drug": ...}`` arrays, an ``.npz`` path, an artifact
+            directory or ``EmbeddingResult`` of ``graph_engine.embeddings``, or ``"train"`` to
+            train GraphSAGE embeddings on the fitted graph itself (leak-free in evaluation).
+        embedding_config: ``EmbeddingConfig`` fields for ``"train"``.
         c: inverse L2 regularisation of the head.
         max_negatives: non-indication pairs sampled for fitting.
         seed: seeds the negative sample.
     """
 
     def __init__(self, embeddings: Mapping[str, np.ndarray] | str | None = None, c: float = 1.0,
-                 max_negatives: int = 100_000, seed: int = 0) -> None:
+                 max_negatives: int = 100_000, embedding_config: Mapping[str, Any] | None = None,
+                 seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.embeddings = embeddings
+        self.embedding_config = embedding_config
         self.c, self.max_negatives = float(c), int(max_negatives)
 
     def params(self) -> dict[str, Any]:
@@ -88,7 +101,14 @@ class GNNRecommender(Recommender):
     def _fit(self, tables: GraphTables) -> None:
         if self.embeddings is None:
             raise RecommendError(NO_EMBEDDINGS)
-        e = load_embeddings(self.embeddings, tables)
+        source: Any = self.embeddings
+        if isinstance(source, str) and source == "train":
+            # train on exactly the graph being fitted: no held-out edge can leak into the embeddings
+            from graph_engine.embeddings import train_embeddings
+
+            cfg = {"device": "cpu", "epochs": 3, "seed": self.seed, **dict(self.embedding_config or {})}
+            source = train_embeddings(tables, cfg)
+        e = load_embeddings(source, tables)
         self.ed_, self.ec_ = e[DISEASE], e[DRUG]
         d = self._data()
         warm = np.flatnonzero(np.diff(d.indications.indptr) > 0)

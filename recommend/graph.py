@@ -26,6 +26,14 @@ from recommend.data import DISEASE, DRUG, IndicationData
 from recommend.metapaths import MetapathFeatures
 
 
+#: Relationship types the PPR walk follows by default. Measured on the Hetionet sample
+#: (held-out diseases): walking expression / regulation / gene-gene edges too lowers AUROC
+#: from ~0.86 to ~0.82.
+PPR_REL_TYPES: tuple[str, ...] = (
+    "TREATS", "PALLIATES", "BINDS", "ASSOCIATES", "RESEMBLES", "PRESENTS", "LOCALIZES", "INCLUDES", "CAUSES",
+)
+
+
 def personalized_pagerank(
     a: sp.csr_matrix, seeds: np.ndarray, alpha: float = 0.15, iters: int = 40, tol: float = 1e-7
 ) -> np.ndarray:
@@ -93,22 +101,28 @@ class PPRRecommender(Recommender):
     Args:
         alpha: restart probability.
         iters: power iterations.
+        rel_types: relationship types the walk follows (default :data:`PPR_REL_TYPES`:
+            the drug/disease-centred ones; expression and gene-gene edges mostly add noise).
         device: ``"cpu"`` (SciPy, here) or a torch device for ``graph_engine.scoring``.
         seed: unused (deterministic).
     """
 
     supports_patients = False
 
-    def __init__(self, alpha: float = 0.15, iters: int = 30, device: str = "cpu", seed: int = 0) -> None:
+    def __init__(self, alpha: float = 0.3, iters: int = 30, rel_types: list[str] | None = None,
+                 device: str = "cpu", seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.alpha, self.iters, self.device = float(alpha), int(iters), str(device)
+        self.rel_types = list(PPR_REL_TYPES if rel_types is None else rel_types)
 
     def params(self) -> dict[str, Any]:
-        return {"alpha": self.alpha, "iters": self.iters, "device": self.device, "seed": self.seed}
+        return {"alpha": self.alpha, "iters": self.iters, "rel_types": self.rel_types, "device": self.device,
+                "seed": self.seed}
 
     def _fit(self, tables: GraphTables) -> None:
         d = self._data()
-        gm = tables.to_matrix(symmetric=True)
+        keys = [k for k in tables.edges if k[1] in self.rel_types]
+        gm = tables.to_matrix(edge_keys=keys, symmetric=True)
         a = sp.csr_matrix(gm.matrix)
         a.data[:] = 1.0
         offsets = tables.offsets()
@@ -130,27 +144,33 @@ class PPRRecommender(Recommender):
     def _explain(self, row: int, col: int, top: int) -> Explanation:
         a = self.adj_
         deg = np.asarray(a.sum(axis=1)).ravel()
+        inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0)
+        p = sp.csr_matrix(sp.diags(inv) @ a) * (1 - self.alpha)  # damped transition probabilities
         src = self.offsets_[DISEASE] + row
         dst = self.offsets_[DRUG] + col
-        q = 1 - self.alpha
-        nb = lambda u: a.indices[a.indptr[u]:a.indptr[u + 1]]  # noqa: E731
+        first = p[src]  # (1, N): src -> x
+        last = sp.csr_matrix(p[:, dst].T)  # (1, N): y -> dst
         paths: list[PathContribution] = []
-        dst_nb = set(nb(dst).tolist())
-        for x in nb(src):
-            px = q / deg[src]
-            if x == dst:
-                paths.append(PathContribution([self._node(src), self._node(dst)], ["~"], float(px), "ppr:len1"))
-            if x in dst_nb:
-                paths.append(PathContribution([self._node(src), self._node(x), self._node(dst)], ["~", "~"],
-                                              float(px * q / deg[x]), "ppr:len2"))
-            for y in nb(x):
-                if y in dst_nb and y != src and y != x:
-                    paths.append(PathContribution(
-                        [self._node(src), self._node(x), self._node(y), self._node(dst)], ["~", "~", "~"],
-                        float(px * q / deg[x] * q / deg[y]), "ppr:len3"))
-        paths.sort(key=lambda p: -p.contribution)
-        for p in paths:  # present drug-first like the other methods
-            p.nodes = p.nodes[::-1]
+        w1 = first[0, dst]
+        if w1:
+            paths.append(PathContribution([self._node(src), self._node(dst)], ["~"], float(w1), "ppr:len1"))
+        two = first.multiply(last).tocoo()
+        for x, w in zip(two.col, two.data):
+            if x not in (src, dst):
+                paths.append(PathContribution([self._node(src), self._node(int(x)), self._node(dst)], ["~", "~"],
+                                              float(w), "ppr:len2"))
+        # length 3: src -> x -> y -> dst, as diag(first) P diag(last) restricted to first's support
+        xs = first.indices
+        mid = sp.csr_matrix(sp.diags(first.data) @ p[xs] @ sp.diags(last.toarray().ravel())).tocoo()
+        order = np.argsort(-mid.data)[: max(top, 1) * 4]
+        for i in order:
+            x, y = int(xs[mid.row[i]]), int(mid.col[i])
+            if len({src, x, y, dst}) == 4:
+                paths.append(PathContribution([self._node(src), self._node(x), self._node(y), self._node(dst)],
+                                              ["~", "~", "~"], float(mid.data[i]), "ppr:len3"))
+        paths.sort(key=lambda q: -q.contribution)
+        for q in paths:  # present drug-first like the other methods
+            q.nodes = q.nodes[::-1]
         return Explanation("", "", self.name, 0.0, paths=paths[: max(top, 1) * 4],
                            note="walk probability of short disease-to-drug paths (undirected, '~')")
 

@@ -1,7 +1,7 @@
 """Hybrid recommender: a logistic-regression blend of every signal, learned on validation splits.
 
-Signals per (disease, drug) pair: the drug's popularity prior, item-kNN and SVD
-collaborative filtering, the content score, personalized PageRank, the
+Signals per (disease, drug) pair: the drug's popularity prior and degrees, item-kNN and SVD
+collaborative filtering, the content and inductive (IMC) scores, personalized PageRank, the
 Rephetio metapath DWPCs and, when embeddings are given, the GNN link score.
 
 Two blends are learned, both on validation data carved from the *training*
@@ -32,7 +32,7 @@ from graph_engine.export import GraphTables
 
 from recommend.base import Explanation, PathContribution, Recommender, register
 from recommend.cf import ItemKNNRecommender, SVDRecommender
-from recommend.content import ContentRecommender
+from recommend.content import ContentRecommender, IMCRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
 from recommend.graph import PPRRecommender, _rename, metapath_path_contributions, standardizer
@@ -40,7 +40,8 @@ from recommend.metapaths import MetapathFeatures, drug_degrees
 from recommend.split import disease_split, random_edge_split
 
 _SUBS: dict[str, type[Recommender]] = {
-    "cf": ItemKNNRecommender, "cf-svd": SVDRecommender, "content": ContentRecommender, "ppr": PPRRecommender,
+    "cf": ItemKNNRecommender, "cf-svd": SVDRecommender, "content": ContentRecommender, "imc": IMCRecommender,
+    "ppr": PPRRecommender,
 }
 
 

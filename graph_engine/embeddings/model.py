@@ -2,13 +2,13 @@ r"""Heterogeneous GraphSAGE encoder with a DistMult link decoder.
 
 Each node type has a learnable input embedding :math:`x_v`. Layer :math:`l`
 updates a node of type :math:`t` by summing one GraphSAGE message per
-relation that ends in :math:`t` (PyG's ``HeteroConv``, equivalent to
-``to_hetero(SAGE, aggr="sum")``):
+relation that ends in :math:`t` and averaging them over those relations
+(PyG's ``HeteroConv``, equivalent to ``to_hetero(SAGE, aggr="mean")``):
 
 .. math::
 
-    h_v^{(l+1)} = \sigma\Big( \sum_{r:\,\cdot \to t} W_{r,1} h_v^{(l)}
-        + W_{r,2} \operatorname{mean}_{u \in N_r(v)} h_u^{(l)} \Big)
+    h_v^{(l+1)} = \sigma\Big( \operatorname{mean}_{r:\,\cdot \to t} \big( W_{r,1} h_v^{(l)}
+        + W_{r,2} \operatorname{mean}_{u \in N_r(v)} h_u^{(l)} \big) \Big)
 
 and a triple :math:`(s, r, d)` scores :math:`\langle z_s, w_r, z_d \rangle`.
 """
@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import HeteroConv, SAGEConv
+from torch_geometric.utils import trim_to_layer
 
 EdgeType = tuple[str, str, str]
 
@@ -37,27 +38,42 @@ class HeteroSAGE(nn.Module):
         dim: width of input embeddings, hidden layers and output.
         num_layers: message-passing layers (= sampling hops).
         dropout: dropout between layers.
+        rel_aggr: how the per-relation messages of a node combine: ``"mean"``
+            (default: keeps the scale independent of how many relationship types
+            a label has, which matters on Hetionet's 24) or ``"sum"``.
 
     Shapes:
         forward(n_id_dict, edge_index_dict) -> ``{type: (n_type, dim)}``.
     """
 
     def __init__(self, num_nodes: dict[str, int], edge_types: list[EdgeType], dim: int = 64,
-                 num_layers: int = 2, dropout: float = 0.0) -> None:
+                 num_layers: int = 2, dropout: float = 0.0, rel_aggr: str = "mean") -> None:
         super().__init__()
         self.node_types = list(num_nodes)
         self.emb = nn.ModuleDict({t: nn.Embedding(max(1, n), dim) for t, n in num_nodes.items()})
         for e in self.emb.values():
             nn.init.normal_(e.weight, std=0.1)
         self.convs = nn.ModuleList(
-            HeteroConv({et: SAGEConv((dim, dim), dim) for et in edge_types}, aggr="sum")
+            HeteroConv({et: SAGEConv((dim, dim), dim) for et in edge_types}, aggr=rel_aggr)
             for _ in range(num_layers)
         )
         self.dropout = dropout
 
-    def forward(self, n_id_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor]) -> dict[str, Tensor]:
+    def forward(self, n_id_dict: dict[str, Tensor], edge_index_dict: dict[Any, Tensor],
+                num_sampled_nodes: dict[str, list[int]] | None = None,
+                num_sampled_edges: dict[Any, list[int]] | None = None) -> dict[str, Tensor]:
+        """Embed the nodes of a (sampled) graph.
+
+        With the per-hop counts of a neighbour-sampled batch, layer ``i`` drops
+        the ``i`` outermost hops (PyG's ``trim_to_layer``): outputs are then exact
+        for the seed nodes only, which is all a mini-batch needs, at a fraction
+        of the cost.
+        """
         x = {t: self.emb[t](n_id) for t, n_id in n_id_dict.items()}
+        edge_index_dict = dict(edge_index_dict)
         for i, conv in enumerate(self.convs):
+            if num_sampled_nodes is not None and num_sampled_edges is not None:
+                x, edge_index_dict, _ = trim_to_layer(i, num_sampled_nodes, num_sampled_edges, x, edge_index_dict)
             out = conv(x, edge_index_dict)
             last = i == len(self.convs) - 1
             for t in x:
@@ -90,7 +106,8 @@ class LinkModel(nn.Module):
     """Encoder + decoder, the unit that is trained, saved and loaded."""
 
     def __init__(self, num_nodes: dict[str, int], mp_edge_types: list[EdgeType],
-                 target_edge_types: list[EdgeType], dim: int, num_layers: int, dropout: float) -> None:
+                 target_edge_types: list[EdgeType], dim: int, num_layers: int, dropout: float,
+                 rel_aggr: str = "mean") -> None:
         super().__init__()
-        self.encoder = HeteroSAGE(num_nodes, mp_edge_types, dim, num_layers, dropout)
+        self.encoder = HeteroSAGE(num_nodes, mp_edge_types, dim, num_layers, dropout, rel_aggr)
         self.decoder = DistMult(target_edge_types, dim)

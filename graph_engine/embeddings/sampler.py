@@ -71,6 +71,9 @@ class NumpyNeighborSampler(NeighborSampler):
 
         for t, s in seed.items():
             frontier[t] = add(t, s.numpy().astype(np.int64))
+        # per-hop counts let the model trim each layer to the nodes it still needs (trim_to_layer)
+        n_per_hop = {t: [int(sum(a.size for a in nodes[t]))] for t in self.node_types}
+        e_per_hop: dict[str, list[int]] = {r: [] for r in self._colptr}
         rows: dict[str, list[np.ndarray]] = {r: [] for r in self._colptr}
         cols: dict[str, list[np.ndarray]] = {r: [] for r in self._colptr}
         eids: dict[str, list[np.ndarray]] = {r: [] for r in self._colptr}
@@ -92,6 +95,10 @@ class NumpyNeighborSampler(NeighborSampler):
                     cols[rel].append(self._local[dst_t][f[seg]])
                     eids[rel].append(pos)
                 frontier = {t: np.concatenate(v) if v else np.zeros(0, np.int64) for t, v in nxt.items()}
+                for t in self.node_types:
+                    n_per_hop[t].append(int(frontier[t].size))
+                for rel in self._colptr:
+                    e_per_hop[rel].append(int(sum(a.size for a in rows[rel])) - sum(e_per_hop[rel]))
             node = {t: torch.from_numpy(np.concatenate(v) if v else np.zeros(0, np.int64)) for t, v in nodes.items()}
         finally:
             for t, v in nodes.items():
@@ -103,7 +110,8 @@ class NumpyNeighborSampler(NeighborSampler):
                     for r, v in d.items()}
 
         return HeteroSamplerOutput(node=node, row=cat(rows), col=cat(cols), edge=cat(eids), batch=None,
-                                   num_sampled_nodes=None, num_sampled_edges=None)
+                                   num_sampled_nodes=n_per_hop,
+                                   num_sampled_edges={self.to_edge_type[r]: v for r, v in e_per_hop.items()})
 
     def _pick(self, colptr: np.ndarray, f: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """CSC positions of up to ``k`` in-edges of each node in ``f`` (all if ``k < 0``), and their segment."""

@@ -58,6 +58,8 @@ class EmbeddingConfig:
         seed: seeds torch, NumPy and the sampler.
         device: ``"auto"`` (CUDA when available), ``"cpu"`` or ``"cuda"``.
         num_threads: torch CPU threads (0: leave torch's default).
+        trim: skip work on nodes a layer's output does not need (``trim_to_layer``).
+        rel_aggr: ``"mean"`` or ``"sum"`` of the per-relation messages of a node.
     """
 
     dim: int = 64
@@ -74,6 +76,8 @@ class EmbeddingConfig:
     seed: int = 0
     device: str = "auto"
     num_threads: int = 0
+    trim: bool = True
+    rel_aggr: str = "mean"
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.num_layers < 1 or self.batch_size < 1 or self.epochs < 0:
@@ -85,6 +89,8 @@ class EmbeddingConfig:
             raise ModelError(f"test_ratio must be in (0, 1), got {self.test_ratio}")
         if self.neg_ratio <= 0:
             raise ModelError(f"neg_ratio must be > 0, got {self.neg_ratio}")
+        if self.rel_aggr not in ("mean", "sum"):
+            raise ModelError(f"rel_aggr must be 'mean' or 'sum', got {self.rel_aggr!r}")
         if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
             raise ModelError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
 
@@ -208,7 +214,7 @@ def _build_model(meta: dict[str, Any], config: EmbeddingConfig) -> LinkModel:
         {t: int(n) for t, n in meta["num_nodes"].items()},
         [tuple(e) for e in meta["mp_edge_types"]],  # type: ignore[misc]
         [tuple(e) for e in meta["target_edge_types"]],  # type: ignore[misc]
-        config.dim, config.num_layers, config.dropout,
+        config.dim, config.num_layers, config.dropout, config.rel_aggr,
     )
 
 
@@ -358,7 +364,9 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
             for batch in loader:
                 batch = batch.to(device)
                 n_id = {t: batch[t].n_id for t in batch.node_types}
-                z = model.encoder(n_id, batch.edge_index_dict)
+                nsn = {t: batch[t].num_sampled_nodes for t in batch.node_types} if config.trim else None
+                nse = {k: batch[k].num_sampled_edges for k in batch.edge_types} if config.trim else None
+                z = model.encoder(n_id, batch.edge_index_dict, nsn, nse)
                 s_t, _, d_t = key
                 eli = batch[key].edge_label_index
                 logits = model.decoder(z[s_t][eli[0]], z[d_t][eli[1]], key)

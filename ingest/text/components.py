@@ -16,7 +16,7 @@ factory                    what it does
 =========================  ===================================================
 
 Per-mention scores and sources live in one doc extension,
-``doc._.medkg_spans[(start, end)] = (score, source)``, so they survive
+``doc._.medkg_spans[span_key(start, end)] = (score, source)``, so they survive
 ``nlp.pipe(..., n_process=2)``. Components read tokens through arrays
 (``doc.to_array``) rather than Token objects: they run at hundreds of thousands
 of tokens per second.
@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import json
 import math
+
+import numpy
 import re
 import tomllib
 from dataclasses import dataclass
@@ -51,36 +53,57 @@ for _name in ("medkg_cues", "medkg_relations", "medkg_spans"):
 
 _TEXT_CACHE: dict[int, str] = {}
 _LOWER_CACHE: dict[int, str] = {}
+_TEXTS_KEY = "medkg.texts"
+_LOWERS_KEY = "medkg.lowers"
 
 
 def token_texts(doc: Doc) -> list[str]:
-    """Token texts, read through the ORTH array and a process-wide hash -> text cache."""
+    """Token texts, read through the ORTH array and a process-wide hash -> text cache.
+
+    The list is kept in ``doc.user_data`` until :func:`release_token_cache` (the
+    last medkg component calls it), so the components share one pass.
+    """
+    cached = doc.user_data.get(_TEXTS_KEY)
+    if cached is not None and len(cached) == len(doc):
+        return cached
     strings = doc.vocab.strings
     cache = _TEXT_CACHE
     if len(cache) > 1_000_000:
         cache.clear()
+    get = cache.get
     out = []
+    append = out.append
     for h in doc.to_array(ORTH).tolist():
-        t = cache.get(h)
+        t = get(h)
         if t is None:
             t = cache[h] = strings[h]
-        out.append(t)
+        append(t)
+    doc.user_data[_TEXTS_KEY] = out
     return out
 
 
 def token_lowers(doc: Doc) -> list[str]:
-    """Lower-cased token texts (same caching as :func:`token_texts`)."""
-    strings = doc.vocab.strings
+    """Lower-cased token texts (cached like :func:`token_texts`)."""
+    cached = doc.user_data.get(_LOWERS_KEY)
+    if cached is not None and len(cached) == len(doc):
+        return cached
     cache = _LOWER_CACHE
     if len(cache) > 1_000_000:
         cache.clear()
     out = []
-    for h in doc.to_array(ORTH).tolist():
-        t = cache.get(h)
-        if t is None:
-            t = cache[h] = strings[h].lower()
-        out.append(t)
+    for t in token_texts(doc):
+        low = cache.get(t)  # type: ignore[call-overload]
+        if low is None:
+            low = cache[t] = t.lower()  # type: ignore[index]
+        out.append(low)
+    doc.user_data[_LOWERS_KEY] = out
     return out
+
+
+def release_token_cache(doc: Doc) -> None:
+    """Drop the shared token lists (they would otherwise travel with the doc between processes)."""
+    doc.user_data.pop(_TEXTS_KEY, None)
+    doc.user_data.pop(_LOWERS_KEY, None)
 
 
 def fast_ents(doc: Doc) -> list[tuple[int, int, str, str]]:
@@ -88,20 +111,18 @@ def fast_ents(doc: Doc) -> list[tuple[int, int, str, str]]:
     n = len(doc)
     if n == 0:
         return []
-    arr = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID]).tolist()
+    arr = doc.to_array([ENT_IOB, ENT_TYPE, ENT_KB_ID])
+    iob = arr[:, 0]
+    starts = numpy.flatnonzero(iob == 3)
+    if len(starts) == 0:
+        return []
+    outside = numpy.flatnonzero(iob != 1)  # an entity ends at the first non-"I" token after its "B"
+    pos = numpy.searchsorted(outside, starts, side="right")
+    ends = numpy.where(pos < len(outside), outside[numpy.minimum(pos, len(outside) - 1)], n)
     strings = doc.vocab.strings
-    out = []
-    start = -1
-    cur_type = cur_kb = 0
-    for i, (iob, typ, kb) in enumerate(arr):
-        if start >= 0 and (iob != 1 or typ != cur_type):
-            out.append((start, i, strings[cur_type], strings[cur_kb] if cur_kb else ""))
-            start = -1
-        if iob == 3:
-            start, cur_type, cur_kb = i, typ, kb
-    if start >= 0:
-        out.append((start, n, strings[cur_type], strings[cur_kb] if cur_kb else ""))
-    return out
+    types = arr[starts, 1].tolist()
+    kbs = arr[starts, 2].tolist()
+    return [(s, e, strings[t], strings[k] if k else "") for s, e, t, k in zip(starts.tolist(), ends.tolist(), types, kbs)]
 
 
 def char_offsets(doc: Doc) -> tuple[list[int], list[int]]:
@@ -117,7 +138,7 @@ def sentence_bounds(doc: Doc) -> list[tuple[int, int]]:
         return []
     if not doc.has_annotation("SENT_START"):
         return [(0, n)]
-    starts = [i for i, v in enumerate(doc.to_array(SENT_START).tolist()) if v == 1]
+    starts = numpy.flatnonzero(doc.to_array(SENT_START).astype("int64") == 1).tolist()
     if not starts or starts[0] != 0:
         starts.insert(0, 0)
     return list(zip(starts, starts[1:] + [n]))
@@ -131,8 +152,13 @@ def sentence_index(bounds: list[tuple[int, int]], n: int) -> list[int]:
     return out
 
 
-def span_info(doc: Doc) -> dict[tuple[int, int], tuple[float, str]]:
-    """``(start, end) -> (score, source)`` of the current entities (created if missing)."""
+def span_key(start: int, end: int) -> int:
+    """Key of a token span in ``doc._.medkg_spans`` (an int: msgpack, used between processes, needs scalar keys)."""
+    return (start << 32) | end
+
+
+def span_info(doc: Doc) -> dict[int, tuple[float, str]]:
+    """``span_key(start, end) -> (score, source)`` of the current entities (created if missing)."""
     info = doc._.medkg_spans
     if info is None:
         info = {}
@@ -147,7 +173,7 @@ def load_vocabulary(path: str = "default") -> Vocabulary:
 
 
 def _span(doc: Doc, start: int, end: int, label: str, kb_id: str, score: float, source: str) -> Span:
-    span_info(doc)[(start, end)] = (score, source)
+    span_info(doc)[span_key(start, end)] = (score, source)
     return Span(doc, start, end, label=label, kb_id=kb_id)
 
 
@@ -155,7 +181,7 @@ def _set_ents(doc: Doc, spans: Iterable[Span]) -> None:
     kept = filter_spans(list(spans))
     doc.ents = kept
     info = span_info(doc)
-    live = {(s.start, s.end) for s in kept}
+    live = {span_key(s.start, s.end) for s in kept}
     for key in [k for k in info if k not in live]:
         del info[key]
 
@@ -172,8 +198,9 @@ class DictionaryRecognizer:
     words per second.
     """
 
-    def __init__(self, vocab: Vocabulary, labels: Iterable[str] | None = None, overwrite: bool = False, max_tokens: int = 16) -> None:
+    def __init__(self, vocab: Vocabulary, labels: Iterable[str] | None = None, overwrite: bool = False, max_tokens: int = 16, mode: str = "fill") -> None:
         self.vocab = vocab
+        self.mode = mode
         self.labels = set(labels) if labels else None
         self.overwrite = overwrite
         self.max_tokens = max_tokens
@@ -185,6 +212,8 @@ class DictionaryRecognizer:
         for key in vocab.cased:
             for i in range(1, len(key) + 1):
                 self.cased_prefixes.add(key[:i])
+        self.first = {k[0] for k in vocab.keys}
+        self.cased_first = {k[0] for k in vocab.cased}
         self._norm_cache: dict[str, str] = {}
 
     def _norm(self, text: str) -> str:
@@ -200,15 +229,24 @@ class DictionaryRecognizer:
     def matches(self, doc: Doc) -> list[tuple[int, int, int, bool, bool]]:
         """``(start, end, entry index, preferred-name flag, cased)`` of the longest matches."""
         texts = token_texts(doc)
-        norm = self._norm
-        norms = [norm(t) for t in texts]
+        cache = self._norm_cache
+        if len(cache) > 500_000:
+            cache.clear()
+        get = cache.get
+        norms = []
+        for t in texts:
+            v = get(t)
+            if v is None:
+                v = cache[t] = "" if t.lower() in SKIP_TOKENS else norm_token(t)
+            norms.append(v)
         n = len(texts)
         keys, cased, prefixes, cprefixes = self.vocab.keys, self.vocab.cased, self.prefixes, self.cased_prefixes
+        first, cased_first = self.first, self.cased_first
         out = []
         i = 0
         while i < n:
             best: tuple[int, tuple[int, bool], bool] | None = None
-            if norms[i] and (norms[i],) in prefixes:
+            if norms[i] in first:
                 key: tuple[str, ...] = ()
                 j = i
                 while j < n and j - i < self.max_tokens:
@@ -222,7 +260,7 @@ class DictionaryRecognizer:
                     if hit is not None:
                         best = (j + 1, hit, False)
                     j += 1
-            if (texts[i],) in cprefixes:
+            if texts[i] in cased_first:
                 ckey: tuple[str, ...] = ()
                 j = i
                 while j < n and j - i < self.max_tokens:
@@ -257,22 +295,34 @@ class DictionaryRecognizer:
             # written like the name up to spacing: "Alzheimer's disease" == "Alzheimer 's disease"
             low = "".join(texts[start:end]).lower()
             exact = low == e.name.replace(" ", "").lower() if preferred else any(low == s.replace(" ", "").lower() for s in e.synonyms)
-            info[(start, end)] = ((1.0 if preferred else 0.95) if exact else 0.9, "dictionary")
+            info[span_key(start, end)] = ((1.0 if preferred else 0.95) if exact else 0.9, "dictionary")
             spans.append(Span(doc, start, end, label=e.label, kb_id=e.id))
         if self.overwrite or not doc.has_annotation("ENT_IOB"):
             doc.ents = filter_spans(spans)
+        elif self.mode == "longest":
+            # existing (NER) entities and dictionary matches compete: the longer span wins,
+            # on equal spans the dictionary's (it carries an id)
+            _set_ents(doc, spans + list(doc.ents))
         else:
-            _set_ents(doc, list(doc.ents) + [s for s in spans if not any(s.start < x.end and x.start < s.end for x in doc.ents)])
+            existing = list(doc.ents)
+            _set_ents(doc, existing + [s for s in spans if not any(s.start < x.end and x.start < s.end for x in existing)])
         return doc
 
 
 @Language.factory(
     "medkg_dictionary_v1",
-    default_config={"vocabulary": "default", "labels": ["Disease", "Drug", "Gene"], "overwrite": False},
+    default_config={"vocabulary": "default", "labels": ["Disease", "Drug", "Gene"], "overwrite": False, "mode": "fill"},
 )
-def make_dictionary(nlp: Language, name: str, vocabulary: str, labels: list[str], overwrite: bool) -> DictionaryRecognizer:
-    """Dictionary recogniser over a vocabulary TSV (``"default"``: the shipped one)."""
-    return DictionaryRecognizer(load_vocabulary(vocabulary), labels, overwrite)
+def make_dictionary(nlp: Language, name: str, vocabulary: str, labels: list[str], overwrite: bool, mode: str) -> DictionaryRecognizer:
+    """Dictionary recogniser over a vocabulary TSV (``"default"``: the shipped one).
+
+    ``mode`` decides what happens to entities already set by earlier components:
+    ``"fill"`` keeps them and adds only non-overlapping matches; ``"longest"`` lets
+    the longer span win (the dictionary's on ties).
+    """
+    if mode not in {"fill", "longest"}:
+        raise ModelError(f"[components.dictionary] mode = {mode!r}: expected \"fill\" or \"longest\"")
+    return DictionaryRecognizer(load_vocabulary(vocabulary), labels, overwrite, mode=mode)
 
 
 # --------------------------------------------------------------------------- abbreviations
@@ -365,7 +415,7 @@ class AbbreviationResolver:
         for long, short in pairs:
             ent = by_end.get(long.end)
             if ent is not None and ent.start == long.start:
-                defs.setdefault(short.text, (ent.label_, ent.kb_id_, info.get((ent.start, ent.end), (0.8, "ner"))[0]))
+                defs.setdefault(short.text, (ent.label_, ent.kb_id_, info.get(span_key(ent.start, ent.end), (0.8, "ner"))[0]))
             elif self.vocab is not None:
                 hit = self.vocab.lookup(long.text)
                 if hit is not None:
@@ -424,13 +474,13 @@ class Linker:
         info = span_info(doc)
         if all(kb for _, _, _, kb in ents):
             for start, end, _, _ in ents:
-                info.setdefault((start, end), (1.0, "dictionary"))
+                info.setdefault(span_key(start, end), (1.0, "dictionary"))
             return doc
         idx, length = char_offsets(doc)
         text = doc.text
         spans = []
         for start, end, label, kb in ents:
-            key = (start, end)
+            key = span_key(start, end)
             if kb:
                 info.setdefault(key, (1.0, "dictionary"))
                 spans.append(Span(doc, start, end, label=label, kb_id=kb))
@@ -546,6 +596,9 @@ EntTuple = tuple[int, int, str, str]  # start, end, label, kb_id
 RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str, str]
 
 
+_FEAT_B: dict[str, str] = {}
+
+
 def _pair_features(lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> list[str]:
     feats = [f"order={a[2]}>{b[2]}", f"dist={min(8, (b[0] - a[1]).bit_length())}"]
     masked: dict[int, str] = {}
@@ -561,7 +614,12 @@ def _pair_features(lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntT
         if between and between[-1] == w:
             continue
         between.append(w)
-    feats.extend(f"b={w}" for w in between)
+    fb = _FEAT_B
+    for w in between:
+        f = fb.get(w)
+        if f is None:
+            f = fb[w] = "b=" + w
+        feats.append(f)
     feats.extend(f"bb={x}_{y}" for x, y in zip(between, between[1:]))
     if len(between) <= 2:
         feats.append("adjacent=" + "_".join(between))
@@ -656,6 +714,7 @@ class RelationExtractor:
         linked = [e for e in ents if e[3]]
         if len(linked) < 2:
             doc._.medkg_relations = out
+            release_token_cache(doc)
             return doc
         bounds = sentence_bounds(doc)
         sid = sentence_index(bounds, len(doc))
@@ -695,6 +754,7 @@ class RelationExtractor:
                                 spec = True
                     out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2]))
         doc._.medkg_relations = out
+        release_token_cache(doc)
         return doc
 
     def _classify(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int], types: list[str]) -> tuple[str, float] | None:

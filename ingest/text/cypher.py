@@ -124,3 +124,13 @@ OPTIONAL MATCH (a)-[m:MENTIONS]->(e)
 RETURN a.id AS id, a.title AS title, a.year AS year, a.source AS source,
        collect({id: e.id, count: m.count}) AS mentions
 """
+
+#: for the demo: the text-mined relationships with their evidence, strongest first ($limit)
+SHOW_EVIDENCE_EDGES = """
+MATCH (s)-[r]->(o)
+WHERE type(r) IN ['TREATS', 'CAUSES', 'TARGETS', 'ASSOCIATES', 'INTERACTS_WITH'] AND 'text' IN coalesce(r.sources, [])
+RETURN s.name AS subject, type(r) AS type, o.name AS object, r.evidence_count AS evidence_count,
+       r.confidence AS confidence, r.pmids AS pmids, r.evidence[0] AS example_sentence
+ORDER BY r.confidence DESC, r.evidence_count DESC
+LIMIT $limit
+"""

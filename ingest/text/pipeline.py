@@ -9,6 +9,7 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -101,20 +102,25 @@ def doc_records(doc: Doc, source: Document) -> Document:
     idx, length = _components.char_offsets(doc) if ents else ([], [])
     for start, end, label, kb in ents:
         neg, spec = _components.span_flags(cues, start, end) if cues else (False, False)
-        score, origin = info.get((start, end), (0.8, "ner"))
+        score, origin = info.get(_components.span_key(start, end), (0.8, "ner"))
         s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
         mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
     relations = []
     version = _components.EXTRACTOR_VERSION
-    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in doc._.medkg_relations or []:
-        subj, obj = doc[ss:se], doc[os_:oe]
-        sent = subj.sent
-        sc, ec = sent.start_char, sent.end_char
-        sentence = text[sc:ec].rstrip()
-        ev = Evidence(doc_id, sentence, sc, sc + len(sentence), subj.start_char, subj.end_char, obj.start_char, obj.end_char,
-                      _components.EXTRACTOR, version)
-        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label,
-                                  text[subj.start_char:subj.end_char], text[obj.start_char:obj.end_char], neg, spec, score, ev))
+    rels = doc._.medkg_relations or []
+    if rels:
+        bounds = _components.sentence_bounds(doc)
+        starts = [b[0] for b in bounds]
+        if not ents:
+            idx, length = _components.char_offsets(doc)
+    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in rels:
+        lo, hi = bounds[bisect.bisect_right(starts, ss) - 1]
+        sc = idx[lo]
+        sentence = text[sc : idx[hi - 1] + length[hi - 1]]
+        s0, s1 = idx[ss], idx[se - 1] + length[se - 1]
+        o0, o1 = idx[os_], idx[oe - 1] + length[oe - 1]
+        ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, _components.EXTRACTOR, version)
+        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev))
     source.mentions = mentions
     source.relations = relations
     return source
@@ -135,8 +141,18 @@ def extract_documents(
         batch_size: documents per ``nlp.pipe`` batch.
         n_process: worker processes for ``nlp.pipe`` (each loads the pipeline once).
     """
-    stream = ((d.text, d) for d in documents)
-    for doc, source in nlp.pipe(stream, as_tuples=True, batch_size=batch_size, n_process=n_process):
+    def inputs() -> Iterator[tuple[str | Doc, Document]]:
+        for d in documents:
+            if d.title and d.text.startswith(d.title) and len(d.text) > len(d.title):
+                # the title is its own sentence even without a period: tokenize here and mark it
+                doc = nlp.make_doc(d.text)
+                doc.user_data[_tokenizer.TITLE_END_KEY] = len(d.title) + 1
+                yield doc, d
+            else:
+                yield d.text, d
+
+    for doc, source in nlp.pipe(inputs(), as_tuples=True, batch_size=batch_size, n_process=n_process):
+        doc.user_data.pop(_tokenizer.TITLE_END_KEY, None)
         yield doc_records(doc, source)
 
 
@@ -217,3 +233,8 @@ def extract_to_jsonl(
             for err in stats.errors:
                 fh.write(f"{err.path or ''}\t{err.line or ''}\t{err.reason.replace(chr(9), ' ')}\n")
     return summary
+
+
+def sample_abstracts() -> Path:
+    """Five short abstracts written for medkg (JSONL), for the demo and smoke tests."""
+    return Path(str(resources.files("ingest.text").joinpath("data/sample_abstracts.jsonl")))

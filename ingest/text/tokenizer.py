@@ -15,6 +15,7 @@ biomedical prose (``e.g.``, ``i.v.``, ``vs.``, ``et al.``, ``Fig.``).
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any, Callable
 
@@ -22,12 +23,14 @@ import numpy
 
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
-from spacy.attrs import IS_SPACE, ORTH, SENT_START, SPACY
+from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
 TOKENIZER_NAME = "medkg.bio_tokenizer.v1"
 SENTENCIZER_FACTORY = "medkg_sentences_v1"
+#: ``doc.user_data`` key: character offset where the title ends (a sentence starts after it)
+TITLE_END_KEY = "medkg.title_end"
 
 # Split between any two characters when one side is inner punctuation typical of
 # chemical, gene and dosage notation.
@@ -110,6 +113,13 @@ class BioSentenceSplitter:
                 continue
             if self._is_boundary(doc, orth_list, spacy_, strings, i, j):
                 starts[j] = 1
+        # the title ends a sentence even without punctuation (set by ingest.text.pipeline)
+        title_end = doc.user_data.get(TITLE_END_KEY)
+        if title_end:
+            idx = doc.to_array(IDX).tolist()
+            k = bisect.bisect_left(idx, title_end)
+            if 0 < k < n:
+                starts[k] = 1
         # blank lines always end a sentence
         for i in numpy.flatnonzero(doc.to_array(IS_SPACE)).tolist():
             if "\n\n" in strings[orth_list[i]] and i + 1 < n:

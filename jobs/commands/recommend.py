@@ -126,9 +126,10 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None) -> None:
 
     try:
         if hetionet_dir:
+            from recommend.data import EXPORT_LABELS
             from recommend.hetionet_tables import read_hetionet
 
-            tables = read_hetionet(hetionet_dir)
+            tables = read_hetionet(hetionet_dir, labels=EXPORT_LABELS)
         else:
             with _open_client() as client:
                 tables = api.export_for_recommend(client)
@@ -190,8 +191,8 @@ def _now() -> str:
 @click.option("--source", type=click.Choice(["hetionet", "neo4j"]), default="hetionet", show_default=True,
               help="Evaluate on the Hetionet files or on the live graph (client.export).")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULT_HETIONET, show_default=True)
-@click.option("--methods", default=",".join(("random", "popularity", "cf", "cf-svd", "content", "ppr", "metapath",
-                                             "gnn", "hybrid")), show_default=True)
+@click.option("--methods", default=",".join(("random", "popularity", "cf", "cf-svd", "content", "imc", "ppr",
+                                             "metapath", "gnn", "hybrid")), show_default=True)
 @click.option("--splits", default="random-edge,held-out-disease", show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds (>= 3 for the table).")
 @click.option("--test-frac", type=click.FloatRange(0.01, 0.9), default=0.2, show_default=True)
@@ -212,9 +213,11 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
         raise click.BadParameter(f"--seeds must be comma-separated integers, got {seeds!r}") from e
     try:
         if source == "hetionet":
+            from recommend.data import EXPORT_LABELS
             from recommend.hetionet_tables import read_hetionet
 
-            tables = read_hetionet(data_dir)
+            # the same labels the live export uses, so both sources see one graph
+            tables = read_hetionet(data_dir, labels=EXPORT_LABELS)
         else:
             with _open_client() as client:
                 tables = api.export_for_recommend(client)

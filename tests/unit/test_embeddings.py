@@ -101,6 +101,10 @@ def test_numpy_sampler_matches_graph(tables):
         perm = s.perm.get(et2)
         orig = out.edge[et2].numpy() if perm is None else perm[out.edge[et2]].numpy()
         assert np.array_equal(ei[0, orig], g_src) and np.array_equal(ei[1, orig], g_dst)
+    # per-hop counts (for trim_to_layer) add up to what was sampled
+    assert all(sum(out.num_sampled_nodes[t]) == out.node[t].numel() for t in out.node)
+    assert all(sum(out.num_sampled_edges[k]) == out.row[k].numel() for k in out.row)
+    assert out.num_sampled_nodes["Disease"][0] == 2
     # the same seed samples the same subgraph
     again = NumpyNeighborSampler(data, [3, 2], seed=1, force_numpy=True)._sample(seeds)
     assert all(torch.equal(out.node[t], again.node[t]) for t in out.node)
@@ -148,6 +152,14 @@ def test_deterministic_on_cpu(tables, trained):
     assert again.metrics["auc"] == trained.metrics["auc"]
     other = train_embeddings(tables, {**BASE, "seed": 1, "epochs": 1})
     assert not np.array_equal(other.embeddings["Drug"], trained.embeddings["Drug"])
+
+
+def test_trimming_layers_does_not_change_the_result(tables):
+    cfg = {**BASE, "epochs": 2}
+    a = train_embeddings(tables, cfg)
+    b = train_embeddings(tables, {**cfg, "trim": False})
+    for label in a.embeddings:
+        assert np.allclose(a.embeddings[label], b.embeddings[label], atol=1e-5)
 
 
 def test_artifact_round_trip(tmp_path, tables, trained):

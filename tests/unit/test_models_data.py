@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from graph_engine.errors import ModelError
-from models.data import (
+from models.datasets import (
     group_split,
     image_groups,
     load_label_map,

@@ -11,10 +11,10 @@ from recommend.toy import block_of, toy_embeddings, toy_graph
 
 pytestmark = pytest.mark.unit
 
-METHODS = ["popularity", "random", "cf", "cf-svd", "content", "ppr", "metapath", "gnn", "hybrid"]
+METHODS = ["popularity", "random", "cf", "cf-svd", "content", "imc", "ppr", "metapath", "gnn", "hybrid"]
 LEARNED = [m for m in METHODS if m not in ("popularity", "random")]
-COLD_CAPABLE = ["content", "ppr", "gnn", "hybrid"]  # CF has nothing to say about a disease without drugs
-PARAMS = {"cf-svd": {"rank": 3}, "hybrid": {"val_rounds": 1}}
+COLD_CAPABLE = ["content", "imc", "ppr", "gnn", "hybrid"]  # CF has nothing to say about a disease without drugs
+PARAMS = {"cf-svd": {"rank": 3}, "imc": {"rank": 4, "c": 1.0}, "hybrid": {"val_rounds": 1}}
 
 
 @pytest.fixture(scope="module")
