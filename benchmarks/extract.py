@@ -105,6 +105,7 @@ def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size
         "rss_mb_start": round(samples[0]),
         "rss_mb_peak": round(max(samples)),
         "rss_mb_end": round(samples[-1]),
+        "rss_mb_trace": [round(x) for x in samples],
     }
 
 

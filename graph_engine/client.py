@@ -186,7 +186,8 @@ class GraphClient:
         with self._session(neo4j.WRITE_ACCESS) as s:
             s.run(stmt, **params).consume()
 
-    def ensure_vector_index(self, label: str, prop: str, dimensions: int, similarity: str = "cosine") -> str:
+    def ensure_vector_index(self, label: str, prop: str, dimensions: int, similarity: str = "cosine",
+                            quantization: bool = False) -> str:
         """Create (or recreate with new dimensions) a vector index on ``label.prop``; returns its name."""
         label = self.schema.check_label(label)
         prop = check_property_key(prop)
@@ -197,12 +198,15 @@ class GraphClient:
                     "SHOW INDEXES YIELD name, options WHERE name = $name RETURN options", {"name": name}
                 )
                 cfg = (opts[0]["options"] or {}).get("indexConfig", {}) if opts else {}
-                if cfg.get("vector.dimensions") != dimensions or cfg.get("vector.similarity_function", "").lower() != similarity:
+                if (cfg.get("vector.dimensions") != dimensions
+                        or cfg.get("vector.similarity_function", "").lower() != similarity
+                        or bool(cfg.get("vector.quantization.enabled", True)) != quantization):
                     self._schema_write(cypher.drop_index_statement(name))
         self._schema_write(
             cypher.vector_index_statement(label, prop, dimensions, name, similarity),
             dimensions=dimensions,
             similarity=similarity,
+            quantization=quantization,
         )
         with self._session(neo4j.READ_ACCESS) as s:
             s.run(cypher.AWAIT_INDEXES, timeout=600).consume()
@@ -370,6 +374,12 @@ class GraphClient:
         """Top-``k`` nodes of ``label`` by a numeric property (e.g. ``pagerank``)."""
         rows = self.read(cypher.top_by_property(self.schema.check_label(label), by), {"k": int(k)})
         return [Scored(r["id"], r["name"], float(r["score"])) for r in rows]
+
+    def similar(self, node_id: str, k: int = 10, label: str | None = None, prop: str = "embedding") -> list[Scored]:
+        """Nearest neighbours by embedding through the vector index (see :func:`graph_engine.enrich.similar`)."""
+        from graph_engine.enrich import similar
+
+        return similar(self, node_id, k, label, prop)
 
     def counts(self) -> dict[str, int]:
         """Node count per schema label and relationship count per type (zeros omitted)."""

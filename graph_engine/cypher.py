@@ -65,7 +65,11 @@ AWAIT_INDEXES = "CALL db.awaitIndexes($timeout)"
 
 
 def vector_index_statement(label: str, prop: str, dimensions: int, name: str, similarity: str = "cosine") -> str:
-    """A vector index on ``label.prop``; ``dimensions`` and ``similarity`` are parameters."""
+    """A vector index on ``label.prop``; ``dimensions``, ``similarity`` and ``quantization`` are parameters.
+
+    Quantization (on by default in Neo4j 5.26) trades score precision for memory;
+    medkg turns it off unless asked, so reported similarities are exact cosines.
+    """
     if similarity not in ("cosine", "euclidean"):
         raise ValueError(f"similarity must be 'cosine' or 'euclidean', got {similarity!r}")
     if not isinstance(dimensions, int) or dimensions < 1:
@@ -73,7 +77,8 @@ def vector_index_statement(label: str, prop: str, dimensions: int, name: str, si
     return (
         f"CREATE VECTOR INDEX {_ident(check_index_name(name))} IF NOT EXISTS "
         f"FOR (n:{_ident(label)}) ON (n.{_ident(check_property_key(prop))}) "
-        "OPTIONS {indexConfig: {`vector.dimensions`: $dimensions, `vector.similarity_function`: $similarity}}"
+        "OPTIONS {indexConfig: {`vector.dimensions`: $dimensions, `vector.similarity_function`: $similarity,\n"
+        "                       `vector.quantization.enabled`: $quantization}}"
     )
 
 
@@ -134,17 +139,6 @@ def set_node_properties(label: str) -> str:
         f"MATCH (n:{_ident(label)} {{id: row.id}})\n"
         "SET n += row.props\n"
         "RETURN count(n) AS written"
-    )
-
-
-def remove_node_properties(label: str, keys: list[str]) -> str:
-    """Remove properties from every ``label`` node whose run differs from ``$run_id``."""
-    removals = ", ".join(f"n.{_ident(check_property_key(k))}" for k in keys)
-    run_key = _ident(check_property_key(keys[0] + "_run"))
-    return (
-        f"MATCH (n:{_ident(label)}) WHERE n.{run_key} IS NOT NULL AND n.{run_key} <> $run_id\n"
-        f"REMOVE {removals}, n.{run_key}\n"
-        "RETURN count(n) AS removed"
     )
 
 
@@ -222,3 +216,22 @@ def top_by_property(label: str, prop: str) -> str:
         f"MATCH (n:{_ident(label)}) WHERE n.{key} IS NOT NULL\n"
         f"RETURN n.id AS id, n.name AS name, n.{key} AS score ORDER BY score DESC, id LIMIT $k"
     )
+
+
+def clear_stale_property(label: str, prop: str) -> str:
+    """Remove ``prop`` (and ``prop_run``) from ``label`` nodes not written by run ``$run_id``."""
+    key = _ident(check_property_key(prop))
+    run_key = _ident(check_property_key(prop + "_run"))
+    return (
+        f"MATCH (n:{_ident(label)}) WHERE n.{run_key} IS NOT NULL AND n.{run_key} <> $run_id\n"
+        f"REMOVE n.{key}, n.{run_key}\n"
+        "RETURN count(n) AS removed"
+    )
+
+
+VECTOR_SIMILAR = (
+    "MATCH (n {id: $id}) WHERE n[$prop] IS NOT NULL AND any(l IN labels(n) WHERE l = $label)\n"
+    "CALL db.index.vector.queryNodes($index, $k + 1, n[$prop]) YIELD node, score\n"
+    "WHERE node <> n\n"
+    "RETURN node.id AS id, node.name AS name, score ORDER BY score DESC LIMIT $k"
+)

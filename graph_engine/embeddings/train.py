@@ -13,8 +13,9 @@ Pipeline (all seeded, deterministic on the CPU):
    when pyg-lib / torch-sparse are absent).
 3. Train :class:`~graph_engine.embeddings.model.LinkModel` with binary
    cross-entropy on positive vs. negative edges.
-4. Embed every node (full-graph pass over the training graph) and report the
-   held-out link-prediction AUC against random corrupted edges of the same triple.
+4. Embed every node (one full-graph pass over the training graph; on the CPU
+   if it does not fit the GPU) and report the held-out link-prediction AUC
+   against random corrupted edges of the same triple.
 """
 
 from __future__ import annotations
@@ -381,7 +382,14 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
         if progress is not None:
             progress(epoch + 1, config.epochs, epoch_loss[-1])
 
-    z = _embed_all(model, data, device)
+    train_device = device
+    try:
+        z = _embed_all(model, data, device)
+    except torch.cuda.OutOfMemoryError:  # the full-graph pass needs the whole graph at once
+        torch.cuda.empty_cache()
+        device = torch.device("cpu")
+        model = model.cpu()
+        z = _embed_all(model, data, device)
     auc_per, scores_all, labels_all = {}, [], []
     model.eval()
     with torch.no_grad():
@@ -405,7 +413,8 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
         "epoch_loss": epoch_loss,
         "num_train_edges": int(sum(len(v[0]) for k, v in train_edges.items() if k in targets)),
         "num_test_edges": int(sum(len(v[0]) for v in test_edges.values())),
-        "device": str(device),
+        "device": str(train_device),
+        "inference_device": str(device),
         "sampler": "compiled" if compiled_sampler_available() else "numpy",
     }
     model = model.cpu()

@@ -1,5 +1,9 @@
 """Every Cypher statement the text ingest runs, as parameterised constants.
 
+Write statements follow the ``GraphClient.write_batches`` contract:
+``UNWIND $rows AS row ... RETURN count(..) AS written``. For relationships,
+``written`` counts *new* pieces of evidence (a re-run writes 0).
+
 Labels and relationship types cannot be parameters, so each statement is
 generated once, at import, from the fixed mappings below, and every name is
 checked against ``graph_engine/schema.toml`` first. Values (ids, titles,
@@ -50,6 +54,7 @@ MERGE_ARTICLES = """
 UNWIND $rows AS row
 MERGE (a:Article {id: row.id})
 SET a.title = row.title, a.year = row.year, a.source = row.source, a.extractor = row.extractor
+RETURN count(a) AS written
 """
 
 
@@ -61,6 +66,7 @@ MERGE (e:{label} {{id: row.id}})
   ON CREATE SET e.name = row.name, e.sources = ['text']
 MERGE (a)-[m:MENTIONS]->(e)
 SET m.count = row.count, m.texts = row.texts
+RETURN count(m) AS written
 """
 
 
@@ -73,6 +79,7 @@ UNWIND $rows AS row
 MATCH (a:Article {id: row.article})-[m:MENTIONS]->(e)
 WHERE NOT e.id IN row.ids
 DELETE m
+RETURN count(*) AS written
 """
 
 
@@ -98,6 +105,7 @@ SET r.evidence_keys = coalesce(r.evidence_keys, []) + row.key,
     r.extractor = row.extractor
 SET r.evidence_count = size(r.evidence_keys),
     r.confidence = 1.0 - reduce(p = 1.0, x IN r.evidence_scores | p * (1.0 - x))
+RETURN count(r) AS written
 """
 
 

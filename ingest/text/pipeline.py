@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import bisect
+import gc
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -141,6 +142,11 @@ def extract_documents(
         batch_size: documents per ``nlp.pipe`` batch.
         n_process: worker processes for ``nlp.pipe`` (each loads the pipeline once).
     """
+    # The pipeline's vocabulary tables and models live as long as the process; moving them
+    # to the collector's permanent generation stops every full collection re-scanning them
+    # (about 10% of dictionary-mode time) and keeps forked workers from copying them.
+    gc.freeze()
+
     def inputs() -> Iterator[tuple[str | Doc, Document]]:
         for d in documents:
             if d.title and d.text.startswith(d.title) and len(d.text) > len(d.title):

@@ -15,7 +15,6 @@ mention offsets from every format refer to the same string.
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import re
 import tomllib

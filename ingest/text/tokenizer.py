@@ -23,7 +23,7 @@ import numpy
 
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
-from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
+from spacy.attrs import IDX, ORTH, SENT_START
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
@@ -97,22 +97,26 @@ class BioSentenceSplitter:
         if n == 0:
             return doc
         strings = doc.vocab.strings
-        orth = doc.to_array(ORTH)
-        spacy_ = doc.to_array(SPACY)
+        orth_list = doc.to_array(ORTH).tolist()
         starts = numpy.full(n, -1, dtype="int64")
         starts[0] = 1
         ends = set(_end_hashes(strings))
         closers = set(_closer_hashes(strings))
-        orth_list = orth.tolist()
-        candidates = [i for i, h in enumerate(orth_list) if h in ends]
-        for i in candidates:
-            j = i + 1
-            while j < n and orth_list[j] in closers:
-                j += 1
-            if j >= n:
-                continue
-            if self._is_boundary(doc, orth_list, spacy_, strings, i, j):
-                starts[j] = 1
+        blank = _BLANK_LINE
+        for i, h in enumerate(orth_list):
+            if h in ends:
+                j = i + 1
+                while j < n and orth_list[j] in closers:
+                    j += 1
+                if j < n and self._is_boundary(doc, orth_list, strings, i, j):
+                    starts[j] = 1
+            else:
+                # a blank line always ends a sentence
+                is_blank = blank.get(h)
+                if is_blank is None:
+                    is_blank = blank[h] = "\n\n" in strings[h] and not strings[h].strip()
+                if is_blank and i + 1 < n:
+                    starts[i + 1] = 1
         # the title ends a sentence even without punctuation (set by ingest.text.pipeline)
         title_end = doc.user_data.get(TITLE_END_KEY)
         if title_end:
@@ -120,26 +124,27 @@ class BioSentenceSplitter:
             k = bisect.bisect_left(idx, title_end)
             if 0 < k < n:
                 starts[k] = 1
-        # blank lines always end a sentence
-        for i in numpy.flatnonzero(doc.to_array(IS_SPACE)).tolist():
-            if "\n\n" in strings[orth_list[i]] and i + 1 < n:
-                starts[i + 1] = 1
-        doc.from_array([SENT_START], starts.astype("int64").view("uint64").reshape(-1, 1))
+        doc.from_array([SENT_START], starts.view("uint64").reshape(-1, 1))
+        first = numpy.flatnonzero(starts == 1).tolist()
+        # shared with the medkg components (see ingest.text.components.doc_cache)
+        doc.user_data[CACHE_KEY] = {"orth": orth_list, "bounds": list(zip(first, first[1:] + [n]))}
         return doc
 
     @staticmethod
-    def _is_boundary(doc: Doc, orth: list[int], spacy_: Any, strings: Any, i: int, j: int) -> bool:
+    def _is_boundary(doc: Doc, orth: list[int], strings: Any, i: int, j: int) -> bool:
         tok_text = strings[orth[i]]
         if tok_text == ".":
-            if i > 0 and not spacy_[i - 1] and strings[orth[i - 1]].lower().rstrip(".") in _ABBREVIATIONS:
+            if i > 0 and not doc[i - 1].whitespace_ and strings[orth[i - 1]].lower().rstrip(".") in _ABBREVIATIONS:
                 return False
-            if j == i + 1 and not spacy_[i]:
+            if j == i + 1 and not doc[i].whitespace_:
                 return False  # "2.5", "p.o" are not boundaries
         nxt = strings[orth[j]][:1]
         return nxt.isupper() or nxt.isdigit() or nxt in "([\"'\u201c" or not nxt.isalpha()
 
 
-_HASH_CACHE: dict[str, list[int]] = {}
+_BLANK_LINE: dict[int, bool] = {}
+#: ``doc.user_data`` key of the per-document cache shared by the medkg components
+CACHE_KEY = "medkg.cache"
 
 
 def _end_hashes(strings: Any) -> list[int]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import gzip
-import io
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field

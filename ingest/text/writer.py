@@ -31,7 +31,8 @@ class WriteClient(Protocol):
 
 @dataclass
 class WriteSummary:
-    """Counts of rows written (rows, not changes: idempotent re-writes count again)."""
+    """What the statements reported: articles and mentions merged, *new* relation evidence written
+    (0 when the same documents are written again), relations not asserted (negated/speculative)."""
 
     articles: int = 0
     mentions: int = 0

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from graph_engine.errors import ModelError
-from models import ImageConfig, ImageRecord, evaluate, load_model, predict, predict_records, train
+from models import ImageRecord, evaluate, load_model, predict, predict_records, train
 from models.image import SmallCNN, augment_batch
 
 pytestmark = pytest.mark.unit

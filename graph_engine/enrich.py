@@ -1,0 +1,313 @@
+"""Write computed scores and embeddings back to the graph, with their run.
+
+Every job leaves a ``(:Run)`` node (algorithm, parameters, timings, iterations,
+convergence, metrics). Each property of each label is replaced in ONE
+transaction: the new values and their ``<prop>_run`` are written and stale
+values of earlier runs removed together, so a reader sees either the old or the
+new property, never a mix, and a failed job leaves the old values (re-running
+it is the resume).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+import neo4j
+import numpy as np
+
+from graph_engine import cypher
+from graph_engine.client import GraphClient, Scored, batched
+from graph_engine.errors import MedkgError
+from graph_engine.export import GraphMatrix, GraphTables
+from graph_engine.schema import check_property_key
+
+
+@dataclass
+class JobResult:
+    """What an enrichment job did."""
+
+    run_id: str
+    written: dict[str, int] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+
+def replace_property(
+    client: GraphClient,
+    groups: Mapping[str, tuple[Sequence[str], Iterable[Any]]],
+    prop: str,
+    run_id: str,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Atomically replace ``prop`` across the graph, in ONE transaction: set the
+    new values (with ``<prop>_run = run_id``) on the nodes of each label in
+    ``groups`` (label -> (ids, values)), and remove ``prop`` from every node,
+    of any schema label, that an earlier run wrote and this one does not.
+
+    Returns:
+        Nodes written per label.
+    """
+    check_property_key(prop)
+    run_key = check_property_key(prop + "_run")
+    for label in groups:
+        client.schema.check_label(label)
+    size = batch_size or client.batch_size
+
+    def to_py(v: Any) -> Any:
+        if isinstance(v, np.ndarray):
+            return v.astype(float).tolist()
+        if isinstance(v, np.generic):
+            return v.item()
+        return v
+
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+        written: dict[str, int] = {}
+        for label, (ids, values) in groups.items():
+            query = cypher.set_node_properties(label)
+            rows = ({"id": str(i), "props": {prop: to_py(v), run_key: run_id}} for i, v in zip(ids, values))
+            written[label] = 0
+            for chunk in batched(rows, size):
+                written[label] += int(tx.run(query, rows=chunk).single()["written"])
+                if progress:
+                    progress(len(chunk))
+        for label in client.schema.labels:
+            tx.run(cypher.clear_stale_property(label, prop), run_id=run_id).consume()
+        return written
+
+    return client.run_in_transaction(work)
+
+
+def write_scores(
+    client: GraphClient,
+    matrix: GraphMatrix,
+    scores: Mapping[str, np.ndarray],
+    run_id: str,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Write per-node score vectors (aligned with ``matrix`` rows) as properties; one transaction per property."""
+    written: dict[str, int] = {}
+    labels = list(dict.fromkeys(matrix.labels.tolist()))
+    masks = {label: matrix.labels == label for label in labels}
+    for prop, values in scores.items():
+        groups = {label: (matrix.ids[m], values[m]) for label, m in masks.items()}
+        for label, n in replace_property(client, groups, prop, run_id, progress=progress).items():
+            written[f"{label}.{prop}"] = n
+    return written
+
+
+def run_job(client: GraphClient, kind: str, algorithm: str, params: Mapping[str, Any],
+            body: Callable[[str], dict[str, Any]]) -> JobResult:
+    """Create a Run, execute ``body(run_id) -> metrics``, finish the Run (``failed`` on error)."""
+    run_id = client.create_run(kind, algorithm, params)
+    start = time.perf_counter()
+    try:
+        metrics = body(run_id)
+    except BaseException as e:
+        client.finish_run(run_id, {"error": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - start},
+                          status="failed")
+        raise
+    metrics["seconds"] = time.perf_counter() - start
+    client.finish_run(run_id, metrics)
+    return JobResult(run_id, metrics.get("written", {}), metrics)
+
+
+def write_embeddings(
+    client: GraphClient,
+    embeddings: Mapping[str, np.ndarray],
+    ids: Mapping[str, np.ndarray],
+    run_id: str,
+    prop: str = "embedding",
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Write embeddings per label and make sure a vector index exists for each."""
+    groups = {}
+    for label, matrix in embeddings.items():
+        if label not in client.schema.labels or len(matrix) == 0:
+            continue
+        client.ensure_vector_index(label, prop, int(matrix.shape[1]))
+        groups[label] = (ids[label], list(matrix.astype(np.float32)))
+    written = replace_property(client, groups, prop, run_id, batch_size=2000, progress=progress)
+    return {f"{label}.{prop}": n for label, n in written.items()}
+
+
+def similar(client: GraphClient, node_id: str, k: int = 10, label: str | None = None,
+            prop: str = "embedding") -> list[Scored]:
+    """Nearest neighbours of a node by its embedding, through the Neo4j vector index.
+
+    Args:
+        node_id: the query node's id.
+        k: how many neighbours.
+        label: the node's label (default: looked up); neighbours have the same label.
+
+    Raises:
+        MedkgError: the node is missing or has no embedding.
+    """
+    if label is None:
+        node = client.get(node_id)
+        if node is None:
+            raise MedkgError(f"no node with id {node_id!r}")
+        label = node.label
+    client.schema.check_label(label)
+    check_property_key(prop)
+    index = f"{label.lower()}_{prop}_vector"
+    rows = client.read(cypher.VECTOR_SIMILAR, {"id": node_id, "label": label, "prop": prop, "index": index, "k": int(k)})
+    if not rows and client.get(node_id, label) is not None:
+        probe = client.read(cypher.get_node(label), {"id": node_id})
+        if prop not in probe[0]["props"]:
+            raise MedkgError(f"{label} {node_id} has no {prop!r}: run `medkg enrich embed` first")
+    return [Scored(r["id"], r["name"], float(r["score"])) for r in rows]
+
+
+@dataclass(frozen=True)
+class Projection:
+    """Which part of the graph a scoring job runs on.
+
+    Attributes:
+        labels: node labels (default: all entity labels).
+        rel_types: relationship types (default: all).
+        weight: relationship property used as edge weight (missing -> 1).
+        directed: respect edge direction; ``False`` (default) symmetrises, which
+            suits knowledge graphs whose edge directions are conventions.
+    """
+
+    labels: tuple[str, ...] | None = None
+    rel_types: tuple[str, ...] | None = None
+    weight: str | None = None
+    directed: bool = False
+
+    def params(self) -> dict[str, Any]:
+        return {"labels": list(self.labels or []), "rel_types": list(self.rel_types or []),
+                "weight": self.weight, "directed": self.directed}
+
+    def matrix(self, client: GraphClient, progress: bool = False) -> tuple[GraphTables, GraphMatrix]:
+        tables = client.export(self.labels, self.rel_types, weight=self.weight, progress=progress)
+        return tables, tables.to_matrix(symmetric=not self.directed)
+
+
+def _bar(total: int | None, desc: str, enabled: bool) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="nodes", disable=not enabled, leave=False)
+
+
+def pagerank_job(client: GraphClient, projection: Projection = Projection(), damping: float = 0.85,
+                 tol: float = 1e-6, max_iter: int = 100, device: str = "auto", dtype: Any = np.float32,
+                 progress: bool = False) -> JobResult:
+    """PageRank over a projection, written back as ``pagerank`` / ``pagerank_run``."""
+    from graph_engine.scoring import pagerank
+
+    params = {**projection.params(), "damping": damping, "tol": tol, "max_iter": max_iter,
+              "device": device, "dtype": np.dtype(dtype).name}
+
+    def body(run_id: str) -> dict[str, Any]:
+        tables, m = projection.matrix(client, progress)
+        res = pagerank(m.matrix, damping=damping, tol=tol, max_iter=max_iter, device=device, dtype=dtype)
+        with _bar(len(m.ids), "write pagerank", progress) as bar:
+            written = write_scores(client, m, {"pagerank": res.scores}, run_id, bar.update)
+        return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
+                "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
+                "compute_seconds": res.seconds, "written": written}
+
+    return run_job(client, "score", "pagerank", params, body)
+
+
+def hits_job(client: GraphClient, projection: Projection = Projection(directed=True), tol: float = 1e-6,
+             max_iter: int = 100, device: str = "auto", dtype: Any = np.float32, progress: bool = False) -> JobResult:
+    """HITS over a projection, written back as ``hub`` and ``authority`` (with ``*_run``)."""
+    from graph_engine.scoring import hits
+
+    params = {**projection.params(), "tol": tol, "max_iter": max_iter, "device": device, "dtype": np.dtype(dtype).name}
+
+    def body(run_id: str) -> dict[str, Any]:
+        tables, m = projection.matrix(client, progress)
+        res = hits(m.matrix, tol=tol, max_iter=max_iter, device=device, dtype=dtype)
+        with _bar(2 * len(m.ids), "write hits", progress) as bar:
+            written = write_scores(client, m, {"hub": res.hubs, "authority": res.authorities}, run_id, bar.update)
+        return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
+                "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
+                "compute_seconds": res.seconds, "written": written}
+
+    return run_job(client, "score", "hits", params, body)
+
+
+def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label: str = "Disease",
+            target_labels: Sequence[str] = ("Drug", "Gene"), k: int = 20,
+            projection: Projection = Projection(), damping: float = 0.85, tol: float = 1e-6,
+            max_iter: int = 100, device: str = "auto", progress: bool = False) -> JobResult:
+    """Batched personalized PageRank from each seed node (default: every ``seed_label`` node).
+
+    The top-``k`` nodes of ``target_labels`` per seed are stored on the seed as
+    parallel lists ``ppr_ids`` / ``ppr_scores`` with ``ppr_run``, read back by::
+
+        MATCH (d:Disease {id: $id})
+        UNWIND range(0, size(d.ppr_ids) - 1) AS i
+        MATCH (n {id: d.ppr_ids[i]}) RETURN labels(n)[0] AS label, n.name AS name, d.ppr_scores[i] AS score
+    """
+    from graph_engine.scoring import personalized_pagerank
+
+    client.schema.check_label(seed_label)
+    for l in target_labels:
+        client.schema.check_label(l)
+    params = {**projection.params(), "seeds": list(seeds or []), "seed_label": seed_label,
+              "target_labels": list(target_labels), "k": k, "damping": damping, "tol": tol,
+              "max_iter": max_iter, "device": device}
+
+    def body(run_id: str) -> dict[str, Any]:
+        tables, m = projection.matrix(client, progress)
+        if seeds:
+            idx = np.array([m.index_of(seed_label, s) for s in seeds], dtype=np.int64)
+        else:
+            idx = np.flatnonzero(m.labels == seed_label)
+        if len(idx) == 0:
+            raise MedkgError(f"no {seed_label} seeds in the projection")
+        cand = np.isin(m.labels, list(target_labels))
+        with _bar(len(idx), "ppr seeds", progress) as bar:
+            done = [0]
+
+            def tick(d: int, total: int) -> None:
+                bar.update(d - done[0])
+                done[0] = d
+
+            res = personalized_pagerank(m.matrix, idx, k=k, damping=damping, tol=tol, max_iter=max_iter,
+                                        device=device, candidates=cand, exclude_seeds=True, progress=tick)
+        top_ids = [[str(m.ids[j]) for j, sc in zip(row, srow) if sc > 0] for row, srow in zip(res.indices, res.scores)]
+        top_scores = [[float(sc) for sc in srow if sc > 0] for srow in res.scores]
+        seed_ids = m.ids[idx]
+        w1 = replace_property(client, {seed_label: (seed_ids, top_ids)}, "ppr_ids", run_id)
+        w2 = replace_property(client, {seed_label: (seed_ids, top_scores)}, "ppr_scores", run_id)
+        return {"seeds": int(len(idx)), "converged": bool(np.all(res.converged)),
+                "max_iterations": int(np.max(res.iterations)), "compute_seconds": res.seconds,
+                "device": res.device,
+                "written": {f"{seed_label}.ppr_ids": w1[seed_label], f"{seed_label}.ppr_scores": w2[seed_label]}}
+
+    return run_job(client, "score", "personalized_pagerank", params, body)
+
+
+def embed_job(client: GraphClient, config: Mapping[str, Any] | None = None,
+              labels: Sequence[str] | None = None, rel_types: Sequence[str] | None = None,
+              artifact_dir: Any = None, progress: bool = False) -> JobResult:
+    """Train GNN embeddings on the graph (link prediction), write ``embedding`` per node
+    with vector indexes, save the artifact (under ``artifact_dir/<run id>`` when given)."""
+    from pathlib import Path
+
+    from graph_engine.embeddings import EmbeddingConfig, train_embeddings
+
+    cfg = EmbeddingConfig.from_dict(dict(config or {}))
+    params = {"labels": list(labels or []), "rel_types": list(rel_types or []), **cfg.__dict__}
+
+    def body(run_id: str) -> dict[str, Any]:
+        tables = client.export(labels, rel_types, progress=progress)
+        with _bar(cfg.epochs, "train embeddings", progress) as bar:
+            result = train_embeddings(tables, cfg, progress=lambda e, n, loss: bar.update(1))
+        saved = None
+        if artifact_dir is not None:
+            saved = str(result.save(Path(artifact_dir) / run_id))
+        total = sum(len(v) for v in result.ids.values())
+        with _bar(total, "write embeddings", progress) as bar:
+            written = write_embeddings(client, result.embeddings, result.ids, run_id, progress=bar.update)
+        return {"auc": result.metrics.get("auc"), "fingerprint": result.fingerprint, "artifact": saved,
+                "epoch_seconds": result.metrics.get("epoch_seconds"), "written": written}
+
+    return run_job(client, "embed", "gnn-link-prediction", params, body)
