@@ -28,9 +28,13 @@ from typing import Iterator
 
 import psutil
 
-from ingest.text.pipeline import extract_documents, load_pipeline
-from ingest.text.readers import ReadStats, read_documents
-from ingest.text.records import Document
+# benchmarks/ingest.py would shadow the ``ingest`` package when this file is run as a script
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+from ingest.text.pipeline import extract_documents, load_pipeline  # noqa: E402
+from ingest.text.readers import ReadStats, read_documents  # noqa: E402
+from ingest.text.records import Document  # noqa: E402
 
 DEFAULT_INPUTS = [
     Path(__file__).resolve().parents[1] / "../shared/data/ner/BC5CDR_TrainingSet.PubTator.txt",

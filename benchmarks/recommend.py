@@ -18,9 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from recommend import get_recommender, load_recommender
-from recommend.data import EXPORT_LABELS
-from recommend.hetionet_tables import read_hetionet
+# this file is named like the package: drop its own folder from the import path first
+sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+from recommend import get_recommender, load_recommender  # noqa: E402
+from recommend.data import EXPORT_LABELS  # noqa: E402
+from recommend.hetionet_tables import read_hetionet  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

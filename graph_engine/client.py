@@ -48,7 +48,8 @@ class Entity:
 
     @classmethod
     def from_row(cls, labels: Sequence[str], props: Mapping[str, Any]) -> "Entity":
-        return cls(label=labels[0] if labels else "", id=props.get("id"), name=props.get("name"), properties=dict(props))
+        return cls(label=labels[0] if labels else "", id=str(props.get("id")), name=props.get("name"),
+                   properties=dict(props))
 
 
 @dataclass(frozen=True)
@@ -404,7 +405,7 @@ class GraphClient:
         """
         labels = [self.schema.check_label(l) for l in (labels or self.schema.entity_labels)]
         types = [self.schema.check_relationship_type(t) for t in (rel_types or self.schema.relationship_types)]
-        out = []
+        out: list[EdgeKey] = []
         for t in types:
             sources = [l for l in labels if self.read(cypher.count_triple_source(l, t))[0]["n"]]
             if not sources:

@@ -35,7 +35,7 @@ class JobResult:
 
 def replace_property(
     client: GraphClient,
-    groups: Mapping[str, tuple[Sequence[str], Iterable[Any]]],
+    groups: Mapping[str, tuple[Any, Iterable[Any]]],
     prop: str,
     run_id: str,
     batch_size: int | None = None,
@@ -69,7 +69,8 @@ def replace_property(
             rows = ({"id": str(i), "props": {prop: to_py(v), run_key: run_id}} for i, v in zip(ids, values))
             written[label] = 0
             for chunk in batched(rows, size):
-                written[label] += int(tx.run(query, rows=chunk).single()["written"])
+                record = tx.run(query, rows=chunk).single()
+                written[label] += int(record["written"]) if record else 0
                 if progress:
                     progress(len(chunk))
         for label in client.schema.labels:

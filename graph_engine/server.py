@@ -241,7 +241,7 @@ class ManagedNeo4j:
         state = self._read_state()
         return {
             "running": info is not None,
-            "starting": info is None and bool(state) and _pid_alive(state["pid"]),
+            "starting": info is None and state is not None and _pid_alive(state["pid"]),
             "uri": info.uri if info else None,
             "http": info.http_uri if info else None,
             "pid": info.pid if info else None,
@@ -411,7 +411,8 @@ db.tx_log.rotation.retention_policy=1 files
         Raises:
             ServerError: the server is running or the import failed.
         """
-        if self.running() or (self._read_state() and _pid_alive(self._read_state()["pid"])):
+        state = self._read_state()
+        if self.running() or (state and _pid_alive(state["pid"])):
             raise ServerError("stop the managed server before a bulk import (medkg neo4j stop)")
         self.provision()
         if not self.conf_dir.joinpath("neo4j.conf").exists():

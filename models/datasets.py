@@ -410,7 +410,8 @@ def group_split(labels: Sequence[str], groups: np.ndarray, fraction: float, seed
     """Seeded split that keeps each group on one side and is stratified by label.
 
     Groups are assigned whole, class by class (by the group's most common label),
-    until each class's held-out share reaches ``fraction``.
+    until each class's held-out share reaches ``fraction``; a class's last group
+    is never held out, so every class keeps training data.
 
     Args:
         labels: one label per record.
@@ -440,8 +441,10 @@ def group_split(labels: Sequence[str], groups: np.ndarray, fraction: float, seed
         total = sum(len(members[g]) for g in gs)
         target = fraction * total
         taken = 0
-        for g in gs:
-            if taken >= target or taken + len(members[g]) > target + 0.5 * len(members[g]) and taken > 0:
+        for j, g in enumerate(gs):
+            if taken >= target or j == len(gs) - 1:  # the last group of a class always stays in training
+                break
+            if taken > 0 and taken + len(members[g]) > target + 0.5 * len(members[g]):
                 break
             hold.extend(members[g])
             taken += len(members[g])

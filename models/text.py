@@ -264,10 +264,21 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
     else:
         keep, hold = np.arange(len(y)), np.zeros(0, dtype=np.int64)
 
+    n_groups = len(np.unique(groups[keep]))
+    if n_groups < config.cv_folds:
+        raise ModelError(
+            f"only {n_groups} distinct (non-near-duplicate) notes left for training; "
+            f"need at least cv_folds={config.cv_folds}: add data, lower cv_folds or raise near_duplicate_threshold"
+        )
     # out-of-fold logits on the training portion -> temperature (and CV accuracy)
     oof = np.zeros((len(keep), len(labels)))
     for te in _grouped_folds(groups[keep], config.cv_folds, config.seed):
         tr = np.setdiff1d(np.arange(len(keep)), te)
+        if len(np.unique(y[keep][tr])) < 2:
+            raise ModelError(
+                "a cross-validation fold has notes of only one label: too few distinct "
+                "(non-near-duplicate) notes per label; add data or lower cv_folds"
+            )
         vecs, coef, icpt = _fit_linear(list(texts[keep][tr]), y[keep][tr], len(labels), config)
         oof[te] = TextModel(vecs, coef, icpt, labels, 1.0, config).logits_texts(list(texts[keep][te]))
     temperature = fit_temperature(oof, y[keep])

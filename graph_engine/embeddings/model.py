@@ -87,6 +87,59 @@ class HeteroSAGE(nn.Module):
         return x
 
 
+    @torch.no_grad()
+    def embed_layerwise(self, num_nodes: dict[str, int], edge_index_dict: dict[Any, Tensor],
+                        device: torch.device | str = "cpu", chunk_size: int = 65536) -> dict[str, Tensor]:
+        """Exact embeddings of every node, one layer at a time, in chunks of target nodes.
+
+        Equivalent to ``forward`` on the whole graph, but only one chunk of
+        ``chunk_size`` target nodes, their in-edges and their sources' states
+        are on ``device`` at once; every layer's full output stays on the CPU. So
+        the final pass scales like training, not like the whole graph.
+
+        Shapes:
+            edge_index_dict: ``{(s, r, d): (2, E)}`` on the CPU;
+            returns ``{type: (num_nodes[type], dim)}`` on the CPU.
+        """
+        from torch_geometric.nn.conv.hetero_conv import group
+
+        was_training = self.training
+        self.eval()
+        x = {t: self.emb[t].weight[:n].detach().cpu() for t, n in num_nodes.items()}
+        by_dst = {}
+        for et, ei in edge_index_dict.items():  # CSC per edge type: in-edges of a node range are a slice
+            order = torch.argsort(ei[1], stable=True)
+            src, dst = ei[0][order], ei[1][order]
+            ptr = torch.zeros(num_nodes[et[2]] + 1, dtype=torch.long)
+            ptr[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes[et[2]]), 0)
+            by_dst[et] = (ptr, src, dst)
+        for i, conv in enumerate(self.convs):
+            last = i == len(self.convs) - 1
+            new = {}
+            for t, n in num_nodes.items():
+                ets = [et for et in conv.convs.keys() if et[2] == t and et in by_dst]
+                if not ets:
+                    new[t] = x[t]
+                    continue
+                out = torch.empty(n, x[t].shape[1])
+                for a in range(0, n, chunk_size):
+                    b = min(n, a + chunk_size)
+                    xd = x[t][a:b].to(device)
+                    parts = []
+                    for et in ets:
+                        ptr, src, dst = by_dst[et]
+                        s_idx, d_idx = src[ptr[a]:ptr[b]], dst[ptr[a]:ptr[b]] - a
+                        uniq, inv = torch.unique(s_idx, return_inverse=True)
+                        ei = torch.stack([inv, d_idx]).to(device)
+                        parts.append(conv.convs[et]((x[et[0]][uniq].to(device), xd), ei))
+                    h = group(parts, conv.aggr)
+                    out[a:b] = (h if last else torch.relu(h)).cpu()
+                new[t] = out
+            x = new
+        self.train(was_training)
+        return x
+
+
 class DistMult(nn.Module):
     """Link decoder: ``score(s, r, d) = sum(z_s * w_r * z_d)``.
 

@@ -13,9 +13,9 @@ Pipeline (all seeded, deterministic on the CPU):
    when pyg-lib / torch-sparse are absent).
 3. Train :class:`~graph_engine.embeddings.model.LinkModel` with binary
    cross-entropy on positive vs. negative edges.
-4. Embed every node (one full-graph pass over the training graph; on the CPU
-   if it does not fit the GPU) and report the held-out link-prediction AUC
-   against random corrupted edges of the same triple.
+4. Embed every node exactly, layer by layer in chunks of target nodes (memory
+   bounded by a chunk's in-edges, not the graph), and report the held-out
+   link-prediction AUC against random corrupted edges of the same triple.
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ class EmbeddingConfig:
         num_threads: torch CPU threads (0: leave torch's default).
         trim: skip work on nodes a layer's output does not need (``trim_to_layer``).
         rel_aggr: ``"mean"`` or ``"sum"`` of the per-relation messages of a node.
+        inference_chunk: target nodes per chunk in the final layer-wise embedding pass.
     """
 
     dim: int = 64
@@ -79,9 +80,10 @@ class EmbeddingConfig:
     num_threads: int = 0
     trim: bool = True
     rel_aggr: str = "mean"
+    inference_chunk: int = 65536
 
     def __post_init__(self) -> None:
-        if self.dim < 1 or self.num_layers < 1 or self.batch_size < 1 or self.epochs < 0:
+        if self.dim < 1 or self.num_layers < 1 or self.batch_size < 1 or self.epochs < 0 or self.inference_chunk < 1:
             raise ModelError(f"dim, num_layers, batch_size must be >= 1 and epochs >= 0; got {self}")
         if len(self.num_neighbors) != self.num_layers:
             raise ModelError(
@@ -384,12 +386,12 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
 
     train_device = device
     try:
-        z = _embed_all(model, data, device)
-    except torch.cuda.OutOfMemoryError:  # the full-graph pass needs the whole graph at once
+        z = _embed_all(model, data, device, config.inference_chunk)
+    except torch.cuda.OutOfMemoryError:  # a chunk too large for what is left of the GPU
         torch.cuda.empty_cache()
         device = torch.device("cpu")
         model = model.cpu()
-        z = _embed_all(model, data, device)
+        z = _embed_all(model, data, device, config.inference_chunk)
     auc_per, scores_all, labels_all = {}, [], []
     model.eval()
     with torch.no_grad():
@@ -439,13 +441,12 @@ def roc_auc(y: np.ndarray, score: np.ndarray) -> float:
     return float((ranks[y].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 
-def _embed_all(model: LinkModel, data: Any, device: torch.device) -> dict[str, torch.Tensor]:
-    """Full-graph forward pass over the training graph (every node, all its neighbours)."""
-    model.eval()
-    with torch.no_grad():
-        n_id = {t: torch.arange(data[t].num_nodes, device=device) for t in data.node_types}
-        ei = {k: v.to(device) for k, v in data.edge_index_dict.items()}
-        return model.encoder(n_id, ei)
+def _embed_all(model: LinkModel, data: Any, device: torch.device, chunk_size: int) -> dict[str, torch.Tensor]:
+    """Exact embeddings of every node over the training graph, layer by layer in chunks (see
+    :meth:`HeteroSAGE.embed_layerwise`), returned on ``device``."""
+    num_nodes = {t: int(data[t].num_nodes) for t in data.node_types}
+    z = model.encoder.embed_layerwise(num_nodes, dict(data.edge_index_dict), device, chunk_size)
+    return {t: v.to(device) for t, v in z.items()}
 
 
 def load_embeddings(directory: str | Path, expect_fingerprint: str | None = None) -> EmbeddingResult:

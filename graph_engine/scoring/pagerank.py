@@ -205,7 +205,8 @@ def personalized_pagerank(
         damping, tol, max_iter, device, dtype, backend: as in :func:`pagerank`.
         candidates: ``(N,)`` boolean mask or index array of nodes allowed in the
             top-k (for example only genes); default all nodes.
-        exclude_seeds: leave each run's own seed nodes out of its top-k.
+        exclude_seeds: leave each run's own seed nodes out of its top-k (they get
+            score ``-inf``, so they can only appear when ``k`` exceeds the other candidates).
         block_size: seeds per block; default on the CPU sized so one ``(N, B)`` block
             is about 8 MiB (16 to 256 seeds), with torch as many as ``memory_budget`` allows.
         memory_budget: bytes for the four ``(N, B)`` work arrays of a block.

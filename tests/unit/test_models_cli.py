@@ -96,7 +96,10 @@ def test_evaluate_prints_metrics(root: click.Group) -> None:
 def test_train_text_cli(root: click.Group, tmp_path: Path) -> None:
     import csv
 
-    rows = [("Malaria", f"fever chills sweating night {i}") for i in range(8)] + [("Acne", f"pimples blackheads face {i}") for i in range(8)]
+    words = {"Malaria": ["fever", "chills", "sweating", "shivering", "nausea", "headache"],
+             "Acne": ["pimples", "blackheads", "pus", "oily", "face", "spots"]}
+    rng = np.random.default_rng(0)
+    rows = [(lb, " ".join(rng.permutation(w)[:3]) + f" since {d} days") for lb, w in words.items() for d in range(8)]
     with open(tmp_path / "t.csv", "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["label", "text"])
@@ -105,6 +108,9 @@ def test_train_text_cli(root: click.Group, tmp_path: Path) -> None:
     res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m"), "--config", str(tmp_path / "c.toml")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m" / "model.json").is_file() and "holdout" in res.output
+    (tmp_path / "dup.csv").write_text("label,text\n" + "".join(f"{lb},same note {lb}\n" for lb in ["Malaria", "Acne"] * 4))
+    res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "dup.csv"), "--output", str(tmp_path / "m4"), "--config", str(tmp_path / "c.toml")])
+    assert res.exit_code == 1 and "distinct (non-near-duplicate) notes" in res.output
     bad = tmp_path / "bad.toml"
     bad.write_text("[text]\nC = -1\n")
     res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m3"), "--config", str(bad)])

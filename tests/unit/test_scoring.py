@@ -395,3 +395,21 @@ def test_registry():
     assert get_scorer("pagerank") is pagerank and get_scorer("hits") is hits
     with pytest.raises(ScoringError, match="known: "):
         get_scorer("katz")
+
+
+def test_input_formats_and_caller_matrix_untouched():
+    A = random_graph(seed=11)
+    ref = pagerank(A, **F64).scores
+    coo = A.tocoo()
+    # duplicates and an explicit zero, as COO -> CSR may leave them; int64 indices; sparse arrays
+    dup = sp.csr_matrix((np.r_[coo.data / 2, coo.data / 2, 0.0],
+                         (np.r_[coo.row, coo.row, 0], np.r_[coo.col, coo.col, 1])), shape=A.shape)
+    dup.has_canonical_format = False
+    before = (dup.data.copy(), dup.indices.copy(), dup.indptr.copy())
+    assert np.abs(pagerank(dup, **F64).scores - ref).max() < 1e-12
+    assert all(np.array_equal(a, b) for a, b in zip(before, (dup.data, dup.indices, dup.indptr)))
+    wide = sp.csr_matrix((A.data, A.indices.astype(np.int64), A.indptr.astype(np.int64)), shape=A.shape)
+    assert np.abs(pagerank(wide, **F64).scores - ref).max() < 1e-12
+    assert np.abs(pagerank(sp.csr_array(A), **F64).scores - ref).max() < 1e-12
+    assert np.abs(pagerank(A.tocsc(), **F64).scores - ref).max() < 1e-12
+    assert np.abs(hits(sp.coo_array(A), dtype=np.float64).hubs - hits(A, dtype=np.float64).hubs).max() < 1e-12
