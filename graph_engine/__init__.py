@@ -12,6 +12,7 @@ from graph_engine.errors import (
     QueryError,
     RecommendError,
     SchemaError,
+    ScoringError,
     ServerError,
 )
 from graph_engine.records import EdgeRecord, NodeRecord
@@ -31,6 +32,7 @@ __all__ = [
     "RecommendError",
     "Schema",
     "SchemaError",
+    "ScoringError",
     "ServerError",
     "Settings",
     "default_schema",

@@ -55,6 +55,10 @@ class IngestError(MedkgError, ValueError):
         super().__init__(f"{where}{reason}")
 
 
+class ScoringError(MedkgError, ValueError):
+    """Bad input to a scoring algorithm (matrix shape, weights, seeds, device)."""
+
+
 class ModelError(MedkgError, ValueError):
     """A model artifact is missing, incompatible or was given bad input."""
 

@@ -182,12 +182,12 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     else:
         lines += ["- Symptom2Disease: first-person symptom descriptions, 24 diseases (as published; no licence stated)."]
     lines += ["", "## Metrics", ""]
+    names = {"n": "n", "accuracy": "accuracy", "auroc": "AUROC", "ece": "ECE", "nll": "NLL",
+             "nll_uncalibrated": "NLL (T=1)", "nll_calibrated": "NLL (calibrated)", "folds": "folds"}
     for section, vals in metrics.items():
         if isinstance(vals, dict) and "accuracy" in vals:
-            lines.append(
-                f"- {section}: n={vals.get('n', '-')}, accuracy {_fmt(vals['accuracy'])}, "
-                f"AUROC {_fmt(vals.get('auroc'))}, ECE {_fmt(vals.get('ece'))}, NLL {_fmt(vals.get('nll'))}"
-            )
+            shown = ", ".join(f"{label} {_fmt(vals[k])}" for k, label in names.items() if vals.get(k) is not None)
+            lines.append(f"- {section}: {shown}")
     lines += [
         "",
         "Validation metrics on the internal split are optimistic (it chose the epoch and the temperature);",

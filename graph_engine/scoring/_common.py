@@ -14,15 +14,11 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
-from graph_engine.errors import MedkgError
+from graph_engine.errors import ScoringError
 from graph_engine.export import GraphMatrix
 
 Device = Literal["auto", "cpu", "cuda"]
 Backend = Literal["auto", "scipy", "torch"]
-
-
-class ScoringError(MedkgError, ValueError):
-    """Bad input to a scoring algorithm (matrix shape, weights, seeds, device)."""
 
 
 def resolve_dtype(dtype: Any) -> np.dtype:
