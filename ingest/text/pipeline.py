@@ -10,7 +10,9 @@ Example:
 from __future__ import annotations
 
 import bisect
+import collections
 import gc
+import multiprocessing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -134,19 +136,58 @@ def extract_documents(
     batch_size: int = 64,
     n_process: int = 1,
 ) -> Iterator[Document]:
-    """Run the pipeline over documents, streaming; yields each document with results.
+    """Run the pipeline over documents, streaming; yields each document with results, in order.
 
     Args:
         nlp: from :func:`load_pipeline`.
         documents: e.g. from :func:`ingest.text.readers.read_documents`.
-        batch_size: documents per ``nlp.pipe`` batch.
-        n_process: worker processes for ``nlp.pipe`` (each loads the pipeline once).
+        batch_size: documents per ``nlp.pipe`` batch (and per worker task).
+        n_process: worker processes. With more than one, each forked worker runs the
+            whole extraction on a batch and sends back the typed records only (spaCy's
+            own ``n_process`` would ship every ``Doc`` back and forth, and the parent
+            would become the bottleneck). At most ``2 * n_process`` batches are in
+            flight, so memory stays flat on endless input.
     """
     # The pipeline's vocabulary tables and models live as long as the process; moving them
     # to the collector's permanent generation stops every full collection re-scanning them
     # (about 10% of dictionary-mode time) and keeps forked workers from copying them.
     gc.freeze()
+    if n_process <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield from _extract_serial(nlp, documents, batch_size)
+        return
+    global _WORKER_NLP
+    _WORKER_NLP = nlp  # inherited by the forked workers
+    ctx = multiprocessing.get_context("fork")
+    pending: collections.deque = collections.deque()
+    with ctx.Pool(n_process) as pool:
+        for chunk in _chunks(documents, batch_size):
+            pending.append(pool.apply_async(_extract_chunk, (chunk, batch_size)))
+            while len(pending) >= 2 * n_process:
+                yield from pending.popleft().get()
+        while pending:
+            yield from pending.popleft().get()
 
+
+_WORKER_NLP: Language | None = None
+
+
+def _extract_chunk(chunk: list[Document], batch_size: int) -> list[Document]:
+    assert _WORKER_NLP is not None
+    return list(_extract_serial(_WORKER_NLP, chunk, batch_size))
+
+
+def _chunks(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
+    chunk: list[Document] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: int) -> Iterator[Document]:
     def inputs() -> Iterator[tuple[str | Doc, Document]]:
         for d in documents:
             if d.title and d.text.startswith(d.title) and len(d.text) > len(d.title):
@@ -157,7 +198,7 @@ def extract_documents(
             else:
                 yield d.text, d
 
-    for doc, source in nlp.pipe(inputs(), as_tuples=True, batch_size=batch_size, n_process=n_process):
+    for doc, source in nlp.pipe(inputs(), as_tuples=True, batch_size=batch_size):
         doc.user_data.pop(_tokenizer.TITLE_END_KEY, None)
         yield doc_records(doc, source)
 

@@ -119,3 +119,17 @@ def test_shapes_of_network_and_augmentation() -> None:
     assert out.shape == x.shape and float(out.min()) >= 0.0 and float(out.max()) <= 1.0
     again = augment_batch(x, torch.Generator().manual_seed(0))
     assert torch.equal(out, again)
+
+
+@pytest.mark.parametrize(
+    "device",
+    ["cpu", pytest.param("cuda", marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")])],
+)
+def test_train_and_predict_on_device(tmp_path: Path, device: str) -> None:
+    x, y = synthetic_images(64, seed=4)
+    np.savez(tmp_path / "t.npz", images=x, labels=y)
+    art = train("image", tmp_path / "t.npz", tmp_path / "m", {**TINY, "epochs": 1, "device": device})
+    model = load_model(art.path, device=device)
+    assert model.device.type == device
+    probs = np.array([[p.probabilities[k] for k in ("normal", "pneumonia")] for p in predict(model, x[:5])])
+    assert probs.shape == (5, 2) and np.allclose(probs.sum(1), 1.0)
