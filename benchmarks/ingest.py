@@ -125,7 +125,8 @@ def main() -> None:
             live = settings.with_overrides(uri=info.uri, password=info.password)
             n_nodes, n_rels = counts(live)
             results["bulk"] = {"seconds": s.seconds, "nodes": n_nodes, "relationships": n_rels,
-                               "rels_per_s": n_rels / s.seconds}
+                               "rels_per_s": n_rels / s.seconds, "phases": s.phases}
+            print("  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in s.phases.items()))
             print(f"bulk (neo4j-admin import, incl. validation, stop/start, schema): {s.seconds:.1f}s "
                   f"-> {n_nodes} nodes, {n_rels} rels, {n_rels / s.seconds:,.0f} rels/s")
             if not args.skip_online:

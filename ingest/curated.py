@@ -105,6 +105,7 @@ class LoadSummary:
     edges: dict[str, KindCount] = field(default_factory=lambda: defaultdict(KindCount))
     rejects_path: Path | None = None
     seconds: float = 0.0
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (bulk path)
 
     def _total(self, part: dict[str, KindCount], attr: str) -> int:
         return sum(getattr(c, attr) for c in part.values())
@@ -648,11 +649,20 @@ def bulk_load_graph(
         sink = BulkSink(Path(tmp))
         summary = _run_loader(sink, fmt, nodes, edges, on_error, rejects_path, 50000, source, progress)  # type: ignore[arg-type]
         node_files, rel_files = sink.close()
+        summary.phases["validate_and_write_csv"] = time.perf_counter() - start
+        t = time.perf_counter()
         server.stop()
+        summary.phases["stop_server"] = time.perf_counter() - t
+        t = time.perf_counter()
         server.bulk_import(node_files, rel_files, database=settings.database)
+        summary.phases["neo4j_admin_import"] = time.perf_counter() - t
+    t = time.perf_counter()
     info = server.start()
+    summary.phases["start_server"] = time.perf_counter() - t
+    t = time.perf_counter()
     with connect(settings.with_overrides(uri=info.uri, password=info.password)) as driver:
         GraphClient(driver, settings.database).ensure_schema()
+    summary.phases["schema_and_indexes"] = time.perf_counter() - t
     summary.seconds = time.perf_counter() - start
     return summary
 

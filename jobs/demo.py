@@ -40,6 +40,7 @@ EXAMPLE_QUERIES: list[tuple[str, str, dict]] = [
 
 # modules that add demo sections: each exposes ``demo_section(client) -> None``
 SECTIONS: tuple[str, ...] = (
+    "jobs.demo_sections.text",
     "jobs.demo_sections.scoring",
     "jobs.demo_sections.recommend",
     "jobs.demo_sections.diagnose",

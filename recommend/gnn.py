@@ -44,9 +44,9 @@ def load_embeddings(source: Mapping[str, np.ndarray] | str | Path, tables: Graph
     elif isinstance(source, (str, Path)):
         p = Path(source)
         if p.is_dir():  # an artifact written by graph_engine.embeddings (manifest.json, embeddings.npz)
-            from graph_engine.embeddings import load_embeddings as load_artifact
+            from graph_engine.embeddings import EmbeddingResult
 
-            return load_embeddings(load_artifact(p, load_model=False), tables)
+            return load_embeddings(EmbeddingResult.load(p, load_model=False), tables)
         if not p.exists():
             raise RecommendError(f"gnn: embeddings file {p} does not exist. {NO_EMBEDDINGS}")
         with np.load(p, allow_pickle=False) as z:

@@ -24,6 +24,7 @@ of tokens per second.
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import tomllib
@@ -59,8 +60,9 @@ def doc_cache(doc: Doc) -> dict[str, Any]:
 
     ``doc.to_array`` costs about 0.2 µs per token per call, and each component
     needs the same few arrays, so they are computed once and kept in
-    ``doc.user_data`` until :func:`release_cache` (called by the last medkg
-    component, so the lists never travel between processes).
+    ``doc.user_data`` until :func:`release_cache`, which
+    :func:`ingest.text.pipeline.doc_records` calls once it has read them (the
+    arrays describe tokens, which no component changes, so they never go stale).
     """
     cache = doc.user_data.get(_tokenizer.CACHE_KEY)
     if cache is None or (cache.get("orth") is not None and len(cache["orth"]) != len(doc)):
@@ -619,15 +621,25 @@ RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str,
 _FEAT_B: dict[str, str] = {}
 
 
-def _pair_features(lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> list[str]:
+def entity_masks(ents: list[EntTuple]) -> tuple[dict[int, str], list[int]]:
+    """Token index -> ``<Label>`` for every entity token, and the sorted entity starts."""
+    masked = {i: f"<{e[2]}>" for e in ents for i in range(e[0], e[1])}
+    return masked, sorted(e[0] for e in ents)
+
+
+def _pair_features(
+    lowers: list[str],
+    ents: list[EntTuple],
+    a: EntTuple,
+    b: EntTuple,
+    sent: tuple[int, int],
+    masks: tuple[dict[int, str], list[int]] | None = None,
+) -> list[str]:
     feats = [f"order={a[2]}>{b[2]}", f"dist={min(8, (b[0] - a[1]).bit_length())}"]
-    masked: dict[int, str] = {}
-    n_between = 0
-    for e in ents:
-        if e[0] >= a[1] and e[1] <= b[0]:
-            n_between += 1
-            for i in range(e[0], e[1]):
-                masked[i] = f"<{e[2]}>"
+    # entities never overlap, so every entity token strictly between a and b belongs
+    # to an entity that lies wholly between them
+    masked, starts = masks if masks is not None else entity_masks(ents)
+    n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
     between: list[str] = []
     for i in range(a[1], b[0]):
         w = masked.get(i) or lowers[i]
@@ -734,7 +746,6 @@ class RelationExtractor:
         linked = [e for e in ents if e[3]]
         if len(linked) < 2:
             doc._.medkg_relations = out
-            release_cache(doc)
             return doc
         bounds = sentence_bounds(doc)
         sid = sentence_index(bounds, len(doc))
@@ -742,11 +753,13 @@ class RelationExtractor:
         for e in linked:
             by_sent.setdefault(sid[e[0]], []).append(e)
         lowers: list[str] | None = None
+        masks: tuple[dict[int, str], list[int]] | None = None
         cues = doc_cues(doc)
         for s_no, group in by_sent.items():
             if len(group) < 2:
                 continue
             lowers = lowers if lowers is not None else token_lowers(doc)
+            masks = masks if masks is not None else entity_masks(ents)
             sent = bounds[s_no]
             n_pairs = 0
             for i, a in enumerate(group):
@@ -759,7 +772,7 @@ class RelationExtractor:
                     n_pairs += 1
                     if n_pairs > self.max_pairs:
                         break
-                    rel = self._classify(lowers, ents, a, b, sent, rule[1])
+                    rel = self._classify(lowers, ents, a, b, sent, rule[1], masks)
                     if rel is None:
                         continue
                     best_type, best = rel
@@ -774,17 +787,25 @@ class RelationExtractor:
                                 spec = True
                     out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2]))
         doc._.medkg_relations = out
-        release_cache(doc)
         return doc
 
-    def _classify(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int], types: list[str]) -> tuple[str, float] | None:
+    def _classify(
+        self,
+        lowers: list[str],
+        ents: list[EntTuple],
+        a: EntTuple,
+        b: EntTuple,
+        sent: tuple[int, int],
+        types: list[str],
+        masks: tuple[dict[int, str], list[int]] | None = None,
+    ) -> tuple[str, float] | None:
         window = " " + " ".join(lowers[a[1] : b[0]]) + " " + (lowers[b[1]] if b[1] < sent[1] else "")
         feats: list[str] | None = None
         best_type, best = None, 0.0
         for rel in types:
             model = self.models.get(rel)
             if model is not None:
-                feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent)
+                feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent, masks)
                 score = model.prob(feats)
                 if score < model.threshold:
                     score = min(score, self.threshold - 1e-3)

@@ -126,6 +126,7 @@ def doc_records(doc: Doc, source: Document) -> Document:
         relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev))
     source.mentions = mentions
     source.relations = relations
+    _components.release_cache(doc)
     return source
 
 

@@ -135,7 +135,7 @@ def decode_bytes(data: bytes, path: str | None = None, line: int | None = None) 
 
 def _open_binary(path: Path) -> IO[bytes]:
     if path.suffix == ".gz":
-        return gzip.open(path, "rb")
+        return gzip.open(path, "rb")  # type: ignore[return-value]
     return open(path, "rb")
 
 
@@ -363,9 +363,11 @@ def _pubmed_article(elem: ET.Element, path: str) -> Document | None:
     citation = elem if elem.tag == "MedlineCitation" else elem.find(".//MedlineCitation")
     scope = citation if citation is not None else elem
     pmid_el = scope.find(".//PMID")
-    if pmid_el is None or not (pmid_el.text or "").strip():
+    pmid = (pmid_el.text or "").strip() if pmid_el is not None else ""
+    if not pmid:
         return None
-    title = "".join(scope.find(".//ArticleTitle").itertext()).strip() if scope.find(".//ArticleTitle") is not None else ""
+    title_el = scope.find(".//ArticleTitle")
+    title = "".join(title_el.itertext()).strip() if title_el is not None else ""
     parts = ["".join(a.itertext()).strip() for a in scope.iter("AbstractText")]
     abstract = " ".join(p for p in parts if p)
     text = " ".join(x for x in (title, abstract) if x)
@@ -378,7 +380,7 @@ def _pubmed_article(elem: ET.Element, path: str) -> Document | None:
                 break
     journal = scope.find(".//Journal/Title")
     meta = {"journal": journal.text} if journal is not None and journal.text else {}
-    return Document(id=pmid_el.text.strip(), text=text, title=title or None, year=year, source="pubmed", metadata=meta, path=path)
+    return Document(id=pmid, text=text, title=title or None, year=year, source="pubmed", metadata=meta, path=path)
 
 
 # --------------------------------------------------------------------------- IOB

@@ -22,7 +22,7 @@ import json
 import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 from spacy.language import Language
 from spacy.tokens import Doc
@@ -96,7 +96,7 @@ def ddi_examples(files: Iterable[Path], nlp: Language | None = None) -> Iterator
                     s, t = (int(x) for x in first.split("-"))
                 except ValueError:
                     continue
-                span = doc.char_span(s, t + 1, label="Drug", kb_id=e.get("id"), alignment_mode="expand")
+                span = doc.char_span(s, t + 1, label="Drug", kb_id=e.get("id") or "", alignment_mode="expand")
                 if span is not None:
                     ents[e.get("id")] = span
             kept = filter_spans(list(ents.values()))
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     nlp = _blank()
-    report = {}
+    report: dict[str, Any] = {}
     t0 = time.time()
     train = list(cid_examples(args.bc5cdr_train, nlp))
     dev = list(cid_examples(args.bc5cdr_dev, nlp))

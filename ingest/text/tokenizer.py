@@ -124,7 +124,7 @@ class BioSentenceSplitter:
             k = bisect.bisect_left(idx, title_end)
             if 0 < k < n:
                 starts[k] = 1
-        doc.from_array([SENT_START], starts.view("uint64").reshape(-1, 1))
+        doc.from_array([SENT_START], starts.view("uint64").reshape(-1, 1))  # type: ignore[arg-type]
         first = numpy.flatnonzero(starts == 1).tolist()
         # shared with the medkg components (see ingest.text.components.doc_cache)
         doc.user_data[CACHE_KEY] = {"orth": orth_list, "bounds": list(zip(first, first[1:] + [n]))}

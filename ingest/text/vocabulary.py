@@ -295,8 +295,8 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
     """
     vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
     for r in corpus_records(corpora):
-        target = next((e for n in (r.name, *r.synonyms) if (e := vocab.find(n, r.label)) is not None), None)
         names = tuple(n for n in (r.name, *r.synonyms) if n)
+        target = next((e for n in names if (e := vocab.find(n, r.label)) is not None), None)
         if target is not None and target.id != r.id:
             vocab.add(VocabEntry(target.id, target.label, target.name, names))
         else:

@@ -133,18 +133,32 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
     from ingest.text.readers import ReadStats, read_documents
     from ingest.text.writer import write_documents
 
+    summary = ExtractSummary()
+
+    def counted(docs):  # type: ignore[no-untyped-def]
+        for d in docs:
+            summary.extracted += 1
+            summary.mentions += len(d.mentions)
+            summary.linked += sum(1 for m in d.mentions if m.id)
+            summary.relations += len(d.relations)
+            summary.asserted += sum(1 for r in d.relations if r.asserted)
+            yield d
+
     try:
         nlp = load_pipeline(ner=not no_ner, gene_ner="auto" if not no_ner else False)
         stats = ReadStats()
         docs = extract_documents(nlp, read_documents(input_path, fmt, stats=stats), n_process=n_process)
         with open_client() as client:
-            written = write_documents(client, docs, batch_size=batch_size)
+            written = write_documents(client, counted(docs), batch_size=batch_size)
     except MedkgError as err:
         _fail(err)
-    summary = ExtractSummary(read=stats.read, extracted=stats.read, rejected=stats.rejected)
-    click.echo(f"{summary.line()} · written: {written.articles} articles, {written.mentions} mentions, {written.relations} relation evidences ({written.skipped_relations} negated/speculative not asserted)")
-    for err in stats.errors[:20]:
-        click.echo(f"rejected: {err}", err=True)
+    summary.read, summary.rejected = stats.read, stats.rejected
+    click.echo(
+        f"{summary.line()} · written: {written.articles} articles, {written.mentions} MENTIONS, "
+        f"{written.relations} new relation evidences ({written.skipped_relations} negated/speculative kept out of the graph)"
+    )
+    for rejected in stats.errors[:20]:
+        click.echo(f"rejected: {rejected}", err=True)
 
 
 def register(root: click.Group) -> None:

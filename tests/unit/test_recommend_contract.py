@@ -151,7 +151,6 @@ def test_hybrid_uses_cold_blend_for_diseases_without_treatments(fitted):
 
 
 def test_patients_as_cf_targets():
-    from recommend.patients import Patient, patient_records  # noqa: F401
     from graph_engine.export import tables_from_edges
 
     t = toy_graph()

@@ -144,3 +144,26 @@ def test_relation_evidence_api() -> None:
     assert client.calls[0][1] == [{"subject": "DRUGBANK:DB00515", "object": "DOID:1324"}]
     with pytest.raises(QueryError):
         relation_evidence(client, "a", "b", "LOVES")
+
+
+def test_ner_train_and_evaluate_cli(tmp_path: Path) -> None:
+    corpus = tmp_path / "tiny.PubTator.txt"
+    corpus.write_text(
+        "".join(
+            f"{i}|t|Cisplatin induced nephrotoxicity.\n{i}|a|Nephrotoxicity after cisplatin was severe.\n"
+            f"{i}\t0\t9\tCisplatin\tChemical\tD002945\n{i}\t18\t32\tnephrotoxicity\tDisease\tD007674\n\n"
+            for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output", str(out), "--max-steps", "3"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((out / "model-best" / "meta.json").read_text())
+    assert meta["labels"]["ner"] == ["Disease", "Drug"] and "tiny.PubTator.txt" in meta["medkg"]["train_data"]
+    assert (out / "model-best" / "training.cfg").exists()
+    result = runner.invoke(_root(), ["ner", "evaluate", "--data", str(corpus), "--model", str(out / "model-best"), "--json"])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output)
+    assert set(scores["per_label"]) == {"Disease", "Drug"} and 0.0 <= scores["micro"]["f1"] <= 1.0

@@ -147,3 +147,17 @@ def test_shipped_model_is_versioned_and_finds_unseen_entities(full_nlp: spacy.La
     assert any(m.label == "Drug" and "zorvastatinib" in m.text for m in rec.mentions)
     assert all(text[m.start : m.end] == m.text for m in rec.mentions)
     assert any(m.id is None for m in rec.mentions)  # the unknown drug stays unlinked, not dropped
+
+
+def test_worker_processes_give_identical_output(nlp: spacy.Language) -> None:
+    from ingest.text.pipeline import extract_documents
+
+    texts = [
+        "Cisplatin is effective in the treatment of lung cancer.",
+        "Isoniazid did not cause hepatitis. Imatinib inhibits ABL1.",
+        "Warfarin interacts with aspirin.",
+    ] * 3
+    docs = [Document(f"d{i}", t, title=t.split(".")[0] if i % 2 else None) for i, t in enumerate(texts)]
+    serial = [d.to_json() for d in extract_documents(nlp, [Document(d.id, d.text, title=d.title) for d in docs])]
+    forked = [d.to_json() for d in extract_documents(nlp, docs, n_process=2, batch_size=2)]
+    assert serial == forked and [d["doc_id"] for d in forked] == [f"d{i}" for i in range(9)]
