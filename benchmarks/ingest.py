@@ -89,6 +89,13 @@ def generate(out: Path, n_edges: int, seed: int = 0) -> tuple[Path, Path]:
     return nodes, edges
 
 
+def wipe(driver, database: str) -> None:
+    """Empty the database: relationships first in batches (hubs would not fit one transaction), then nodes."""
+    with driver.session(database=database) as ses:
+        ses.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
+        ses.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
+
+
 def counts(settings: Settings) -> tuple[int, int]:
     with connect(settings) as d:
         g = GraphClient(d, settings.database)
@@ -141,10 +148,8 @@ def main() -> None:
                           f"{s2.written - n_nodes:,} rels -> {(s2.written - n_nodes) / dt:,.0f} rows/s")
                     assert counts(live) == (n_nodes, n_rels)
                     # 2. online first load into an empty database
-                    with d.session(database=settings.database) as ses:
-                        ses.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+                    wipe(d, settings.database)
                     t = time.perf_counter()
-                    from ingest.curated import _Loader  # noqa: F401  (same path as the CLI)
                     s3 = load_graph(g, "hetionet", nodes, edges, progress=True, batch_size=args.batch_size)
                     dt = time.perf_counter() - t
                     node_s = sum(c.written for c in s3.nodes.values())
@@ -155,8 +160,7 @@ def main() -> None:
                           f"-> {(node_s + rel_s) / dt:,.0f} rows/s")
                     shared = REPO.parent / "shared" / "data" / "hetionet"
                     if shared.exists():
-                        with d.session(database=settings.database) as ses:
-                            ses.run("MATCH (n) CALL (n) { DETACH DELETE n } IN TRANSACTIONS OF 10000 ROWS").consume()
+                        wipe(d, settings.database)
                         t = time.perf_counter()
                         s4 = load_graph(g, "hetionet", shared / "hetionet-v1.0-nodes.tsv",
                                         shared / "hetionet-v1.0-edges-sample.sif.gz", progress=False,
