@@ -60,7 +60,6 @@ SHOW_INDEXES = (
     "SHOW INDEXES YIELD name, type, labelsOrTypes, properties, state "
     "RETURN name, type, labelsOrTypes, properties, state"
 )
-SHOW_CONSTRAINTS = "SHOW CONSTRAINTS YIELD name, labelsOrTypes, properties RETURN name, labelsOrTypes, properties"
 AWAIT_INDEXES = "CALL db.awaitIndexes($timeout)"
 
 

@@ -154,9 +154,11 @@ def similar(client: GraphClient, node_id: str, k: int = 10, label: str | None = 
     check_property_key(prop)
     index = f"{label.lower()}_{prop}_vector"
     rows = client.read(cypher.VECTOR_SIMILAR, {"id": node_id, "label": label, "prop": prop, "index": index, "k": int(k)})
-    if not rows and client.get(node_id, label) is not None:
-        probe = client.read(cypher.get_node(label), {"id": node_id})
-        if prop not in probe[0]["props"]:
+    if not rows:
+        node = client.get(node_id, label)
+        if node is None:
+            raise MedkgError(f"no {label} node with id {node_id!r}")
+        if prop not in node.properties:
             raise MedkgError(f"{label} {node_id} has no {prop!r}: run `medkg enrich embed` first")
     return [Scored(r["id"], r["name"], float(r["score"])) for r in rows]
 

@@ -168,9 +168,6 @@ class GraphMatrix:
         """Boolean mask of the rows carrying ``label``."""
         return self.labels == label
 
-    def subset(self, labels: Sequence[str]) -> np.ndarray:
-        return np.isin(self.labels, list(labels))
-
 
 def tables_from_edges(
     node_ids: Mapping[str, Sequence[str]],

@@ -120,3 +120,12 @@ def test_embeddings_written_with_vector_index_and_similar(demo, tmp_path):
     # the index is approximate (HNSW): the best hit is the exact best up to near-ties, and the top-5 mostly agree
     assert true_cos[sims[0].id] >= brute[0][0] - 1e-3
     assert len({s.id for s in sims} & {k for _, k in brute[:5]}) >= 4
+
+
+def test_similar_without_embeddings_says_what_to_run(demo):
+    from graph_engine.errors import MedkgError
+
+    with pytest.raises(MedkgError, match="enrich embed"):
+        demo.similar("DRUGBANK:DB00563", k=3)
+    with pytest.raises(MedkgError, match="no node"):
+        demo.similar("DRUGBANK:DB_NOPE", k=3)
