@@ -420,7 +420,8 @@ db.tx_log.rotation.retention_policy=1 files
         self._ensure_password()
         # the database name goes first: --nodes/--relationships take several values and would swallow it
         args = ["database", "import", "full", database, "--overwrite-destination=true", "--skip-duplicate-nodes=false",
-                "--high-parallel-io=on", "--array-delimiter=U+001F", "--threads", str(os.cpu_count() or 2)]
+                "--high-parallel-io=on", "--array-delimiter=U+001F", "--threads", str(os.cpu_count() or 2),
+                f"--report-file={self.log_dir / 'import.report'}"]
         args += [f"--nodes={label}={path}" for label, path in nodes]
         args += [f"--relationships={rtype}={path}" for rtype, path in relationships]
         args += [*extra_args]
