@@ -31,6 +31,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from graph_engine import cypher  # noqa: E402
 from graph_engine.client import GraphClient  # noqa: E402
 from graph_engine.connect import connect  # noqa: E402
 from graph_engine.server import ManagedNeo4j  # noqa: E402
@@ -92,8 +93,8 @@ def generate(out: Path, n_edges: int, seed: int = 0) -> tuple[Path, Path]:
 def wipe(driver, database: str) -> None:
     """Empty the database: relationships first in batches (hubs would not fit one transaction), then nodes."""
     with driver.session(database=database) as ses:
-        ses.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
-        ses.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
+        ses.run(cypher.DELETE_ALL_RELATIONSHIPS).consume()
+        ses.run(cypher.DELETE_ALL_NODES).consume()
 
 
 def counts(settings: Settings) -> tuple[int, int]:

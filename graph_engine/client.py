@@ -76,6 +76,10 @@ def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
         yield chunk
 
 
+def _all_rows(tx: neo4j.ManagedTransaction, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    return [r.data() for r in tx.run(query, params)]
+
+
 def _summary_written(records: list[neo4j.Record]) -> int:
     return int(records[0]["written"]) if records else 0
 
@@ -110,21 +114,13 @@ class GraphClient:
 
     def read(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run library Cypher in a READ transaction and return rows as dicts."""
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(query, dict(params or {}))]
-
         with self._session(neo4j.READ_ACCESS) as s:
-            return s.execute_read(work)
+            return s.execute_read(_all_rows, query, dict(params or {}))
 
     def write(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run library Cypher in one managed WRITE transaction (retried on transient errors)."""
-
-        def work(tx: neo4j.ManagedTransaction) -> list[dict[str, Any]]:
-            return [r.data() for r in tx.run(query, dict(params or {}))]
-
         with self._session(neo4j.WRITE_ACCESS) as s:
-            return s.execute_write(work)
+            return s.execute_write(_all_rows, query, dict(params or {}))
 
     def run_in_transaction(self, fn: Callable[[neo4j.ManagedTransaction], T]) -> T:
         """Run ``fn(tx)`` in one managed write transaction: all of it commits or none."""
@@ -444,9 +440,8 @@ class GraphClient:
             if ids:
                 tables.nodes[label] = np.asarray(ids, dtype=object)
         index = tables.index_maps()
-        triples = [k for k in self.triples(list(tables.nodes), rel_types)]
         bar = tqdm(total=None, unit="edges", desc="export", disable=not progress)
-        for key in triples:
+        for key in self.triples(list(tables.nodes), rel_types):
             s_idx, d_idx = index[key[0]], index[key[2]]
             src, dst, w = _Chunks(np.int64), _Chunks(np.int64), _Chunks(np.float32)
             with self._session(neo4j.READ_ACCESS) as s:

@@ -141,6 +141,11 @@ def set_node_properties(label: str) -> str:
     )
 
 
+# Emptying a database (tests, benchmarks): relationships first, in batches, so a hub's
+# relationships never have to fit in one transaction; then the nodes. Auto-commit sessions only.
+DELETE_ALL_RELATIONSHIPS = "MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS"
+DELETE_ALL_NODES = "MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS"
+
 CREATE_RUN = (
     "CREATE (r:Run {id: $id, kind: $kind, algorithm: $algorithm, params: $params,\n"
     "               status: 'running', started_at: datetime(), medkg_version: $version})\n"

@@ -46,6 +46,11 @@ class RowError(Exception):
     """A bad row; the loader adds file and line."""
 
 
+def _located(error: IngestError, path: Path) -> IngestError:
+    """``error`` with ``path`` filled in when the raiser did not know the file."""
+    return error if error.path is not None else IngestError(error.reason, str(path), error.line)
+
+
 # ----------------------------------------------------------------------------- reading
 @dataclass
 class Line:
@@ -210,16 +215,22 @@ class HetionetFormat:
                 return kind, label, template.format(id=local)
         raise RowError(f"{kind} id {local!r} matches no CURIE rule in the Hetionet mapping")
 
-    def node_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
+    @staticmethod
+    def _data_lines(lines: Iterator[Line], header: list[str], what: str) -> Iterator[Line]:
+        """Check the header row, then yield the data lines (blank lines skipped, undecodable ones kept)."""
         header_seen = False
         for line in lines:
             if line.text is not None and not header_seen:
                 header_seen = True
-                if line.text.split("\t")[:3] != ["id", "name", "kind"]:
-                    raise IngestError("expected the Hetionet nodes header 'id<TAB>name<TAB>kind'", line=line.number)
+                if line.text.split("\t")[:3] != header:
+                    raise IngestError(f"expected the Hetionet {what} header '{'<TAB>'.join(header)}'", line=line.number)
                 continue
             if line.text is not None and not line.text.strip():
                 continue
+            yield line
+
+    def node_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
+        for line in self._data_lines(lines, ["id", "name", "kind"], "nodes"):
             yield line, (lambda line=line: self._node(line.text or ""))
 
     def _node(self, text: str) -> NodeRecord:
@@ -235,15 +246,7 @@ class HetionetFormat:
         return NodeRecord(label=label, id=curie, name=name, source=self.source)
 
     def edge_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], EdgeRecord]]]:
-        header_seen = False
-        for line in lines:
-            if line.text is not None and not header_seen:
-                header_seen = True
-                if line.text.split("\t")[:3] != ["source", "metaedge", "target"]:
-                    raise IngestError("expected the Hetionet SIF header 'source<TAB>metaedge<TAB>target'", line=line.number)
-                continue
-            if line.text is not None and not line.text.strip():
-                continue
+        for line in self._data_lines(lines, ["source", "metaedge", "target"], "SIF"):
             yield line, (lambda line=line: self._edge(line.text or ""))
 
     def _edge(self, text: str) -> EdgeRecord:
@@ -428,9 +431,7 @@ class _Loader:
             for label in list(buffers):
                 self._flush_nodes(label, buffers)
         except IngestError as e:
-            if e.path is None:
-                raise IngestError(e.reason, str(path), e.line) from e
-            raise
+            raise _located(e, path) from e
         finally:
             bar.close()
             reader.close()
@@ -475,9 +476,7 @@ class _Loader:
             for key in list(buffers):
                 self._flush_edges(path, key, buffers)
         except IngestError as e:
-            if e.path is None:
-                raise IngestError(e.reason, str(path), e.line) from e
-            raise
+            raise _located(e, path) from e
         finally:
             bar.close()
             reader.close()

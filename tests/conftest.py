@@ -93,10 +93,11 @@ def neo4j_driver(neo4j_settings):
 
 
 def wipe(driver, database: str) -> None:
-    # relationships first, in batches: a hub's relationships need not fit in one transaction
+    from graph_engine import cypher
+
     with driver.session(database=database) as s:
-        s.run("MATCH ()-[r]->() CALL (r) { DELETE r } IN TRANSACTIONS OF 50000 ROWS").consume()
-        s.run("MATCH (n) CALL (n) { DELETE n } IN TRANSACTIONS OF 50000 ROWS").consume()
+        s.run(cypher.DELETE_ALL_RELATIONSHIPS).consume()
+        s.run(cypher.DELETE_ALL_NODES).consume()
 
 
 @pytest.fixture()
