@@ -91,6 +91,28 @@ def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = Non
     return {**counts, "labels": labels, "rejected": read.rejected, "warnings": len(read.warnings)}
 
 
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["training.patience=4000", "nlp.batch_size=128"]`` -> spaCy config overrides.
+
+    Values are parsed as JSON when they are valid JSON (numbers, booleans,
+    quoted strings, lists), otherwise kept as strings.
+
+    Raises:
+        ValueError: an item is not ``section.key=value``.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or "." not in key or not key.replace(".", "").replace("_", "").isalnum():
+            raise ValueError(f"{item!r}: expected section.key=value, e.g. training.patience=4000")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
 def fingerprint(paths: Iterable[str | Path]) -> dict[str, str]:
     """SHA-256 of each file, keyed by file name (recorded with a trained model)."""
     out = {}
@@ -144,9 +166,13 @@ def train_ner(
     best = out / "model-best"
     if not best.exists():
         raise ModelError(f"training produced no model in {best}; check the log above and [training] in {cfg}")
+    vectors: dict[str, Any] = {}
+    if all_overrides.get("paths.vectors"):
+        info = Path(str(all_overrides["paths.vectors"])) / "vectors_info.json"
+        vectors = {"vectors": json.loads(info.read_text()) if info.exists() else {"path": Path(str(all_overrides["paths.vectors"])).name}}
     write_model_meta(
         best, train, dev, name=name, version=version, config=cfg,
-        extra={"train_corpus": train_stats, "dev_corpus": dev_stats,
+        extra={**vectors, "train_corpus": train_stats, "dev_corpus": dev_stats,
                "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
                "train_seconds": round(time.time() - started, 1)},
     )

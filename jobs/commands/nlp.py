@@ -55,12 +55,25 @@ def ner_group() -> None:
 @click.option("--format", "fmt", type=click.Choice(["pubtator", "iob"]), default=None)
 @click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="spaCy config (default: the shipped ner.cfg).")
 @click.option("--max-steps", type=click.IntRange(1), default=None, help="Override [training] max_steps.")
+@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A spaCy pipeline directory with static word vectors (e.g. from tools/train_ner_vectors.py); switches on include_static_vectors.")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Any spaCy config override, e.g. --set training.patience=4000 (repeatable; values parsed as JSON when possible).")
 @click.option("--name", default="medkg_ner", show_default=True)
-def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None, name: str) -> None:
+def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None,
+                  vectors: Path | None, settings: tuple[str, ...], name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
-    from ingest.text.training import train_ner
+    from ingest.text.training import parse_overrides, train_ner
 
-    overrides = {"training.max_steps": max_steps} if max_steps else None
+    try:
+        overrides = parse_overrides(settings)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from None
+    if max_steps:
+        overrides["training.max_steps"] = max_steps
+    if vectors:
+        overrides["paths.vectors"] = str(vectors)
+        overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
     try:
         best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name)
     except MedkgError as err:

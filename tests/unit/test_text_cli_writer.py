@@ -167,3 +167,56 @@ def test_ner_train_and_evaluate_cli(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     scores = json.loads(result.output)
     assert set(scores["per_label"]) == {"Disease", "Drug"} and 0.0 <= scores["micro"]["f1"] <= 1.0
+
+
+def test_parse_overrides_types_and_errors() -> None:
+    from ingest.text.training import parse_overrides
+
+    got = parse_overrides(["training.patience=4000", "components.ner.model.tok2vec.embed.include_static_vectors=true",
+                           "training.optimizer.learn_rate=0.002", "paths.vectors=runs/v"])
+    assert got == {"training.patience": 4000, "components.ner.model.tok2vec.embed.include_static_vectors": True,
+                   "training.optimizer.learn_rate": 0.002, "paths.vectors": "runs/v"}
+    for bad in ("patience=3", "training.patience", "training.pat ience=3", "x.y;drop=1"):
+        with pytest.raises(ValueError, match="section.key=value"):
+            parse_overrides([bad])
+
+
+def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ingest.text.training import blank_pipeline
+
+    corpus = tmp_path / "tiny.PubTator.txt"
+    corpus.write_text(
+        "".join(
+            f"{i}|t|Cisplatin induced nephrotoxicity.\n{i}|a|Nephrotoxicity after cisplatin was severe.\n"
+            f"{i}\t0\t9\tCisplatin\tChemical\tD002945\n{i}\t18\t32\tnephrotoxicity\tDisease\tD007674\n\n"
+            for i in range(4)
+        ),
+        encoding="utf-8",
+    )
+    vec_nlp = blank_pipeline()
+    rng = np.random.default_rng(0)
+    for word in ("Cisplatin", "cisplatin", "nephrotoxicity", "Nephrotoxicity", "induced"):
+        vec_nlp.vocab.set_vector(word, rng.normal(size=8).astype("float32"))
+    vec_dir = tmp_path / "vectors"
+    vec_nlp.to_disk(vec_dir)
+    (vec_dir / "vectors_info.json").write_text(json.dumps({"method": "test", "dim": 8}))
+    out = tmp_path / "run"
+    runner = CliRunner()
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output", str(out),
+                                     "--max-steps", "3", "--vectors", str(vec_dir), "--set", "training.eval_frequency=1"])
+    assert result.exit_code == 0, result.output
+    best = out / "model-best"
+    meta = json.loads((best / "meta.json").read_text())
+    assert meta["vectors"]["width"] == 8 and meta["vectors"]["keys"] == 5
+    assert meta["medkg"]["vectors"] == {"method": "test", "dim": 8}
+    assert meta["medkg"]["overrides"]["components.ner.model.tok2vec.embed.include_static_vectors"] is True
+    assert meta["medkg"]["overrides"]["training.eval_frequency"] == 1
+    import spacy
+
+    nlp = spacy.load(best)
+    assert nlp.vocab.vectors.n_keys == 5 and nlp.vocab.vectors.shape[1] == 8 and nlp.get_pipe("ner").model.get_ref("tok2vec") is not None
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output",
+                                     str(tmp_path / "bad"), "--set", "patience"])
+    assert result.exit_code == 2 and "section.key=value" in result.output
