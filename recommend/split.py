@@ -121,6 +121,30 @@ def disease_split(tables: GraphTables, test_frac: float = 0.2, seed: int = 0) ->
     return Split("held-out-disease", seed, remove_pairs(tables, test), test, train, test_d)
 
 
+def disease_folds(tables: GraphTables, k: int = 5, seed: int = 0) -> list[Split]:
+    """``k`` held-out-disease splits whose test diseases are disjoint and cover every disease with indications.
+
+    Each disease with an indication is held out (with all its pairs) in exactly
+    one fold: k-fold cross-validation over diseases.
+
+    Raises:
+        RecommendError: fewer diseases with indications than folds, or too few pairs.
+    """
+    pairs = indication_pairs(tables)
+    _check(tables, pairs)
+    diseases = np.unique(pairs[:, 0])
+    if k < 2 or len(diseases) < k:
+        raise RecommendError(f"{len(diseases)} diseases with indications: too few for {k} disease folds (need k >= 2)")
+    perm = np.random.default_rng(seed).permutation(diseases)
+    out = []
+    for fold in np.array_split(perm, k):
+        test_d = np.sort(fold)
+        is_test = np.isin(pairs[:, 0], test_d)
+        test, train = pairs[is_test], pairs[~is_test]
+        out.append(Split("held-out-disease", seed, remove_pairs(tables, test), test, train, test_d))
+    return out
+
+
 SPLITS = {"random-edge": random_edge_split, "held-out-disease": disease_split}
 
 

@@ -9,7 +9,7 @@ from graph_engine.errors import RecommendError
 from graph_engine.export import EdgeList, tables_from_edges
 from recommend.data import IndicationData
 from recommend.evaluate import evaluate, evaluate_split, ranking_metrics, summarize, to_markdown
-from recommend.split import disease_split, indication_pairs, random_edge_split, remove_pairs
+from recommend.split import disease_folds, disease_split, indication_pairs, random_edge_split, remove_pairs
 from recommend.toy import toy_graph
 
 pytestmark = pytest.mark.unit
@@ -65,6 +65,26 @@ def test_disease_split_removes_all_treatments_of_test_diseases(seed):
     assert set(s.test_pairs[:, 0].tolist()) == set(s.test_diseases.tolist())
     # other relations of the test diseases stay (genes, symptoms): zero-shot, not amputated
     assert len(s.train.edges[("Disease", "ASSOCIATES", "Gene")]) == len(t.edges[("Disease", "ASSOCIATES", "Gene")])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_disease_folds_are_disjoint_cover_every_disease_and_leak_nothing(k):
+    t = _with_twins_and_duplicates()
+    pairs = indication_pairs(t)
+    folds = disease_folds(t, k=k, seed=4)
+    assert len(folds) == k
+    held = [set(f.test_diseases.tolist()) for f in folds]
+    assert set().union(*held) == set(np.unique(pairs[:, 0]).tolist())
+    assert sum(len(h) for h in held) == len(set().union(*held)), "a disease was held out in two folds"
+    for f in folds:
+        assert IndicationData.from_tables(f.train).indications[f.test_diseases].nnz == 0
+        test = set(map(tuple, f.test_pairs.tolist()))
+        assert test == {p for p in map(tuple, pairs.tolist()) if p[0] in set(f.test_diseases.tolist())}
+        assert not (test & _train_pairs(f.train))
+    again = disease_folds(t, k=k, seed=4)
+    assert [a.test_diseases.tolist() for a in again] == [f.test_diseases.tolist() for f in folds]
+    with pytest.raises(RecommendError, match="too few"):
+        disease_folds(t, k=len(np.unique(pairs[:, 0])) + 1)
 
 
 def test_splits_are_seeded():
