@@ -12,6 +12,7 @@ from __future__ import annotations
 import bisect
 import collections
 import gc
+import json
 import multiprocessing
 from dataclasses import dataclass
 from importlib import resources
@@ -91,7 +92,36 @@ def load_pipeline(
     cfg["paths"]["vocabulary"] = str(vocabulary)
     cfg["paths"]["relation_models"] = relation_models
     cfg["nlp"]["pipeline"] = pipeline
-    return spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
+    nlp = spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
+    _attach_vectors(nlp, [Path(cfg["paths"][k]) for k in ("ner_model", "gene_model") if cfg["paths"].get(k)])
+    return nlp
+
+
+def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:
+    """Give the assembled pipeline the static word vectors its sourced NER models were trained with.
+
+    A component sourced from another pipeline does not bring that pipeline's
+    vocabulary vectors along, and a model trained with ``include_static_vectors``
+    needs them at run time.
+
+    Raises:
+        ModelError: two sourced models were trained with different vectors.
+    """
+    from spacy.vectors import Vectors
+
+    found: tuple[Path, Vectors] | None = None
+    for d in model_dirs:
+        meta = json.loads((d / "meta.json").read_text())
+        if not meta.get("vectors", {}).get("width"):
+            continue
+        vec = Vectors(strings=nlp.vocab.strings).from_disk(d / "vocab")
+        if found is None:
+            found = (d, vec)
+        elif found[1].shape != vec.shape or found[1].to_bytes(exclude=["strings"]) != vec.to_bytes(exclude=["strings"]):
+            raise ModelError(f"NER models {found[0]} and {d} were trained with different word vectors; "
+                             "train both with the same --vectors")
+    if found is not None:
+        nlp.vocab.vectors = found[1]
 
 
 def doc_records(doc: Doc, source: Document) -> Document:

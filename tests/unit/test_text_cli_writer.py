@@ -220,3 +220,20 @@ def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
     result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output",
                                      str(tmp_path / "bad"), "--set", "patience"])
     assert result.exit_code == 2 and "section.key=value" in result.output
+    # the extraction pipeline sources the NER and must bring its vectors along (else StaticVectors fails)
+    from graph_engine.errors import ModelError
+    from ingest.text.pipeline import load_pipeline
+
+    nlp_full = load_pipeline(ner=best, gene_ner=False)
+    assert nlp_full.vocab.vectors.n_keys == 5
+    doc = nlp_full("Cisplatin induced nephrotoxicity in rats.")
+    assert all(e.label_ in {"Drug", "Disease", "Gene"} for e in doc.ents)
+    # a second model trained with other vectors cannot share the pipeline
+    other_vec = blank_pipeline()
+    other_vec.vocab.set_vector("cisplatin", rng.normal(size=8).astype("float32"))
+    other_vec.to_disk(tmp_path / "vectors2")
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output", str(tmp_path / "run2"),
+                                     "--max-steps", "2", "--vectors", str(tmp_path / "vectors2")])
+    assert result.exit_code == 0, result.output
+    with pytest.raises(ModelError, match="different word vectors"):
+        load_pipeline(ner=best, gene_ner=tmp_path / "run2" / "model-best")
