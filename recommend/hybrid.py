@@ -171,7 +171,7 @@ class HybridRecommender(Recommender):
         seed: seeds the validation splits and samples.
     """
 
-    def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, cold_folds: int = 5, c: float = 0.1,
+    def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, cold_folds: int = 10, c: float = 0.1,
                  max_negatives: int = 100_000, embeddings: Mapping[str, np.ndarray] | str | None = None,
                  seed: int = 0) -> None:
         super().__init__(seed=seed)
