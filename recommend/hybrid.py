@@ -162,7 +162,8 @@ class HybridRecommender(Recommender):
     """Blend of all signals with separate warm and cold-start (zero-shot) blends.
 
     Args:
-        val_frac: fraction of training pairs (warm) / diseases (cold) used for validation.
+        val_frac: fraction of training pairs held out per warm validation split (and of diseases in the
+            single cold split used when there are fewer diseases with indications than ``cold_folds``).
         val_rounds: inner random-edge validation splits for the warm blend (their validation sets are pooled).
         cold_folds: disjoint inner disease folds for the cold blend (k-fold over training diseases).
         c: inverse L2 regularisation of the blends.

@@ -138,3 +138,19 @@ def test_evaluate_table_has_every_method_and_split():
     assert by[("random-edge", "cf")]["seeds"] == 3
     md = to_markdown(summary)
     assert md.count("\n") == len(summary) + 1 and "skipped" in md
+
+
+def test_hybrid_cold_blend_learns_from_disjoint_disease_folds():
+    from recommend.hybrid import HybridRecommender
+
+    t = toy_graph()
+    diseases = set(np.unique(indication_pairs(t)[:, 0]).tolist())
+    folds = HybridRecommender(cold_folds=2, seed=3)._inner_splits("cold", t)
+    assert len(folds) == 2
+    held = [set(f.test_diseases.tolist()) for f in folds]
+    assert held[0] | held[1] == diseases and not (held[0] & held[1])
+    # more folds than diseases with indications: one held-out-disease split instead
+    fallback = HybridRecommender(cold_folds=len(diseases) + 1, seed=3)._inner_splits("cold", t)
+    assert len(fallback) == 1 and 0 < len(fallback[0].test_diseases) < len(diseases)
+    warm = HybridRecommender(val_rounds=3, seed=3)._inner_splits("warm", t)
+    assert len(warm) == 3 and all(w.kind == "random-edge" for w in warm)
