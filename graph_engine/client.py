@@ -21,13 +21,14 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Iterable, Mapping, Sequence, TypeVar
 
 import neo4j
 import numpy as np
 from neo4j.exceptions import ClientError, Neo4jError
 
 from graph_engine import cypher
+from graph_engine.batching import batched
 from graph_engine.errors import MedkgError, QueryError
 from graph_engine.export import EdgeKey, EdgeList, GraphMatrix, GraphTables
 from graph_engine.records import EdgeRecord, NodeRecord
@@ -67,13 +68,6 @@ class Scored:
     id: str
     name: str | None
     score: float
-
-
-def batched(iterable: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Yield lists of at most ``size`` items."""
-    it = iter(iterable)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
 
 
 def _all_rows(tx: neo4j.ManagedTransaction, query: str, params: dict[str, Any]) -> list[dict[str, Any]]:

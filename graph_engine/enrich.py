@@ -18,7 +18,8 @@ import neo4j
 import numpy as np
 
 from graph_engine import cypher
-from graph_engine.client import GraphClient, Scored, batched
+from graph_engine.batching import batched
+from graph_engine.client import GraphClient, Scored
 from graph_engine.errors import MedkgError
 from graph_engine.export import GraphMatrix, GraphTables
 from graph_engine.schema import check_property_key

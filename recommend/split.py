@@ -115,7 +115,12 @@ def disease_split(tables: GraphTables, test_frac: float = 0.2, seed: int = 0) ->
     rng = np.random.default_rng(seed)
     diseases = np.unique(pairs[:, 0])
     n_test = max(1, int(round(test_frac * len(diseases))))
-    test_d = np.sort(rng.choice(diseases, n_test, replace=False))
+    return _hold_out_diseases(tables, pairs, rng.choice(diseases, n_test, replace=False), seed)
+
+
+def _hold_out_diseases(tables: GraphTables, pairs: np.ndarray, test_diseases: np.ndarray, seed: int) -> Split:
+    """The held-out-disease split that removes every pair of ``test_diseases``."""
+    test_d = np.sort(test_diseases)
     is_test = np.isin(pairs[:, 0], test_d)
     test, train = pairs[is_test], pairs[~is_test]
     return Split("held-out-disease", seed, remove_pairs(tables, test), test, train, test_d)
@@ -136,13 +141,7 @@ def disease_folds(tables: GraphTables, k: int = 5, seed: int = 0) -> list[Split]
     if k < 2 or len(diseases) < k:
         raise RecommendError(f"{len(diseases)} diseases with indications: too few for {k} disease folds (need k >= 2)")
     perm = np.random.default_rng(seed).permutation(diseases)
-    out = []
-    for fold in np.array_split(perm, k):
-        test_d = np.sort(fold)
-        is_test = np.isin(pairs[:, 0], test_d)
-        test, train = pairs[is_test], pairs[~is_test]
-        out.append(Split("held-out-disease", seed, remove_pairs(tables, test), test, train, test_d))
-    return out
+    return [_hold_out_diseases(tables, pairs, fold, seed) for fold in np.array_split(perm, k)]
 
 
 SPLITS = {"random-edge": random_edge_split, "held-out-disease": disease_split}

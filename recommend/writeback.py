@@ -25,6 +25,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Protocol, Sequence
 
+from graph_engine.batching import batched
 from graph_engine.errors import RecommendError
 
 from recommend.base import Recommender
@@ -77,11 +78,6 @@ def recommendation_rows(
     return rows
 
 
-def _chunks(seq: Sequence[Any], n: int) -> Iterable[Sequence[Any]]:
-    for i in range(0, len(seq), n):
-        yield seq[i:i + n]
-
-
 def write_recommendations(
     client: WritebackClient,
     rows: Sequence[dict[str, Any]],
@@ -112,11 +108,11 @@ def write_recommendations(
     create_q = create_recommendations(target_label)
 
     def work(tx: Any) -> int:
-        for chunk in _chunks(tids, batch_size):
-            tx.run(delete_q, {"targets": list(chunk), "method": method})
+        for chunk in batched(tids, batch_size):
+            tx.run(delete_q, {"targets": chunk, "method": method})
         created = 0
-        for chunk in _chunks(list(rows), batch_size):
-            res = tx.run(create_q, {"rows": list(chunk)})
+        for chunk in batched(list(rows), batch_size):
+            res = tx.run(create_q, {"rows": chunk})
             rec = res.single() if hasattr(res, "single") else None
             n = int(rec["created"]) if rec is not None else len(chunk)
             if n != len(chunk):

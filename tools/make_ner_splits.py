@@ -18,28 +18,28 @@ from __future__ import annotations
 import argparse
 import hashlib
 from pathlib import Path
+from typing import Callable
 
 
 def _bucket(key: str, mod: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % mod
 
 
-def split_pubtator(src: Path, train: Path, select: Path, mod: int = 10) -> tuple[int, int]:
-    blocks = [b for b in src.read_text(encoding="utf-8").split("\n\n") if b.strip()]
-    tr = [b for b in blocks if _bucket(b.strip().split("|", 1)[0], mod) != 0]
-    se = [b for b in blocks if _bucket(b.strip().split("|", 1)[0], mod) == 0]
-    train.write_text("\n\n".join(b.strip("\n") for b in tr) + "\n\n", encoding="utf-8")
-    select.write_text("\n\n".join(b.strip("\n") for b in se) + "\n\n", encoding="utf-8")
-    return len(tr), len(se)
+def split_blocks(src: Path, train: Path, select: Path, key: Callable[[int, str], str], mod: int) -> tuple[int, int]:
+    """Split a file of blank-line-separated blocks: block ``n`` goes to selection when ``sha256(key(n, block)) % mod == 0``."""
+    blocks = [b.strip("\n") for b in src.read_text(encoding="utf-8").split("\n\n") if b.strip()]
+    to_select = [_bucket(key(n, b), mod) == 0 for n, b in enumerate(blocks)]
+    for path, side in ((train, False), (select, True)):
+        path.write_text("\n\n".join(b for b, s in zip(blocks, to_select) if s == side) + "\n\n", encoding="utf-8")
+    return to_select.count(False), to_select.count(True)
 
 
-def split_iob(src: Path, train: Path, select: Path, mod: int = 20) -> tuple[int, int]:
-    sentences = [s for s in src.read_text(encoding="utf-8").split("\n\n") if s.strip()]
-    tr = [s for n, s in enumerate(sentences) if _bucket(str(n), mod) != 0]
-    se = [s for n, s in enumerate(sentences) if _bucket(str(n), mod) == 0]
-    train.write_text("\n\n".join(s.strip("\n") for s in tr) + "\n\n", encoding="utf-8")
-    select.write_text("\n\n".join(s.strip("\n") for s in se) + "\n\n", encoding="utf-8")
-    return len(tr), len(se)
+def _pmid(n: int, block: str) -> str:
+    return block.strip().split("|", 1)[0]
+
+
+def _sentence_number(n: int, block: str) -> str:
+    return str(n)
 
 
 def main() -> None:
@@ -49,10 +49,10 @@ def main() -> None:
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
     ner = a.shared / "ner"
-    print("bc5cdr train/select abstracts:", split_pubtator(ner / "BC5CDR_TrainingSet.PubTator.txt",
-          a.out / "bc5cdr_train90.PubTator.txt", a.out / "bc5cdr_select10.PubTator.txt"))
-    print("bc2gm train/select sentences:", split_iob(ner / "BC2GM_train.iob.tsv",
-          a.out / "bc2gm_train95.iob.tsv", a.out / "bc2gm_select5.iob.tsv"))
+    print("bc5cdr train/select abstracts:", split_blocks(ner / "BC5CDR_TrainingSet.PubTator.txt",
+          a.out / "bc5cdr_train90.PubTator.txt", a.out / "bc5cdr_select10.PubTator.txt", _pmid, 10))
+    print("bc2gm train/select sentences:", split_blocks(ner / "BC2GM_train.iob.tsv",
+          a.out / "bc2gm_train95.iob.tsv", a.out / "bc2gm_select5.iob.tsv", _sentence_number, 20))
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from thinc.api import Config
 
+from graph_engine.batching import batched
 from graph_engine.errors import ModelError
 from ingest.text import components as _components
 from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers tokenizer + sentence factory)
@@ -191,7 +192,7 @@ def extract_documents(
     ctx = multiprocessing.get_context("fork")
     pending: collections.deque = collections.deque()
     with ctx.Pool(n_process) as pool:
-        for chunk in _chunks(documents, batch_size):
+        for chunk in batched(documents, batch_size):
             pending.append(pool.apply_async(_extract_chunk, (chunk, batch_size)))
             while len(pending) >= 2 * n_process:
                 yield from pending.popleft().get()
@@ -205,17 +206,6 @@ _WORKER_NLP: Language | None = None
 def _extract_chunk(chunk: list[Document], batch_size: int) -> list[Document]:
     assert _WORKER_NLP is not None
     return list(_extract_serial(_WORKER_NLP, chunk, batch_size))
-
-
-def _chunks(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    chunk: list[Document] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
 
 
 def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: int) -> Iterator[Document]:

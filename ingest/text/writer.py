@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Iterable, Protocol
 
+from graph_engine.batching import batched
 from graph_engine.errors import QueryError
 from ingest.text import cypher
 from ingest.text.records import Document
@@ -83,17 +84,6 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
     return out, skipped
 
 
-def _chunks(items: Iterable[Document], size: int) -> Iterator[list[Document]]:
-    chunk: list[Document] = []
-    for item in items:
-        chunk.append(item)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
 def write_documents(client: WriteClient, documents: Iterable[Document], *, batch_size: int = 500, docs_per_chunk: int = 1000, extractor: str = "medkg.text@0.1.0") -> WriteSummary:
     """Write articles, MENTIONS and evidence-backed relationships, streaming in chunks.
 
@@ -108,7 +98,7 @@ def write_documents(client: WriteClient, documents: Iterable[Document], *, batch
         Row counts.
     """
     summary = WriteSummary()
-    for docs in _chunks(documents, docs_per_chunk):
+    for docs in batched(documents, docs_per_chunk):
         summary.articles += client.write_batches(cypher.MERGE_ARTICLES, article_rows(docs, extractor), batch_size)
         by_label, prune = mention_rows(docs)
         client.write_batches(cypher.PRUNE_MENTIONS, prune, batch_size)

@@ -146,7 +146,8 @@ def test_relation_evidence_api() -> None:
         relation_evidence(client, "a", "b", "LOVES")
 
 
-def test_ner_train_and_evaluate_cli(tmp_path: Path) -> None:
+def _tiny_pubtator(tmp_path: Path) -> Path:
+    """Four copies of a two-sentence abstract with one Chemical and one Disease mention."""
     corpus = tmp_path / "tiny.PubTator.txt"
     corpus.write_text(
         "".join(
@@ -156,6 +157,11 @@ def test_ner_train_and_evaluate_cli(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
+    return corpus
+
+
+def test_ner_train_and_evaluate_cli(tmp_path: Path) -> None:
+    corpus = _tiny_pubtator(tmp_path)
     out = tmp_path / "run"
     runner = CliRunner()
     result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output", str(out), "--max-steps", "3"])
@@ -186,15 +192,7 @@ def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
 
     from ingest.text.training import blank_pipeline
 
-    corpus = tmp_path / "tiny.PubTator.txt"
-    corpus.write_text(
-        "".join(
-            f"{i}|t|Cisplatin induced nephrotoxicity.\n{i}|a|Nephrotoxicity after cisplatin was severe.\n"
-            f"{i}\t0\t9\tCisplatin\tChemical\tD002945\n{i}\t18\t32\tnephrotoxicity\tDisease\tD007674\n\n"
-            for i in range(4)
-        ),
-        encoding="utf-8",
-    )
+    corpus = _tiny_pubtator(tmp_path)
     vec_nlp = blank_pipeline()
     rng = np.random.default_rng(0)
     for word in ("Cisplatin", "cisplatin", "nephrotoxicity", "Nephrotoxicity", "induced"):
