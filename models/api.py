@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, Union
 import numpy as np
 
 from graph_engine.errors import ModelError
-from models.artifacts import KINDS, default_artifact_dir, read_manifest, write_artifact
+from models.artifacts import KINDS, TRAIN_FINGERPRINTS, default_artifact_dir, read_manifest, write_artifact
 from models.calibration import calibrated_probabilities
 from models.datasets import (
     LabelInfo, load_label_map, read_images, read_texts, resolve_labels,
@@ -26,7 +26,7 @@ from models.datasets import (
 from models.image import ImageConfig, ImageModel, train_image
 from models.metrics import classification_metrics
 from models.records import ImageRecord, InferenceReport, Loaded, Prediction, Skipped, TextRecord
-from models.text import TextConfig, TextModel, train_text
+from models.text import TextConfig, TextModel, note_fingerprint, train_text
 
 MODEL_NAMES = {"image": "medkg-image-cnn", "text": "medkg-text-linear"}
 _CONFIGS: dict[str, type] = {"image": ImageConfig, "text": TextConfig}
@@ -65,17 +65,28 @@ def _check_kind(kind: str) -> str:
     return kind
 
 
-def make_config(kind: str, config: Union[None, str, Path, Mapping[str, Any], ImageConfig, TextConfig]) -> Any:
+def make_config(
+    kind: str,
+    config: Union[None, str, Path, Mapping[str, Any], ImageConfig, TextConfig],
+    overrides: Mapping[str, Any] | None = None,
+) -> Any:
     """Build the config of ``kind`` from ``None`` (defaults), a mapping, a TOML file or a config object.
+
+    Args:
+        kind: ``"image"`` or ``"text"``.
+        config: the base configuration.
+        overrides: keys replacing those of ``config`` (``medkg models train --set``).
 
     Raises:
         ModelError: unknown keys (listed with the known ones) or bad values.
     """
     cls = _CONFIGS[_check_kind(kind)]
     if config is None:
-        return cls()
+        config = {}
     if isinstance(config, cls):
-        return config
+        if not overrides:
+            return config
+        config = dataclasses.asdict(config)
     if isinstance(config, (str, Path)):
         p = Path(config)
         try:
@@ -85,6 +96,7 @@ def make_config(kind: str, config: Union[None, str, Path, Mapping[str, Any], Ima
         config = config.get(kind, config)  # a [image] / [text] table or top-level keys
     if not isinstance(config, Mapping):
         raise ModelError(f"config must be a mapping, a TOML path or {cls.__name__}, got {type(config).__name__}")
+    config = {**config, **(overrides or {})}
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(config) - known)
     if unknown:
@@ -143,11 +155,13 @@ def train(
         info = resolve_labels(labels, label_map, str(data))
         result = train_image(loaded.records, cfg, progress)
         holdout: list[TextRecord] = []
+        fingerprints: list[str] = []
     else:
         labels = sorted({str(r.label) for r in loaded.records})
         info = resolve_labels(labels, label_map, str(data))
         result = train_text(loaded.records, labels, cfg)  # type: ignore[assignment]
         holdout = result.holdout  # type: ignore[attr-defined]
+        fingerprints = result.train_fingerprints  # type: ignore[attr-defined]
     data_info = {
         "source": Path(str(data)).name,
         "sha256": loaded.sha256,
@@ -157,7 +171,9 @@ def train(
         "skipped_by_reason": _count_reasons(loaded.skipped),
         "split": result.split,
     }
-    manifest = write_artifact(output, result.model, MODEL_NAMES[kind], info, result.metrics, data_info, holdout)
+    manifest = write_artifact(
+        output, result.model, MODEL_NAMES[kind], info, result.metrics, data_info, holdout, fingerprints
+    )
     model = load_model(output, kind)
     return Artifact(Path(output), kind, manifest["name"], manifest["model_version"], result.metrics, model)
 
@@ -308,7 +324,9 @@ def evaluate(model: Any, data: Any, split: str = "val") -> dict[str, Any]:
 
     Returns:
         ``accuracy``, ``auroc``, ``per_class`` precision/recall/F1, ``ece``,
-        ``nll``, ``brier``, ``n``, plus ``read`` / ``skipped`` counts and the model id.
+        ``nll``, ``brier``, ``n``, plus ``read`` / ``skipped`` counts and the model id;
+        for text models that list their training notes, ``in_training_data``: how
+        many evaluated notes (after normalisation) the model was fitted on.
         Records without a label or with a label the model does not know are skipped.
     """
     if isinstance(data, (str, Path)):
@@ -341,4 +359,15 @@ def evaluate(model: Any, data: Any, split: str = "val") -> dict[str, Any]:
     man = getattr(model, "manifest", {})
     out["model"] = man.get("name")
     out["model_version"] = man.get("model_version")
+    seen = _training_fingerprints(model)
+    if seen is not None:
+        out["in_training_data"] = sum(note_fingerprint(by_id[p.id].text) in seen for p in report.predictions)
     return out
+
+
+def _training_fingerprints(model: Any) -> set[str] | None:
+    """Fingerprints of the notes a text model was fitted on, or ``None`` when unknown."""
+    path = getattr(model, "path", None)
+    if model.kind != "text" or path is None or not (Path(path) / TRAIN_FINGERPRINTS).exists():
+        return None
+    return set((Path(path) / TRAIN_FINGERPRINTS).read_text(encoding="utf-8").split())

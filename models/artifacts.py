@@ -10,7 +10,10 @@ Layout of an artifact directory::
     label_map.tsv    label -> graph Disease id, as used by this model
     metrics.json     training / validation / hold-out metrics
     MODEL_CARD.md    intended use (research only, not a medical device), data, limits
-    holdout.csv      (text models) the held-out notes, for ``medkg models evaluate``
+    holdout.csv      (text models) the held-out notes, for ``medkg models evaluate``;
+                     absent when the final weights were refit on them
+    train_fingerprints.txt  (text models) hashes of the normalised training notes,
+                     so ``evaluate`` can count evaluation notes the model has seen
 """
 
 from __future__ import annotations
@@ -29,12 +32,13 @@ from models.records import TextRecord
 FORMAT_VERSION = 1
 MANIFEST = "model.json"
 KINDS = ("image", "text")
+TRAIN_FINGERPRINTS = "train_fingerprints.txt"
 
 
 def medkg_version() -> str:
     """The installed medkg version (package metadata, else ``graph_engine.__version__``)."""
     try:
-        from importlib.metadata import PackageNotFoundError, version
+        from importlib.metadata import version
 
         return version("medkg")
     except Exception:  # PackageNotFoundError or a broken install
@@ -66,6 +70,7 @@ def write_artifact(
     metrics: dict[str, Any],
     data: dict[str, Any],
     holdout: Sequence[TextRecord] = (),
+    train_fingerprints: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Write ``model`` and everything needed to reuse and judge it to ``directory``.
 
@@ -77,7 +82,7 @@ def write_artifact(
     if any(d.iterdir()) and not (d / MANIFEST).exists():
         # never mix a model's files into an unrelated folder; retraining over a model is fine
         raise ModelError(f"{d} exists, is not empty and holds no model; choose a new --output directory")
-    for stale in ("holdout.csv", "weights.pt", "weights.npz", "vocab.json"):
+    for stale in ("holdout.csv", "weights.pt", "weights.npz", "vocab.json", TRAIN_FINGERPRINTS):
         (d / stale).unlink(missing_ok=True)
     files = model.save_weights(d)
     with open(d / "label_map.tsv", "w", encoding="utf-8", newline="") as fh:
@@ -92,6 +97,9 @@ def write_artifact(
             for r in holdout:
                 w.writerow([r.id, r.label, r.text])
         files.append("holdout.csv")
+    if train_fingerprints:
+        (d / TRAIN_FINGERPRINTS).write_text("".join(f"{h}\n" for h in train_fingerprints), encoding="utf-8")
+        files.append(TRAIN_FINGERPRINTS)
     (d / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files += ["label_map.tsv", "metrics.json"]
     hashes = {f: sha256_file(d / f) for f in files}
@@ -164,7 +172,7 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         "",
         "## Model",
         f"- kind: {kind}; architecture: `{manifest['model']['architecture']}`",
-        f"- labels -> graph Disease ids: "
+        "- labels -> graph Disease ids: "
         + ", ".join(f"{lb} -> {v['disease_id'] or '(none)'}" for lb, v in manifest["label_map"].items()),
         f"- calibration: temperature scaling, T = {manifest['temperature']:.4f}",
         f"- medkg {manifest['medkg_version']}, created {manifest['created_at']}",
@@ -182,6 +190,12 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     else:
         lines += ["- Symptom2Disease: first-person symptom descriptions, 24 diseases (as published; no licence stated)."]
     lines += ["", "## Metrics", ""]
+    if data.get("split", {}).get("holdout_in_final_training"):
+        lines += [
+            "The hold-out metrics below were measured with the same recipe fitted on the training portion only;",
+            f"the shipped weights were then refit on all {data['split']['final_weights_fitted_on']} notes, hold-out included.",
+            "",
+        ]
     names = {"n": "n", "accuracy": "accuracy", "auroc": "AUROC", "ece": "ECE", "nll": "NLL",
              "nll_uncalibrated": "NLL (T=1)", "nll_calibrated": "NLL (calibrated)", "folds": "folds"}
     for section, vals in metrics.items():
@@ -191,7 +205,7 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     lines += [
         "",
         "Validation metrics on the internal split are optimistic (it chose the epoch and the temperature);",
-        "see docs/benchmarks/models.md for numbers on data the model never saw.",
+        "see BENCHMARKS.md for numbers on data the model never saw.",
         "",
         "## Limits",
         "- Small, single-source training sets; performance on other hospitals, devices, populations,",

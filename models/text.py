@@ -17,6 +17,7 @@ artifact never unpickles code.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ from scipy import sparse
 
 from graph_engine.errors import ModelError
 from models.calibration import calibrated_probabilities, fit_temperature, nll
-from models.datasets import group_split, text_groups
+from models.datasets import group_split, normalize_text, text_groups
 from models.metrics import classification_metrics
 from models.records import TextRecord
 
@@ -48,6 +49,10 @@ class TextConfig:
         near_duplicate_threshold: char-n-gram cosine above which two notes are
             kept on the same side of every split.
         cv_folds: grouped folds for the out-of-fold calibration logits.
+        refit_all: after the hold-out has been scored, refit the weights and the
+            temperature on every note (hold-out included) and ship those. The
+            hold-out metrics then estimate the protocol, not the shipped weights,
+            so no ``holdout.csv`` is written and ``evaluate`` flags training notes.
         seed: seed of the splits.
         label_map: a label map TSV; ``None`` uses the packaged one.
     """
@@ -60,6 +65,7 @@ class TextConfig:
     holdout_fraction: float = 0.2
     near_duplicate_threshold: float = 0.8
     cv_folds: int = 5
+    refit_all: bool = False
     seed: int = 0
     label_map: str | None = None
 
@@ -75,6 +81,8 @@ class TextConfig:
             raise ModelError(f"holdout_fraction must be in [0, 1), got {self.holdout_fraction}")
         if self.cv_folds < 2:
             raise ModelError("cv_folds must be >= 2")
+        if not isinstance(self.refit_all, bool):
+            raise ModelError(f"refit_all must be true or false, got {self.refit_all!r}")
 
 
 def _vectorizers(config: TextConfig) -> list[Any]:
@@ -245,8 +253,10 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
 
     Returns:
         :class:`TrainResultText` with the model, hold-out metrics for the model
-        and for the TF-IDF + logistic-regression baseline on the same split, and
-        the held-out records (to be saved with the artifact).
+        and for the TF-IDF + logistic-regression baseline on the same split
+        (both fitted on the training portion), the held-out records to be saved
+        with the artifact (none when ``config.refit_all`` put them into the final
+        fit) and the fingerprints of every note the final weights saw.
 
     Raises:
         ModelError: unlabelled notes or a class with fewer than 2 notes.
@@ -264,35 +274,8 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
     else:
         keep, hold = np.arange(len(y)), np.zeros(0, dtype=np.int64)
 
-    n_groups = len(np.unique(groups[keep]))
-    if n_groups < config.cv_folds:
-        raise ModelError(
-            f"only {n_groups} distinct (non-near-duplicate) notes left for training; "
-            f"need at least cv_folds={config.cv_folds}: add data, lower cv_folds or raise near_duplicate_threshold"
-        )
-    # out-of-fold logits on the training portion -> temperature (and CV accuracy)
-    oof = np.zeros((len(keep), len(labels)))
-    for te in _grouped_folds(groups[keep], config.cv_folds, config.seed):
-        tr = np.setdiff1d(np.arange(len(keep)), te)
-        if len(np.unique(y[keep][tr])) < 2:
-            raise ModelError(
-                "a cross-validation fold has notes of only one label: too few distinct "
-                "(non-near-duplicate) notes per label; add data or lower cv_folds"
-            )
-        vecs, coef, icpt = _fit_linear(list(texts[keep][tr]), y[keep][tr], len(labels), config)
-        oof[te] = TextModel(vecs, coef, icpt, labels, 1.0, config).logits_texts(list(texts[keep][te]))
-    temperature = fit_temperature(oof, y[keep])
-    vecs, coef, icpt = _fit_linear(list(texts[keep]), y[keep], len(labels), config)
-    model = TextModel(vecs, coef, icpt, labels, temperature, config)
-
-    metrics: dict[str, Any] = {
-        "cross_validation": {
-            "folds": config.cv_folds,
-            "accuracy": float((oof.argmax(1) == y[keep]).mean()),
-            "nll_uncalibrated": nll(oof, y[keep]),
-            "nll_calibrated": nll(oof, y[keep], temperature),
-        }
-    }
+    model, oof, temperature = _fit_calibrated(texts[keep], y[keep], groups[keep], labels, config)
+    metrics: dict[str, Any] = {}
     if len(hold):
         probs = calibrated_probabilities(model.logits_texts(list(texts[hold])), temperature)
         metrics["holdout"] = classification_metrics(probs, y[hold], labels)
@@ -300,6 +283,17 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
         bprobs = np.zeros((len(hold), len(labels)))
         bprobs[:, [index[c] for c in base.classes_]] = base.predict_proba(list(texts[hold]))
         metrics["holdout_baseline_tfidf_logreg"] = classification_metrics(bprobs, y[hold], labels)
+    trained_on = keep
+    if config.refit_all and len(hold):
+        trained_on = np.arange(len(y))
+        model, oof, temperature = _fit_calibrated(texts, y, groups, labels, config)
+    metrics["cross_validation"] = {
+        "folds": config.cv_folds,
+        "n": int(len(trained_on)),
+        "accuracy": float((oof.argmax(1) == y[trained_on]).mean()),
+        "nll_uncalibrated": nll(oof, y[trained_on]),
+        "nll_calibrated": nll(oof, y[trained_on], temperature),
+    }
     split = {
         "method": (
             "seeded split stratified by label; identical texts and near-identical texts "
@@ -307,8 +301,46 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
         ),
         "seed": config.seed, "holdout_fraction": config.holdout_fraction,
         "n_train": int(len(keep)), "n_holdout": int(len(hold)), "n_groups": int(len(np.unique(groups))),
+        "final_weights_fitted_on": int(len(trained_on)),
+        "holdout_in_final_training": bool(len(trained_on) == len(y) and len(hold) > 0),
     }
-    return TrainResultText(model, metrics, split, [records[i] for i in hold.tolist()])
+    shipped_holdout = [] if split["holdout_in_final_training"] else [records[i] for i in hold.tolist()]
+    fingerprints = sorted({note_fingerprint(str(t)) for t in texts[trained_on]})
+    return TrainResultText(model, metrics, split, shipped_holdout, fingerprints)
+
+
+def note_fingerprint(text: str) -> str:
+    """Short hash of a note after :func:`normalize_text`: finds training notes among evaluation data."""
+    return hashlib.sha256(normalize_text(text).encode("utf-8")).hexdigest()[:16]
+
+
+def _fit_calibrated(
+    texts: np.ndarray, y: np.ndarray, groups: np.ndarray, labels: Sequence[str], config: TextConfig
+) -> tuple[TextModel, np.ndarray, float]:
+    """Grouped out-of-fold logits -> temperature; then the final fit on all of ``texts``.
+
+    Returns:
+        ``(model, out-of-fold logits, temperature)``.
+    """
+    n_groups = len(np.unique(groups))
+    if n_groups < config.cv_folds:
+        raise ModelError(
+            f"only {n_groups} distinct (non-near-duplicate) notes left for training; "
+            f"need at least cv_folds={config.cv_folds}: add data, lower cv_folds or raise near_duplicate_threshold"
+        )
+    oof = np.zeros((len(y), len(labels)))
+    for te in _grouped_folds(groups, config.cv_folds, config.seed):
+        tr = np.setdiff1d(np.arange(len(y)), te)
+        if len(np.unique(y[tr])) < 2:
+            raise ModelError(
+                "a cross-validation fold has notes of only one label: too few distinct "
+                "(non-near-duplicate) notes per label; add data or lower cv_folds"
+            )
+        vecs, coef, icpt = _fit_linear(list(texts[tr]), y[tr], len(labels), config)
+        oof[te] = TextModel(vecs, coef, icpt, labels, 1.0, config).logits_texts(list(texts[te]))
+    temperature = fit_temperature(oof, y)
+    vecs, coef, icpt = _fit_linear(list(texts), y, len(labels), config)
+    return TextModel(vecs, coef, icpt, labels, temperature, config), oof, temperature
 
 
 @dataclass
@@ -317,3 +349,4 @@ class TrainResultText:
     metrics: dict[str, Any]
     split: dict[str, Any]
     holdout: list[TextRecord]
+    train_fingerprints: list[str]

@@ -24,15 +24,28 @@ def _fail(e: Exception) -> click.ClickException:
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
-    for key in ("model", "model_version", "n", "read", "accuracy", "auroc", "macro_f1", "ece", "nll", "brier"):
+    for key in ("model", "model_version", "n", "read", "in_training_data", "accuracy", "auroc", "macro_f1", "ece", "nll", "brier"):
         if key in metrics:
             v = metrics[key]
-            click.echo(f"{key:>14}: {v:.4f}" if isinstance(v, float) else f"{key:>14}: {v}")
+            click.echo(f"{key:>16}: {v:.4f}" if isinstance(v, float) else f"{key:>16}: {v}")
     if metrics.get("skipped"):
-        click.echo(f"{'skipped':>14}: {json.dumps(metrics['skipped'])}")
+        click.echo(f"{'skipped':>16}: {json.dumps(metrics['skipped'])}")
     click.echo("per class (precision / recall / support):")
     for name, pc in metrics.get("per_class", {}).items():
         click.echo(f"  {name:<34} {pc['precision']:.3f} / {pc['recall']:.3f} / {pc['support']}")
+
+
+def _parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set refit_all=false")
+        try:
+            out[key.strip()] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[key.strip()] = raw
+    return out
 
 
 @click.group("models")
@@ -47,14 +60,16 @@ def models_group() -> None:
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="new artifact directory")
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="TOML file of hyper-parameters (keys of ImageConfig / TextConfig)")
-def train_cmd(kind: str, data: Path, output: Path, config: Path | None) -> None:
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="override one config key (value parsed as JSON, else a string); repeatable")
+def train_cmd(kind: str, data: Path, output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
     """Train a model and write a versioned artifact directory."""
     from tqdm import tqdm
 
     from models import make_config, train
 
     try:
-        cfg = make_config(kind, config)
+        cfg = make_config(kind, config, _parse_overrides(overrides))
     except MedkgError as e:
         raise _fail(e) from e
     bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
@@ -77,6 +92,10 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None) -> None:
         m = art.metrics.get(section)
         if m:
             click.echo(f"{section}: n={m['n']} accuracy={m['accuracy']:.4f} auroc={m['auroc'] if m['auroc'] is None else round(m['auroc'], 4)} ece={m['ece']:.4f}")
+    split = art.model.manifest["data"].get("split", {})
+    if split.get("holdout_in_final_training"):
+        click.echo(f"hold-out scored with the training-portion fit; shipped weights refit on all "
+                   f"{split['final_weights_fitted_on']} notes (hold-out included)")
 
 
 @models_group.command("predict")
@@ -125,6 +144,12 @@ def evaluate_cmd(model_dir: Path, data: Path, as_json: bool) -> None:
         click.echo(json.dumps(metrics, indent=2))
     else:
         _print_metrics(metrics)
+    if metrics.get("in_training_data"):
+        click.echo(
+            f"warning: {metrics['in_training_data']} of the {metrics['n']} evaluated notes are in this model's "
+            "training data; these metrics are optimistic",
+            err=True,
+        )
 
 
 @click.command("diagnose")

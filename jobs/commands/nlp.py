@@ -7,7 +7,6 @@ Each command validates its arguments and calls one public function of
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click

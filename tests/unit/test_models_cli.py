@@ -108,6 +108,17 @@ def test_train_text_cli(root: click.Group, tmp_path: Path) -> None:
     res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m"), "--config", str(tmp_path / "c.toml")])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "m" / "model.json").is_file() and "holdout" in res.output
+    assert (tmp_path / "m" / "holdout.csv").is_file() and "refit on all" not in res.output
+    res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m2"), "--config", str(tmp_path / "c.toml"), "--set", "refit_all=true", "--set", "C=2"])
+    assert res.exit_code == 0, res.output
+    assert "shipped weights refit on all 16 notes" in res.output and not (tmp_path / "m2" / "holdout.csv").exists()
+    assert json.loads((tmp_path / "m2" / "model.json").read_text())["model"]["config"]["C"] == 2
+    res = CliRunner().invoke(root, ["models", "evaluate", "--model", str(tmp_path / "m2"), "--data", str(tmp_path / "m" / "holdout.csv")])
+    assert res.exit_code == 0 and "are in this model's training data" in res.output
+    res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m5"), "--set", "refit_all"])
+    assert res.exit_code == 2 and "expected KEY=VALUE" in res.output
+    res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "t.csv"), "--output", str(tmp_path / "m5"), "--set", "nope=1"])
+    assert res.exit_code == 1 and "unknown text config keys ['nope']" in res.output
     (tmp_path / "dup.csv").write_text("label,text\n" + "".join(f"{lb},same note {lb}\n" for lb in ["Malaria", "Acne"] * 4))
     res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(tmp_path / "dup.csv"), "--output", str(tmp_path / "m4"), "--config", str(tmp_path / "c.toml")])
     assert res.exit_code == 1 and "distinct (non-near-duplicate) notes" in res.output
