@@ -347,6 +347,103 @@ def make_dictionary(nlp: Language, name: str, vocabulary: str, labels: list[str]
     return DictionaryRecognizer(load_vocabulary(vocabulary), labels, overwrite, mode=mode)
 
 
+# --------------------------------------------------------------------------- span repair
+
+_OPEN = {"(": ")", "[": "]"}
+_CLOSE = {")", "]"}
+
+
+def balanced_range(texts: list[str], start: int, end: int) -> tuple[int, int]:
+    """Shrink the token range ``[start, end)`` until its bracket tokens are balanced.
+
+    An unmatched closing bracket at the edge is dropped; an unmatched opening
+    bracket cuts the span before it (or is dropped when it is the first token).
+    Returns ``(start, end)``; an empty range means nothing balanced is left.
+    """
+    for _ in range(4):
+        stack: list[int] = []
+        bad = None
+        for i in range(start, end):
+            t = texts[i]
+            if t in _OPEN:
+                stack.append(i)
+            elif t in _CLOSE:
+                if stack and _OPEN[texts[stack[-1]]] == t:
+                    stack.pop()
+                else:
+                    bad = i
+                    break
+        if bad is None and not stack:
+            return start, end
+        if bad is not None:  # a closer without opener
+            if bad == start:
+                start += 1
+            else:
+                end = bad
+        else:
+            j = stack[0]
+            if j == start:
+                start += 1
+            else:
+                end = j
+        if start >= end:
+            return start, start
+    return start, end
+
+
+class SpanRepair:
+    """Boundary fixes for entities from any recogniser (BC5CDR-style conventions).
+
+    - brackets: gold mentions never have unbalanced brackets, so a span such as
+      ``3alpha-hydroxy-5alpha-pregnan-20-one)`` loses the stray ``)`` and
+      ``serotonin type 6 (5-HT`` is cut before the ``(`` (0 of 9,385 BC5CDR
+      training mentions are unbalanced);
+    - compound codes: a short capitalised Drug mention glued to ``-<digits>``
+      (``PG`` in ``PG-9``, ``MK`` in ``MK-801``) is extended over the code.
+      Lower-case names keep their isotope suffix out (``thallium-201``), as the
+      annotation does.
+    """
+
+    def __call__(self, doc: Doc) -> Doc:
+        ents = fast_ents(doc)
+        if not ents:
+            return doc
+        texts = token_texts(doc)
+        n = len(texts)
+        info = span_info(doc)
+        starts = {s for s, _, _, _ in ents}
+        out: list[Span] = []
+        changed = False
+        for s, e, label, kb in ents:
+            s2, e2 = s, e
+            if (label == "Drug" and e - s == 1 and e + 1 < n and texts[e] == "-" and e + 1 not in starts
+                    and _is_code_head(texts[s]) and texts[e + 1].isalnum() and any(c.isdigit() for c in texts[e + 1])
+                    and not doc[s].whitespace_ and not doc[e].whitespace_):
+                e2 = e + 2
+            s2, e2 = balanced_range(texts, s2, e2)
+            if (s2, e2) == (s, e):
+                out.append(Span(doc, s, e, label=label, kb_id=kb))
+                continue
+            changed = True
+            if e2 > s2:
+                score, source = info.get(span_key(s, e), (0.8, "ner"))
+                out.append(_span(doc, s2, e2, label, kb, score, source))
+        if changed:
+            _set_ents(doc, out)
+        return doc
+
+
+def _is_code_head(t: str) -> bool:
+    """``PG``, ``MK``, ``ACC``, ``WR``: 1-5 letters, starting with a capital, mostly capitals."""
+    return 1 <= len(t) <= 5 and t.isalpha() and t[0].isupper() and sum(c.isupper() for c in t) * 2 >= len(t)
+
+
+@Language.factory("medkg_span_repair_v1")
+def make_span_repair(nlp: Language, name: str) -> SpanRepair:
+    """Entity boundary repair: unbalanced brackets, split compound codes (``PG-9``)."""
+    return SpanRepair()
+
+
 # --------------------------------------------------------------------------- abbreviations
 
 
@@ -395,6 +492,8 @@ def find_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
         sf = short.text
         if not (2 <= len(sf) <= 10) or close - k - 1 > 3 or not sf[0].isalnum() or not any(c.isalpha() for c in sf):
             continue
+        if any(c in sf for c in "=<>%"):  # "(n = 2)", "(P<0.05)": statistics, not short forms
+            continue
         sent_start = bounds[sid[k]][0]
         max_words = min(len(sf) + 5, len(sf) * 2)
         lo = k
@@ -426,17 +525,19 @@ class AbbreviationResolver:
         self.vocab = vocab
 
     def __call__(self, doc: Doc) -> Doc:
-        pairs = find_abbreviations(doc)
-        if not pairs:
+        if "(" not in token_texts(doc):
             return doc
+        pairs = find_abbreviations(doc)
         ents = list(doc.ents)
         info = span_info(doc)
         by_end = {e.end: e for e in ents}
         defs: dict[str, tuple[str, str, float]] = {}
+        firsts: dict[str, str] = {}  # short form -> its first token's text
         new_long: list[Span] = []
         for long, short in pairs:
             ent = by_end.get(long.end)
-            if ent is not None and ent.start == long.start:
+            firsts.setdefault(short.text, short[0].text)
+            if ent is not None and ent.start >= long.start:  # S&H long forms may start a word early
                 defs.setdefault(short.text, (ent.label_, ent.kb_id_, info.get(span_key(ent.start, ent.end), (0.8, "ner"))[0]))
             elif self.vocab is not None:
                 hit = self.vocab.lookup(long.text)
@@ -444,11 +545,19 @@ class AbbreviationResolver:
                     entry, conf = hit
                     defs.setdefault(short.text, (entry.label, entry.id, conf))
                     new_long.append(_span(doc, long.start, long.end, entry.label, entry.id, conf, "dictionary"))
+        # "entity (SF)" where Schwartz-Hearst found no letter match ("ifosfamide (IFX)"):
+        # in BC5CDR training text such a short form has the entity's label 90 % of the time
+        texts = token_texts(doc)
+        for ent in ents:
+            sf = _adjacent_short_form(doc, texts, ent.end)
+            if sf is not None and sf not in defs:
+                score = info.get(span_key(ent.start, ent.end), (0.8, "ner"))[0]
+                defs[sf] = (ent.label_, ent.kb_id_, round(score * 0.9, 4))
+                firsts[sf] = texts[ent.end + 1]
         if not defs:
             return doc
-        first_words = {sf.split()[0] if " " in sf else sf for sf in defs}
+        first_words = {firsts[sf] for sf in defs}
         spans: list[Span] = []
-        texts = token_texts(doc)
         doc_text = doc.text
         for i, t in enumerate(texts):
             if t not in first_words:
@@ -465,6 +574,26 @@ class AbbreviationResolver:
         kept = [e for e in ents + new_long if not any(e.start < s.end and s.start < e.end for s in spans)]
         _set_ents(doc, kept + spans)
         return doc
+
+
+def _adjacent_short_form(doc: Doc, texts: list[str], end: int) -> str | None:
+    """The ``SF`` of ``<entity ending at end> (SF)``.
+
+    ``SF``: 1-3 tokens without spaces (``IFX``, ``ACC-9089``), 2-10 characters,
+    with a capital letter and no maths (``P=0.39``, ``SO2<90%``).
+    """
+    if end + 2 >= len(texts) or texts[end] != "(":
+        return None
+    close = next((j for j in range(end + 2, min(len(texts), end + 5)) if texts[j] == ")"), None)
+    if close is None:
+        return None
+    first, last = doc[end + 1], doc[close - 1]
+    sf = doc.text[first.idx : last.idx + len(last)]
+    if not (2 <= len(sf) <= 10) or " " in sf or not sf[0].isalnum() or not any(c.isupper() for c in sf):
+        return None
+    if any(c in sf for c in "=<>%/()[]") or sf.isdigit():
+        return None
+    return sf
 
 
 @Language.factory("medkg_abbreviations_v1", default_config={"vocabulary": "default"})

@@ -8,7 +8,10 @@ import pytest
 import spacy
 
 from graph_engine.records import NodeRecord
-from ingest.text.components import AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, find_abbreviations
+from ingest.text.components import (
+    AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
+    find_abbreviations,
+)
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
 from ingest.text.training import blank_pipeline
@@ -69,6 +72,42 @@ def test_dictionary_longest_match_case_and_punctuation(nlp: spacy.Language) -> N
     assert ("alzheimer disease", "Disease", "DOID:10652") in got  # case + possessive dropped
     assert ("CAT", "Gene", "NCBIGene:847") in got and not any(t == "cat" for t, _, _ in got)  # symbols are case-sensitive
     assert all(label != "Anatomy" for _, label, _ in got)
+
+
+def test_adjacent_short_form_without_letter_match_takes_the_entity_label(nlp: spacy.Language) -> None:
+    # Schwartz-Hearst finds no long form for IFX ("ifosfamide" has no x): the adjacent rule does
+    doc = nlp("Patients received Isoniazid (IFX) daily. IFX was stopped; isoniazid (n = 2) and warfarin (P<0.05).")
+    ifx = [e for e in doc.ents if e.text == "IFX"]
+    assert len(ifx) == 2 and {(e.label_, e.kb_id_) for e in ifx} == {("Drug", "DRUGBANK:DB00951")}
+    assert not [e for e in doc.ents if e.text in {"n = 2", "P<0.05", "n"}]  # statistics are not short forms
+    assert find_abbreviations(nlp("Toxicity in patients with lung cancer (n = 2).")) == []
+
+
+def test_balanced_range_trims_stray_brackets() -> None:
+    toks = ["serotonin", "type", "6", "(", "5", "-", "HT", "(", "6", ")", ")", "x"]
+    assert balanced_range(toks, 0, 7) == (0, 3)  # unclosed "(" cuts before it
+    assert balanced_range(toks, 4, 10) == (4, 10)  # "5-HT(6)" is balanced
+    assert balanced_range(toks, 4, 11) == (4, 10)  # stray ")" at the end dropped
+    assert balanced_range(toks, 3, 4) == (4, 4)  # nothing left
+    assert balanced_range(["]", "a", "b"], 0, 3) == (1, 3)
+
+
+def test_span_repair_extends_codes_and_balances_brackets() -> None:
+    nlp = blank_pipeline()
+    text = "The effects of PG-9 and thallium-201 and MK-801 and 3alpha-hydroxy-pregnan-20-one) were studied."
+    doc = nlp.make_doc(text)
+
+    def span(sub: str, label: str) -> spacy.tokens.Span:
+        i = text.index(sub)
+        return doc.char_span(i, i + len(sub), label=label)
+
+    doc.ents = [span("PG", "Drug"), span("thallium", "Drug"), span("MK-801", "Drug"),
+                span("3alpha-hydroxy-pregnan-20-one)", "Drug")]
+    got = [(e.text, e.label_) for e in SpanRepair()(doc).ents]
+    assert got == [("PG-9", "Drug"), ("thallium", "Drug"), ("MK-801", "Drug"), ("3alpha-hydroxy-pregnan-20-one", "Drug")]
+    doc2 = nlp.make_doc("Patients with PG-9 disease.")
+    doc2.ents = [doc2.char_span(14, 16, label="Disease")]  # only Drug codes are extended
+    assert [e.text for e in SpanRepair()(doc2).ents] == ["PG"]
 
 
 def test_abbreviation_gets_long_form_id(nlp: spacy.Language) -> None:
