@@ -104,12 +104,17 @@ class Vocabulary:
     Attributes:
         entries: all entries, in load order (earlier entries win ambiguous names).
         version: a tag stored with the file (shows up in extractor metadata).
+        blocked: ``(label, cased, key)`` names that are never matched or linked
+            (pruned because annotated text rarely agrees with them; see
+            :mod:`ingest.text.build_vocabulary`).
     """
 
     entries: list[VocabEntry] = field(default_factory=list)
     version: str = "unversioned"
+    blocked: frozenset[tuple[str, bool, tuple[str, ...]]] = frozenset()
 
     def __post_init__(self) -> None:
+        self.blocked = frozenset(self.blocked)
         entries, self.entries = self.entries, []
         self._index: dict[str, int] = {}
         #: key -> (entry index, preferred-name flag); case-insensitive keys
@@ -144,12 +149,14 @@ class Vocabulary:
             if not words:
                 continue
             if is_case_sensitive(name):
-                self.cased.setdefault(tuple(words), (idx, i == 0))
+                if (e.label, True, tuple(words)) not in self.blocked:
+                    self.cased.setdefault(tuple(words), (idx, i == 0))
                 continue
             key = name_key(words)
             if not key or (len(key) == 1 and (key[0] in STOP_KEYS or len(key[0]) < 3 or key[0].isdigit())):
                 continue
-            self.keys.setdefault(key, (idx, i == 0))
+            if (e.label, False, key) not in self.blocked:
+                self.keys.setdefault(key, (idx, i == 0))
 
     def find(self, name: str, label: str | None = None) -> VocabEntry | None:
         """The entry a name resolves to (same rules as matching), optionally of one label."""
@@ -191,6 +198,8 @@ class Vocabulary:
         with gzip.open(path, "wt", encoding="utf-8", newline="") as fh:
             fh.write(f"#version\t{self.version}\n")
             w = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
+            for label, cased, key in sorted(self.blocked):
+                w.writerow(["#blocked", label, "cased" if cased else "key", " ".join(key)])
             w.writerow(["id", "label", "name", "synonyms"])
             for e in self.entries:
                 w.writerow([e.id, e.label, e.name, "|".join(s.replace("|", " ") for s in e.synonyms)])
@@ -205,6 +214,7 @@ class Vocabulary:
         p = Path(path)
         opener = gzip.open if p.suffix == ".gz" else open
         entries: list[VocabEntry] = []
+        blocked: set[tuple[str, bool, tuple[str, ...]]] = set()
         version = "unversioned"
         try:
             with opener(p, "rt", encoding="utf-8", newline="") as fh:  # type: ignore[operator]
@@ -214,13 +224,18 @@ class Vocabulary:
                     if row[0] == "#version":
                         version = row[1] if len(row) > 1 else version
                         continue
+                    if row[0] == "#blocked":
+                        if len(row) != 4 or row[1] not in VOCAB_LABELS or row[2] not in ("cased", "key") or not row[3]:
+                            raise IngestError("expected '#blocked<TAB>label<TAB>cased|key<TAB>space-separated key'", str(p), no)
+                        blocked.add((row[1], row[2] == "cased", tuple(row[3].split(" "))))
+                        continue
                     if len(row) < 3 or row[1] not in VOCAB_LABELS:
                         raise IngestError(f"expected 'id<TAB>label<TAB>name[<TAB>synonyms]' with label in {VOCAB_LABELS}", str(p), no)
                     syn = tuple(s for s in row[3].split("|") if s) if len(row) > 3 else ()
                     entries.append(VocabEntry(row[0], row[1], row[2], syn))
         except OSError as err:
             raise IngestError(f"cannot read vocabulary: {err}", str(p)) from err
-        return cls(entries, version)
+        return cls(entries, version, frozenset(blocked))
 
 
 def default_vocabulary_path() -> Path:

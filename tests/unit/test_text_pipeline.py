@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -200,3 +201,37 @@ def test_worker_processes_give_identical_output(nlp: spacy.Language) -> None:
     serial = [d.to_json() for d in extract_documents(nlp, [Document(d.id, d.text, title=d.title) for d in docs])]
     forked = [d.to_json() for d in extract_documents(nlp, docs, n_process=2, batch_size=2)]
     assert serial == forked and [d["doc_id"] for d in forked] == [f"d{i}" for i in range(9)]
+
+
+def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
+    from ingest.text.build_vocabulary import name_precision, prune
+
+    vocab = build_vocabulary([
+        NodeRecord("Disease", "MESH:D1", "sudden death", ("SD",)),
+        NodeRecord("Disease", "MESH:D2", "hepatitis", ("acute hepatitis",)),
+        NodeRecord("Drug", "MESH:C1", "cisplatin"),
+    ])
+    # PubTator: "SD" here means Sprague-Dawley (never gold), cisplatin is always gold,
+    # "acute hepatitis" is annotated as "hepatitis" only
+    title = "SD rats given cisplatin"
+    abstract = "Male SD rats. SD rats got cisplatin and developed acute hepatitis; SD again."
+    text = f"{title} {abstract}"
+    gold = [(m.start(), m.end(), "Chemical") for m in re.finditer("cisplatin", text)]
+    gold.append((text.index("hepatitis"), text.index("hepatitis") + 9, "Disease"))
+    lines = [f"1|t|{title}", f"1|a|{abstract}"] + [f"1\t{s}\t{e}\t{text[s:e]}\t{lab}\tX" for s, e, lab in gold]
+    corpus = tmp_path / "c.PubTator.txt"
+    corpus.write_text("\n".join(lines) + "\n\n")
+    stats = name_precision(vocab, [corpus])
+    assert stats[("Disease", True, ("SD",))] == [4, 0]
+    assert stats[("Drug", False, ("cisplatin",))] == [2, 2]
+    assert stats[("Disease", False, ("acute", "hepatitis"))] == [1, 0]
+    pruned, dropped = prune(vocab, stats, min_matches=3, min_precision=0.3)
+    assert [k for k, _, _ in dropped] == [("Disease", True, ("SD",))]  # "acute hepatitis": too few matches to judge
+    assert pruned.lookup("SD") is None and pruned.lookup("sudden death")[0].id == "MESH:D1"
+    assert vocab.lookup("SD")[0].id == "MESH:D1"  # the original is untouched
+    pruned.save(tmp_path / "v.tsv.gz")
+    again = Vocabulary.load(tmp_path / "v.tsv.gz")
+    assert again.blocked == pruned.blocked and again.lookup("SD") is None
+    (tmp_path / "bad.tsv").write_text("#blocked\tDisease\tmaybe\tSD\n")
+    with pytest.raises(Exception, match="expected '#blocked"):
+        Vocabulary.load(tmp_path / "bad.tsv")
