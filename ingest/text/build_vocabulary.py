@@ -72,6 +72,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description="Build ingest/text/data/vocabulary.tsv.gz from Hetionet nodes + training-corpus MeSH names")
     ap.add_argument("--hetionet-nodes", required=True, help="hetionet-v1.0-nodes.tsv")
     ap.add_argument("--corpus", action="append", default=[], help="annotated TRAINING corpus (repeatable)")
+    ap.add_argument("--side-effects", action="store_true",
+                    help="also use Hetionet's side-effect terms (UMLS CUIs) as Disease names; they come from "
+                         "SIDER (CC BY-NC-SA 4.0), so never ship a vocabulary built with this")
     ap.add_argument("--prune-with", action="append", default=[],
                     help="annotated TRAINING corpus whose gold Disease/Drug mentions judge each name (repeatable)")
     ap.add_argument("--min-matches", type=int, default=3, help="prune only names matched at least this often")
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--output", default=str(default_vocabulary_path()))
     args = ap.parse_args(argv)
-    vocab = build_default_vocabulary(args.hetionet_nodes, args.corpus, args.version)
+    vocab = build_default_vocabulary(args.hetionet_nodes, args.corpus, args.version, side_effects=args.side_effects)
     if args.prune_with:
         vocab, dropped = prune(vocab, name_precision(vocab, args.prune_with), args.min_matches, args.min_precision)
         print(f"blocked {len(dropped)} names (matched >= {args.min_matches} times, precision < {args.min_precision}):")

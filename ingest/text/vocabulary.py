@@ -281,6 +281,24 @@ def hetionet_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
             yield NodeRecord(label, f"{prefix}{raw}", cols[1], source="hetionet")
 
 
+def side_effect_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
+    """Hetionet ``Side Effect`` nodes (SIDER / MedDRA terms, UMLS CUIs) as ``Disease`` names.
+
+    Adverse effects are conditions, and the annotated corpora mark them as Disease
+    mentions (``erythema multiforme``, ``myotonia``). The CUI stays the id, so a
+    mention links to ``(:Disease {id: "UMLS:C..."})``, distinct (by label) from the
+    ``(:SideEffect)`` node with the same CUI. Licence: Hetionet takes these terms
+    from SIDER 4.1 (CC BY-NC-SA 4.0, non-commercial), so the shipped vocabulary
+    does not include them.
+    """
+    with open(nodes_tsv, encoding="utf-8", newline="") as fh:
+        for no, line in enumerate(fh, start=1):
+            cols = line.rstrip("\r\n").split("\t")
+            if no == 1 or len(cols) < 3 or cols[2] != "Side Effect":
+                continue
+            yield NodeRecord("Disease", f"UMLS:{cols[0].split('::', 1)[1]}", cols[1], source="hetionet-side-effect")
+
+
 def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[NodeRecord]:
     """Entities named in annotated corpora: id -> the surface forms annotated with it.
 
@@ -301,12 +319,15 @@ def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[
             yield NodeRecord(label, ident, forms[0], tuple(forms[1:]), source="corpus")
 
 
-def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str) -> Vocabulary:
+def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str,
+                             side_effects: bool = False) -> Vocabulary:
     """Hetionet Disease/Drug/Gene names first, then names harvested from annotated corpora.
 
     A corpus entity (MeSH id) one of whose names already resolves to a Hetionet entity of
     the same label is merged into it (its names become synonyms of the graph id), so text
     mentions link to nodes that curated edges also reach; the others keep their MeSH id.
+    With ``side_effects``, Hetionet's side-effect terms are added last as Disease names
+    (:func:`side_effect_records`); a name already known keeps its earlier entry.
     """
     vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
     for r in corpus_records(corpora):
@@ -316,4 +337,7 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
             vocab.add(VocabEntry(target.id, target.label, target.name, names))
         else:
             vocab.add(VocabEntry(r.id, r.label, names[0], names[1:]))
+    if side_effects:
+        for r in side_effect_records(nodes_tsv):
+            vocab.add(VocabEntry(r.id, r.label, r.name))
     return vocab

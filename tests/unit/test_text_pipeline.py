@@ -235,3 +235,22 @@ def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path:
     (tmp_path / "bad.tsv").write_text("#blocked\tDisease\tmaybe\tSD\n")
     with pytest.raises(Exception, match="expected '#blocked"):
         Vocabulary.load(tmp_path / "bad.tsv")
+
+
+def test_side_effect_terms_become_disease_names_without_shadowing_known_names(tmp_path: Path) -> None:
+    from ingest.text.vocabulary import build_default_vocabulary
+
+    nodes = tmp_path / "nodes.tsv"
+    nodes.write_text(
+        "id\tname\tkind\n"
+        "Disease::DOID:2841\tasthma\tDisease\n"
+        "Side Effect::C0014742\tErythema multiforme\tSide Effect\n"
+        "Side Effect::C0004096\tAsthma\tSide Effect\n"
+        "Compound::DB00945\tAspirin\tCompound\n"
+    )
+    plain = build_default_vocabulary(nodes, [], "t")
+    assert plain.lookup("erythema multiforme") is None
+    v = build_default_vocabulary(nodes, [], "t", side_effects=True)
+    entry, _ = v.lookup("erythema multiforme")
+    assert (entry.id, entry.label) == ("UMLS:C0014742", "Disease")
+    assert v.lookup("asthma")[0].id == "DOID:2841"  # the graph's Disease keeps its name
