@@ -14,12 +14,13 @@ Environment variables:
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from graph_engine.errors import ConfigError
 
@@ -28,6 +29,29 @@ DEFAULT_NEO4J_VERSION = "5.26.0"
 
 def _default_home() -> Path:
     return Path(os.environ.get("MEDKG_HOME", Path.home() / ".medkg")).expanduser()
+
+
+def parse_assignments(items: Iterable[str]) -> dict[str, Any]:
+    """``["training.patience=4000", "refit_all=false"]`` -> ``{"training.patience": 4000, "refit_all": False}``.
+
+    Command-line ``--set KEY=VALUE`` options. Values are parsed as JSON when they
+    are valid JSON (numbers, booleans, quoted strings, lists), otherwise kept as
+    strings; keys are stripped.
+
+    Raises:
+        ValueError: an item has no ``=`` or an empty key.
+    """
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"{item!r}: expected KEY=VALUE")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
 
 
 def read_secret_file(path: Path) -> str:

@@ -283,9 +283,9 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
         bprobs = np.zeros((len(hold), len(labels)))
         bprobs[:, [index[c] for c in base.classes_]] = base.predict_proba(list(texts[hold]))
         metrics["holdout_baseline_tfidf_logreg"] = classification_metrics(bprobs, y[hold], labels)
-    trained_on = keep
-    if config.refit_all and len(hold):
-        trained_on = np.arange(len(y))
+    refit = bool(config.refit_all and len(hold))
+    trained_on = np.arange(len(y)) if refit else keep
+    if refit:
         model, oof, temperature = _fit_calibrated(texts, y, groups, labels, config)
     metrics["cross_validation"] = {
         "folds": config.cv_folds,
@@ -302,9 +302,9 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
         "seed": config.seed, "holdout_fraction": config.holdout_fraction,
         "n_train": int(len(keep)), "n_holdout": int(len(hold)), "n_groups": int(len(np.unique(groups))),
         "final_weights_fitted_on": int(len(trained_on)),
-        "holdout_in_final_training": bool(len(trained_on) == len(y) and len(hold) > 0),
+        "holdout_in_final_training": refit,
     }
-    shipped_holdout = [] if split["holdout_in_final_training"] else [records[i] for i in hold.tolist()]
+    shipped_holdout = [] if refit else [records[i] for i in hold.tolist()]
     fingerprints = sorted({note_fingerprint(str(t)) for t in texts[trained_on]})
     return TrainResultText(model, metrics, split, shipped_holdout, fingerprints)
 

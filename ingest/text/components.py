@@ -188,6 +188,15 @@ def span_info(doc: Doc) -> dict[int, tuple[float, str]]:
     return info
 
 
+#: score and source of an entity no medkg component recorded: the statistical NER's
+NER_ORIGIN = (0.8, "ner")
+
+
+def span_origin(info: dict[int, tuple[float, str]], start: int, end: int) -> tuple[float, str]:
+    """``(score, source)`` of the entity ``[start, end)`` from :func:`span_info`'s table."""
+    return info.get(span_key(start, end), NER_ORIGIN)
+
+
 @lru_cache(maxsize=4)
 def load_vocabulary(path: str = "default") -> Vocabulary:
     """Load (once per process) a vocabulary file; ``"default"`` is the shipped one."""
@@ -426,7 +435,7 @@ class SpanRepair:
                 continue
             changed = True
             if e2 > s2:
-                score, source = info.get(span_key(s, e), (0.8, "ner"))
+                score, source = span_origin(info, s, e)
                 out.append(_span(doc, s2, e2, label, kb, score, source))
         if changed:
             _set_ents(doc, out)
@@ -490,9 +499,7 @@ def find_abbreviations(doc: Doc) -> list[tuple[Span, Span]]:
             continue
         short = doc[k + 1 : close]
         sf = short.text
-        if not (2 <= len(sf) <= 10) or close - k - 1 > 3 or not sf[0].isalnum() or not any(c.isalpha() for c in sf):
-            continue
-        if any(c in sf for c in "=<>%"):  # "(n = 2)", "(P<0.05)": statistics, not short forms
+        if close - k - 1 > 3 or not _short_form_like(sf) or not any(c.isalpha() for c in sf):
             continue
         sent_start = bounds[sid[k]][0]
         max_words = min(len(sf) + 5, len(sf) * 2)
@@ -538,7 +545,7 @@ class AbbreviationResolver:
             ent = by_end.get(long.end)
             firsts.setdefault(short.text, short[0].text)
             if ent is not None and ent.start >= long.start:  # S&H long forms may start a word early
-                defs.setdefault(short.text, (ent.label_, ent.kb_id_, info.get(span_key(ent.start, ent.end), (0.8, "ner"))[0]))
+                defs.setdefault(short.text, (ent.label_, ent.kb_id_, span_origin(info, ent.start, ent.end)[0]))
             elif self.vocab is not None:
                 hit = self.vocab.lookup(long.text)
                 if hit is not None:
@@ -551,7 +558,7 @@ class AbbreviationResolver:
         for ent in ents:
             sf = _adjacent_short_form(doc, texts, ent.end)
             if sf is not None and sf not in defs:
-                score = info.get(span_key(ent.start, ent.end), (0.8, "ner"))[0]
+                score = span_origin(info, ent.start, ent.end)[0]
                 defs[sf] = (ent.label_, ent.kb_id_, round(score * 0.9, 4))
                 firsts[sf] = texts[ent.end + 1]
         if not defs:
@@ -589,11 +596,14 @@ def _adjacent_short_form(doc: Doc, texts: list[str], end: int) -> str | None:
         return None
     first, last = doc[end + 1], doc[close - 1]
     sf = doc.text[first.idx : last.idx + len(last)]
-    if not (2 <= len(sf) <= 10) or " " in sf or not sf[0].isalnum() or not any(c.isupper() for c in sf):
-        return None
-    if any(c in sf for c in "=<>%/()[]") or sf.isdigit():
+    if not _short_form_like(sf) or " " in sf or not any(c.isupper() for c in sf) or any(c in sf for c in "/()[]"):
         return None
     return sf
+
+
+def _short_form_like(sf: str) -> bool:
+    """2-10 characters starting with a letter or digit, no maths: ``(n = 2)``, ``(P<0.05)`` are statistics."""
+    return 2 <= len(sf) <= 10 and sf[0].isalnum() and not any(c in sf for c in "=<>%")
 
 
 @Language.factory("medkg_abbreviations_v1", default_config={"vocabulary": "default"})

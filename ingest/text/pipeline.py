@@ -136,7 +136,7 @@ def doc_records(doc: Doc, source: Document) -> Document:
     idx, length = _components.char_offsets(doc) if ents else ([], [])
     for start, end, label, kb in ents:
         neg, spec = _components.span_flags(cues, start, end) if cues else (False, False)
-        score, origin = info.get(_components.span_key(start, end), (0.8, "ner"))
+        score, origin = _components.span_origin(info, start, end)
         s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
         mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
     relations = []

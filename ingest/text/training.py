@@ -27,6 +27,7 @@ from spacy.tokens import Doc, DocBin
 from spacy.util import filter_spans
 
 from graph_engine.errors import IngestError, ModelError
+from graph_engine.settings import parse_assignments
 from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers medkg.bio_tokenizer.v1)
 from ingest.text.readers import ReadStats, read_documents
 from ingest.text.records import Document
@@ -95,22 +96,19 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["training.patience=4000", "nlp.batch_size=128"]`` -> spaCy config overrides.
 
     Values are parsed as JSON when they are valid JSON (numbers, booleans,
-    quoted strings, lists), otherwise kept as strings.
+    quoted strings, lists), otherwise kept as strings
+    (:func:`graph_engine.settings.parse_assignments`).
 
     Raises:
         ValueError: an item is not ``section.key=value``.
     """
-    out: dict[str, Any] = {}
+    items = list(items)
     for item in items:
-        key, sep, value = item.partition("=")
+        key, sep, _ = item.partition("=")
         key = key.strip()
         if not sep or "." not in key or not key.replace(".", "").replace("_", "").isalnum():
             raise ValueError(f"{item!r}: expected section.key=value, e.g. training.patience=4000")
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
+    return parse_assignments(items)
 
 
 def fingerprint(paths: Iterable[str | Path]) -> dict[str, str]:

@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Mapping
 
 from graph_engine.errors import IngestError
 from graph_engine.records import NodeRecord
@@ -264,21 +264,28 @@ def build_vocabulary(records: Iterable[NodeRecord], version: str = "graph") -> V
 
 
 _HETIONET_KINDS = {"Disease": ("Disease", ""), "Compound": ("Drug", "DRUGBANK:"), "Gene": ("Gene", "NCBIGene:")}
+#: Hetionet ``Side Effect`` nodes (SIDER / MedDRA terms, UMLS CUIs) read as Disease names
+_SIDE_EFFECT_KINDS = {"Side Effect": ("Disease", "UMLS:")}
 
 
-def hetionet_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
-    """Disease / Compound (as Drug) / Gene nodes of the Hetionet node table as NodeRecords."""
+def hetionet_records(nodes_tsv: str | Path, kinds: Mapping[str, tuple[str, str]] = _HETIONET_KINDS,
+                     source: str = "hetionet") -> Iterator[NodeRecord]:
+    """Nodes of the Hetionet node table as NodeRecords.
+
+    Args:
+        nodes_tsv: ``hetionet-v1.0-nodes.tsv`` (id, name, kind).
+        kinds: Hetionet kind -> ``(label, id prefix)``; other kinds are skipped.
+            The default reads Disease / Compound (as Drug) / Gene.
+        source: recorded on every record.
+    """
     with open(nodes_tsv, encoding="utf-8", newline="") as fh:
         for no, line in enumerate(fh, start=1):
             cols = line.rstrip("\r\n").split("\t")
-            if no == 1 or len(cols) < 3:
+            if no == 1 or len(cols) < 3 or cols[2] not in kinds:
                 continue
-            kind = cols[2]
-            if kind not in _HETIONET_KINDS:
-                continue
-            label, prefix = _HETIONET_KINDS[kind]
+            label, prefix = kinds[cols[2]]
             raw = cols[0].split("::", 1)[1]
-            yield NodeRecord(label, f"{prefix}{raw}", cols[1], source="hetionet")
+            yield NodeRecord(label, f"{prefix}{raw}", cols[1], source=source)
 
 
 def side_effect_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
@@ -291,12 +298,7 @@ def side_effect_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
     from SIDER 4.1 (CC BY-NC-SA 4.0, non-commercial), so the shipped vocabulary
     does not include them.
     """
-    with open(nodes_tsv, encoding="utf-8", newline="") as fh:
-        for no, line in enumerate(fh, start=1):
-            cols = line.rstrip("\r\n").split("\t")
-            if no == 1 or len(cols) < 3 or cols[2] != "Side Effect":
-                continue
-            yield NodeRecord("Disease", f"UMLS:{cols[0].split('::', 1)[1]}", cols[1], source="hetionet-side-effect")
+    return hetionet_records(nodes_tsv, _SIDE_EFFECT_KINDS, source="hetionet-side-effect")
 
 
 def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[NodeRecord]:

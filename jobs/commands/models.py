@@ -35,19 +35,6 @@ def _print_metrics(metrics: dict[str, Any]) -> None:
         click.echo(f"  {name:<34} {pc['precision']:.3f} / {pc['recall']:.3f} / {pc['support']}")
 
 
-def _parse_overrides(items: tuple[str, ...]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise click.UsageError(f"--set {item!r}: expected KEY=VALUE, e.g. --set refit_all=false")
-        try:
-            out[key.strip()] = json.loads(raw)
-        except json.JSONDecodeError:
-            out[key.strip()] = raw
-    return out
-
-
 @click.group("models")
 def models_group() -> None:
     """Diagnosis models (research use only; not a medical device)."""
@@ -66,10 +53,15 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
     """Train a model and write a versioned artifact directory."""
     from tqdm import tqdm
 
+    from graph_engine.settings import parse_assignments
     from models import make_config, train
 
     try:
-        cfg = make_config(kind, config, _parse_overrides(overrides))
+        settings = parse_assignments(overrides)
+    except ValueError as e:
+        raise click.UsageError(f"--set {e}, e.g. --set refit_all=false") from None
+    try:
+        cfg = make_config(kind, config, settings)
     except MedkgError as e:
         raise _fail(e) from e
     bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
