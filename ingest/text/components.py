@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import numpy
-from spacy.attrs import ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH, ORTH, SENT_START
+from spacy.attrs import ENT_IOB, ENT_KB_ID, ENT_TYPE, IDX, LENGTH, ORTH, SENT_START, SPACY
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
@@ -136,6 +136,22 @@ def fast_ents(doc: Doc) -> list[tuple[int, int, str, str]]:
     types = arr[starts, 1].tolist()
     kbs = arr[starts, 2].tolist()
     return [(s, e, strings[t], strings[k] if k else "") for s, e, t, k in zip(starts.tolist(), ends.tolist(), types, kbs)]
+
+
+def doc_text(doc: Doc) -> str:
+    """``doc.text``, cached per document and rebuilt from the cached token texts.
+
+    spaCy's ``Doc.text`` creates a ``Token`` per token on every access (about
+    1 µs each); this reads the token texts once and the trailing-space flags
+    from one array, so components can slice the text freely.
+    """
+    cache = doc_cache(doc)
+    text = cache.get("text")
+    if text is None:
+        texts = token_texts(doc)
+        space = doc.to_array(SPACY).tolist() if len(doc) else []
+        text = cache["text"] = "".join([t + " " if sp else t for t, sp in zip(texts, space)])
+    return text
 
 
 def char_offsets(doc: Doc) -> tuple[list[int], list[int]]:
@@ -563,22 +579,29 @@ class AbbreviationResolver:
                 firsts[sf] = texts[ent.end + 1]
         if not defs:
             return doc
-        first_words = {firsts[sf] for sf in defs}
+        # short forms grouped by their first token, so each token is compared with its own
+        # candidates only (linear in the document, not tokens x short forms)
+        by_first: dict[str, list[tuple[str, tuple[str, str, float]]]] = {}
+        for sf, d in defs.items():
+            by_first.setdefault(firsts[sf], []).append((sf, d))
         spans: list[Span] = []
-        doc_text = doc.text
+        text = doc_text(doc)
+        idx = char_offsets(doc)[0]
         for i, t in enumerate(texts):
-            if t not in first_words:
+            cands = by_first.get(t)
+            if cands is None:
                 continue
-            for sf, (label, kb, score) in defs.items():
-                sf_len = len(sf.split()) if " " in sf else 1
-                tok = doc[i]
-                end_char = tok.idx + len(sf)
-                if doc_text[tok.idx : end_char] == sf:
-                    span = doc.char_span(tok.idx, end_char)
-                    if span is not None and sf_len >= 1:
+            for sf, (label, kb, score) in cands:
+                end_char = idx[i] + len(sf)
+                if text[idx[i] : end_char] == sf:
+                    span = doc.char_span(idx[i], end_char)
+                    if span is not None:
                         spans.append(_span(doc, span.start, span.end, label, kb, round(score * 0.95, 4), "abbreviation"))
         # abbreviation spans replace whatever overlapped them (e.g. a wrong NER label)
-        kept = [e for e in ents + new_long if not any(e.start < s.end and s.start < e.end for s in spans)]
+        covered = bytearray(len(doc))
+        for sp in spans:
+            covered[sp.start : sp.end] = b"\x01" * (sp.end - sp.start)
+        kept = [e for e in ents + new_long if not any(covered[e.start : e.end])]
         _set_ents(doc, kept + spans)
         return doc
 
@@ -595,7 +618,7 @@ def _adjacent_short_form(doc: Doc, texts: list[str], end: int) -> str | None:
     if close is None:
         return None
     first, last = doc[end + 1], doc[close - 1]
-    sf = doc.text[first.idx : last.idx + len(last)]
+    sf = doc_text(doc)[first.idx : last.idx + len(last)]
     if not _short_form_like(sf) or " " in sf or not any(c.isupper() for c in sf) or any(c in sf for c in "/()[]"):
         return None
     return sf
@@ -638,7 +661,7 @@ class Linker:
                 info.setdefault(span_key(start, end), (1.0, "dictionary"))
             return doc
         idx, length = char_offsets(doc)
-        text = doc.text
+        text = doc_text(doc)
         spans = []
         for start, end, label, kb in ents:
             key = span_key(start, end)
@@ -736,6 +759,19 @@ def span_flags(cues: list[Cue], start: int, end: int) -> tuple[bool, bool]:
     return neg, spec
 
 
+def cue_coverage(cues: list[Cue], n: int) -> tuple[bytearray, bytearray]:
+    """Per token of an ``n``-token doc: 1 inside a negation scope, 1 inside a speculation scope.
+
+    ``span_flags(cues, start, end) == (bool(neg[start] or neg[end - 1]), bool(spec[start] or spec[end - 1]))``,
+    in time linear in the document instead of mentions x cues.
+    """
+    neg, spec = bytearray(n), bytearray(n)
+    for c in cues:
+        if c.scope_end > c.scope_start:
+            (neg if c.kind == "negation" else spec)[c.scope_start : c.scope_end] = b"\x01" * (c.scope_end - c.scope_start)
+    return neg, spec
+
+
 @Language.factory("medkg_negation_v1")
 def make_negation(nlp: Language, name: str) -> CueDetector:
     """Negation and speculation cue detector."""
@@ -822,8 +858,8 @@ class LinearModel:
         self.meta = meta or {}
 
     def prob(self, feats: Iterable[str]) -> float:
-        w = self.weights
-        z = self.bias + sum(w.get(f, 0.0) for f in feats)
+        # map/filter run in C: unknown features give None and are dropped (a 0.0 weight too)
+        z = self.bias + sum(filter(None, map(self.weights.get, feats)))
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
     def save(self, path: str | Path) -> None:
@@ -893,7 +929,10 @@ class RelationExtractor:
             by_sent.setdefault(sid[e[0]], []).append(e)
         lowers: list[str] | None = None
         masks: tuple[dict[int, str], list[int]] | None = None
-        cues = doc_cues(doc)
+        # a cue's scope lies inside its sentence, so only that sentence's pairs can meet it
+        cues_by_sent: dict[int, list[Cue]] = {}
+        for c in doc_cues(doc):
+            cues_by_sent.setdefault(sid[c.token], []).append(c)
         for s_no, group in by_sent.items():
             if len(group) < 2:
                 continue
@@ -918,7 +957,7 @@ class RelationExtractor:
                     subj, obj = (a, b) if a[2] == rule[0] else (b, a)
                     lo, hi = a[0], b[1]
                     neg = spec = False
-                    for c in cues:
+                    for c in cues_by_sent.get(s_no, ()):
                         if c.scope_start < hi and lo < c.scope_end and c.token < hi:
                             if c.kind == "negation":
                                 neg = True

@@ -134,8 +134,10 @@ def doc_records(doc: Doc, source: Document) -> Document:
     text = source.text  # the tokenizer never alters text: doc.text == source.text, without rebuilding it
     ents = _components.fast_ents(doc)
     idx, length = _components.char_offsets(doc) if ents else ([], [])
+    neg_at, spec_at = _components.cue_coverage(cues, len(doc)) if cues and ents else (b"", b"")
     for start, end, label, kb in ents:
-        neg, spec = _components.span_flags(cues, start, end) if cues else (False, False)
+        neg = bool(neg_at and (neg_at[start] or neg_at[end - 1]))
+        spec = bool(spec_at and (spec_at[start] or spec_at[end - 1]))
         score, origin = _components.span_origin(info, start, end)
         s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
         mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
@@ -276,12 +278,16 @@ def extract_to_jsonl(
     from ingest.text.readers import DEFAULT_MAX_CHARS, ReadStats, read_documents
 
     nlp = nlp or load_pipeline(ner=ner, gene_ner="auto" if ner else False)
+    limit = max_chars or DEFAULT_MAX_CHARS
+    # the reader rejects longer documents with a per-document error; spaCy's own limit
+    # (1,000,000 characters) would otherwise end the whole run on an accepted one
+    nlp.max_length = max(nlp.max_length, limit)
     stats = ReadStats()
     summary = ExtractSummary()
     out_path = Path(output)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     rejects_path = Path(rejects) if rejects else out_path.with_name(out_path.name + ".rejects.tsv")
-    docs = read_documents(input_path, fmt, stats=stats, max_chars=max_chars or DEFAULT_MAX_CHARS)
+    docs = read_documents(input_path, fmt, stats=stats, max_chars=limit)
     if progress:
         from tqdm import tqdm
 

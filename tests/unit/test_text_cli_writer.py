@@ -235,3 +235,22 @@ def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     with pytest.raises(ModelError, match="different word vectors"):
         load_pipeline(ner=best, gene_ner=tmp_path / "run2" / "model-best")
+
+
+def test_extract_accepts_documents_up_to_max_chars_beyond_spacys_limit(tmp_path: Path) -> None:
+    # spaCy refuses texts over nlp.max_length (1,000,000) with a ValueError that would end the
+    # run; documents the reader accepts (--max-chars) must be extracted, longer ones rejected
+    big = "Cisplatin caused nephrotoxicity in rats. " * 27_000  # ~1.1M characters
+    src = tmp_path / "docs.jsonl"
+    src.write_text(json.dumps({"id": "big", "text": big}) + "\n" + json.dumps({"id": "small", "text": "Aspirin."}) + "\n")
+    out = tmp_path / "out.jsonl"
+    result = CliRunner().invoke(_root(), ["extract", "--input", str(src), "--output", str(out), "--no-ner",
+                                          "--max-chars", "1200000"])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["doc_id"] for r in rows] == ["big", "small"]
+    assert sum(m["text"] == "Cisplatin" for m in rows[0]["mentions"]) == 27_000
+    result = CliRunner().invoke(_root(), ["extract", "--input", str(src), "--output", str(out), "--no-ner",
+                                          "--max-chars", "1000000"])
+    assert result.exit_code == 0, result.output
+    assert "rejected 1" in result.output and len(out.read_text().splitlines()) == 1

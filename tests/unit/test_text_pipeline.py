@@ -11,7 +11,7 @@ import spacy
 from graph_engine.records import NodeRecord
 from ingest.text.components import (
     AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
-    find_abbreviations,
+    Cue, cue_coverage, doc_text, find_abbreviations, span_flags,
 )
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
@@ -82,6 +82,36 @@ def test_adjacent_short_form_without_letter_match_takes_the_entity_label(nlp: sp
     assert len(ifx) == 2 and {(e.label_, e.kb_id_) for e in ifx} == {("Drug", "DRUGBANK:DB00951")}
     assert not [e for e in doc.ents if e.text in {"n = 2", "P<0.05", "n"}]  # statistics are not short forms
     assert find_abbreviations(nlp("Toxicity in patients with lung cancer (n = 2).")) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Naloxone  reverses\tthe (IFX) effect.\n\nNew paragraph  ",
+    "", "   ", "  leading spaces", "a\u00a0b \u2013 c-d/e", "5-HT(6) [3H]-naloxone 10 mg/kg",
+])
+def test_doc_text_rebuilds_the_text_exactly(nlp: spacy.Language, text: str) -> None:
+    # components slice the cached rebuild instead of spaCy's Doc.text (a Token per token per call)
+    doc = nlp(text)
+    assert doc_text(doc) == doc.text == text
+    assert doc_text(doc) is doc_text(doc)  # computed once per document
+
+
+def test_cue_coverage_agrees_with_span_flags_on_random_cues() -> None:
+    # doc_records reads mention flags from per-token coverage (linear) instead of scanning every cue
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        n = rng.randint(1, 40)
+        cues = []
+        for _ in range(rng.randint(0, 5)):
+            a = rng.randrange(n)
+            b = rng.randint(a, n)  # empty scopes happen (a backward cue at a sentence start)
+            cues.append(Cue(rng.choice(["negation", "speculation"]), a, a, b))
+        neg, spec = cue_coverage(cues, n)
+        for start in range(n):
+            for end in range(start + 1, n + 1):
+                assert span_flags(cues, start, end) == (bool(neg[start] or neg[end - 1]),
+                                                        bool(spec[start] or spec[end - 1]))
 
 
 def test_balanced_range_trims_stray_brackets() -> None:
