@@ -1,8 +1,8 @@
 """Input validation, device resolution and matrix preparation shared by the scorers.
 
-Everything here is back-end neutral: inputs are normalised to a scipy CSR
-matrix on the CPU first (one O(E) pass), then handed to the scipy kernels or
-copied to a torch sparse CSR tensor for the torch kernels.
+Inputs are normalised to a scipy CSR matrix on the CPU first, then handed to
+the scipy kernels, or copied once to a torch sparse CSR tensor for the torch
+kernels, which prepare the rest (out-weights, transpose) on their device.
 """
 
 from __future__ import annotations
@@ -231,23 +231,47 @@ def to_torch_csr(M: sp.csr_matrix, device: str) -> Any:
         )
 
 
-def to_torch_transition(T: Transition, device: str) -> Any:
-    """``P^T`` as a torch sparse CSR tensor, normalised and transposed on ``device`` (cuSPARSE on CUDA).
+@dataclass(frozen=True)
+class TorchTransition:
+    """``P^T`` and the dangling nodes as torch tensors on one device.
 
     Shapes:
-        result: ``(N, N)``, ``result[j, i] = A[i, j] / out_i``.
+        PT: ``(N, N)`` sparse CSR, ``PT[j, i] = A[i, j] / out_i``.
+        dangling: ``(D,)`` int64, nodes without out-weight.
+    """
+
+    n: int
+    PT: Any
+    dangling: Any
+
+
+def torch_transition(M: sp.csr_matrix, device: str) -> TorchTransition:
+    """Copy ``M`` to ``device`` once and build the random-walk operator there.
+
+    Out-weights are summed on the device (in float64, over the CSR rows), so no
+    host-side pass over the edges is needed: on a 10M-node / 88.6M-edge graph the
+    host pass cost 0.9 s of a 1.2 s GPU PageRank. The transpose is cuSPARSE's on
+    CUDA. On the CPU (``backend="torch"``) the same code runs with torch's kernels.
     """
     import torch
 
-    A = to_torch_csr(T.A, device)
-    crow = A.crow_indices()
-    row = torch.repeat_interleave(torch.arange(T.n, dtype=crow.dtype, device=device), crow[1:] - crow[:-1])
-    inv = torch.from_numpy(T.inv_out).to(device)
+    A = to_torch_csr(M, device)
+    n = int(M.shape[0])
+    crow, col, val = A.crow_indices(), A.col_indices(), A.values()
+    row = torch.repeat_interleave(torch.arange(n, dtype=torch.int64, device=device), (crow[1:] - crow[:-1]).long())
+    if A.device.type == "cpu":  # on the host scipy's one pass is faster than torch's float64 scatter
+        T = transition(M)
+        inv, dangling = torch.from_numpy(T.inv_out), torch.from_numpy(T.dangling)
+    else:
+        out_w = torch.zeros(n, dtype=torch.float64, device=device).index_add_(0, row, val.double())
+        has_out = out_w > 0
+        inv = torch.where(has_out, 1.0 / torch.where(has_out, out_w, 1.0), 0.0).to(val.dtype)
+        dangling = torch.nonzero(~has_out).flatten()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        scaled = torch.sparse_csr_tensor(crow, A.col_indices(), A.values() * inv[row.long()], size=A.shape,
-                                         check_invariants=False)
-        return scaled.t().to_sparse_csr()  # CSC view of P^T -> CSR: the one transpose, on the device
+        scaled = torch.sparse_csr_tensor(crow, col, val * inv[row], size=A.shape, check_invariants=False)
+        PT = scaled.t().to_sparse_csr()  # CSC view of P^T -> CSR: the one transpose, on the device
+    return TorchTransition(n, PT, dangling)
 
 
 def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:

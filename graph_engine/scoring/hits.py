@@ -16,6 +16,7 @@ vectors of the weighted adjacency :math:`A`, each normalised to sum 1
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,7 +111,7 @@ def hits(
         return HitsResult(u, u.copy(), 0, 0.0, True, device, backend, 0.0, ids, labels)
     t0 = time.perf_counter()
     if backend == "torch":
-        h, a, it, res = _hits_torch(M, M.T.tocsr(), n, dt, float(tol), int(max_iter), device)
+        h, a, it, res = _hits_torch(M, n, float(tol), int(max_iter), device)
     else:
         h, a, it, res = _hits_scipy(M, n, dt, float(tol), int(max_iter))
     return HitsResult(h, a, it, res, res < tol, device, backend, time.perf_counter() - t0, ids, labels)
@@ -135,10 +136,16 @@ def _hits_scipy(M: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # typ
     return h[:, 0], a[:, 0], it, res
 
 
-def _hits_torch(M: Any, MT: Any, n: int, dt: np.dtype, tol: float, max_iter: int, device: str):  # type: ignore[no-untyped-def]
+def _hits_torch(M: Any, n: int, tol: float, max_iter: int, device: str):  # type: ignore[no-untyped-def]
     import torch
 
-    Mt, MTt = to_torch_csr(M, device), to_torch_csr(MT, device)
+    Mt = to_torch_csr(M, device)
+    if Mt.device.type == "cpu":  # scipy's transpose is faster than torch's on the host
+        MTt = to_torch_csr(M.T.tocsr(), device)
+    else:  # one copy; A^T is made on the device (cuSPARSE), not on the host
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            MTt = Mt.t().to_sparse_csr()
     h = torch.full((n,), 1.0 / n, dtype=Mt.dtype, device=device)
     a = h
     res, it = np.inf, 0

@@ -36,8 +36,9 @@ from graph_engine.scoring._common import (
     probability_vector,
     resolve_device,
     resolve_dtype,
+    TorchTransition,
     spmm_t_into,
-    to_torch_transition,
+    torch_transition,
     transition,
 )
 
@@ -160,11 +161,11 @@ def pagerank(
     p = np.full(n, 1.0 / n, dtype=dt) if personalization is None else probability_vector(
         personalization, n, "personalization", dt)
     u = None if dangling is None else probability_vector(dangling, n, "dangling", dt)
-    T = transition(M)
+    T, op = _prepare(M, device, backend)
     x0 = np.full((n, 1), 1.0 / n, dtype=dt)
     t0 = time.perf_counter()
     x, its, res, first = _run(T, p[:, None], None if u is None else u[:, None], x0,
-                              float(damping), float(tol), int(max_iter), device, backend)
+                              float(damping), float(tol), int(max_iter), device, backend, op=op)
     seconds = time.perf_counter() - t0
     return PageRankResult(
         scores=x[:, 0], iterations=int(its), residual=float(res[0]), converged=bool(first[0] >= 0),
@@ -243,7 +244,7 @@ def personalized_pagerank(
         np.zeros(s), np.ones(s, bool), device, backend)
     if s == 0 or n == 0 or k_eff == 0:
         return empty
-    T = transition(M)
+    T, op = _prepare(M, device, backend)
     if block_size is None:
         # Cache-sized blocks: on the Hetionet sample, 32-64 seeds per block ran 2.7x
         # faster than all 137 at once (each (N, B) array then fits in a few MB of cache).
@@ -258,7 +259,6 @@ def personalized_pagerank(
     its = np.zeros(s, np.int64)
     res = np.zeros(s)
     conv = np.zeros(s, bool)
-    op = _prepare(T, device, backend)
     t0 = time.perf_counter()
     for start in range(0, s, int(block_size)):
         stop = min(s, start + int(block_size))
@@ -337,14 +337,15 @@ def _topk_columns(x: np.ndarray, k: int, cand: np.ndarray | None) -> tuple[np.nd
     return idx.astype(np.int64), vals
 
 
-def _prepare(T: Transition, device: str, backend: str) -> Any:
+def _prepare(M: sp.csr_matrix, device: str, backend: str) -> tuple[Transition | None, TorchTransition | None]:
+    """The operator for the back end: a host :class:`Transition` for scipy, a device one for torch."""
     if backend == "torch":
-        return to_torch_transition(T, device)
-    return None
+        return None, torch_transition(M, device)
+    return transition(M), None
 
 
 def _run(
-    T: Transition,
+    T: Transition | None,
     p: np.ndarray,
     u: np.ndarray | None,
     x: np.ndarray,
@@ -353,11 +354,18 @@ def _run(
     max_iter: int,
     device: str,
     backend: str,
-    op: Any = None,
+    op: TorchTransition | None = None,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
-    """Power iteration on an ``(N, B)`` block; returns (x, iterations, residual (B,), first converged it (B,))."""
+    """Power iteration on an ``(N, B)`` block; returns (x, iterations, residual (B,), first converged it (B,)).
+
+    ``T`` (scipy) or ``op`` (torch) from :func:`_prepare`.
+    """
     if backend == "torch":
-        return _run_torch(T, p, u, x, alpha, tol, max_iter, device, op)
+        if op is None:
+            raise ScoringError("internal: the torch back end needs the device operator from _prepare")
+        return _run_torch(op, p, u, x, alpha, tol, max_iter, device)
+    if T is None:
+        raise ScoringError("internal: the scipy back end needs the Transition from _prepare")
     return _run_scipy(T, p, u, x, alpha, tol, max_iter)
 
 
@@ -436,16 +444,15 @@ def _run_scipy(
 
 
 def _run_torch(
-    T: Transition, p: np.ndarray, u: np.ndarray | None, x0: np.ndarray,
-    alpha: float, tol: float, max_iter: int, device: str, op: Any = None,
+    op: TorchTransition, p: np.ndarray, u: np.ndarray | None, x0: np.ndarray,
+    alpha: float, tol: float, max_iter: int, device: str,
 ) -> tuple[np.ndarray, int, np.ndarray, np.ndarray]:
     import torch
 
-    PT = op if op is not None else to_torch_transition(T, device)
+    PT, dangling = op.PT, op.dangling
     pt = torch.from_numpy(p).to(device)
     ut = None if u is None else torch.from_numpy(u).to(device)
     x = torch.from_numpy(x0).to(device)
-    dangling = torch.from_numpy(T.dangling).to(device)
     b = x.shape[1]
     first = np.full(b, -1, np.int64)
     residual = np.full(b, np.inf)
