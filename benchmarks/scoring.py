@@ -275,6 +275,9 @@ def bench_hits(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rate: d
         row.update(gpu_s=tg, gpu_maxdiff_vs_cpu=dg)
         print(f"medkg torch cuda  {fmt(tg)}  ({t32 / tg:.1f}x the CPU f32 run; iterations {rg.iterations}, "
               f"max|diff| hubs vs CPU f32 {dg:.1e})")
+    if m > args.skip_igraph_above:
+        print(f"igraph hub_score  not run ({m:,} edges > --skip-igraph-above)")
+        return row
     tb, g = timed(lambda: to_igraph(A))
     ti, hub = timed(lambda: np.asarray(g.hub_score(weights="weight", scale=False)))
     hub = hub / hub.sum()
@@ -362,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skip-networkx-above", type=float, default=2e6,
                    help="run networkx only on graphs with at most this many edges; extrapolate above")
     p.add_argument("--skip-igraph-above", type=float, default=2e8,
-                   help="run igraph (and networkx) only on graphs with at most this many edges")
+                   help="run igraph (and networkx) only on graphs with at most this many edges (PageRank and HITS)")
     p.add_argument("--tol", type=float, default=1e-6)
     p.add_argument("--repeat", type=int, default=1, help="best of N runs for medkg timings")
     p.add_argument("--threads", type=int, default=2, help="torch CPU threads")
