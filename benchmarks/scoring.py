@@ -160,12 +160,20 @@ def bench_pagerank(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rat
     best = min(t32, tt)
     if m > args.skip_igraph_above:
         print(f"igraph PRPACK     not run ({m:,} edges > --skip-igraph-above)")
-        if torch.cuda.is_available():
-            row.update(bench_gpu(A, args, r64.scores))
-        return row
+    else:
+        _pagerank_references(A, r32.scores, r64.scores, best, args, nx_rate, row)
+    if torch_cuda():
+        row.update(bench_gpu(A, args, r64.scores))
+    return row
+
+
+def _pagerank_references(A: sp.csr_matrix, s32: np.ndarray, s64: np.ndarray, best: float,
+                         args: argparse.Namespace, nx_rate: dict[str, float], row: dict[str, Any]) -> None:
+    """igraph PRPACK and networkx on the same matrix: times, ratios to ``best`` and max |diff| into ``row``."""
+    n, m = A.shape[0], A.nnz
     tb, g = timed(lambda: to_igraph(A))
     ti, pr_ig = timed(lambda: np.asarray(g.pagerank(damping=0.85, weights="weight", implementation="prpack")))
-    d32, d64 = np.abs(r32.scores - pr_ig).max(), np.abs(r64.scores - pr_ig).max()
+    d32, d64 = np.abs(s32 - pr_ig).max(), np.abs(s64 - pr_ig).max()
     row.update(igraph_prpack_s=ti, ratio_igraph=ti / best, maxdiff_igraph_f32=float(d32), maxdiff_igraph_f64=float(d64),
                max_score=float(pr_ig.max()))
     print(f"igraph PRPACK     {fmt(ti)}  (graph build {tb:.2f}s not counted)  -> medkg is {ti / best:5.1f}x faster; "
@@ -177,7 +185,7 @@ def bench_pagerank(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rat
         tb, G = timed(lambda: to_networkx(A))
         tn, pr_nx = timed(lambda: nx.pagerank(G, alpha=0.85, tol=args.tol / n, max_iter=1000))
         v = np.fromiter((pr_nx[i] for i in range(n)), np.float64, n)
-        dn = np.abs(r64.scores - v).max()
+        dn = np.abs(s64 - v).max()
         nx_rate["pagerank"] = tn / m
         row.update(networkx_s=tn, ratio_networkx=tn / best, maxdiff_networkx_f64=float(dn), networkx_extrapolated=False)
         print(f"networkx          {fmt(tn)}  (graph build {tb:.2f}s not counted)  -> medkg is {tn / best:5.1f}x faster; "
@@ -188,9 +196,6 @@ def bench_pagerank(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rat
         row.update(networkx_s=tn, ratio_networkx=tn / best, networkx_extrapolated=True)
         print(f"networkx          {fmt(tn)}  EXTRAPOLATED linearly in edges from the smaller graph (not run: "
               f"{m:,} edges > --skip-networkx-above) -> medkg ~{tn / best:5.1f}x faster")
-    if torch.cuda.is_available():
-        row.update(bench_gpu(A, args, r64.scores))
-    return row
 
 
 def torch_cuda() -> bool:

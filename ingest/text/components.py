@@ -617,8 +617,8 @@ def _adjacent_short_form(doc: Doc, texts: list[str], end: int) -> str | None:
     close = next((j for j in range(end + 2, min(len(texts), end + 5)) if texts[j] == ")"), None)
     if close is None:
         return None
-    first, last = doc[end + 1], doc[close - 1]
-    sf = doc_text(doc)[first.idx : last.idx + len(last)]
+    idx, length = char_offsets(doc)
+    sf = doc_text(doc)[idx[end + 1] : idx[close - 1] + length[close - 1]]
     if not _short_form_like(sf) or " " in sf or not any(c.isupper() for c in sf) or any(c in sf for c in "/()[]"):
         return None
     return sf

@@ -134,10 +134,10 @@ def doc_records(doc: Doc, source: Document) -> Document:
     text = source.text  # the tokenizer never alters text: doc.text == source.text, without rebuilding it
     ents = _components.fast_ents(doc)
     idx, length = _components.char_offsets(doc) if ents else ([], [])
-    neg_at, spec_at = _components.cue_coverage(cues, len(doc)) if cues and ents else (b"", b"")
+    neg_at, spec_at = _components.cue_coverage(cues, len(doc))
     for start, end, label, kb in ents:
-        neg = bool(neg_at and (neg_at[start] or neg_at[end - 1]))
-        spec = bool(spec_at and (spec_at[start] or spec_at[end - 1]))
+        neg = bool(neg_at[start] or neg_at[end - 1])
+        spec = bool(spec_at[start] or spec_at[end - 1])
         score, origin = _components.span_origin(info, start, end)
         s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
         mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
