@@ -111,7 +111,7 @@ def write_recommendations(
         for chunk in batched(tids, batch_size):
             tx.run(delete_q, {"targets": chunk, "method": method})
         created = 0
-        for chunk in batched(list(rows), batch_size):
+        for chunk in batched(rows, batch_size):
             res = tx.run(create_q, {"rows": chunk})
             rec = res.single() if hasattr(res, "single") else None
             n = int(rec["created"]) if rec is not None else len(chunk)
