@@ -1,0 +1,78 @@
+"""The biomedical tokenizer's fast paths give exactly spaCy's plain-regex tokenization."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+import spacy
+from spacy.lang.char_classes import CURRENCY, UNITS
+from spacy.tokenizer import Tokenizer
+from spacy.util import compile_infix_regex, compile_suffix_regex
+
+from ingest.text.tokenizer import _BIO_INFIXES, _BIO_SUFFIXES, InfixFinder, SuffixSearch, make_bio_tokenizer
+
+ALPHABET = "aZ9ß5µ.-–—/()[],;:'\"+%°±~<>=*…’s "  # punctuation-heavy, so every affix rule fires
+
+
+@pytest.fixture(scope="module")
+def nlp() -> spacy.Language:
+    return spacy.blank("en")
+
+
+def _random_strings(n: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    return ["".join(rng.choice(ALPHABET) for _ in range(rng.randint(1, 14))) for _ in range(n)]
+
+
+def test_suffix_search_finds_the_same_span_as_the_full_alternation(nlp: spacy.Language) -> None:
+    pieces = list(nlp.Defaults.suffixes) + _BIO_SUFFIXES
+    full = compile_suffix_regex(pieces)
+    fast = SuffixSearch(pieces)
+    assert fast.pattern == full.pattern  # what spaCy serialises
+    assert 1 <= fast.width <= 16
+    words = _random_strings(20000, 0) + ["10mg", "5-HT", "Parkinson's", "cells.", "a......", "pain)...", "x" * 30 + "..", "2°C.", "3%", "40km/h", "3US$", "1.5kcal", "a\u2026"]
+    # every unit and currency after a number, the longest alternatives ("اكواب") included
+    words += ["12" + u.replace("\\", "") + tail for u in (UNITS + "|" + CURRENCY).split("|") for tail in ("", ".", ")")]
+    for w in words:
+        a, b = full.search(w), fast.search(w)
+        assert (a.span() if a else None) == (b.span() if b else None), w
+
+
+def test_infix_finder_skips_only_strings_without_any_infix(nlp: spacy.Language) -> None:
+    regex = compile_infix_regex(list(nlp.Defaults.infixes) + _BIO_INFIXES)
+    finder = InfixFinder(regex)
+    assert finder.pattern == regex.pattern
+    for w in _random_strings(20000, 1) + ["IL-2/IL-4", "cells.The", "1+2", "TNFalpha", "αβ"]:
+        assert [m.span() for m in finder.finditer(w)] == [m.span() for m in regex.finditer(w)], w
+    # the premise of the shortcut: no infix alternative consumes a letter or a digit,
+    # whatever letters or digits stand around it
+    # (each string below is alphanumeric throughout, so one search covers every code point)
+    alnum = [chr(c) for c in range(sys.maxunicode + 1) if chr(c).isalnum()]
+    for left in ["a", "A", "1"]:
+        for right in ["a", "A", "1"]:
+            text = "".join(left + c + right for c in alnum)
+            assert text.isalnum() and regex.search(text) is None, (left, right)
+
+
+def test_bio_tokenizer_equals_a_plain_regex_tokenizer_cold_and_cached(nlp: spacy.Language) -> None:
+    fast = make_bio_tokenizer(nlp)
+    pieces = make_bio_tokenizer(spacy.blank("en"))
+    plain = Tokenizer(
+        nlp.vocab,
+        rules=pieces.rules,
+        prefix_search=pieces.prefix_search,
+        suffix_search=compile_suffix_regex(list(nlp.Defaults.suffixes) + _BIO_SUFFIXES).search,
+        infix_finditer=compile_infix_regex(list(nlp.Defaults.infixes) + _BIO_INFIXES).finditer,
+        url_match=pieces.url_match,
+        max_cache_size=0,  # never cached: every chunk is split afresh
+    )
+    rng = random.Random(2)
+    words = _random_strings(300, 3)
+    texts = [" ".join(rng.choice(words) for _ in range(40)) for _ in range(200)]
+    texts += ["5-fluorouracil (5-FU)-induced cardiotoxicity in IL-2/IL-4 cells, e.g. 10mg/kg i.v. vs. placebo."]
+    for _ in range(2):  # the second pass reads the chunks from the tokenizer's cache
+        for t in texts:
+            assert [x.text for x in fast(t)] == [x.text for x in plain(t)], t
+    assert fast.max_cache_size > 10000
