@@ -12,7 +12,8 @@ import spacy
 from graph_engine.records import NodeRecord
 from ingest.text.components import (
     AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
-    Cue, SentenceFeaturizer, _pair_features, cue_coverage, doc_text, entity_masks, find_abbreviations, span_flags,
+    Cue, SentenceFeaturizer, _pair_features, cue_coverage, doc_text, entity_masks, fast_ents, filter_ents, find_abbreviations, span_flags,
+    write_ents,
 )
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
@@ -195,6 +196,33 @@ def test_relations_on_crafted_sentences(nlp: spacy.Language) -> None:
         assert ev.extractor == "medkg.relations" and ev.extractor_version
         assert 0.0 < r.score <= 1.0
         assert r.asserted == (not r.negated and not r.speculative)
+
+
+def test_filter_ents_and_write_ents_match_spacy_filter_spans_and_the_ents_setter() -> None:
+    """The tuple entity layer leaves a doc exactly as ``doc.ents = filter_spans(spans)`` does."""
+    from spacy.attrs import ENT_IOB, ENT_KB_ID, ENT_TYPE
+    from spacy.tokens import Span
+    from spacy.util import filter_spans
+
+    nlp = spacy.blank("en")
+    rng = random.Random(0)
+    words = "a b c d e f g h i j k l m n o p q r s t".split()
+    for _ in range(300):
+        n = rng.randint(1, 20)
+        cands = []
+        for _ in range(rng.randint(0, 12)):
+            a = rng.randrange(n)
+            b = min(n, a + rng.randint(1, 4))
+            cands.append((a, b, rng.choice(["Drug", "Disease", "Gene"]), rng.choice(["", "MESH:D1", "DOID:2"])))
+        ref = nlp.make_doc(" ".join(words[:n]))
+        ref.ents = filter_spans([Span(ref, a, b, label=lab, kb_id=kb) for a, b, lab, kb in cands])
+        doc = nlp.make_doc(" ".join(words[:n]))
+        kept = filter_ents(cands)
+        assert kept == [(e.start, e.end, e.label_, e.kb_id_) for e in ref.ents]
+        write_ents(doc, kept)
+        attrs = [ENT_IOB, ENT_TYPE, ENT_KB_ID]
+        assert doc.to_array(attrs).tolist() == ref.to_array(attrs).tolist()
+        assert fast_ents(doc) == kept
 
 
 def test_sentence_featurizer_gives_exactly_the_reference_pair_features() -> None:
