@@ -903,66 +903,6 @@ def _pair_features(
     return feats
 
 
-class SentenceFeaturizer:
-    """:func:`_pair_features` for every pair of one sentence, from arrays built once.
-
-    The words between two mentions (entity tokens masked by their label,
-    consecutive repeats dropped) are runs of one per-sentence sequence, so the
-    ``b=`` and ``bb=`` features of every run start are made once per sentence
-    and each pair takes a slice. The features, and their order, are exactly
-    those of :func:`_pair_features` (tested), so the trained weights apply unchanged.
-    """
-
-    __slots__ = ("lowers", "seq", "lo", "hi", "runs", "b_feats", "bb_feats", "starts")
-
-    def __init__(self, lowers: list[str], masks: tuple[dict[int, str], list[int]], sent: tuple[int, int]) -> None:
-        masked, self.starts = masks
-        lo, hi = self.lo, self.hi = sent
-        seq = lowers[lo:hi]
-        for i in range(lo, hi):
-            w = masked.get(i)
-            if w is not None:
-                seq[i - lo] = w
-        self.lowers = lowers
-        self.seq = seq
-        # run starts: tokens whose word differs from the previous token's
-        runs = [i for i in range(lo + 1, hi) if seq[i - lo] != seq[i - lo - 1]]
-        fb = _FEAT_B
-        b_feats = []
-        for i in runs:
-            w = seq[i - lo]
-            f = fb.get(w)
-            if f is None:
-                f = fb[w] = "b=" + w
-            b_feats.append(f)
-        self.runs = runs
-        self.b_feats = b_feats
-        self.bb_feats = [f"bb={seq[i - lo - 1]}_{seq[i - lo]}" for i in runs]
-
-    def features(self, a: EntTuple, b: EntTuple) -> list[str]:
-        lo, hi, lowers = self.lo, self.hi, self.lowers
-        feats = [f"order={a[2]}>{b[2]}", f"dist={min(8, (b[0] - a[1]).bit_length())}"]
-        n_between = bisect.bisect_left(self.starts, b[0]) - bisect.bisect_left(self.starts, a[1])
-        if a[1] < b[0]:
-            r0 = bisect.bisect_right(self.runs, a[1])
-            r1 = bisect.bisect_left(self.runs, b[0])
-            first = self.seq[a[1] - lo]
-            f = _FEAT_B.get(first)
-            if f is None:
-                f = _FEAT_B[first] = "b=" + first
-            feats.append(f)
-            feats += self.b_feats[r0:r1]
-            feats += self.bb_feats[r0:r1]
-            if r1 - r0 <= 1:
-                feats.append("adjacent=" + "_".join([first] + [self.seq[i - lo] for i in self.runs[r0:r1]]))
-        else:
-            feats.append("adjacent=")
-        feats.extend(f"l={lowers[i]}" for i in range(max(lo, a[0] - 2), a[0]))
-        feats.extend(f"r={lowers[i]}" for i in range(b[1], min(hi, b[1] + 2)))
-        feats.append(f"n_ents_between={min(3, n_between)}")
-        return feats
-
-
 def pair_features(doc: Doc, a: Span, b: Span) -> list[str]:
     """Features of an ordered mention pair in one sentence (used by the trained models).
 
@@ -1056,7 +996,6 @@ class RelationExtractor:
             by_sent.setdefault(sid[e[0]], []).append(e)
         lowers: list[str] | None = None
         masks: tuple[dict[int, str], list[int]] | None = None
-        lazy: list[SentenceFeaturizer | None] = [None]
         # a cue's scope lies inside its sentence, so only that sentence's pairs can meet it
         cues_by_sent: dict[int, list[Cue]] = {}
         for c in doc_cues(doc):
@@ -1067,7 +1006,6 @@ class RelationExtractor:
             lowers = lowers if lowers is not None else token_lowers(doc)
             masks = masks if masks is not None else entity_masks(ents)
             sent = bounds[s_no]
-            lazy[0] = None  # this sentence's featurizer, built at its first trained-model pair
             n_pairs = 0
             for i, a in enumerate(group):
                 for b in group[i + 1 :]:
@@ -1079,7 +1017,7 @@ class RelationExtractor:
                     n_pairs += 1
                     if n_pairs > self.max_pairs:
                         break
-                    rel = self._classify(lowers, ents, a, b, sent, rule[1], masks, lazy)
+                    rel = self._classify(lowers, ents, a, b, sent, rule[1], masks)
                     if rel is None:
                         continue
                     best_type, best = rel
@@ -1105,7 +1043,6 @@ class RelationExtractor:
         sent: tuple[int, int],
         types: list[str],
         masks: tuple[dict[int, str], list[int]] | None = None,
-        lazy: list[SentenceFeaturizer | None] | None = None,
     ) -> tuple[str, float] | None:
         window = None
         feats: list[str] | None = None
@@ -1113,13 +1050,7 @@ class RelationExtractor:
         for rel in types:
             model = self.models.get(rel)
             if model is not None:
-                if feats is None:
-                    if lazy is None or masks is None:
-                        feats = _pair_features(lowers, ents, a, b, sent, masks)
-                    else:
-                        if lazy[0] is None:
-                            lazy[0] = SentenceFeaturizer(lowers, masks, sent)
-                        feats = lazy[0].features(a, b)
+                feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent, masks)
                 score = model.prob(feats)
                 if score < model.threshold:
                     score = min(score, self.threshold - 1e-3)

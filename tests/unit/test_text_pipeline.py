@@ -12,7 +12,7 @@ import spacy
 from graph_engine.records import NodeRecord
 from ingest.text.components import (
     AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
-    Cue, SentenceFeaturizer, _pair_features, cue_coverage, doc_text, entity_masks, fast_ents, filter_ents, find_abbreviations, span_flags,
+    Cue, cue_coverage, doc_text, fast_ents, filter_ents, find_abbreviations, span_flags,
     write_ents,
 )
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
@@ -223,36 +223,6 @@ def test_filter_ents_and_write_ents_match_spacy_filter_spans_and_the_ents_setter
         attrs = [ENT_IOB, ENT_TYPE, ENT_KB_ID]
         assert doc.to_array(attrs).tolist() == ref.to_array(attrs).tolist()
         assert fast_ents(doc) == kept
-
-
-def test_sentence_featurizer_gives_exactly_the_reference_pair_features() -> None:
-    """The extractor's per-sentence features equal ``_pair_features`` (what the weights were trained on)."""
-    rng = random.Random(0)
-    words = ["the", "of", "induced", "by", "and", ",", "(", ")", "was", "not", "the"]
-    labels = ["Drug", "Disease", "Gene"]
-    checked = 0
-    for _ in range(300):
-        n = rng.randint(2, 40)
-        lowers = [rng.choice(words) for _ in range(n)]
-        # non-overlapping entities of 1-3 tokens, sorted
-        ents, i = [], 0
-        while i < n:
-            if rng.random() < 0.3:
-                e = min(n, i + rng.randint(1, 3))
-                ents.append((i, e, rng.choice(labels), "id%d" % i))
-                i = e
-            else:
-                i += 1
-        lo = rng.randint(0, max(0, ents[0][0] if ents else 0))
-        sent = (lo, n)
-        masks = entity_masks(ents)
-        feat = SentenceFeaturizer(lowers, masks, sent)
-        inside = [e for e in ents if e[0] >= lo]
-        for k, a in enumerate(inside):
-            for b in inside[k + 1 :]:
-                assert feat.features(a, b) == _pair_features(lowers, ents, a, b, sent, masks), (lowers, a, b)
-                checked += 1
-    assert checked > 1000
 
 
 @pytest.fixture(scope="module")
