@@ -67,12 +67,27 @@ def cpu_seconds() -> float:
     return total
 
 
-def stream(base: list[Document], n: int) -> Iterator[Document]:
-    for k, d in enumerate(itertools.islice(itertools.cycle(base), n)):
+#: ``--distinct``: every abstract of these corpora once (BC5CDR train + dev, NCBI-disease train + dev)
+DISTINCT_INPUTS = DEFAULT_INPUTS + [
+    Path(__file__).resolve().parents[1] / "../shared/data/ner/NCBI_trainset_corpus.txt",
+    Path(__file__).resolve().parents[1] / "../shared/data/ner/NCBI_developset_corpus.txt",
+]
+
+
+def stream(base: list[Document], n: int, cycle: bool = True) -> Iterator[Document]:
+    """``n`` documents: the corpus cycled with fresh ids, or (``cycle=False``) each document once."""
+    source = itertools.cycle(base) if cycle else iter(base)
+    for k, d in enumerate(itertools.islice(source, n)):
         yield Document(id=f"{d.id}-{k}", text=d.text, title=d.title, source=d.source)
 
 
-def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int) -> dict:
+def distinct(docs: list[Document]) -> list[Document]:
+    """The documents with distinct texts, in order."""
+    seen: set[str] = set()
+    return [d for d in docs if not (d.text in seen or seen.add(d.text))]  # type: ignore[func-returns-value]
+
+
+def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int, cycle: bool = True) -> dict:
     t0 = time.perf_counter()
     nlp = load_pipeline(ner=mode == "ner", gene_ner="auto" if mode == "ner" else False)
     load_s = time.perf_counter() - t0
@@ -80,7 +95,7 @@ def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size
     samples = [rss_mb()]
     c0 = cpu_seconds()
     t0 = time.perf_counter()
-    for d in extract_documents(nlp, stream(base, n_docs), batch_size=batch_size, n_process=n_process):
+    for d in extract_documents(nlp, stream(base, n_docs, cycle), batch_size=batch_size, n_process=n_process):
         docs += 1
         words += len(d.text.split())
         mentions += len(d.mentions)
@@ -139,6 +154,9 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--input", action="append", default=None, help="corpus file(s), any supported format")
     ap.add_argument("--docs", type=int, default=2000, help="documents per run (the corpus is cycled)")
+    ap.add_argument("--distinct", action="store_true",
+                    help="no repeats: every distinct abstract of BC5CDR and NCBI-disease (or --input) once, "
+                         "so no text is met twice (--docs caps the count)")
     ap.add_argument("--modes", default="dictionary,ner")
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--batch-size", type=int, default=64)
@@ -148,8 +166,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="instead: one document of about CHARS characters (corpus abstracts joined), "
                          "to show the cost per word does not grow with document length")
     args = ap.parse_args(argv)
-    inputs = args.input or [str(p) for p in DEFAULT_INPUTS]
-    base = [d for p in inputs for d in read_documents(p, stats=ReadStats())]
+    inputs = args.input or [str(p) for p in (DISTINCT_INPUTS if args.distinct else DEFAULT_INPUTS)]
+    base = distinct([d for p in inputs for d in read_documents(p, stats=ReadStats())])
     if not base:
         sys.exit("no documents read")
     if args.long_doc:
@@ -161,7 +179,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'mode':<34} {'proc':>4} {'docs':>7} {'words/s':>9} {'docs/s':>8} {'words/cpu-s':>11} {'docs/cpu-s':>10} {'RSS MiB start/peak/end':>24}")
     for mode in args.modes.split(","):
         for n_process in (int(x) for x in args.processes.split(",")):
-            r = run(mode, n_process, base, args.docs, args.batch_size, args.sample_every)
+            r = run(mode, n_process, base, min(args.docs, len(base)) if args.distinct else args.docs,
+                    args.batch_size, args.sample_every, cycle=not args.distinct)
             results.append(r)
             print(f"{r['mode']:<34} {n_process:>4} {r['docs']:>7} {r['words_per_s']:>9} {r['docs_per_s']:>8} {r['words_per_cpu_s']:>11} {r['docs_per_cpu_s']:>10} "
                   f"{r['rss_mb_start']:>8}/{r['rss_mb_peak']}/{r['rss_mb_end']}", flush=True)

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from re import _parser as _sre_parse  # type: ignore[attr-defined]  (stdlib, 3.11+)
+from re import _constants as _sre_constants  # type: ignore[attr-defined]  (stdlib, 3.11+)
+from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any, Callable
 
 import numpy
@@ -79,37 +80,102 @@ def make_bio_tokenizer(nlp: Language, cache_size: int = CACHE_SIZE) -> Tokenizer
 
 
 class SuffixSearch:
-    """spaCy's suffix regex (``compile_suffix_regex(pieces).search``), searched from the end.
+    """spaCy's suffix regex (``compile_suffix_regex(pieces).search``), only over the pieces that can match.
 
     spaCy joins every suffix as ``piece$`` into one alternation, and ``search`` tries
-    each of its ~260 alternatives at every position of the string (~9 µs per word).
-    Every alternative ends at ``$``, so a match consuming at most ``width`` characters
-    starts in the last ``width`` positions; those alternatives are searched from there
-    (lookbehinds still see the whole string), the few unbounded ones (``\\.\\.+``)
-    over the whole string, and the leftmost match wins, as in the full alternation
-    (matches at the same start have the same end, ``$``, so the span is the same).
+    its ~260 alternatives at every position of the string (~9 µs per word). Every
+    alternative ends at ``$``, so only those whose last character can be the
+    string's last character can match, and one consuming at most ``width``
+    characters starts within the last ``width`` positions. Per last character the
+    candidate pieces are compiled once (lazily); the bounded ones are searched
+    from ``len - width`` (lookbehinds still see the whole string), the unbounded
+    ones (``\\.\\.+``) over the whole string, and the leftmost match wins, as in the
+    full alternation (matches at the same start have the same end, ``$``, so the
+    span is the same). A string ending in a newline (where ``$`` also matches one
+    character early) goes to the full alternation.
 
     ``pattern`` is the full alternation, which spaCy serialises with the tokenizer.
     """
 
     def __init__(self, pieces: list[str]) -> None:
-        pieces = [x for x in pieces if x.strip()]
-        self.pattern = compile_suffix_regex(pieces).pattern
-        bounded, unbounded = [], []
-        for piece in pieces:
-            hi = _sre_parse.parse(piece).getwidth()[1]
-            (bounded if hi <= 64 else unbounded).append((piece, hi))
-        self.width = max((hi for _, hi in bounded), default=0)
-        self._bounded = compile_suffix_regex([x for x, _ in bounded]).search if bounded else None
-        self._unbounded = compile_suffix_regex([x for x, _ in unbounded]).search if unbounded else None
+        self.pieces = [x for x in pieces if x.strip()]
+        full = compile_suffix_regex(self.pieces)
+        self.pattern = full.pattern
+        self._full = full.search
+        self._info = []  # (piece, max width, possible last characters or None = any)
+        for piece in self.pieces:
+            parsed = _sre_parse.parse(piece)
+            last, can_be_empty = _last_chars(list(parsed))
+            self._info.append((piece, parsed.getwidth()[1], None if can_be_empty else last))
+        self.width = max((hi for _, hi, _ in self._info if hi <= 64), default=0)
+        self._groups: dict[str, tuple[Any, int, Any]] = {}
+
+    def _group(self, last: str) -> tuple[Any, int, Any]:
+        group = self._groups.get(last)
+        if group is None:
+            chosen = [(x, hi) for x, hi, chars in self._info if chars is None or last in chars]
+            bounded = [x for x, hi in chosen if hi <= 64]
+            unbounded = [x for x, hi in chosen if hi > 64]
+            group = self._groups[last] = (
+                compile_suffix_regex(bounded).search if bounded else None,
+                max((hi for _, hi in chosen if hi <= 64), default=0),
+                compile_suffix_regex(unbounded).search if unbounded else None,
+            )
+        return group
 
     def search(self, string: str) -> "re.Match[str] | None":
-        m = self._bounded(string, max(0, len(string) - self.width)) if self._bounded else None
-        if self._unbounded is not None:
-            m2 = self._unbounded(string)
+        if not string or string[-1] == "\n":
+            return self._full(string)
+        bounded, width, unbounded = self._group(string[-1])
+        m = bounded(string, max(0, len(string) - width)) if bounded is not None else None
+        if unbounded is not None:
+            m2 = unbounded(string)
             if m2 is not None and (m is None or m2.start() < m.start()):
                 return m2
         return m
+
+
+def _last_chars(seq: list[Any]) -> tuple[set[str] | None, bool]:
+    """The characters a parsed regex sequence can end with (``None``: any), and whether it can match empty."""
+    out: set[str] = set()
+    for op, av in reversed(seq):
+        if op in (_sre_constants.AT, _sre_constants.ASSERT, _sre_constants.ASSERT_NOT):
+            continue  # zero width
+        if op is _sre_constants.LITERAL:
+            chars, empty = {chr(av)}, False
+        elif op is _sre_constants.IN:
+            chars, empty = set(), False
+            for item_op, item in av:
+                if item_op is _sre_constants.LITERAL:
+                    chars.add(chr(item))
+                elif item_op is _sre_constants.RANGE:
+                    chars.update(map(chr, range(item[0], item[1] + 1)))
+                else:  # NEGATE, CATEGORY ...: could be anything
+                    return None, False
+        elif op is _sre_constants.BRANCH:
+            chars, empty = set(), False
+            for branch in av[1]:
+                c, e = _last_chars(list(branch))
+                if c is None:
+                    return None, False
+                chars |= c
+                empty = empty or e
+        elif op in (_sre_constants.MAX_REPEAT, _sre_constants.MIN_REPEAT):
+            c, e = _last_chars(list(av[2]))
+            if c is None:
+                return None, False
+            chars, empty = c, e or av[0] == 0
+        elif op is _sre_constants.SUBPATTERN:
+            c, e = _last_chars(list(av[3]))
+            if c is None:
+                return None, False
+            chars, empty = c, e
+        else:
+            return None, False
+        out |= chars
+        if not empty:
+            return out, False
+    return out, True
 
 
 class InfixFinder:
