@@ -121,8 +121,26 @@ def token_lowers(doc: Doc) -> list[str]:
     return lowers
 
 
-def fast_ents(doc: Doc) -> list[tuple[int, int, str, str]]:
-    """``(start, end, label, kb_id)`` of ``doc.ents``, read from arrays (``doc.ents`` builds Token objects)."""
+def fast_ents(doc: Doc, cached: bool = False) -> list[EntTuple]:
+    """``(start, end, label, kb_id)`` of ``doc.ents``, read from arrays (``doc.ents`` builds Token objects).
+
+    With ``cached``, the list that :func:`write_ents` (or an earlier cached read)
+    left in the document's cache is returned as it is (callers must not change
+    it). That is only right while no other component changes ``doc.ents``:
+    :func:`ingest.text.pipeline.load_pipeline` turns it on (the components'
+    ``cached_ents``) only when no foreign component follows the medkg ones.
+    """
+    if cached:
+        hit = doc_cache(doc).get("ents")
+        if hit is not None:
+            return hit
+    ents = _ents_from_arrays(doc)
+    if cached:
+        doc_cache(doc)["ents"] = ents
+    return ents
+
+
+def _ents_from_arrays(doc: Doc) -> list[EntTuple]:
     n = len(doc)
     if n == 0:
         return []
@@ -266,6 +284,7 @@ def write_ents(doc: Doc, ents: list[EntTuple]) -> None:
         if kb:
             kbs[s:e] = [add(kb)] * width
     doc.from_array(_ENT_ATTRS, numpy.array([iob, types, kbs], dtype="uint64").T.copy())
+    doc_cache(doc)["ents"] = ents  # for fast_ents(doc, cached=True)
 
 
 def _set_ents(doc: Doc, ents: Iterable[EntTuple]) -> None:
@@ -474,8 +493,11 @@ class SpanRepair:
       annotation does.
     """
 
+    #: read entities through the document cache (set by load_pipeline when that is safe)
+    cached_ents = False
+
     def __call__(self, doc: Doc) -> Doc:
-        ents = fast_ents(doc)
+        ents = fast_ents(doc, self.cached_ents)
         if not ents:
             return doc
         texts = token_texts(doc)
@@ -607,6 +629,9 @@ class AbbreviationResolver:
     (found by the dictionary or the NER), else from a vocabulary lookup of it.
     """
 
+    #: read entities through the document cache (set by load_pipeline when that is safe)
+    cached_ents = False
+
     def __init__(self, vocab: Vocabulary | None) -> None:
         self.vocab = vocab
 
@@ -615,7 +640,7 @@ class AbbreviationResolver:
         if "(" not in texts:
             return doc
         pairs = abbreviation_ranges(doc)
-        ents = fast_ents(doc)
+        ents = fast_ents(doc, self.cached_ents)
         info = span_info(doc)
         by_end = {e[1]: e for e in ents}
         defs: dict[str, tuple[str, str, float]] = {}
@@ -714,13 +739,16 @@ class Linker:
     empty id and score ``unlinked_score``.
     """
 
+    #: read entities through the document cache (set by load_pipeline when that is safe)
+    cached_ents = False
+
     def __init__(self, vocab: Vocabulary, ner_score: float = 0.9, unlinked_score: float = 0.5) -> None:
         self.vocab = vocab
         self.ner_score = ner_score
         self.unlinked_score = unlinked_score
 
     def __call__(self, doc: Doc) -> Doc:
-        ents = fast_ents(doc)
+        ents = fast_ents(doc, self.cached_ents)
         if not ents:
             return doc
         info = span_info(doc)
@@ -964,6 +992,9 @@ class RelationExtractor:
     cue are kept but flagged.
     """
 
+    #: read entities through the document cache (set by load_pipeline when that is safe)
+    cached_ents = False
+
     def __init__(self, models: dict[str, LinearModel], threshold: float = 0.5, max_distance: int = 40, max_pairs_per_sentence: int = 60) -> None:
         rules = relation_rules()
         self.pairs: dict[tuple[str, str], tuple[str, list[str]]] = {}
@@ -984,7 +1015,7 @@ class RelationExtractor:
 
     def __call__(self, doc: Doc) -> Doc:
         out: list[RelationTuple] = []
-        ents = fast_ents(doc)
+        ents = fast_ents(doc, self.cached_ents)
         linked = [e for e in ents if e[3]]
         if len(linked) < 2:
             doc._.medkg_relations = out

@@ -95,7 +95,35 @@ def load_pipeline(
     cfg["nlp"]["pipeline"] = pipeline
     nlp = spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
     _attach_vectors(nlp, [Path(cfg["paths"][k]) for k in ("ner_model", "gene_model") if cfg["paths"].get(k)])
+    _enable_entity_cache(nlp)
     return nlp
+
+
+#: factories of the medkg components that set or read ``doc.ents`` (or run among them)
+_ENTITY_FACTORIES = frozenset({
+    "medkg_dictionary_v1", "medkg_span_repair_v1", "medkg_abbreviations_v1", "medkg_linker_v1",
+    "medkg_negation_v1", "medkg_relations_v1",
+})
+_CACHED_ENTS = "medkg_cached_ents"
+
+
+def _enable_entity_cache(nlp: Language) -> None:
+    """Let the medkg components pass entities through the document cache when nothing else can change them.
+
+    ``fast_ents(doc, cached=True)`` trusts the entity list the last medkg writer
+    stored; that holds only if no other component (a statistical NER, say) runs
+    after the first medkg entity component. The shipped pipeline is such a
+    pipeline; a config that interleaves other components keeps reading the
+    entities from the doc.
+    """
+    factories = [nlp.get_pipe_meta(name).factory for name in nlp.pipe_names]
+    first = next((k for k, f in enumerate(factories) if f in _ENTITY_FACTORIES), len(factories))
+    trusted = all(f in _ENTITY_FACTORIES for f in factories[first:])
+    for name, factory in zip(nlp.pipe_names, factories):
+        component = nlp.get_pipe(name)
+        if factory in _ENTITY_FACTORIES and hasattr(component, "cached_ents"):
+            component.cached_ents = trusted
+    setattr(nlp, _CACHED_ENTS, trusted)  # read by doc_records' callers (nlp.meta would call every component's labels)
 
 
 def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:
@@ -125,14 +153,18 @@ def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:
         nlp.vocab.vectors = found[1]
 
 
-def doc_records(doc: Doc, source: Document) -> Document:
-    """Fill ``source.mentions`` and ``source.relations`` from an annotated spaCy doc."""
+def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Document:
+    """Fill ``source.mentions`` and ``source.relations`` from an annotated spaCy doc.
+
+    ``cached_ents``: read the entities the pipeline's last medkg component left in the
+    document cache (pass ``nlp.medkg_cached_ents``, set by :func:`load_pipeline`).
+    """
     cues = _components.doc_cues(doc)
     info = doc._.medkg_spans or {}
     doc_id = source.id
     mentions = []
     text = source.text  # the tokenizer never alters text: doc.text == source.text, without rebuilding it
-    ents = _components.fast_ents(doc)
+    ents = _components.fast_ents(doc, cached_ents)
     idx, length = _components.char_offsets(doc) if ents else ([], [])
     neg_at, spec_at = _components.cue_coverage(cues, len(doc))
     for start, end, label, kb in ents:
@@ -221,14 +253,15 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
             else:
                 yield d.text, d
 
+    cached = getattr(nlp, _CACHED_ENTS, False)
     for doc, source in nlp.pipe(inputs(), as_tuples=True, batch_size=batch_size):
         doc.user_data.pop(_tokenizer.TITLE_END_KEY, None)
-        yield doc_records(doc, source)
+        yield doc_records(doc, source, cached)
 
 
 def extract_text(nlp: Language, text: str, doc_id: str = "text") -> Document:
     """Convenience: extract from one string."""
-    return doc_records(nlp(text), Document(id=doc_id, text=text))
+    return doc_records(nlp(text), Document(id=doc_id, text=text), getattr(nlp, _CACHED_ENTS, False))
 
 
 @dataclass

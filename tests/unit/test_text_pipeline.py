@@ -262,6 +262,27 @@ def test_worker_processes_give_identical_output(nlp: spacy.Language) -> None:
     assert serial == forked and [d["doc_id"] for d in forked] == [f"d{i}" for i in range(9)]
 
 
+def test_entity_cache_is_used_only_when_no_other_component_follows_and_changes_nothing() -> None:
+    from ingest.text.pipeline import _enable_entity_cache, extract_documents
+
+    nlp = load_pipeline(ner=False, gene_ner=False)
+    readers = ["span_repair", "abbreviations", "linker", "relations"]
+    assert nlp.medkg_cached_ents and all(nlp.get_pipe(n).cached_ents for n in readers)
+    text = ("Non-small cell lung cancer (NSCLC) was treated with cisplatin. Cisplatin-induced nephrotoxicity "
+            "and hepatitis were seen in NSCLC patients; aspirin did not cause bleeding. Warfarin interacts with aspirin.")
+    docs = [Document(f"d{i}", text) for i in range(3)]
+    cached = [d.to_json() for d in extract_documents(nlp, [Document(d.id, d.text) for d in docs])]
+    assert cached[0]["mentions"] and cached[0]["relations"]
+    for name in readers:
+        nlp.get_pipe(name).cached_ents = False
+    nlp.medkg_cached_ents = False
+    assert [d.to_json() for d in extract_documents(nlp, docs)] == cached
+    # a foreign component after the medkg ones could change doc.ents behind the cache: no cache
+    nlp.add_pipe("entity_ruler", name="late_ruler")
+    _enable_entity_cache(nlp)
+    assert not nlp.medkg_cached_ents and not any(nlp.get_pipe(n).cached_ents for n in readers)
+
+
 def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
     from ingest.text.build_vocabulary import name_precision, prune
 
