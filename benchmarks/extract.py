@@ -21,6 +21,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import sys
 import time
 from pathlib import Path
@@ -74,11 +75,22 @@ DISTINCT_INPUTS = DEFAULT_INPUTS + [
 ]
 
 
-def stream(base: list[Document], n: int, cycle: bool = True) -> Iterator[Document]:
-    """``n`` documents: the corpus cycled with fresh ids, or (``cycle=False``) each document once."""
+def stream(base: list[Document], n: int, cycle: bool = True, novel: float = 0.0) -> Iterator[Document]:
+    """``n`` documents: the corpus cycled with fresh ids, or (``cycle=False``) each document once.
+
+    ``novel``: that fraction of the words of every document is replaced by a string
+    never seen before (seeded), as rare names keep appearing in real streams, so the
+    memory trace shows what unbounded new vocabulary costs.
+    """
     source = itertools.cycle(base) if cycle else iter(base)
+    rng = random.Random(0)
+    letters = "abcdefghijklmnopqrstuvwxyz"
     for k, d in enumerate(itertools.islice(source, n)):
-        yield Document(id=f"{d.id}-{k}", text=d.text, title=d.title, source=d.source)
+        if novel:
+            words = [w if rng.random() >= novel else "".join(rng.choices(letters, k=10)) for w in d.text.split(" ")]
+            yield Document(id=f"{d.id}-{k}", text=" ".join(words), source=d.source)
+        else:
+            yield Document(id=f"{d.id}-{k}", text=d.text, title=d.title, source=d.source)
 
 
 def distinct(docs: list[Document]) -> list[Document]:
@@ -87,7 +99,8 @@ def distinct(docs: list[Document]) -> list[Document]:
     return [d for d in docs if not (d.text in seen or seen.add(d.text))]  # type: ignore[func-returns-value]
 
 
-def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int, cycle: bool = True) -> dict:
+def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int,
+        cycle: bool = True, novel: float = 0.0) -> dict:
     t0 = time.perf_counter()
     nlp = load_pipeline(ner=mode == "ner", gene_ner="auto" if mode == "ner" else False)
     load_s = time.perf_counter() - t0
@@ -95,7 +108,7 @@ def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size
     samples = [rss_mb()]
     c0 = cpu_seconds()
     t0 = time.perf_counter()
-    for d in extract_documents(nlp, stream(base, n_docs, cycle), batch_size=batch_size, n_process=n_process):
+    for d in extract_documents(nlp, stream(base, n_docs, cycle, novel), batch_size=batch_size, n_process=n_process):
         docs += 1
         words += len(d.text.split())
         mentions += len(d.mentions)
@@ -161,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--sample-every", type=int, default=500)
+    ap.add_argument("--novel-words", type=float, default=0.0, metavar="FRACTION",
+                    help="replace this fraction of every document's words by never-seen strings (memory test)")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     ap.add_argument("--long-doc", type=int, default=0, metavar="CHARS",
                     help="instead: one document of about CHARS characters (corpus abstracts joined), "
@@ -180,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
     for mode in args.modes.split(","):
         for n_process in (int(x) for x in args.processes.split(",")):
             r = run(mode, n_process, base, min(args.docs, len(base)) if args.distinct else args.docs,
-                    args.batch_size, args.sample_every, cycle=not args.distinct)
+                    args.batch_size, args.sample_every, cycle=not args.distinct, novel=args.novel_words)
             results.append(r)
             print(f"{r['mode']:<34} {n_process:>4} {r['docs']:>7} {r['words_per_s']:>9} {r['docs_per_s']:>8} {r['words_per_cpu_s']:>11} {r['docs_per_cpu_s']:>10} "
                   f"{r['rss_mb_start']:>8}/{r['rss_mb_peak']}/{r['rss_mb_end']}", flush=True)

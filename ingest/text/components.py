@@ -53,6 +53,10 @@ for _name in ("medkg_cues", "medkg_relations", "medkg_spans"):
 #: an entity as the components pass it around: start and end token, label, KB id ("" if unlinked)
 EntTuple = tuple[int, int, str, str]
 
+#: entries each process-wide word cache below may hold before it is emptied: the common
+#: words come back within a few documents, and on endless text with new words (rare
+#: names) memory stays bounded (~15 MB per cache)
+CACHE_LIMIT = 100_000
 _TEXT_CACHE: dict[int, str] = {}
 _LOWER_CACHE: dict[str, str] = {}
 
@@ -88,7 +92,7 @@ def token_texts(doc: Doc) -> list[str]:
         orth = cache["orth"] = doc.to_array(ORTH).tolist()
     strings = doc.vocab.strings
     known = _TEXT_CACHE
-    if len(known) > 1_000_000:
+    if len(known) > CACHE_LIMIT:
         known.clear()
     get = known.get
     texts = []
@@ -109,7 +113,7 @@ def token_lowers(doc: Doc) -> list[str]:
     if lowers is not None:
         return lowers
     known = _LOWER_CACHE
-    if len(known) > 1_000_000:
+    if len(known) > CACHE_LIMIT:
         known.clear()
     lowers = []
     for t in token_texts(doc):
@@ -334,7 +338,7 @@ class DictionaryRecognizer:
         v = cache.get(text)
         if v is None:
             v = "" if text.lower() in SKIP_TOKENS else norm_token(text)
-            if len(cache) > 500_000:
+            if len(cache) > CACHE_LIMIT:
                 cache.clear()
             cache[text] = v
         return v
@@ -343,7 +347,7 @@ class DictionaryRecognizer:
         """``(start, end, entry index, preferred-name flag, cased)`` of the longest matches."""
         texts = token_texts(doc)
         cache = self._norm_cache
-        if len(cache) > 500_000:
+        if len(cache) > CACHE_LIMIT:
             cache.clear()
         get = cache.get
         norms = []
@@ -923,6 +927,8 @@ def _pair_features(
             continue
         between.append(w)
     fb = _FEAT_B
+    if len(fb) > CACHE_LIMIT:
+        fb.clear()
     for w in between:
         f = fb.get(w)
         if f is None:

@@ -242,9 +242,23 @@ def _extract_chunk(chunk: list[Document], batch_size: int) -> list[Document]:
     return list(_extract_serial(_WORKER_NLP, chunk, batch_size))
 
 
+#: Documents a process extracts before it starts freeing new strings (see :func:`_extract_serial`).
+WARM_UP_DOCS = 5000
+
+
 def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: int) -> Iterator[Document]:
-    def inputs() -> Iterator[tuple[str | Doc, Document]]:
-        for d in documents:
+    """Extract batch by batch; after :data:`WARM_UP_DOCS` documents each batch runs in a spaCy memory zone.
+
+    spaCy keeps every string and lexeme it has seen, so on endless distinct text
+    its vocabulary grows without bound (about 80 bytes per new word, forever).
+    The first documents build the permanent vocabulary and the tokenizer cache
+    (the common words); after them each batch runs inside ``nlp.memory_zone()``,
+    which frees the strings new in that batch when it ends, so memory stays flat.
+    Only typed records leave the zone (the batch's records are collected before
+    any is yielded), never a ``Doc``. The output is the same either way (tested).
+    """
+    def inputs(batch: list[Document]) -> Iterator[tuple[str | Doc, Document]]:
+        for d in batch:
             if d.title and d.text.startswith(d.title) and len(d.text) > len(d.title):
                 # the title is its own sentence even without a period: tokenize here and mark it
                 doc = nlp.make_doc(d.text)
@@ -253,10 +267,23 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
             else:
                 yield d.text, d
 
+    def run(batch: list[Document]) -> list[Document]:
+        out = []
+        for doc, source in nlp.pipe(inputs(batch), as_tuples=True, batch_size=batch_size):
+            doc.user_data.pop(_tokenizer.TITLE_END_KEY, None)
+            out.append(doc_records(doc, source, cached))
+        return out
+
     cached = getattr(nlp, _CACHED_ENTS, False)
-    for doc, source in nlp.pipe(inputs(), as_tuples=True, batch_size=batch_size):
-        doc.user_data.pop(_tokenizer.TITLE_END_KEY, None)
-        yield doc_records(doc, source, cached)
+    done = 0
+    for batch in batched(documents, batch_size):
+        if done < WARM_UP_DOCS:
+            records = run(batch)
+        else:
+            with nlp.memory_zone():
+                records = run(batch)
+        done += len(batch)
+        yield from records
 
 
 def extract_text(nlp: Language, text: str, doc_id: str = "text") -> Document:

@@ -283,6 +283,24 @@ def test_entity_cache_is_used_only_when_no_other_component_follows_and_changes_n
     assert not nlp.medkg_cached_ents and not any(nlp.get_pipe(n).cached_ents for n in readers)
 
 
+def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
+    nlp: spacy.Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.text import pipeline as P
+
+    texts = [f"Cisplatin (CDDP) with qzv{i}xk treats lung cancer; CDDP did not cause hepatitis in wkr{i}pt mice." for i in range(48)]
+    docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+    monkeypatch.setattr(P, "WARM_UP_DOCS", 8)  # the first batch of 8 builds the vocabulary, the other 5 run in zones
+    zoned = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], batch_size=8)]
+    # every document brings two new words: with zones only the warm-up batch's stay
+    assert {"qzv7xk", "wkr7pt"} <= set(nlp.vocab.strings)
+    assert not {f"qzv{i}xk" for i in range(8, 48)} & set(nlp.vocab.strings)
+    monkeypatch.setattr(P, "WARM_UP_DOCS", 10**9)
+    plain = [d.to_json() for d in P.extract_documents(nlp, docs, batch_size=8)]
+    assert {f"qzv{i}xk" for i in range(48)} <= set(nlp.vocab.strings)  # without zones all stay
+    assert zoned == plain and any(d["relations"] for d in plain)
+
+
 def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
     from ingest.text.build_vocabulary import name_precision, prune
 
