@@ -55,7 +55,7 @@ EntTuple = tuple[int, int, str, str]
 
 #: entries each process-wide word cache below may hold before it is emptied: the common
 #: words come back within a few documents, and on endless text with new words (rare
-#: names) memory stays bounded (~15 MB per cache)
+#: names) memory stays bounded
 CACHE_LIMIT = 100_000
 _TEXT_CACHE: dict[int, str] = {}
 _LOWER_CACHE: dict[str, str] = {}

@@ -47,8 +47,8 @@ _BIO_SUFFIXES = [r"[\u2010-\u2015]", r"(?<=[0-9])[\u00b0%]"]
 #: Whitespace-delimited chunks whose tokenization the tokenizer remembers. spaCy's
 #: default (10,000) fills up within a few hundred abstracts and is never evicted, so
 #: every later chunk outside it was split by the prefix/suffix/infix regexes again
-#: (4 us/word instead of 0.6 on repeated vocabulary). An entry costs ~60 bytes, so
-#: the cache is bounded at ~15 MB; the tokens it returns are exactly those of a fresh split.
+#: (4 us/word instead of 0.6 on repeated vocabulary). Measured: 250,000 distinct
+#: chunks cost 47 MB more than 10,000; the tokens it returns are exactly those of a fresh split.
 CACHE_SIZE = 250_000
 
 
