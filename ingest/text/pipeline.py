@@ -242,12 +242,15 @@ def _extract_chunk(chunk: list[Document], batch_size: int) -> list[Document]:
     return list(_extract_serial(_WORKER_NLP, chunk, batch_size))
 
 
-#: Documents a process extracts before it starts freeing new strings (see :func:`_extract_serial`).
+#: Documents a process extracts with a pipeline before it starts freeing new strings (see :func:`_extract_serial`).
 WARM_UP_DOCS = 5000
+#: documents extracted so far in this process, per pipeline (a forked worker goes on from its parent's count)
+_DOCS_SEEN: dict[int, int] = {}
 
 
 def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: int) -> Iterator[Document]:
-    """Extract batch by batch; after :data:`WARM_UP_DOCS` documents each batch runs in a spaCy memory zone.
+    """Extract batch by batch; once the process has extracted :data:`WARM_UP_DOCS` documents with
+    ``nlp``, each batch runs in a spaCy memory zone.
 
     spaCy keeps every string and lexeme it has seen, so on endless distinct text
     its vocabulary grows without bound (about 80 bytes per new word, forever).
@@ -275,14 +278,13 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
         return out
 
     cached = getattr(nlp, _CACHED_ENTS, False)
-    done = 0
     for batch in batched(documents, batch_size):
-        if done < WARM_UP_DOCS:
+        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS:
             records = run(batch)
         else:
             with nlp.memory_zone():
                 records = run(batch)
-        done += len(batch)
+        _DOCS_SEEN[id(nlp)] = _DOCS_SEEN.get(id(nlp), 0) + len(batch)
         yield from records
 
 

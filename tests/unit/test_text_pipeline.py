@@ -290,6 +290,7 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
 
     texts = [f"Cisplatin (CDDP) with qzv{i}xk treats lung cancer; CDDP did not cause hepatitis in wkr{i}pt mice." for i in range(48)]
     docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
+    monkeypatch.setattr(P, "_DOCS_SEEN", {})
     monkeypatch.setattr(P, "WARM_UP_DOCS", 8)  # the first batch of 8 builds the vocabulary, the other 5 run in zones
     zoned = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], batch_size=8)]
     # every document brings two new words: with zones only the warm-up batch's stay
@@ -299,6 +300,10 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
     plain = [d.to_json() for d in P.extract_documents(nlp, docs, batch_size=8)]
     assert {f"qzv{i}xk" for i in range(48)} <= set(nlp.vocab.strings)  # without zones all stay
     assert zoned == plain and any(d["relations"] for d in plain)
+    # forked workers go on from the parent's count: here every worker batch runs in a zone
+    monkeypatch.setattr(P, "WARM_UP_DOCS", 0)
+    forked = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], n_process=2, batch_size=8)]
+    assert forked == plain
 
 
 def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
