@@ -283,6 +283,18 @@ def test_entity_cache_is_used_only_when_no_other_component_follows_and_changes_n
     assert not nlp.medkg_cached_ents and not any(nlp.get_pipe(n).cached_ents for n in readers)
 
 
+def test_pipeline_computes_the_lexical_attributes_its_models_read_exactly_as_spacy_does() -> None:
+    from ingest.text.pipeline import USED_LEXICAL_ATTRIBUTES
+
+    nlp = load_pipeline(ner=False, gene_ner=False)
+    assert set(nlp.vocab.lex_attr_getters) == USED_LEXICAL_ATTRIBUTES
+    ref = spacy.blank("en")
+    for w in ["Qzcisplatin", "zqwxyz-9", "12mgq", "\u2019S", "\n\n", "TNF-\u03b1q", "Parkinsonq's", "\u00a0", "IL-2Rq"]:
+        a, b = nlp.vocab[w], ref.vocab[w]
+        assert (a.lower_, a.norm_, a.prefix_, a.suffix_, a.shape_, a.is_space) == (
+            b.lower_, b.norm_, b.prefix_, b.suffix_, b.shape_, b.is_space), w
+
+
 def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
     nlp: spacy.Language, monkeypatch: pytest.MonkeyPatch
 ) -> None:
