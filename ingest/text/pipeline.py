@@ -300,8 +300,8 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
 
     cached = getattr(nlp, _CACHED_ENTS, False)
     for batch in batched(documents, batch_size):
-        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS:
-            records = run(batch)
+        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS or nlp.vocab.in_memory_zone:
+            records = run(batch)  # (zones must not nest: inside the caller's zone, run in it)
         else:
             with nlp.memory_zone():
                 records = run(batch)

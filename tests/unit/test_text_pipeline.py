@@ -316,6 +316,11 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
     monkeypatch.setattr(P, "WARM_UP_DOCS", 0)
     forked = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], n_process=2, batch_size=8)]
     assert forked == plain
+    # inside the caller's own zone no zone is nested (spaCy forbids it)
+    with nlp.memory_zone():
+        inside = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], batch_size=8)]
+        assert nlp.vocab.in_memory_zone  # a nested zone's exit would have ended the caller's
+    assert inside == plain
 
 
 def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
