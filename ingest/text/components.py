@@ -287,7 +287,7 @@ def write_ents(doc: Doc, ents: list[EntTuple]) -> None:
         types[s:e] = [add(label)] * width
         if kb:
             kbs[s:e] = [add(kb)] * width
-    doc.from_array(_ENT_ATTRS, numpy.array([iob, types, kbs], dtype="uint64").T.copy())
+    doc.from_array(_ENT_ATTRS, numpy.array([iob, types, kbs], dtype="uint64").T.copy())  # type: ignore[arg-type]
     doc_cache(doc)["ents"] = ents  # for fast_ents(doc, cached=True)
 
 

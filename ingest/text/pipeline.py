@@ -116,8 +116,8 @@ def _keep_used_lexical_attributes(nlp: Language) -> None:
     ``Doc`` objects never leave the pipeline; output is identical (checked on
     BC5CDR, both pipelines). Pipelines built elsewhere (training) keep them all.
     """
-    getters = nlp.vocab.lex_attr_getters
-    nlp.vocab.lex_attr_getters = {attr: f for attr, f in getters.items() if attr in USED_LEXICAL_ATTRIBUTES}
+    getters = nlp.vocab.lex_attr_getters  # type: ignore[attr-defined]
+    nlp.vocab.lex_attr_getters = {attr: f for attr, f in getters.items() if attr in USED_LEXICAL_ATTRIBUTES}  # type: ignore[attr-defined]
 
 
 #: factories of the medkg components that set or read ``doc.ents`` (or run among them)
@@ -300,7 +300,7 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
 
     cached = getattr(nlp, _CACHED_ENTS, False)
     for batch in batched(documents, batch_size):
-        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS or nlp.vocab.in_memory_zone:
+        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS or nlp.vocab.in_memory_zone:  # type: ignore[attr-defined]
             records = run(batch)  # (zones must not nest: inside the caller's zone, run in it)
         else:
             with nlp.memory_zone():

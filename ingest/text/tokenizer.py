@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import bisect
 import re
-from re import _constants as _sre_constants  # type: ignore[attr-defined]  (stdlib, 3.11+)
+# the stdlib regex parser (re._parser / re._constants since Python 3.11), to read what a suffix piece can match
+from re import _constants as _sre_constants  # type: ignore[attr-defined]
 from re import _parser as _sre_parse  # type: ignore[attr-defined]
 from typing import Any, Callable
 
@@ -71,7 +72,8 @@ def make_bio_tokenizer(nlp: Language, cache_size: int = CACHE_SIZE) -> Tokenizer
         nlp.vocab,
         rules=rules,
         prefix_search=compile_prefix_regex(prefixes).search,
-        suffix_search=SuffixSearch(suffixes).search,
+        # spaCy types the affix lists as str | Pattern; the English ones are all str
+        suffix_search=SuffixSearch(suffixes).search,  # type: ignore[arg-type]
         infix_finditer=InfixFinder(compile_infix_regex(infixes)).finditer,
         token_match=None,
         url_match=defaults.url_match,
