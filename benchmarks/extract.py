@@ -96,7 +96,12 @@ def stream(base: list[Document], n: int, cycle: bool = True, novel: float = 0.0)
 def distinct(docs: list[Document]) -> list[Document]:
     """The documents with distinct texts, in order."""
     seen: set[str] = set()
-    return [d for d in docs if not (d.text in seen or seen.add(d.text))]  # type: ignore[func-returns-value]
+    out = []
+    for d in docs:
+        if d.text not in seen:
+            seen.add(d.text)
+            out.append(d)
+    return out
 
 
 def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int,

@@ -125,6 +125,15 @@ def token_lowers(doc: Doc) -> list[str]:
     return lowers
 
 
+def token_spaces(doc: Doc) -> list[int]:
+    """1 where a token is followed by a space, else 0 (cached like :func:`token_texts`)."""
+    cache = doc_cache(doc)
+    spaces = cache.get("spaces")
+    if spaces is None:
+        spaces = cache["spaces"] = doc.to_array(SPACY).tolist() if len(doc) else []
+    return spaces
+
+
 def fast_ents(doc: Doc, cached: bool = False) -> list[EntTuple]:
     """``(start, end, label, kb_id)`` of ``doc.ents``, read from arrays (``doc.ents`` builds Token objects).
 
@@ -575,15 +584,6 @@ def _sh_long_form(short: str, words: list[str]) -> int | None:
     return None
 
 
-def token_spaces(doc: Doc) -> list[int]:
-    """1 where a token is followed by a space, else 0 (cached like :func:`token_texts`)."""
-    cache = doc_cache(doc)
-    spaces = cache.get("spaces")
-    if spaces is None:
-        spaces = cache["spaces"] = doc.to_array(SPACY).tolist() if len(doc) else []
-    return spaces
-
-
 def _range_text(doc: Doc, start: int, end: int) -> str:
     """``doc[start:end].text`` for a short range, from the cached token texts (no Span, no Token objects)."""
     texts, spaces = token_texts(doc), token_spaces(doc)
@@ -720,8 +720,7 @@ def _adjacent_short_form(doc: Doc, texts: list[str], end: int) -> str | None:
     close = next((j for j in range(end + 2, min(len(texts), end + 5)) if texts[j] == ")"), None)
     if close is None:
         return None
-    idx, length = char_offsets(doc)
-    sf = doc_text(doc)[idx[end + 1] : idx[close - 1] + length[close - 1]]
+    sf = _range_text(doc, end + 1, close)
     if not _short_form_like(sf) or " " in sf or not any(c.isupper() for c in sf) or any(c in sf for c in "/()[]"):
         return None
     return sf

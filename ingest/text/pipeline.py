@@ -265,8 +265,8 @@ def _extract_chunk(chunk: list[Document], batch_size: int) -> list[Document]:
 
 #: Documents a process extracts with a pipeline before it starts freeing new strings (see :func:`_extract_serial`).
 WARM_UP_DOCS = 5000
-#: documents extracted so far in this process, per pipeline (a forked worker goes on from its parent's count)
-_DOCS_SEEN: dict[int, int] = {}
+#: attribute of a pipeline: documents it has extracted in this process (a forked worker's copy goes on from its parent's)
+_DOCS_SEEN = "medkg_docs_seen"
 
 
 def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: int) -> Iterator[Document]:
@@ -300,12 +300,13 @@ def _extract_serial(nlp: Language, documents: Iterable[Document], batch_size: in
 
     cached = getattr(nlp, _CACHED_ENTS, False)
     for batch in batched(documents, batch_size):
-        if _DOCS_SEEN.get(id(nlp), 0) < WARM_UP_DOCS or nlp.vocab.in_memory_zone:  # type: ignore[attr-defined]
+        seen = getattr(nlp, _DOCS_SEEN, 0)
+        if seen < WARM_UP_DOCS or nlp.vocab.in_memory_zone:  # type: ignore[attr-defined]
             records = run(batch)  # (zones must not nest: inside the caller's zone, run in it)
         else:
             with nlp.memory_zone():
                 records = run(batch)
-        _DOCS_SEEN[id(nlp)] = _DOCS_SEEN.get(id(nlp), 0) + len(batch)
+        setattr(nlp, _DOCS_SEEN, seen + len(batch))
         yield from records
 
 

@@ -100,16 +100,15 @@ class SuffixSearch:
     """
 
     def __init__(self, pieces: list[str]) -> None:
-        self.pieces = [x for x in pieces if x.strip()]
-        full = compile_suffix_regex(self.pieces)
+        pieces = [x for x in pieces if x.strip()]
+        full = compile_suffix_regex(pieces)
         self.pattern = full.pattern
         self._full = full.search
         self._info = []  # (piece, max width, possible last characters or None = any)
-        for piece in self.pieces:
+        for piece in pieces:
             parsed = _sre_parse.parse(piece)
             last, can_be_empty = _last_chars(list(parsed))
             self._info.append((piece, parsed.getwidth()[1], None if can_be_empty else last))
-        self.width = max((hi for _, hi, _ in self._info if hi <= 64), default=0)
         self._groups: dict[str, tuple[Any, int, Any]] = {}
 
     def _group(self, last: str) -> tuple[Any, int, Any]:

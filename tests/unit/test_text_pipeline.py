@@ -302,7 +302,7 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
 
     texts = [f"Cisplatin (CDDP) with qzv{i}xk treats lung cancer; CDDP did not cause hepatitis in wkr{i}pt mice." for i in range(48)]
     docs = [Document(f"d{i}", t) for i, t in enumerate(texts)]
-    monkeypatch.setattr(P, "_DOCS_SEEN", {})
+    monkeypatch.setattr(nlp, "medkg_docs_seen", 0, raising=False)
     monkeypatch.setattr(P, "WARM_UP_DOCS", 8)  # the first batch of 8 builds the vocabulary, the other 5 run in zones
     zoned = [d.to_json() for d in P.extract_documents(nlp, [Document(d.id, d.text) for d in docs], batch_size=8)]
     # every document brings two new words: with zones only the warm-up batch's stay
