@@ -299,7 +299,9 @@ db.tx_log.rotation.retention_policy=1 files
                 f"the server in {self.home} was initialised but its password file {self.password_file} is gone; "
                 f"remove {self.data_dir} to start afresh (deletes the data)"
             )
-        password = secrets.token_urlsafe(24)
+        # hex, never a leading "-": neo4j-admin would read a token_urlsafe password such as
+        # "-x..." (1 in 64) as an option and fail the set-up (seen in CI)
+        password = secrets.token_hex(24)
         proc = self.admin(["dbms", "set-initial-password", password])
         if proc.returncode != 0:
             raise ServerError(f"neo4j-admin set-initial-password failed: {proc.stderr.strip()[-500:]}")
