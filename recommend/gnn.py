@@ -81,7 +81,8 @@ class GNNRecommender(Recommender):
         embeddings: ``{"Disease": ..., "Drug": ...}`` arrays, an ``.npz`` path, an artifact
             directory or ``EmbeddingResult`` of ``graph_engine.embeddings``, or ``"train"`` to
             train GraphSAGE embeddings on the fitted graph itself (leak-free in evaluation).
-        embedding_config: ``EmbeddingConfig`` fields for ``"train"``.
+        embedding_config: ``EmbeddingConfig`` fields for ``"train"`` (defaults: 3 epochs, device
+            ``"auto"``, i.e. CUDA when present).
         c: inverse L2 regularisation of the head.
         max_negatives: non-indication pairs sampled for fitting.
         seed: seeds the negative sample.
@@ -106,7 +107,7 @@ class GNNRecommender(Recommender):
             # train on exactly the graph being fitted: no held-out edge can leak into the embeddings
             from graph_engine.embeddings import train_embeddings
 
-            cfg = {"device": "cpu", "epochs": 3, "seed": self.seed, **dict(self.embedding_config or {})}
+            cfg = {"device": "auto", "epochs": 3, "seed": self.seed, **dict(self.embedding_config or {})}
             source = train_embeddings(tables, cfg)
         e = load_embeddings(source, tables)
         self.ed_, self.ec_ = e[DISEASE], e[DRUG]

@@ -52,9 +52,10 @@ _SUBS: dict[str, type[Recommender]] = {
 class _Signals:
     """Base signals fitted on one graph; :meth:`rows` gives ``(B, C, F)`` features."""
 
-    def __init__(self, seed: int, embeddings: Any = None) -> None:
+    def __init__(self, seed: int, embeddings: Any = None, embedding_config: Mapping[str, Any] | None = None) -> None:
         self.seed = seed
         self.embeddings = embeddings
+        self.embedding_config = embedding_config
         self.subs: dict[str, Recommender] = {}
 
     def fit(self, tables: GraphTables) -> "_Signals":
@@ -62,7 +63,10 @@ class _Signals:
         for name, cls in _SUBS.items():
             self.subs[name] = cls(seed=self.seed).fit(tables)
         if self.embeddings is not None:
-            self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, seed=self.seed).fit(tables)
+            # embeddings="train": GraphSAGE trained on exactly this (inner) training graph, so no
+            # validation or test pair reaches the embeddings the blend learns from
+            self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, embedding_config=self.embedding_config,
+                                              seed=self.seed).fit(tables)
         self.mf = MetapathFeatures().fit(tables, self.data)
         self.deg_names, self.deg = drug_degrees(tables)
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
@@ -168,20 +172,30 @@ class HybridRecommender(Recommender):
         cold_folds: disjoint inner disease folds for the cold blend (k-fold over training diseases).
         c: inverse L2 regularisation of the blends.
         max_negatives: negatives sampled per validation set.
-        embeddings: optional node embeddings (adds the GNN signal).
+        embeddings: optional node embeddings (adds the GNN signal), or ``"train"`` to train GraphSAGE
+            embeddings on every graph a signal set is fitted on (each inner fold and the final fit).
+        embedding_config: ``EmbeddingConfig`` fields for ``embeddings="train"`` (device ``"auto"``: CUDA
+            when present).
         seed: seeds the validation splits and samples.
     """
 
     def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, cold_folds: int = 10, c: float = 0.1,
                  max_negatives: int = 100_000, embeddings: Mapping[str, np.ndarray] | str | None = None,
-                 seed: int = 0) -> None:
+                 embedding_config: Mapping[str, Any] | None = None, seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.val_frac, self.val_rounds, self.cold_folds = float(val_frac), int(val_rounds), int(cold_folds)
         self.c, self.max_negatives = float(c), int(max_negatives)
         self.embeddings = embeddings
+        self.embedding_config = dict(embedding_config) if embedding_config else None
 
     def params(self) -> dict[str, Any]:
-        return {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds, "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
+        p = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds, "c": self.c,
+             "max_negatives": self.max_negatives, "seed": self.seed}
+        if self.embeddings is not None:
+            p["embeddings"] = self.embeddings if isinstance(self.embeddings, str) else "given"
+            if self.embedding_config:
+                p["embedding_config"] = dict(self.embedding_config)
+        return p
 
     def _inner_splits(self, kind: str, tables: GraphTables) -> list[Any]:
         """Validation splits of the training graph: random-edge rounds (warm), disjoint disease folds (cold)."""
@@ -208,7 +222,7 @@ class HybridRecommender(Recommender):
         for kind in ("warm", "cold"):
             xs, ys = [], []
             for inner in self._inner_splits(kind, tables):
-                sig = _Signals(self.seed, self.embeddings).fit(inner.train)
+                sig = _Signals(self.seed, self.embeddings, self.embedding_config).fit(inner.train)
                 x, y = _validation_set(sig, inner.test_diseases, inner.test_pairs, self.max_negatives, rng)
                 xs.append(x)
                 ys.append(y)
@@ -217,7 +231,7 @@ class HybridRecommender(Recommender):
             x, y = np.concatenate(xs), np.concatenate(ys)
             if 0 < y.sum() < len(y):
                 blends[kind] = _Blend().fit(x, y, self.c)
-        self.signals_ = _Signals(self.seed, self.embeddings).fit(tables)
+        self.signals_ = _Signals(self.seed, self.embeddings, self.embedding_config).fit(tables)
         if not blends:
             raise RecommendError("hybrid: too few TREATS/PALLIATES pairs to carve a validation split")
         self.blends_ = {"warm": blends.get("warm", blends.get("cold")), "cold": blends.get("cold", blends.get("warm"))}

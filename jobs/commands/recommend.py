@@ -119,11 +119,18 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--hetionet", "hetionet_dir", type=click.Path(exists=True, file_okay=False), default=None,
               help="Fit on the Hetionet files in this folder instead of the graph in Neo4j.")
-def recommend_fit(method: str, seed: int, hetionet_dir: str | None) -> None:
+@click.option("--embeddings", default=None,
+              help="For gnn / hybrid: node embeddings .npz, or 'train' to train GraphSAGE on this graph.")
+@click.option("--embedding-config", default=None, help="JSON object of EmbeddingConfig fields for --embeddings train.")
+def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: str | None,
+                  embedding_config: str | None) -> None:
     """Fit a recommender on the graph (Neo4j by default) and save it under the models directory."""
     from graph_engine.errors import MedkgError
     from recommend import api
 
+    params = (_embedding_params(embeddings, embedding_config) or {}).get(method, {})
+    if embeddings and not params:
+        raise click.BadParameter(f"--embeddings applies to the gnn and hybrid methods, not {method!r}")
     try:
         if hetionet_dir:
             from recommend.data import EXPORT_LABELS
@@ -133,7 +140,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None) -> None:
         else:
             with _open_client() as client:
                 tables = api.export_for_recommend(client)
-        path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed)
+        path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, **params)
     except MedkgError as e:
         _fail(e)
     click.echo(f"fitted {method!r} on {tables.num_nodes} nodes / {tables.num_edges} edges -> {path}")
@@ -187,6 +194,34 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat()
 
 
+def _embedding_params(embeddings: str | None, config: str | None) -> dict[str, dict[str, Any]] | None:
+    """``--embeddings`` / ``--embedding-config`` as constructor parameters of ``gnn`` and ``hybrid``."""
+    if config is not None and embeddings != "train":
+        raise click.BadParameter("--embedding-config only applies with --embeddings train")
+    if embeddings is None:
+        return None
+    p: dict[str, Any] = {"embeddings": embeddings}
+    if embeddings != "train":
+        if not Path(embeddings).is_file():
+            raise click.BadParameter(f"--embeddings: {embeddings} is not a file (give an .npz file or 'train')")
+    elif config is not None:
+        try:
+            cfg = json.loads(config)
+        except json.JSONDecodeError as e:
+            raise click.BadParameter(f"--embedding-config is not valid JSON ({e.msg} at column {e.colno})") from e
+        if not isinstance(cfg, dict):
+            raise click.BadParameter("--embedding-config must be a JSON object of EmbeddingConfig fields")
+        from graph_engine.embeddings.train import EmbeddingConfig
+        from graph_engine.errors import MedkgError
+
+        try:
+            EmbeddingConfig.from_dict(dict(cfg))  # unknown fields and bad values fail here, before any fit
+        except (MedkgError, TypeError) as e:
+            raise click.BadParameter(f"--embedding-config: {e}") from e
+        p["embedding_config"] = cfg
+    return {"gnn": p, "hybrid": p}
+
+
 @click.command("recommend")
 @click.option("--source", type=click.Choice(["hetionet", "neo4j"]), default="hetionet", show_default=True,
               help="Evaluate on the Hetionet files or on the live graph (client.export).")
@@ -196,12 +231,17 @@ def _now() -> str:
 @click.option("--splits", default="random-edge,held-out-disease", show_default=True)
 @click.option("--seeds", default="0,1,2", show_default=True, help="Comma-separated seeds (>= 3 for the table).")
 @click.option("--test-frac", type=click.FloatRange(0.01, 0.9), default=0.2, show_default=True)
-@click.option("--embeddings", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Node embeddings .npz for the gnn method.")
+@click.option("--embeddings", default=None,
+              help="Node embeddings for the gnn method and the hybrid's GNN signal: an .npz file, or 'train' to "
+                   "train GraphSAGE on every training graph (each split, each of the hybrid's inner folds).")
+@click.option("--embedding-config", default=None,
+              help="JSON object of EmbeddingConfig fields for --embeddings train, e.g. "
+                   "'{\"dim\": 64, \"epochs\": 5, \"batch_size\": 8192}' (device 'auto': CUDA when present).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Write the Markdown table here.")
 @click.option("--json-out", type=click.Path(dir_okay=False), default=None, help="Write per-seed rows as JSON.")
 def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, seeds: str, test_frac: float,
-                       embeddings: str | None, out: str | None, json_out: str | None) -> None:
+                       embeddings: str | None, embedding_config: str | None, out: str | None,
+                       json_out: str | None) -> None:
     """Evaluate every recommender on leakage-safe splits; prints one Markdown table."""
     from graph_engine.errors import MedkgError
     from recommend import api
@@ -211,6 +251,7 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError as e:
         raise click.BadParameter(f"--seeds must be comma-separated integers, got {seeds!r}") from e
+    params = _embedding_params(embeddings, embedding_config)
     try:
         if source == "hetionet":
             from recommend.data import EXPORT_LABELS
@@ -226,7 +267,6 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
             shown = {k: round(v, 3) for k, v in r.metrics.items()} if r.status == "ok" else r.status
             click.echo(f"{r.split:>16} seed={r.seed} {r.method:>10}: {shown}", err=True)
 
-        params = {"gnn": {"embeddings": embeddings}, "hybrid": {"embeddings": embeddings}} if embeddings else None
         rows = evaluate(tables, methods=[m for m in methods.split(",") if m], splits=splits.split(","),
                         seeds=seed_list, test_frac=test_frac, params=params, progress=progress)
     except MedkgError as e:

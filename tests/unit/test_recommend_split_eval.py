@@ -154,3 +154,37 @@ def test_hybrid_cold_blend_learns_from_disjoint_disease_folds():
     assert len(fallback) == 1 and 0 < len(fallback[0].test_diseases) < len(diseases)
     warm = HybridRecommender(val_rounds=3, seed=3)._inner_splits("warm", t)
     assert len(warm) == 3 and all(w.kind == "random-edge" for w in warm)
+
+
+def test_hybrid_trains_gnn_embeddings_on_each_inner_graph_without_its_held_out_pairs(monkeypatch, tmp_path):
+    """embeddings="train": one GraphSAGE run per graph the signals are fitted on (each warm round, each
+    cold fold, the final fit), each on a graph that lacks that round's validation pairs."""
+    import graph_engine.embeddings as emb
+    from recommend import load_recommender
+    from recommend.hybrid import HybridRecommender
+
+    t = toy_graph()
+    seen, configs = [], []
+    real = emb.train_embeddings
+
+    def recording(tables, config=None, progress=None):
+        seen.append(_train_pairs(tables))
+        configs.append(dict(config))
+        return real(tables, config, progress)
+
+    monkeypatch.setattr(emb, "train_embeddings", recording)
+    cfg = {"dim": 8, "epochs": 1, "num_neighbors": [3, 2], "batch_size": 256, "device": "cpu"}
+    hyb = HybridRecommender(val_rounds=1, cold_folds=2, embeddings="train", embedding_config=cfg, seed=4).fit(t)
+    inner = hyb._inner_splits("warm", t) + hyb._inner_splits("cold", t)
+    assert len(seen) == len(inner) + 1  # every inner graph, then the whole training graph
+    for pairs, split in zip(seen, inner):
+        held = set(map(tuple, split.test_pairs.tolist()))
+        assert held and not (pairs & held), "a validation pair reached the embeddings the blend learns from"
+        assert pairs == _train_pairs(split.train)
+    assert seen[-1] == _train_pairs(t)
+    assert all(c["dim"] == 8 and c["seed"] == 4 for c in configs)
+    assert "gnn" in hyb.signals_.names and hyb.params()["embedding_config"]["dim"] == 8
+    hyb.save(tmp_path / "h")
+    back = load_recommender(tmp_path / "h")
+    rows = np.arange(len(t.nodes["Disease"]))
+    np.testing.assert_allclose(back._score_rows(rows), hyb._score_rows(rows), rtol=1e-5, atol=1e-5)

@@ -196,3 +196,44 @@ def test_cli_evaluate_and_enrich(cli, tmp_path):
     out = r.invoke(cli, ["enrich", "recommend", "-k", "2", "--no-explain"])
     assert out.exit_code == 0, out.output
     assert "recommendations for" in out.output
+
+
+def test_cli_evaluate_trains_gnn_embeddings_per_split(cli, tmp_path):
+    r = CliRunner()
+    cfg = json.dumps({"dim": 8, "epochs": 1, "num_neighbors": [3, 2], "batch_size": 256, "device": "cpu"})
+    out = r.invoke(cli, ["evaluate", "recommend", "--source", "neo4j", "--methods", "gnn", "--splits",
+                         "held-out-disease", "--seeds", "0", "--embeddings", "train", "--embedding-config", cfg,
+                         "--json-out", str(tmp_path / "rows.json")])
+    assert out.exit_code == 0, out.output
+    (row,) = json.loads((tmp_path / "rows.json").read_text())
+    assert row["method"] == "gnn" and row["status"] == "ok" and 0.0 <= row["metrics"]["auroc"] <= 1.0
+    # without embeddings the same row is reported as skipped, so the flag is what made it run
+    out = r.invoke(cli, ["evaluate", "recommend", "--source", "neo4j", "--methods", "gnn", "--splits",
+                         "held-out-disease", "--seeds", "0", "--json-out", str(tmp_path / "rows0.json")])
+    (row0,) = json.loads((tmp_path / "rows0.json").read_text())
+    assert row0["status"].startswith("skipped")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--embeddings", "train", "--embedding-config", '{"dimm": 8}'], "unknown embedding config keys"),
+    (["--embeddings", "train", "--embedding-config", "{dim: 8}"], "not valid JSON"),
+    (["--embeddings", "train", "--embedding-config", "[8]"], "must be a JSON object"),
+    (["--embedding-config", '{"dim": 8}'], "only applies with --embeddings train"),
+    (["--embeddings", "missing.npz"], "is not a file"),
+])
+def test_cli_evaluate_rejects_bad_embedding_options(cli, args, message):
+    out = CliRunner().invoke(cli, ["evaluate", "recommend", "--source", "neo4j", "--methods", "gnn", *args])
+    assert out.exit_code == 2 and message in out.output, out.output
+
+
+def test_cli_fit_gnn_with_trained_embeddings(cli):
+    r = CliRunner()
+    assert r.invoke(cli, ["recommend", "fit", "--method", "gnn"]).exit_code != 0  # no embeddings: says how
+    cfg = json.dumps({"dim": 8, "epochs": 1, "num_neighbors": [3, 2], "batch_size": 256, "device": "cpu"})
+    out = r.invoke(cli, ["recommend", "fit", "--method", "gnn", "--embeddings", "train", "--embedding-config", cfg])
+    assert out.exit_code == 0, out.output
+    out = r.invoke(cli, ["recommend", "--disease", "DOID:A0", "-k", "3", "--json"])
+    rows = [json.loads(line) for line in out.output.strip().splitlines()]
+    assert out.exit_code == 0 and [x["rank"] for x in rows] == [1, 2, 3]
+    out = r.invoke(cli, ["recommend", "fit", "--method", "cf", "--embeddings", "train"])
+    assert out.exit_code == 2 and "applies to the gnn and hybrid" in out.output
