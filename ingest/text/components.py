@@ -906,6 +906,17 @@ def entity_masks(ents: list[EntTuple]) -> tuple[dict[int, str], list[int]]:
     return masked, sorted(e[0] for e in ents)
 
 
+def words_between(lowers: list[str], masked: dict[int, str], start: int, end: int) -> list[str]:
+    """Lower-cased words of tokens ``start:end``, entity tokens as ``<Label>``, consecutive repeats dropped."""
+    between: list[str] = []
+    for i in range(start, end):
+        w = masked.get(i) or lowers[i]
+        if between and between[-1] == w:
+            continue
+        between.append(w)
+    return between
+
+
 def _pair_features(
     lowers: list[str],
     ents: list[EntTuple],
@@ -919,12 +930,7 @@ def _pair_features(
     # to an entity that lies wholly between them
     masked, starts = masks if masks is not None else entity_masks(ents)
     n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
-    between: list[str] = []
-    for i in range(a[1], b[0]):
-        w = masked.get(i) or lowers[i]
-        if between and between[-1] == w:
-            continue
-        between.append(w)
+    between = words_between(lowers, masked, a[1], b[0])
     fb = _FEAT_B
     if len(fb) > CACHE_LIMIT:
         fb.clear()
@@ -980,6 +986,99 @@ class LinearModel:
             raise ModelError(f"cannot load relation model {path}: {err}; retrain with benchmarks/train_relations.py") from err
 
 
+class PairScorer:
+    """``LinearModel.prob(_pair_features(...))`` without building the feature strings.
+
+    The model's weights are regrouped once by feature family (``b=`` word, ``bb=``
+    word pair, ``l=`` / ``r=`` context word, ``adjacent=``, ``order=``, ``dist=``,
+    ``n_ents_between=``) and looked up by the raw words, so a pair costs dictionary
+    lookups instead of f-strings. The same non-zero weights are added in the same
+    order as :meth:`LinearModel.prob` over :func:`_pair_features`, so the probability
+    is bit-identical (tested). A model with a feature family this class does not know
+    is refused (``ValueError``); the caller then keeps the string path.
+    """
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.bias, self.threshold = model.bias, model.threshold
+        self.b: dict[str, float] = {}
+        self.l: dict[str, float] = {}
+        self.r: dict[str, float] = {}
+        self.bb: dict[str, dict[str, float]] = {}
+        self.adjacent: dict[str, float] = {}
+        self.order: dict[tuple[str, str], float] = {}
+        self.dist: dict[int, float] = {}
+        self.n_between: dict[int, float] = {}
+        words = {"b": self.b, "l": self.l, "r": self.r, "adjacent": self.adjacent}
+        for key, w in model.weights.items():
+            if not w:  # LinearModel.prob drops zero weights too
+                continue
+            family, sep, value = key.partition("=")
+            if not sep:
+                raise ValueError(f"relation feature {key!r} has no family")
+            if family in words:
+                words[family][value] = w
+            elif family == "bb":
+                # "bb=x_y" with words that may hold "_": every split is a word pair whose
+                # feature string is exactly this key
+                for k, ch in enumerate(value):
+                    if ch == "_":
+                        self.bb.setdefault(value[:k], {})[value[k + 1 :]] = w
+            elif family == "order" and value.count(">") == 1:
+                x, _, y = value.partition(">")
+                self.order[(x, y)] = w
+            elif family in ("dist", "n_ents_between") and value.isdigit() and value == str(int(value)):
+                (self.dist if family == "dist" else self.n_between)[int(value)] = w
+            else:
+                raise ValueError(f"relation feature {key!r}: unknown family {family!r}")
+
+    def prob(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
+             masks: tuple[dict[int, str], list[int]] | None = None) -> float:
+        """The model's probability for the ordered pair ``a`` before ``b`` in sentence ``sent``."""
+        ws: list[float] = []
+        append = ws.append
+        w = self.order.get((a[2], b[2]))
+        if w:
+            append(w)
+        w = self.dist.get(min(8, (b[0] - a[1]).bit_length()))
+        if w:
+            append(w)
+        masked, starts = masks if masks is not None else entity_masks(ents)
+        between = words_between(lowers, masked, a[1], b[0])
+        get = self.b.get
+        for x in between:
+            w = get(x)
+            if w:
+                append(w)
+        bb = self.bb
+        for k in range(len(between) - 1):
+            row = bb.get(between[k])
+            if row is not None:
+                w = row.get(between[k + 1])
+                if w:
+                    append(w)
+        if len(between) <= 2:
+            w = self.adjacent.get("_".join(between))
+            if w:
+                append(w)
+        get = self.l.get
+        for i in range(max(sent[0], a[0] - 2), a[0]):
+            w = get(lowers[i])
+            if w:
+                append(w)
+        get = self.r.get
+        for i in range(b[1], min(sent[1], b[1] + 2)):
+            w = get(lowers[i])
+            if w:
+                append(w)
+        n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
+        w = self.n_between.get(min(3, n_between))
+        if w:
+            append(w)
+        z = self.bias + sum(ws)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 def default_relation_models() -> dict[str, str]:
     """Shipped trained relation classifiers by relation type (those that exist)."""
     base = resources.files("ingest.text").joinpath("models")
@@ -1015,6 +1114,12 @@ class RelationExtractor:
             self.pairs[(b, a)] = (p["subject"], p["types"])
         self.triggers = {k: tuple(v) for k, v in rules["triggers"].items()}
         self.models = models
+        self.scorers: dict[str, PairScorer] = {}
+        for rel, model in models.items():
+            try:
+                self.scorers[rel] = PairScorer(model)
+            except ValueError:  # a model with features PairScorer does not know: the string path
+                pass
         self.threshold = threshold
         self.max_distance = max_distance
         self.max_pairs = max_pairs_per_sentence
@@ -1092,8 +1197,12 @@ class RelationExtractor:
         for rel in types:
             model = self.models.get(rel)
             if model is not None:
-                feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent, masks)
-                score = model.prob(feats)
+                scorer = self.scorers.get(rel)
+                if scorer is not None:
+                    score = scorer.prob(lowers, ents, a, b, sent, masks)
+                else:
+                    feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent, masks)
+                    score = model.prob(feats)
                 if score < model.threshold:
                     score = min(score, self.threshold - 1e-3)
             else:

@@ -12,8 +12,8 @@ import spacy
 from graph_engine.records import NodeRecord
 from ingest.text.components import (
     AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
-    Cue, cue_coverage, doc_text, fast_ents, filter_ents, find_abbreviations, span_flags,
-    write_ents,
+    Cue, LinearModel, PairScorer, _pair_features, cue_coverage, default_relation_models, doc_text, entity_masks,
+    fast_ents, filter_ents, find_abbreviations, span_flags, write_ents,
 )
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
@@ -114,6 +114,52 @@ def test_cue_coverage_agrees_with_span_flags_on_random_cues() -> None:
             for end in range(start + 1, n + 1):
                 assert span_flags(cues, start, end) == (bool(neg[start] or neg[end - 1]),
                                                         bool(spec[start] or spec[end - 1]))
+
+
+def _random_pair_case(rng: random.Random, words: list[str]):
+    n = rng.randint(2, 45)
+    lowers = [rng.choice(words) for _ in range(n)]
+    ents, i = [], 0
+    while i < n:  # non-overlapping entities, some adjacent, some with equal labels side by side
+        if rng.random() < 0.3:
+            j = min(n, i + rng.randint(1, 3))
+            ents.append((i, j, rng.choice(["Drug", "Disease", "Gene"]), rng.choice(["", "X:1", "X:2"])))
+            i = j
+        else:
+            i += 1
+    s0 = rng.randint(0, min(3, n - 1))
+    return lowers, ents, (s0, rng.randint(s0 + 1, n))
+
+
+def test_pair_scorer_is_bit_identical_to_the_model_over_feature_strings() -> None:
+    # the relation step scores pairs from weights regrouped by feature family; it must give
+    # exactly LinearModel.prob(_pair_features(...)) for any words, masks and boundaries
+    rng = random.Random(0)
+    models = [LinearModel.load(p) for p in default_relation_models().values()]
+    assert models, "the shipped relation models are missing"
+    vocab_words = sorted({k.partition("=")[2] for m in models for k in m.weights if k[:2] in ("b=", "l=", "r=")})
+    special = ["a_b", "a", "b", "c", "b_c", "x=y", "=", "_", "<Drug>", "unknownword"]
+    # a model whose word pairs hold "_" and "=" (every split of "bb=a_b_c" is a distinct pair)
+    odd = {"bb=a_b_c": 0.7, "bb=a_b": -0.2, "bb=b_c": 0.3, "bb=x=y_=": 1.1, "b=a_b": 0.4, "b==": -0.6,
+           "adjacent=a_b": 0.25, "adjacent=": -0.1, "l=a": 0.05, "r=_": 0.02, "order=Drug>Disease": 0.3,
+           "dist=0": 0.11, "dist=3": -0.3, "n_ents_between=1": 0.2, "b=zero": 0.0}
+    cases = [(m, vocab_words[:300] + special) for m in models] + [(LinearModel(odd, -0.4), special)]
+    for model, words in cases:
+        scorer = PairScorer(model)
+        checked = 0
+        for _ in range(1500):
+            lowers, ents, sent = _random_pair_case(rng, words)
+            inside = [e for e in ents if sent[0] <= e[0] and e[1] <= sent[1]]
+            masks = entity_masks(ents)
+            for k, a in enumerate(inside):
+                for b in inside[k + 1:]:
+                    want = model.prob(_pair_features(lowers, ents, a, b, sent, masks))
+                    assert scorer.prob(lowers, ents, a, b, sent, masks) == want, (lowers, ents, a, b, sent)
+                    assert scorer.prob(lowers, ents, a, b, sent) == want
+                    checked += 1
+        assert checked > 500
+    with pytest.raises(ValueError, match="unknown family"):
+        PairScorer(LinearModel({"pos=NN": 1.0}, 0.0))
 
 
 def test_balanced_range_trims_stray_brackets() -> None:

@@ -11,7 +11,7 @@ from spacy.lang.char_classes import CURRENCY, UNITS
 from spacy.tokenizer import Tokenizer
 from spacy.util import compile_infix_regex, compile_suffix_regex
 
-from ingest.text.tokenizer import _BIO_INFIXES, _BIO_SUFFIXES, InfixFinder, SuffixSearch, make_bio_tokenizer
+from ingest.text.tokenizer import _BIO_INFIXES, _BIO_SUFFIXES, InfixFinder, SuffixSearch, UrlMatch, make_bio_tokenizer
 
 ALPHABET = "aZ9ß5µ.-–—/()[],;:'\"+%°±~<>=*…’s "  # punctuation-heavy, so every affix rule fires
 
@@ -57,6 +57,27 @@ def test_infix_finder_skips_only_strings_without_any_infix(nlp: spacy.Language) 
             assert text.isalnum() and regex.search(text) is None, (left, right)
 
 
+def test_url_match_answers_as_spacy_and_no_url_lacks_a_dot(nlp: spacy.Language) -> None:
+    full = nlp.Defaults.url_match
+    guarded = UrlMatch(full)
+    assert guarded.pattern == full.__self__.pattern  # what spaCy serialises
+    rng = random.Random(4)
+    url_chars = "abcXYZ019.-_:/@?#=%~+αж"
+    parts = ["http://", "https://", "ftp://", "www.", "user:pw@", "localhost", "example", ".com", ".org", ".co.uk",
+             "192.168.0.1", "8.8.8.8", "10.0.0.1", ":8080", "/path", "?q=1", "#frag", "ru", "рф", ".", "a"]
+    strings = ["".join(rng.choice(url_chars) for _ in range(rng.randint(1, 20))) for _ in range(20000)]
+    strings += ["".join(rng.choice(parts) for _ in range(rng.randint(1, 6))) for _ in range(20000)]
+    strings += _random_strings(5000, 5)
+    matched = 0
+    for w in strings:
+        want = full(w)
+        assert bool(guarded.match(w)) == bool(want), w
+        if want:
+            matched += 1
+            assert "." in w, w  # the premise of the shortcut
+    assert matched > 1000  # the generator does produce URLs
+
+
 def test_bio_tokenizer_equals_a_plain_regex_tokenizer_cold_and_cached(nlp: spacy.Language) -> None:
     fast = make_bio_tokenizer(nlp)
     pieces = make_bio_tokenizer(spacy.blank("en"))
@@ -66,13 +87,14 @@ def test_bio_tokenizer_equals_a_plain_regex_tokenizer_cold_and_cached(nlp: spacy
         prefix_search=pieces.prefix_search,
         suffix_search=compile_suffix_regex(list(nlp.Defaults.suffixes) + _BIO_SUFFIXES).search,
         infix_finditer=compile_infix_regex(list(nlp.Defaults.infixes) + _BIO_INFIXES).finditer,
-        url_match=pieces.url_match,
+        url_match=nlp.Defaults.url_match,
         max_cache_size=0,  # never cached: every chunk is split afresh
     )
     rng = random.Random(2)
     words = _random_strings(300, 3)
     texts = [" ".join(rng.choice(words) for _ in range(40)) for _ in range(200)]
-    texts += ["5-fluorouracil (5-FU)-induced cardiotoxicity in IL-2/IL-4 cells, e.g. 10mg/kg i.v. vs. placebo."]
+    texts += ["5-fluorouracil (5-FU)-induced cardiotoxicity in IL-2/IL-4 cells, e.g. 10mg/kg i.v. vs. placebo.",
+              "See https://www.ncbi.nlm.nih.gov/pubmed/?term=x, ftp://10.1.2.3:21/a and me@mail.example.org."]
     for _ in range(2):  # the second pass reads the chunks from the tokenizer's cache
         for t in texts:
             assert [x.text for x in fast(t)] == [x.text for x in plain(t)], t
