@@ -243,13 +243,18 @@ def _grouped_folds(groups: np.ndarray, k: int, seed: int) -> list[np.ndarray]:
     return [te for _, te in GroupKFold(min(k, len(uniq))).split(g, g, g)]
 
 
-def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: TextConfig) -> "TrainResultText":
+def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: TextConfig,
+               groups: np.ndarray | None = None) -> "TrainResultText":
     """Fit the text model: grouped hold-out, out-of-fold temperature, final fit.
 
     Args:
         records: labelled notes.
         labels: the label set (sorted), checked against the label map by the caller.
         config: hyper-parameters.
+        groups: group id per record, notes of one group kept on one side of every split
+            (default: :func:`text_groups` with ``config.near_duplicate_threshold``, i.e.
+            identical and near-identical notes together). Given for split studies, e.g.
+            ``np.arange(len(records))`` for a plain random split; recorded in the split info.
 
     Returns:
         :class:`TrainResultText` with the model, hold-out metrics for the model
@@ -268,7 +273,13 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
     counts = np.bincount(y, minlength=len(labels))
     if (counts < 2).any():
         raise ModelError(f"every label needs at least 2 notes; counts {dict(zip(labels, counts.tolist()))}")
-    groups = text_groups(list(texts), config.near_duplicate_threshold)
+    custom_groups = groups is not None
+    if groups is None:
+        groups = text_groups(list(texts), config.near_duplicate_threshold)
+    else:
+        groups = np.asarray(groups)
+        if groups.shape != (len(texts),):
+            raise ModelError(f"groups must give one id per record: shape {groups.shape}, {len(texts)} records")
     if config.holdout_fraction > 0:
         keep, hold = group_split([labels[k] for k in y], groups, config.holdout_fraction, config.seed)
     else:
@@ -296,6 +307,7 @@ def train_text(records: Sequence[TextRecord], labels: Sequence[str], config: Tex
     }
     split = {
         "method": (
+            "seeded split stratified by label; caller-given groups kept on one side" if custom_groups else
             "seeded split stratified by label; identical texts and near-identical texts "
             f"(char 3-5-gram TF-IDF cosine >= {config.near_duplicate_threshold}) kept on one side"
         ),

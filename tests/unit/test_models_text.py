@@ -128,3 +128,28 @@ def test_refit_all_ships_weights_fitted_on_every_note(tiny_text: Path) -> None:
 def test_wrong_kind_is_refused() -> None:
     with pytest.raises(ModelError, match="holds a text model, not a image model"):
         load_model(default_artifact_dir("text"), "image")
+
+
+def test_caller_groups_decide_which_notes_stay_together() -> None:
+    from models.text import TextConfig, note_fingerprint, train_text
+
+    notes = synthetic_notes(12, seed=3)
+    notes += notes[:12]  # every Malaria note twice: copies must not straddle the default split
+    records = [TextRecord(str(i), t, lb) for i, (lb, t) in enumerate(notes)]
+    labels = sorted(VOCAB)
+    cfg = TextConfig(cv_folds=3, holdout_fraction=0.3, seed=1)
+
+    def straddling(res) -> int:  # notes with a copy on each side of the split
+        held = {r.id for r in res.holdout}
+        assert held
+        held_fp = {note_fingerprint(r.text) for r in records if r.id in held}
+        return len(held_fp & {note_fingerprint(r.text) for r in records if r.id not in held})
+
+    default = train_text(records, labels, cfg)
+    assert straddling(default) == 0 and "near-identical" in default.split["method"]
+    plain = [train_text(records, labels, TextConfig(cv_folds=3, holdout_fraction=0.3, seed=s),
+                        groups=np.arange(len(records))) for s in range(4)]
+    assert any(straddling(r) > 0 for r in plain)  # a random split does put copies on both sides
+    assert all("caller-given groups" in r.split["method"] for r in plain)
+    with pytest.raises(ModelError, match="one id per record"):
+        train_text(records, labels, cfg, groups=np.arange(3))
