@@ -258,6 +258,8 @@ class BioSentenceSplitter:
         ends = set(_end_hashes(strings))
         closers = set(_closer_hashes(strings))
         blank = _BLANK_LINE
+        if len(blank) > BLANK_CACHE_LIMIT:  # keyed by every word seen: bounded on endless new words
+            blank.clear()
         for i, h in enumerate(orth_list):
             if h in ends:
                 j = i + 1
@@ -297,7 +299,10 @@ class BioSentenceSplitter:
         return nxt.isupper() or nxt.isdigit() or nxt in "([\"'\u201c" or not nxt.isalpha()
 
 
+#: word hash -> "is a blank line" for the sentence splitter, emptied past BLANK_CACHE_LIMIT entries
+#: (like the word caches of ingest.text.components; unbounded, it grew by every new word of a stream)
 _BLANK_LINE: dict[int, bool] = {}
+BLANK_CACHE_LIMIT = 100_000
 #: ``doc.user_data`` key of the per-document cache shared by the medkg components
 CACHE_KEY = "medkg.cache"
 

@@ -369,6 +369,35 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
     assert inside == plain
 
 
+def test_process_wide_word_caches_stay_bounded_on_endless_new_words_and_change_no_output(
+    nlp: spacy.Language, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ingest.text import components as C
+    from ingest.text import pipeline as P
+    from ingest.text import tokenizer as T
+
+    texts = [f"Cisplatin (CDDP) with qzv{i}xk and wkr{i}pt treats lung cancer; CDDP did not cause hepatitis "
+             f"in mice.\n\nAspirin zq{i}a{i} was given." for i in range(120)]
+    monkeypatch.setattr(P, "WARM_UP_DOCS", 10**9)  # no memory zones: only the caps bound the caches
+    plain = [d.to_json() for d in P.extract_documents(nlp, [Document(f"d{i}", t) for i, t in enumerate(texts)])]
+    limit = 40
+    monkeypatch.setattr(C, "CACHE_LIMIT", limit)
+    monkeypatch.setattr(T, "BLANK_CACHE_LIMIT", limit)
+    dictionary = next(p for _, p in nlp.pipeline if isinstance(p, DictionaryRecognizer))
+    caches = {"tokenizer._BLANK_LINE": T._BLANK_LINE, "components._TEXT_CACHE": C._TEXT_CACHE,
+              "components._LOWER_CACHE": C._LOWER_CACHE, "dictionary._norm_cache": dictionary._norm_cache}
+    per_doc = max(len(nlp.make_doc(t)) for t in texts)
+    peak = dict.fromkeys(caches, 0)
+    capped = []
+    for d in P.extract_documents(nlp, [Document(f"d{i}", t) for i, t in enumerate(texts)], batch_size=1):
+        capped.append(d.to_json())
+        for name, cache in caches.items():
+            peak[name] = max(peak[name], len(cache))
+    # each cache is emptied once past the limit, so it never holds more than one document's words beyond it
+    assert all(0 < n <= limit + per_doc for n in peak.values()), peak
+    assert capped == plain  # emptying a cache changes no output
+
+
 def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path: Path) -> None:
     from ingest.text.build_vocabulary import name_precision, prune
 
