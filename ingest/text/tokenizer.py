@@ -26,7 +26,7 @@ import numpy
 
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
-from spacy.attrs import IDX, ORTH, SENT_START
+from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
@@ -252,27 +252,29 @@ class BioSentenceSplitter:
         if n == 0:
             return doc
         strings = doc.vocab.strings
-        orth_list = doc.to_array(ORTH).tolist()
+        # IS_SPACE marks the whitespace tokens, the only ones that can be blank lines
+        # (a blank line is whitespace: its text isspace()); without that lexical
+        # attribute every token is looked at
+        spaces_known = IS_SPACE in (doc.vocab.lex_attr_getters or {})  # type: ignore[attr-defined]
+        arr = doc.to_array([ORTH, SPACY, IS_SPACE] if spaces_known else [ORTH, SPACY])
+        orth = arr[:, 0]
+        orth_list = orth.tolist()
+        trailing = arr[:, 1]  # whitespace after the token
         starts = numpy.full(n, -1, dtype="int64")
         starts[0] = 1
-        ends = set(_end_hashes(strings))
+        e1, e2, e3 = _end_hashes(strings)
         closers = set(_closer_hashes(strings))
-        blank = _BLANK_LINE
-        if len(blank) > BLANK_CACHE_LIMIT:  # keyed by every word seen: bounded on endless new words
-            blank.clear()
-        for i, h in enumerate(orth_list):
-            if h in ends:
-                j = i + 1
-                while j < n and orth_list[j] in closers:
-                    j += 1
-                if j < n and self._is_boundary(doc, orth_list, strings, i, j):
-                    starts[j] = 1
-            else:
-                # a blank line always ends a sentence
-                is_blank = blank.get(h)
-                if is_blank is None:
-                    is_blank = blank[h] = "\n\n" in strings[h] and not strings[h].strip()
-                if is_blank and i + 1 < n:
+        for i in numpy.flatnonzero((orth == e1) | (orth == e2) | (orth == e3)).tolist():
+            j = i + 1
+            while j < n and orth_list[j] in closers:
+                j += 1
+            if j < n and self._is_boundary(trailing, orth_list, strings, i, j):
+                starts[j] = 1
+        # a blank line always ends a sentence
+        for i in (numpy.flatnonzero(arr[:, 2]).tolist() if spaces_known else range(n)):
+            if i + 1 < n:
+                text = strings[orth_list[i]]
+                if "\n\n" in text and not text.strip():
                     starts[i + 1] = 1
         # the title ends a sentence even without punctuation (set by ingest.text.pipeline)
         title_end = doc.user_data.get(TITLE_END_KEY)
@@ -288,21 +290,17 @@ class BioSentenceSplitter:
         return doc
 
     @staticmethod
-    def _is_boundary(doc: Doc, orth: list[int], strings: Any, i: int, j: int) -> bool:
+    def _is_boundary(trailing: Any, orth: list[int], strings: Any, i: int, j: int) -> bool:
         tok_text = strings[orth[i]]
         if tok_text == ".":
-            if i > 0 and not doc[i - 1].whitespace_ and strings[orth[i - 1]].lower().rstrip(".") in _ABBREVIATIONS:
+            if i > 0 and not trailing[i - 1] and strings[orth[i - 1]].lower().rstrip(".") in _ABBREVIATIONS:
                 return False
-            if j == i + 1 and not doc[i].whitespace_:
+            if j == i + 1 and not trailing[i]:
                 return False  # "2.5", "p.o" are not boundaries
         nxt = strings[orth[j]][:1]
         return nxt.isupper() or nxt.isdigit() or nxt in "([\"'\u201c" or not nxt.isalpha()
 
 
-#: word hash -> "is a blank line" for the sentence splitter, emptied past BLANK_CACHE_LIMIT entries
-#: (like the word caches of ingest.text.components; unbounded, it grew by every new word of a stream)
-_BLANK_LINE: dict[int, bool] = {}
-BLANK_CACHE_LIMIT = 100_000
 #: ``doc.user_data`` key of the per-document cache shared by the medkg components
 CACHE_KEY = "medkg.cache"
 

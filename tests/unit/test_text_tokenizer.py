@@ -99,3 +99,24 @@ def test_bio_tokenizer_equals_a_plain_regex_tokenizer_cold_and_cached(nlp: spacy
         for t in texts:
             assert [x.text for x in fast(t)] == [x.text for x in plain(t)], t
     assert fast.max_cache_size > 10000
+
+
+def test_sentence_splitter_boundaries_and_blank_lines_with_and_without_is_space() -> None:
+    from spacy.attrs import IS_SPACE
+
+    from ingest.text.tokenizer import BioSentenceSplitter
+
+    text = ("Patients received 2.5 mg/kg i.v. daily (n = 3). Results were good, e.g. in rats.\n\n"
+            "BACKGROUND: aspirin was given\n\nthen stopped. Was it safe? It was.\n \n\nNo title")
+    want = ["Patients received 2.5 mg/kg i.v. daily (n = 3).", "Results were good, e.g. in rats.\n\n",
+            "BACKGROUND: aspirin was given\n\n", "then stopped.", "Was it safe?", "It was.\n \n\n", "No title"]
+    got = []
+    for keep_is_space in (True, False):
+        nlp = spacy.blank("en")  # a fresh vocabulary: no lexeme made before the getters change
+        if not keep_is_space:  # blank lines are then found by looking at every token's text
+            nlp.vocab.lex_attr_getters = {k: f for k, f in nlp.vocab.lex_attr_getters.items() if k != IS_SPACE}
+        nlp.tokenizer = make_bio_tokenizer(nlp)
+        doc = BioSentenceSplitter()(nlp.make_doc(text))
+        assert any(t.is_space for t in doc) == keep_is_space
+        got.append([s.text for s in doc.sents])
+    assert got[0] == want and got[1] == want
