@@ -264,12 +264,21 @@ class BioSentenceSplitter:
         starts[0] = 1
         e1, e2, e3 = _end_hashes(strings)
         closers = set(_closer_hashes(strings))
+        straight = set(_straight_quote_hashes(strings))
+        sent_start = 0
         for i in numpy.flatnonzero((orth == e1) | (orth == e2) | (orth == e3)).tolist():
             j = i + 1
-            while j < n and orth_list[j] in closers:
+            # closing brackets and quotes after the punctuation stay in the sentence; a straight
+            # quote after a space may open the next one ('safe? "Yes."'), so it closes only if the
+            # sentence has an unclosed one ('we call " autosomal hemophilia. " We ...')
+            while j < n and orth_list[j] in closers and (
+                not trailing[j - 1] or orth_list[j] not in straight
+                or orth_list[sent_start:j].count(orth_list[j]) % 2 == 1
+            ):
                 j += 1
             if j < n and self._is_boundary(trailing, orth_list, strings, i, j):
                 starts[j] = 1
+                sent_start = j
         # a blank line always ends a sentence
         for i in (numpy.flatnonzero(arr[:, 2]).tolist() if spaces_known else range(n)):
             if i + 1 < n:
@@ -311,3 +320,7 @@ def _end_hashes(strings: Any) -> list[int]:
 
 def _closer_hashes(strings: Any) -> list[int]:
     return [strings.add(x) for x in _CLOSERS]
+
+
+def _straight_quote_hashes(strings: Any) -> list[int]:
+    return [strings.add(x) for x in ('"', "'")]

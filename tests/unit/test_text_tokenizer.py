@@ -107,9 +107,12 @@ def test_sentence_splitter_boundaries_and_blank_lines_with_and_without_is_space(
     from ingest.text.tokenizer import BioSentenceSplitter
 
     text = ("Patients received 2.5 mg/kg i.v. daily (n = 3). Results were good, e.g. in rats.\n\n"
-            "BACKGROUND: aspirin was given\n\nthen stopped. Was it safe? It was.\n \n\nNo title")
+            "BACKGROUND: aspirin was given\n\nthen stopped. Was it safe? It was.\n \n\nNo title. "
+            'Was it safe? "Yes." (It was.) We call " autosomal hemophilia. " We conclude.')
     want = ["Patients received 2.5 mg/kg i.v. daily (n = 3).", "Results were good, e.g. in rats.\n\n",
-            "BACKGROUND: aspirin was given\n\n", "then stopped.", "Was it safe?", "It was.\n \n\n", "No title"]
+            "BACKGROUND: aspirin was given\n\n", "then stopped.", "Was it safe?", "It was.\n \n\n", "No title.",
+            # a quote after a space opens the next sentence unless this one has an unclosed quote
+            "Was it safe?", '"Yes."', "(It was.)", 'We call " autosomal hemophilia. "', "We conclude."]
     got = []
     for keep_is_space in (True, False):
         nlp = spacy.blank("en")  # a fresh vocabulary: no lexeme made before the getters change
