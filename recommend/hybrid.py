@@ -189,8 +189,8 @@ class HybridRecommender(Recommender):
         self.embedding_config = dict(embedding_config) if embedding_config else None
 
     def params(self) -> dict[str, Any]:
-        p = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds, "c": self.c,
-             "max_negatives": self.max_negatives, "seed": self.seed}
+        p: dict[str, Any] = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds,
+                             "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
         if self.embeddings is not None:
             p["embeddings"] = self.embeddings if isinstance(self.embeddings, str) else "given"
             if self.embedding_config:
@@ -234,7 +234,8 @@ class HybridRecommender(Recommender):
         self.signals_ = _Signals(self.seed, self.embeddings, self.embedding_config).fit(tables)
         if not blends:
             raise RecommendError("hybrid: too few TREATS/PALLIATES pairs to carve a validation split")
-        self.blends_ = {"warm": blends.get("warm", blends.get("cold")), "cold": blends.get("cold", blends.get("warm"))}
+        # one kind without validation data (e.g. no inner disease folds): the other blend serves both
+        self.blends_ = {"warm": blends.get("warm") or blends["cold"], "cold": blends.get("cold") or blends["warm"]}
 
     def _cold(self, rows: np.ndarray) -> np.ndarray:
         ind = self._data().indications
