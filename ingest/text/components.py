@@ -906,15 +906,35 @@ def entity_masks(ents: list[EntTuple]) -> tuple[dict[int, str], list[int]]:
     return masked, sorted(e[0] for e in ents)
 
 
-def words_between(lowers: list[str], masked: dict[int, str], start: int, end: int) -> list[str]:
-    """Lower-cased words of tokens ``start:end``, entity tokens as ``<Label>``, consecutive repeats dropped."""
+def _pair_parts(
+    lowers: list[str],
+    ents: list[EntTuple],
+    a: EntTuple,
+    b: EntTuple,
+    sent: tuple[int, int],
+    masks: tuple[dict[int, str], list[int]] | None = None,
+) -> tuple[int, list[str], list[str], list[str], int]:
+    """What the features of the ordered pair ``a`` before ``b`` are made of (one definition
+    for :func:`_pair_features` and :class:`PairScorer`).
+
+    Returns:
+        ``(distance bucket, words between, left words, right words, mentions-between bucket)``:
+        the words between are lower-cased, entity tokens masked as ``<Label>``, consecutive
+        repeats dropped; left / right are up to two words before ``a`` / after ``b`` within
+        the sentence.
+    """
+    # entities never overlap, so every entity token strictly between a and b belongs
+    # to an entity that lies wholly between them
+    masked, starts = masks if masks is not None else entity_masks(ents)
     between: list[str] = []
-    for i in range(start, end):
+    for i in range(a[1], b[0]):
         w = masked.get(i) or lowers[i]
         if between and between[-1] == w:
             continue
         between.append(w)
-    return between
+    n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
+    return (min(8, (b[0] - a[1]).bit_length()), between, lowers[max(sent[0], a[0] - 2) : a[0]],
+            lowers[b[1] : min(sent[1], b[1] + 2)], min(3, n_between))
 
 
 def _pair_features(
@@ -925,12 +945,8 @@ def _pair_features(
     sent: tuple[int, int],
     masks: tuple[dict[int, str], list[int]] | None = None,
 ) -> list[str]:
-    feats = [f"order={a[2]}>{b[2]}", f"dist={min(8, (b[0] - a[1]).bit_length())}"]
-    # entities never overlap, so every entity token strictly between a and b belongs
-    # to an entity that lies wholly between them
-    masked, starts = masks if masks is not None else entity_masks(ents)
-    n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
-    between = words_between(lowers, masked, a[1], b[0])
+    dist, between, left, right, n_between = _pair_parts(lowers, ents, a, b, sent, masks)
+    feats = [f"order={a[2]}>{b[2]}", f"dist={dist}"]
     fb = _FEAT_B
     if len(fb) > CACHE_LIMIT:
         fb.clear()
@@ -942,9 +958,9 @@ def _pair_features(
     feats.extend(f"bb={x}_{y}" for x, y in zip(between, between[1:]))
     if len(between) <= 2:
         feats.append("adjacent=" + "_".join(between))
-    feats.extend(f"l={lowers[i]}" for i in range(max(sent[0], a[0] - 2), a[0]))
-    feats.extend(f"r={lowers[i]}" for i in range(b[1], min(sent[1], b[1] + 2)))
-    feats.append(f"n_ents_between={min(3, n_between)}")
+    feats.extend("l=" + w for w in left)
+    feats.extend("r=" + w for w in right)
+    feats.append(f"n_ents_between={n_between}")
     return feats
 
 
@@ -999,8 +1015,7 @@ class PairScorer:
     """
 
     def __init__(self, model: LinearModel) -> None:
-        self.model = model
-        self.bias, self.threshold = model.bias, model.threshold
+        self.bias = model.bias
         self.b: dict[str, float] = {}
         self.l: dict[str, float] = {}
         self.r: dict[str, float] = {}
@@ -1035,16 +1050,15 @@ class PairScorer:
     def prob(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
              masks: tuple[dict[int, str], list[int]] | None = None) -> float:
         """The model's probability for the ordered pair ``a`` before ``b`` in sentence ``sent``."""
+        dist, between, left, right, n_between = _pair_parts(lowers, ents, a, b, sent, masks)
         ws: list[float] = []
         append = ws.append
         w = self.order.get((a[2], b[2]))
         if w:
             append(w)
-        w = self.dist.get(min(8, (b[0] - a[1]).bit_length()))
+        w = self.dist.get(dist)
         if w:
             append(w)
-        masked, starts = masks if masks is not None else entity_masks(ents)
-        between = words_between(lowers, masked, a[1], b[0])
         get = self.b.get
         for x in between:
             w = get(x)
@@ -1061,18 +1075,12 @@ class PairScorer:
             w = self.adjacent.get("_".join(between))
             if w:
                 append(w)
-        get = self.l.get
-        for i in range(max(sent[0], a[0] - 2), a[0]):
-            w = get(lowers[i])
-            if w:
-                append(w)
-        get = self.r.get
-        for i in range(b[1], min(sent[1], b[1] + 2)):
-            w = get(lowers[i])
-            if w:
-                append(w)
-        n_between = bisect.bisect_left(starts, b[0]) - bisect.bisect_left(starts, a[1])
-        w = self.n_between.get(min(3, n_between))
+        for get, words in ((self.l.get, left), (self.r.get, right)):
+            for x in words:
+                w = get(x)
+                if w:
+                    append(w)
+        w = self.n_between.get(n_between)
         if w:
             append(w)
         z = self.bias + sum(ws)

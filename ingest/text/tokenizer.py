@@ -27,6 +27,7 @@ import numpy
 from spacy.language import Language
 from spacy.tokenizer import Tokenizer
 from spacy.attrs import IDX, IS_SPACE, ORTH, SENT_START, SPACY
+from spacy.strings import hash_string  # type: ignore[attr-defined]
 from spacy.tokens import Doc
 from spacy.util import compile_infix_regex, compile_prefix_regex, compile_suffix_regex, registry
 
@@ -236,6 +237,10 @@ _ABBREVIATIONS = frozenset(
 )
 _END_PUNCT = frozenset({".", "!", "?"})
 _CLOSERS = frozenset({")", "]", '"', "'", "\u201d", "\u2019"})
+# their ORTH hashes (a string's hash does not depend on the vocabulary), computed once
+_END_HASHES = tuple(hash_string(x) for x in sorted(_END_PUNCT))
+_CLOSER_HASHES = frozenset(hash_string(x) for x in _CLOSERS)
+_STRAIGHT_QUOTE_HASHES = frozenset(hash_string(x) for x in ('"', "'"))
 
 
 @Language.factory(SENTENCIZER_FACTORY)
@@ -262,9 +267,8 @@ class BioSentenceSplitter:
         trailing = arr[:, 1]  # whitespace after the token
         starts = numpy.full(n, -1, dtype="int64")
         starts[0] = 1
-        e1, e2, e3 = _end_hashes(strings)
-        closers = set(_closer_hashes(strings))
-        straight = set(_straight_quote_hashes(strings))
+        e1, e2, e3 = _END_HASHES
+        closers, straight = _CLOSER_HASHES, _STRAIGHT_QUOTE_HASHES
         sent_start = 0
         for i in numpy.flatnonzero((orth == e1) | (orth == e2) | (orth == e3)).tolist():
             j = i + 1
@@ -312,15 +316,3 @@ class BioSentenceSplitter:
 
 #: ``doc.user_data`` key of the per-document cache shared by the medkg components
 CACHE_KEY = "medkg.cache"
-
-
-def _end_hashes(strings: Any) -> list[int]:
-    return [strings.add(x) for x in _END_PUNCT]
-
-
-def _closer_hashes(strings: Any) -> list[int]:
-    return [strings.add(x) for x in _CLOSERS]
-
-
-def _straight_quote_hashes(strings: Any) -> list[int]:
-    return [strings.add(x) for x in ('"', "'")]
