@@ -137,6 +137,23 @@ class PPRRecommender(Recommender):
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.scores_[rows]
 
+    def with_alpha(self, alpha: float, scores: np.ndarray | None = None) -> "PPRRecommender":
+        """A fitted copy walking the same graph with another restart probability.
+
+        Shares this model's adjacency (no re-export); ``scores`` restores saved ones instead of iterating.
+        """
+        other = PPRRecommender(alpha=alpha, iters=self.iters, rel_types=self.rel_types, device=self.device,
+                               seed=self.seed)
+        other.data, other.fingerprint, other.fitted_at = self.data, self.fingerprint, self.fitted_at
+        other._target_index, other._item_index = self._target_index, self._item_index
+        other.adj_, other.offsets_, other.labels_, other.ids_ = self.adj_, self.offsets_, self.labels_, self.ids_
+        if scores is None:
+            d = self._data()
+            scores = ppr_drug_scores(self.adj_, self.offsets_[DISEASE] + np.arange(d.n_diseases), self.offsets_[DRUG],
+                                     d.n_drugs, other.alpha, self.iters, self.device)
+        other.scores_ = np.asarray(scores, dtype=np.float32)
+        return other
+
     def _node(self, g: int) -> tuple[str, str]:
         label = max((l for l in self.labels_ if self.offsets_[l] <= g), key=lambda l: self.offsets_[l])
         return label, str(self.ids_[g])

@@ -1,8 +1,9 @@
 """Hybrid recommender: a logistic-regression blend of every signal, learned on validation splits.
 
 Signals per (disease, drug) pair: the drug's popularity prior and degrees, item-kNN and SVD
-collaborative filtering, the content and inductive (IMC) scores, personalized PageRank, the
-Rephetio metapath DWPCs and, when embeddings are given, the GNN link score.
+collaborative filtering, the content and inductive (IMC) scores, personalized PageRank at three
+restart probabilities, the Rephetio metapath DWPCs and, when embeddings are given, the GNN link
+score.
 
 Two blends are learned, both on validation data carved from the *training*
 graph only (the test split is never seen):
@@ -40,7 +41,7 @@ from recommend.content import ContentRecommender, IMCRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
 from recommend.graph import PPRRecommender, _rename, metapath_path_contributions, standardizer
-from recommend.metapaths import MetapathFeatures, drug_degrees
+from recommend.metapaths import MetapathFeatures, default_metapaths, drug_degrees
 from recommend.split import disease_folds, disease_split, random_edge_split
 
 _SUBS: dict[str, type[Recommender]] = {
@@ -52,22 +53,31 @@ _SUBS: dict[str, type[Recommender]] = {
 class _Signals:
     """Base signals fitted on one graph; :meth:`rows` gives ``(B, C, F)`` features."""
 
-    def __init__(self, seed: int, embeddings: Any = None, embedding_config: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, seed: int, embeddings: Any = None, embedding_config: Mapping[str, Any] | None = None,
+                 ppr_alphas: tuple[float, ...] = (0.3,), damping: float | None = None,
+                 exclude_metapaths: tuple[str, ...] = ()) -> None:
         self.seed = seed
         self.embeddings = embeddings
         self.embedding_config = embedding_config
+        self.ppr_alphas, self.damping, self.exclude_metapaths = tuple(ppr_alphas), damping, tuple(exclude_metapaths)
         self.subs: dict[str, Recommender] = {}
 
     def fit(self, tables: GraphTables) -> "_Signals":
         self.data = IndicationData.from_tables(tables)
         for name, cls in _SUBS.items():
-            self.subs[name] = cls(seed=self.seed).fit(tables)
+            self.subs[name] = (cls(alpha=self.ppr_alphas[0], seed=self.seed) if name == "ppr" else
+                               cls(seed=self.seed)).fit(tables)
+        ppr = self.subs["ppr"]
+        assert isinstance(ppr, PPRRecommender)
+        for a in self.ppr_alphas[1:]:  # the same walk with other restart probabilities: shorter / longer reach
+            self.subs[f"ppr@{a:g}"] = ppr.with_alpha(a)
         if self.embeddings is not None:
             # embeddings="train": GraphSAGE trained on exactly this (inner) training graph, so no
             # validation or test pair reaches the embeddings the blend learns from
             self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, embedding_config=self.embedding_config,
                                               seed=self.seed).fit(tables)
-        self.mf = MetapathFeatures().fit(tables, self.data)
+        mps = tuple(m for m in default_metapaths()[0] if m.name not in self.exclude_metapaths)
+        self.mf = MetapathFeatures(mps, self.damping).fit(tables, self.data)
         self.deg_names, self.deg = drug_degrees(tables)
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
         self._scales()
@@ -94,7 +104,10 @@ class _Signals:
         return np.concatenate(parts, axis=-1).astype(np.float32)
 
     def get_state(self) -> dict[str, Any]:
-        return {"subs": {n: s._get_state() for n, s in self.subs.items()}, "mf": self.mf.get_state(),
+        # extra-alpha PPR signals share the ppr signal's graph: only their scores are stored
+        subs = {n: ({"scores": s.scores_} if n.startswith("ppr@") and isinstance(s, PPRRecommender) else s._get_state())
+                for n, s in self.subs.items()}
+        return {"subs": subs, "mf": self.mf.get_state(),
                 "deg_names": list(self.deg_names), "deg": self.deg,
                 "nodes": {k: v.astype(str) for k, v in self.nodes.items()}}
 
@@ -103,6 +116,11 @@ class _Signals:
         self = cls(seed)
         self.data = data
         for name, sub_state in state["subs"].items():
+            if name.startswith("ppr@"):
+                base = self.subs["ppr"]
+                assert isinstance(base, PPRRecommender)
+                self.subs[name] = base.with_alpha(float(name[4:]), scores=sub_state["scores"])
+                continue
             sub = (_SUBS.get(name) or GNNRecommender)(seed=seed)
             sub.data = data
             sub._build_indexes()
@@ -176,21 +194,46 @@ class HybridRecommender(Recommender):
             embeddings on every graph a signal set is fitted on (each inner fold and the final fit).
         embedding_config: ``EmbeddingConfig`` fields for ``embeddings="train"`` (device ``"auto"``: CUDA
             when present).
+        ppr_alphas: restart probabilities of the PPR signals on one walk graph: the first is the ``ppr``
+            signal, each other adds a ``ppr@<alpha>`` signal (shorter or longer reach).
+        damping: degree damping of the blend's metapath features (``None``: ``metapaths.toml``'s).
+        exclude_metapaths: metapaths of ``metapaths.toml`` the blend leaves out.
         seed: seeds the validation splits and samples.
+
+    The defaults of the last three were chosen on held-out-disease splits that are not the
+    reported ones (dev seeds 40-87, confirmed on 88-111; BENCHMARKS.md, session 7).
     """
 
     def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, cold_folds: int = 10, c: float = 0.1,
                  max_negatives: int = 100_000, embeddings: Mapping[str, np.ndarray] | str | None = None,
-                 embedding_config: Mapping[str, Any] | None = None, seed: int = 0) -> None:
+                 embedding_config: Mapping[str, Any] | None = None,
+                 ppr_alphas: tuple[float, ...] | list[float] = (0.3, 0.15, 0.5), damping: float | None = 0.2,
+                 exclude_metapaths: tuple[str, ...] | list[str] = ("CtDlAlD",), seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.val_frac, self.val_rounds, self.cold_folds = float(val_frac), int(val_rounds), int(cold_folds)
         self.c, self.max_negatives = float(c), int(max_negatives)
         self.embeddings = embeddings
         self.embedding_config = dict(embedding_config) if embedding_config else None
+        self.ppr_alphas = tuple(float(a) for a in ppr_alphas)
+        if not self.ppr_alphas or len(set(self.ppr_alphas)) != len(self.ppr_alphas) or \
+                not all(0.0 < a < 1.0 for a in self.ppr_alphas):
+            raise RecommendError(f"hybrid: ppr_alphas must be distinct restart probabilities in (0, 1), got {ppr_alphas!r}")
+        self.damping = None if damping is None else float(damping)
+        known = {m.name for m in default_metapaths()[0]}
+        unknown = sorted(set(exclude_metapaths) - known)
+        if unknown:
+            raise RecommendError(f"hybrid: exclude_metapaths names unknown metapaths {unknown}; known: {sorted(known)}")
+        self.exclude_metapaths = tuple(exclude_metapaths)
+
+    def _signals(self) -> _Signals:
+        return _Signals(self.seed, self.embeddings, self.embedding_config, self.ppr_alphas, self.damping,
+                        self.exclude_metapaths)
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds,
-                             "c": self.c, "max_negatives": self.max_negatives, "seed": self.seed}
+                             "c": self.c, "max_negatives": self.max_negatives, "ppr_alphas": list(self.ppr_alphas),
+                             "damping": self.damping, "exclude_metapaths": list(self.exclude_metapaths),
+                             "seed": self.seed}
         if self.embeddings is not None:
             p["embeddings"] = self.embeddings if isinstance(self.embeddings, str) else "given"
             if self.embedding_config:
@@ -222,7 +265,7 @@ class HybridRecommender(Recommender):
         for kind in ("warm", "cold"):
             xs, ys = [], []
             for inner in self._inner_splits(kind, tables):
-                sig = _Signals(self.seed, self.embeddings, self.embedding_config).fit(inner.train)
+                sig = self._signals().fit(inner.train)
                 x, y = _validation_set(sig, inner.test_diseases, inner.test_pairs, self.max_negatives, rng)
                 xs.append(x)
                 ys.append(y)
@@ -231,7 +274,7 @@ class HybridRecommender(Recommender):
             x, y = np.concatenate(xs), np.concatenate(ys)
             if 0 < y.sum() < len(y):
                 blends[kind] = _Blend().fit(x, y, self.c)
-        self.signals_ = _Signals(self.seed, self.embeddings, self.embedding_config).fit(tables)
+        self.signals_ = self._signals().fit(tables)
         if not blends:
             raise RecommendError("hybrid: too few TREATS/PALLIATES pairs to carve a validation split")
         # one kind without validation data (e.g. no inner disease folds): the other blend serves both

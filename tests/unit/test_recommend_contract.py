@@ -165,3 +165,44 @@ def test_patients_as_cf_targets():
     rec = get_recommender("cf").fit(t2)
     ids, _ = rec.recommend(["PAT:1"], k=3, exclude_known=True)
     assert all(block_of(i) == "A" for i in ids[0])
+
+
+def test_ppr_with_alpha_is_a_fresh_fit_at_that_alpha(tables):
+    from recommend.graph import PPRRecommender
+    base = PPRRecommender(alpha=0.3).fit(tables)
+    other = base.with_alpha(0.15)
+    fresh = PPRRecommender(alpha=0.15).fit(tables)
+    targets = ["DOID:A0", "DOID:A9", "DOID:B3"]
+    np.testing.assert_array_equal(other.score(targets), fresh.score(targets))
+    assert not np.array_equal(other.score(targets), base.score(targets))  # the restart probability matters
+    assert other.alpha == 0.15 and other.adj_ is base.adj_  # one walk graph, not a second export
+    restored = base.with_alpha(0.15, scores=fresh.scores_)
+    np.testing.assert_array_equal(restored.score(targets), fresh.score(targets))
+
+
+def test_hybrid_signals_follow_its_settings(tables, tmp_path):
+    from recommend.hybrid import HybridRecommender
+    rec = HybridRecommender(val_rounds=1, seed=0).fit(tables)  # defaults: 3 PPR restarts, damping 0.2, no CtDlAlD
+    names = rec.signals_.names
+    assert {"ppr", "ppr@0.15", "ppr@0.5"} <= set(names) and "CtDlAlD" not in names
+    assert rec.signals_.mf.damping == 0.2
+    plain = HybridRecommender(val_rounds=1, ppr_alphas=[0.3], damping=None, exclude_metapaths=[], seed=0).fit(tables)
+    assert not any(n.startswith("ppr@") for n in plain.signals_.names) and "CtDlAlD" in plain.signals_.names
+    assert plain.signals_.mf.damping == 0.4  # metapaths.toml's
+    targets = ["DOID:A0", "DOID:A9"]
+    assert not np.array_equal(rec.score(targets), plain.score(targets))
+    back = load_recommender(rec.save(tmp_path / "h"))
+    assert back.params() == rec.params() and back.signals_.names == names
+    np.testing.assert_array_equal(back.score(targets), rec.score(targets))
+    # the extra PPR signals are stored as scores only, next to one walk graph
+    assert back.signals_.subs["ppr@0.5"].adj_ is back.signals_.subs["ppr"].adj_
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"ppr_alphas": [0.3, 0.3]}, "distinct"), ({"ppr_alphas": [1.5]}, r"in \(0, 1\)"), ({"ppr_alphas": []}, "ppr_alphas"),
+    ({"exclude_metapaths": ["CtDxD"]}, "unknown metapaths.*CtDxD"),
+])
+def test_hybrid_rejects_bad_signal_settings(kw, match):
+    from recommend.hybrid import HybridRecommender
+    with pytest.raises(RecommendError, match=match):
+        HybridRecommender(**kw)
