@@ -308,20 +308,36 @@ class HybridRecommender(Recommender):
         names = sig.names
         n_mp = len(sig.mf.names)
         paths: list[PathContribution] = []
+        # the PPR signals at several restart probabilities are one walk: their terms (often of opposite
+        # signs, the features being correlated) are explained together, as one net term per path
+        groups: dict[str, list[int]] = {}
         for j, name in enumerate(names[: len(names) - n_mp]):
-            if terms[j] == 0:
+            groups.setdefault(name.split("@")[0], []).append(j)
+        for base, members in groups.items():
+            net = float(sum(terms[j] for j in members))
+            if all(terms[j] == 0 for j in members):
                 continue
-            if name in sig.subs:
-                sub_exp = sig.subs[name]._explain(row, col, top)
-                found = [p for p in sub_exp.paths if p.contribution > 0]
+            merged: dict[tuple[Any, ...], PathContribution] = {}
+            for j in members:
+                sub = sig.subs.get(names[j])
+                found = [p for p in sub._explain(row, col, top).paths if p.contribution > 0] if sub else []
                 total = sum(p.contribution for p in found)
-                if found and total > 0:
-                    for p in sorted(found, key=lambda p: -p.contribution)[:top]:
-                        p.contribution = float(terms[j] * p.contribution / total)
-                        p.metapath = f"{name}:{p.metapath.split(':')[-1]}" if ":" in p.metapath else name
-                        paths.append(p)
-                    continue
-            paths.append(PathContribution([], [], float(terms[j]), name))
+                if not found or total <= 0:
+                    merged = {}
+                    break
+                for p in found:  # the member's whole term, shared over its paths
+                    key = (tuple(p.nodes), tuple(p.rels), p.metapath.split(":")[-1])
+                    share = float(terms[j] * p.contribution / total)
+                    if key in merged:
+                        merged[key].contribution += share
+                    else:
+                        p.contribution = share
+                        p.metapath = f"{base}:{p.metapath.split(':')[-1]}" if ":" in p.metapath else base
+                        merged[key] = p
+            if merged:
+                paths += sorted(merged.values(), key=lambda p: -abs(p.contribution))[:top]
+            else:
+                paths.append(PathContribution([], [], net, base))
         mp_terms = terms[len(names) - n_mp:]
         mp_paths = metapath_path_contributions(sig.mf, d, mp_terms, col, row, per_feature=top)
         _rename(mp_paths, sig.nodes)

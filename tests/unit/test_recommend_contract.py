@@ -196,6 +196,17 @@ def test_hybrid_signals_follow_its_settings(tables, tmp_path):
     np.testing.assert_array_equal(back.score(targets), rec.score(targets))
     # the extra PPR signals are stored as scores only, next to one walk graph
     assert back.signals_.subs["ppr@0.5"].adj_ is back.signals_.subs["ppr"].adj_
+    # explained as one walk: the three PPR terms' net, spread over walk paths, no per-restart entries
+    for disease, drug in (("DOID:A0", "DRUGBANK:DBP01"), ("DOID:A9", "DRUGBANK:DBA01")):
+        row, col = rec.rows_of([disease])[0], int(np.flatnonzero(rec.item_ids == drug)[0])
+        x = rec.signals_.rows(np.array([row]))[0, col]
+        blend = rec.blends_["cold" if rec._cold(np.array([row]))[0] else "warm"]
+        terms = dict(zip(names, blend.terms(x)))
+        net = terms["ppr"] + terms["ppr@0.15"] + terms["ppr@0.5"]
+        exp = rec.explain(disease, drug, top=1000)
+        walk = [p for p in exp.paths if p.metapath.split(":")[0] == "ppr"]
+        assert walk and not [p for p in exp.paths if p.metapath.startswith("ppr@")]
+        assert sum(p.contribution for p in walk) == pytest.approx(net, rel=1e-4, abs=1e-5)
 
 
 @pytest.mark.parametrize("kw, match", [
