@@ -180,3 +180,45 @@ def to_markdown(summary: Sequence[Mapping[str, Any]]) -> str:
 
 def rows_as_dicts(rows: Iterable[EvalRow]) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
+
+
+def paired_differences(rows: Mapping[str, Sequence[EvalRow]], base: str,
+                       metrics: Sequence[str] = METRICS) -> list[dict[str, Any]]:
+    """Each variant against ``base`` on the same split draws: mean paired difference per metric.
+
+    With few diseases a split draw moves AUROC by far more than most method changes,
+    so variants are compared seed by seed (same split, same seed) instead of by their
+    means. Only seeds where both rows are ``ok`` are paired.
+
+    Args:
+        rows: variant name -> its rows (one per seed; the same split kind for all).
+        base: the variant the others are compared with.
+
+    Returns:
+        one dict per variant other than ``base``: ``variant``, ``seeds`` (paired count) and per
+        metric ``{metric: mean, metric + "_diff": mean difference, metric + "_se": its standard
+        error, metric + "_wins": seeds where the variant is higher}``.
+
+    Raises:
+        RecommendError: ``base`` missing, or the rows mix split kinds.
+    """
+    if base not in rows:
+        raise RecommendError(f"no rows for the base variant {base!r}; variants: {sorted(rows)}")
+    kinds = {r.split for rs in rows.values() for r in rs}
+    if len(kinds) > 1:
+        raise RecommendError(f"rows mix split kinds {sorted(kinds)}: compare one kind at a time")
+    ref = {r.seed: r for r in rows[base] if r.status == "ok"}
+    out = []
+    for name, rs in rows.items():
+        if name == base:
+            continue
+        pairs = [(r, ref[r.seed]) for r in rs if r.status == "ok" and r.seed in ref]
+        entry: dict[str, Any] = {"variant": name, "seeds": len(pairs)}
+        for m in metrics:
+            d = np.array([a.metrics[m] - b.metrics[m] for a, b in pairs], dtype=float)
+            entry[m] = float(np.mean([a.metrics[m] for a, _ in pairs])) if pairs else float("nan")
+            entry[m + "_diff"] = float(d.mean()) if len(d) else float("nan")
+            entry[m + "_se"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("nan")
+            entry[m + "_wins"] = int((d > 0).sum())
+        out.append(entry)
+    return out

@@ -188,3 +188,28 @@ def test_hybrid_trains_gnn_embeddings_on_each_inner_graph_without_its_held_out_p
     back = load_recommender(tmp_path / "h")
     rows = np.arange(len(t.nodes["Disease"]))
     np.testing.assert_allclose(back._score_rows(rows), hyb._score_rows(rows), rtol=1e-5, atol=1e-5)
+
+
+def test_paired_differences_pair_by_seed_and_skip_failed_rows():
+    from recommend.evaluate import EvalRow, paired_differences
+
+    def row(seed, auroc, status="ok", split="held-out-disease"):
+        return EvalRow("hybrid", split, seed, {"auroc": auroc, "mrr": auroc / 10}, status=status)
+
+    base = [row(1, 0.80), row(2, 0.90), row(3, 0.70), row(4, 0.85), row(5, 0.6)]
+    deltas = {1: 0.01, 2: 0.02, 3: -0.01, 4: 0.02}
+    variant = [row(s, b.metrics["auroc"] + deltas[s]) for s, b in zip([3, 1, 4, 2], [base[2], base[0], base[3], base[1]])]
+    variant.append(row(5, 0.0, status="skipped: no embeddings"))
+    (e,) = paired_differences({"base": base, "new": variant}, "base", metrics=["auroc", "mrr"])
+    d = np.array(list(deltas.values()))
+    assert e["variant"] == "new" and e["seeds"] == 4
+    assert e["auroc_diff"] == pytest.approx(d.mean()) and e["auroc_wins"] == 3
+    assert e["auroc_se"] == pytest.approx(d.std(ddof=1) / 2)
+    assert e["auroc"] == pytest.approx(np.mean([0.81, 0.92, 0.69, 0.87]))
+    assert e["mrr_diff"] == pytest.approx(d.mean() / 10)
+    (same,) = paired_differences({"base": base, "copy": list(reversed(base))}, "base", metrics=["auroc"])
+    assert same["auroc_diff"] == 0.0 and same["auroc_wins"] == 0 and same["seeds"] == 5
+    with pytest.raises(RecommendError, match="base variant"):
+        paired_differences({"new": variant}, "base")
+    with pytest.raises(RecommendError, match="mix split kinds"):
+        paired_differences({"base": base, "re": [row(1, 0.9, split="random-edge")]}, "base")
