@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Mapping
 
 import numpy as np
@@ -142,11 +143,8 @@ class PPRRecommender(Recommender):
 
         Shares this model's adjacency (no re-export); ``scores`` restores saved ones instead of iterating.
         """
-        other = PPRRecommender(alpha=alpha, iters=self.iters, rel_types=self.rel_types, device=self.device,
-                               seed=self.seed)
-        other.data, other.fingerprint, other.fitted_at = self.data, self.fingerprint, self.fitted_at
-        other._target_index, other._item_index = self._target_index, self._item_index
-        other.adj_, other.offsets_, other.labels_, other.ids_ = self.adj_, self.offsets_, self.labels_, self.ids_
+        other = copy.copy(self)  # fitted state shared (adjacency, indexes), only alpha and scores differ
+        other.alpha = float(alpha)
         if scores is None:
             d = self._data()
             scores = ppr_drug_scores(self.adj_, self.offsets_[DISEASE] + np.arange(d.n_diseases), self.offsets_[DRUG],

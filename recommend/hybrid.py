@@ -41,7 +41,7 @@ from recommend.content import ContentRecommender, IMCRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
 from recommend.graph import PPRRecommender, _rename, metapath_path_contributions, standardizer
-from recommend.metapaths import MetapathFeatures, default_metapaths, drug_degrees
+from recommend.metapaths import Metapath, MetapathFeatures, default_metapaths, drug_degrees
 from recommend.split import disease_folds, disease_split, random_edge_split
 
 _SUBS: dict[str, type[Recommender]] = {
@@ -55,11 +55,11 @@ class _Signals:
 
     def __init__(self, seed: int, embeddings: Any = None, embedding_config: Mapping[str, Any] | None = None,
                  ppr_alphas: tuple[float, ...] = (0.3,), damping: float | None = None,
-                 exclude_metapaths: tuple[str, ...] = ()) -> None:
+                 metapaths: tuple[Metapath, ...] | None = None) -> None:
         self.seed = seed
         self.embeddings = embeddings
         self.embedding_config = embedding_config
-        self.ppr_alphas, self.damping, self.exclude_metapaths = tuple(ppr_alphas), damping, tuple(exclude_metapaths)
+        self.ppr_alphas, self.damping, self.metapaths = tuple(ppr_alphas), damping, metapaths
         self.subs: dict[str, Recommender] = {}
 
     def fit(self, tables: GraphTables) -> "_Signals":
@@ -70,14 +70,13 @@ class _Signals:
         ppr = self.subs["ppr"]
         assert isinstance(ppr, PPRRecommender)
         for a in self.ppr_alphas[1:]:  # the same walk with other restart probabilities: shorter / longer reach
-            self.subs[f"ppr@{a:g}"] = ppr.with_alpha(a)
+            self.subs[f"ppr@{a}"] = ppr.with_alpha(a)  # str(a) round-trips: from_state reads alpha back
         if self.embeddings is not None:
             # embeddings="train": GraphSAGE trained on exactly this (inner) training graph, so no
             # validation or test pair reaches the embeddings the blend learns from
             self.subs["gnn"] = GNNRecommender(embeddings=self.embeddings, embedding_config=self.embedding_config,
                                               seed=self.seed).fit(tables)
-        mps = tuple(m for m in default_metapaths()[0] if m.name not in self.exclude_metapaths)
-        self.mf = MetapathFeatures(mps, self.damping).fit(tables, self.data)
+        self.mf = MetapathFeatures(self.metapaths, self.damping).fit(tables, self.data)
         self.deg_names, self.deg = drug_degrees(tables)
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
         self._scales()
@@ -219,15 +218,17 @@ class HybridRecommender(Recommender):
                 not all(0.0 < a < 1.0 for a in self.ppr_alphas):
             raise RecommendError(f"hybrid: ppr_alphas must be distinct restart probabilities in (0, 1), got {ppr_alphas!r}")
         self.damping = None if damping is None else float(damping)
-        known = {m.name for m in default_metapaths()[0]}
-        unknown = sorted(set(exclude_metapaths) - known)
+        mps = default_metapaths()[0]
+        unknown = sorted(set(exclude_metapaths) - {m.name for m in mps})
         if unknown:
-            raise RecommendError(f"hybrid: exclude_metapaths names unknown metapaths {unknown}; known: {sorted(known)}")
+            raise RecommendError(f"hybrid: exclude_metapaths names unknown metapaths {unknown}; "
+                                 f"known: {sorted(m.name for m in mps)}")
         self.exclude_metapaths = tuple(exclude_metapaths)
+        self._metapaths = tuple(m for m in mps if m.name not in self.exclude_metapaths)  # read once, not per fit
 
     def _signals(self) -> _Signals:
         return _Signals(self.seed, self.embeddings, self.embedding_config, self.ppr_alphas, self.damping,
-                        self.exclude_metapaths)
+                        self._metapaths)
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds,

@@ -76,7 +76,7 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--json-out", help="write every row here")
     a = ap.parse_args()
-    from recommend.evaluate import paired_differences, rows_as_dicts
+    from recommend.evaluate import paired_differences, rows_as_dicts, summarize
 
     names = [n for n, _ in a.variant]
     if len(set(names)) != len(names) or len(names) < 2:
@@ -93,9 +93,9 @@ def main() -> None:
             print(f"{name} seed={row.seed} auroc={row.metrics.get('auroc', float('nan')):.4f}", file=sys.stderr, flush=True)
     if a.json_out:
         Path(a.json_out).write_text(json.dumps({n: rows_as_dicts(r) for n, r in rows.items()}, indent=1))
-    base = rows[names[0]]
-    print(f"{a.method}, {a.split}, {len(seeds)} seeds; base {names[0]!r}: AUROC "
-          f"{sum(r.metrics['auroc'] for r in base) / len(base):.4f}")
+    (base,) = summarize(rows[names[0]])
+    auroc = f"{base['auroc'][0]:.4f}" if base["auroc"] else base["status"]
+    print(f"{a.method}, {a.split}, {len(seeds)} seeds; base {names[0]!r}: AUROC {auroc}")
     for e in paired_differences(rows, names[0]):
         print(f"{e['variant']:>20s}  AUROC {e['auroc']:.4f}  diff {e['auroc_diff']:+.4f} ± {e['auroc_se']:.4f}  "
               f"wins {e['auroc_wins']}/{e['seeds']}  MRR diff {e['mrr_diff']:+.4f} ± {e['mrr_se']:.4f}")
