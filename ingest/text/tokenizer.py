@@ -43,7 +43,12 @@ _BIO_INFIXES = [
     r"(?<=[a-z])\.(?=[A-Z])",  # "cells.The"
 ]
 _BIO_PREFIXES = [r"[\u2010-\u2015]", r"[\u00b1\u2264\u2265]", r"-(?=[A-Za-z])"]
-_BIO_SUFFIXES = [r"[\u2010-\u2015]", r"(?<=[0-9])[\u00b0%]"]
+# A period after a capital ends the word ("vitamin D.", "AmB.", "hepatitis C."): the
+# English suffixes split it only after a lower-case letter or two capitals. Dotted
+# abbreviations in the exceptions ("U.S.") match whole before any suffix is tried, and
+# a species abbreviation ("E. coli") only loses its period to a token of its own; the
+# sentence splitter does not end a sentence before a lower-case word.
+_BIO_SUFFIXES = [r"[\u2010-\u2015]", r"(?<=[0-9])[\u00b0%]", r"(?<=[A-Z])(?<!\.[A-Z])\."]
 
 
 #: Whitespace-delimited chunks whose tokenization the tokenizer remembers. spaCy's

@@ -123,3 +123,21 @@ def test_sentence_splitter_boundaries_and_blank_lines_with_and_without_is_space(
         assert any(t.is_space for t in doc) == keep_is_space
         got.append([s.text for s in doc.sents])
     assert got[0] == want and got[1] == want
+
+
+def test_a_period_after_a_capital_ends_the_word_but_dotted_abbreviations_stay() -> None:
+    from ingest.text.tokenizer import BioSentenceSplitter
+
+    nlp = spacy.blank("en")
+    nlp.tokenizer = make_bio_tokenizer(nlp)
+    text = ("Rats lacked vitamin D. The toxicity of AmB. Chronic hepatitis C. Strains of E. coli were "
+            "grown in the U.S. Food and Drug Administration study.")
+    doc = BioSentenceSplitter()(nlp.make_doc(text))
+    words = [t.text for t in doc]
+    # the entity ends where the annotated corpora end it, before the period
+    for name in ("D", "AmB", "C"):
+        assert words[words.index(name) + 1] == "."
+    assert "U.S." in words and "E" in words and "coli" in words
+    assert [s.text for s in doc.sents] == [
+        "Rats lacked vitamin D.", "The toxicity of AmB.", "Chronic hepatitis C.",
+        "Strains of E. coli were grown in the U.S. Food and Drug Administration study."]
