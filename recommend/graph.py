@@ -67,6 +67,38 @@ def personalized_pagerank(
     return r.astype(np.float32)
 
 
+def personalized_pagerank_alphas(
+    a: sp.csr_matrix, seeds: np.ndarray, alphas: tuple[float, ...], iters: int = 40
+) -> list[np.ndarray]:
+    """:func:`personalized_pagerank` at several restart probabilities from one walk.
+
+    With ``M`` the walk operator (``P^T``, dangling mass back to the seed), which does
+    not depend on ``alpha``, ``iters`` steps of the power iteration from ``r = s`` give
+    ``alpha * sum_{k<iters} (1 - alpha)^k M^k s + (1 - alpha)^iters M^iters s``.
+    The ``M^k s`` are computed once and summed with each alpha's weights, so three
+    alphas cost one walk (``iters`` sparse products) instead of three. The same
+    numbers as :func:`personalized_pagerank` run for ``iters`` iterations (it may stop
+    earlier, at its tolerance; the difference is below that tolerance).
+
+    Shapes:
+        seeds: ``(N, B)``; return: one ``(N, B)`` float32 array per alpha.
+    """
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
+    pt = sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32)
+    dangling = deg == 0
+    s = np.asarray(seeds, dtype=np.float32)
+    w = s.copy()  # M^k s
+    acc = [np.float32(al) * w for al in alphas]
+    decay = [1.0] * len(alphas)  # (1 - alpha)^k
+    for k in range(1, iters + 1):
+        w = pt @ w + s * w[dangling].sum(axis=0, keepdims=True)
+        for j, al in enumerate(alphas):
+            decay[j] *= 1.0 - al
+            acc[j] += np.float32(decay[j] if k == iters else al * decay[j]) * w
+    return [x.astype(np.float32) for x in acc]
+
+
 def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
                     alpha: float = 0.15, iters: int = 30, device: str = "cpu") -> np.ndarray:
     """PPR mass on the drug block for each seed node.
@@ -128,7 +160,16 @@ class PPRRecommender(Recommender):
         a.data[:] = 1.0
         offsets = tables.offsets()
         dis0, drug0 = offsets[DISEASE], offsets[DRUG]
-        scores = ppr_drug_scores(a, dis0 + np.arange(d.n_diseases), drug0, d.n_drugs, self.alpha, self.iters, self.device)
+        seed_nodes = dis0 + np.arange(d.n_diseases)
+        also = getattr(self, "_also_alphas", ())
+        if also and self.device == "cpu":  # fit_alphas: every restart probability from one walk
+            s = np.zeros((a.shape[0], len(seed_nodes)), dtype=np.float32)
+            s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
+            walks = personalized_pagerank_alphas(a, s, (self.alpha, *also), self.iters)
+            blocks = [np.ascontiguousarray(r[drug0:drug0 + d.n_drugs].T) for r in walks]
+            scores, self._also_scores = blocks[0], dict(zip(also, blocks[1:]))
+        else:
+            scores = ppr_drug_scores(a, seed_nodes, drug0, d.n_drugs, self.alpha, self.iters, self.device)
         self.scores_ = scores
         self.adj_ = a
         self.offsets_ = {k: int(v) for k, v in offsets.items()}
@@ -137,6 +178,21 @@ class PPRRecommender(Recommender):
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:
         return self.scores_[rows]
+
+    def fit_alphas(self, tables: GraphTables, alphas: tuple[float, ...]) -> list["PPRRecommender"]:
+        """Fit at ``self.alpha`` and return fitted copies at each of ``alphas`` (as :meth:`with_alpha`).
+
+        On the CPU one walk gives every restart probability (:func:`personalized_pagerank_alphas`);
+        on a torch device each alpha runs its own iteration.
+        """
+        self._also_alphas = tuple(float(x) for x in alphas)
+        try:
+            self.fit(tables)
+            walked = getattr(self, "_also_scores", {})
+            return [self.with_alpha(x, scores=walked.get(x)) for x in self._also_alphas]
+        finally:
+            self.__dict__.pop("_also_alphas", None)
+            self.__dict__.pop("_also_scores", None)
 
     def with_alpha(self, alpha: float, scores: np.ndarray | None = None) -> "PPRRecommender":
         """A fitted copy walking the same graph with another restart probability.

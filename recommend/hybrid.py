@@ -65,12 +65,14 @@ class _Signals:
     def fit(self, tables: GraphTables) -> "_Signals":
         self.data = IndicationData.from_tables(tables)
         for name, cls in _SUBS.items():
-            self.subs[name] = (cls(alpha=self.ppr_alphas[0], seed=self.seed) if name == "ppr" else
-                               cls(seed=self.seed)).fit(tables)
-        ppr = self.subs["ppr"]
-        assert isinstance(ppr, PPRRecommender)
-        for a in self.ppr_alphas[1:]:  # the same walk with other restart probabilities: shorter / longer reach
-            self.subs[f"ppr@{a}"] = ppr.with_alpha(a)  # str(a) round-trips: from_state reads alpha back
+            if name == "ppr":  # the same walk at other restart probabilities too: shorter / longer reach
+                ppr = PPRRecommender(alpha=self.ppr_alphas[0], seed=self.seed)
+                others = ppr.fit_alphas(tables, self.ppr_alphas[1:])
+                self.subs["ppr"] = ppr
+                for a, sub in zip(self.ppr_alphas[1:], others):
+                    self.subs[f"ppr@{a}"] = sub  # str(a) round-trips: from_state reads alpha back
+            else:
+                self.subs[name] = cls(seed=self.seed).fit(tables)
         if self.embeddings is not None:
             # embeddings="train": GraphSAGE trained on exactly this (inner) training graph, so no
             # validation or test pair reaches the embeddings the blend learns from

@@ -180,6 +180,37 @@ def test_ppr_with_alpha_is_a_fresh_fit_at_that_alpha(tables):
     np.testing.assert_array_equal(restored.score(targets), fresh.score(targets))
 
 
+def test_one_walk_gives_every_restart_probability(tables):
+    import scipy.sparse as sp
+
+    from recommend.graph import PPRRecommender, personalized_pagerank, personalized_pagerank_alphas
+    rng = np.random.default_rng(0)
+    a = sp.random(60, 60, density=0.05, random_state=1, format="csr")
+    dense = (a + a.T).toarray()
+    dense[:, 55:] = 0  # dangling nodes: their mass restarts at the seed
+    dense[55:, :] = 0
+    a = sp.csr_matrix(dense)
+    seeds = np.zeros((60, 4), dtype=np.float32)
+    seeds[rng.choice(55, 4, replace=False), np.arange(4)] = 1.0
+    alphas = (0.3, 0.15, 0.5)
+    for iters in (1, 7, 30):
+        walks = personalized_pagerank_alphas(a, seeds, alphas, iters)
+        for al, got in zip(alphas, walks):
+            want = personalized_pagerank(a, seeds, alpha=al, iters=iters, tol=0.0)  # the plain iteration, every step
+            np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+            np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=1e-5)
+    # the recommender: one fit, every alpha the same as fitting it alone
+    base = PPRRecommender(alpha=0.3)
+    others = base.fit_alphas(tables, (0.15, 0.5))
+    targets = ["DOID:A0", "DOID:A9", "DOID:B3"]
+    np.testing.assert_allclose(base.score(targets), PPRRecommender(alpha=0.3).fit(tables).score(targets), rtol=1e-4, atol=1e-7)
+    for al, other in zip((0.15, 0.5), others):
+        assert other.alpha == al and other.adj_ is base.adj_
+        np.testing.assert_allclose(other.score(targets), PPRRecommender(alpha=al).fit(tables).score(targets),
+                                   rtol=1e-4, atol=1e-7)
+    assert not hasattr(base, "_also_alphas") and not hasattr(base, "_also_scores")
+
+
 def test_hybrid_signals_follow_its_settings(tables, tmp_path):
     from recommend.hybrid import HybridRecommender
     rec = HybridRecommender(val_rounds=1, seed=0).fit(tables)  # defaults: 3 PPR restarts, damping 0.2, no CtDlAlD
