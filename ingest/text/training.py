@@ -92,6 +92,106 @@ def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = Non
     return {**counts, "labels": labels, "rejected": read.rejected, "warnings": len(read.warnings)}
 
 
+PRETRAIN_OBJECTIVE = "medkg.PretrainCharacters.v1"
+
+
+@spacy.registry.architectures(PRETRAIN_OBJECTIVE)
+def create_pretrain_characters(maxout_pieces: int = 3, hidden_size: int = 300, n_characters: int = 4) -> Any:
+    """spaCy's ``characters`` pretraining objective, for the tok2vec *inside* the ner component.
+
+    ``spacy.PretrainCharacters.v1`` expects a tok2vec that returns one array per
+    document and puts ``list2array`` in front of its output layer. The ner's
+    ``tok2vec`` reference (what ``[initialize] init_tok2vec`` loads into) already
+    ends in ``list2array`` and a linear projection, so spaCy's objective fails on
+    it with a shape error. This one is the same model (masked words, predict the
+    first and last ``n_characters`` characters) without the second ``list2array``,
+    so the saved weights are exactly the layer the ner loads.
+    """
+    from functools import partial
+
+    from spacy.ml.models.multi_task import build_masked_language_model, get_characters_loss
+    from thinc.api import LayerNorm, Maxout, MultiSoftmax, chain
+
+    def create(vocab: Any, tok2vec: Any) -> Any:
+        output_layer = chain(Maxout(nO=hidden_size, nP=maxout_pieces), LayerNorm(nI=hidden_size),
+                             MultiSoftmax([256] * n_characters, nI=hidden_size))
+        model = build_masked_language_model(vocab, chain(tok2vec, output_layer))
+        model.set_ref("tok2vec", tok2vec)
+        model.set_ref("output_layer", output_layer)
+        model.attrs["loss"] = partial(get_characters_loss, nr_char=n_characters)
+        return model
+
+    return create
+
+
+def pretrain_tok2vec(
+    texts: Iterable[str | Path],
+    output: str | Path,
+    *,
+    epochs: int = 8,
+    vectors: str | Path | None = None,
+    config: str | Path | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> Path:
+    """Pretrain the ner's tok2vec on raw text (``spacy pretrain``, characters objective).
+
+    Args:
+        texts: corpus files in any format :func:`ingest.text.readers.read_documents`
+            reads (plain text, JSONL, PubMed XML, PubTator, IOB); only their text is used,
+            never annotations. Do not pass a corpus you evaluate on.
+        output: directory for ``model{epoch}.bin`` (one per epoch), ``log.jsonl``,
+            ``raw_text.jsonl`` and ``pretrain_meta.json``.
+        epochs: passes over the text; the last epoch's weights are returned.
+        vectors: static vectors (a spaCy pipeline directory), as for :func:`train_ner`;
+            pretrain and train with the same vectors, or none in both.
+        config, overrides: as for :func:`train_ner` (the ``[pretraining]`` section is used).
+
+    Returns:
+        The weights file to pass as ``init_tok2vec`` (``medkg ner train --init-tok2vec``).
+
+    Raises:
+        IngestError: no text was read.
+    """
+    from spacy.training.pretrain import pretrain
+    from spacy.util import load_config
+
+    out = Path(output)
+    out.mkdir(parents=True, exist_ok=True)
+    raw = out / "raw_text.jsonl"
+    read = ReadStats()
+    n_docs = n_words = 0
+    paths = [Path(t) for t in texts]
+    with open(raw, "w", encoding="utf-8") as fh:
+        for path in paths:
+            for d in read_documents(path, stats=read):
+                if d.text.strip():
+                    fh.write(json.dumps({"text": d.text}) + "\n")
+                    n_docs += 1
+                    n_words += len(d.text.split())
+    if not n_docs:
+        raise IngestError("no text to pretrain on", ", ".join(map(str, paths)))
+    cfg_path = Path(config) if config else default_config_path()
+    all_overrides: dict[str, Any] = {"paths.raw_text": str(raw), "pretraining.max_epochs": epochs, **(overrides or {})}
+    if vectors:
+        all_overrides["paths.vectors"] = str(vectors)
+        all_overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
+    cfg = load_config(cfg_path, overrides=all_overrides, interpolate=False).interpolate()
+    started = time.time()
+    pretrain(cfg, out, silent=False, skip_last=True)  # model{epochs - 1}.bin is the last model
+    weights = out / f"model{epochs - 1}.bin"
+    if not weights.exists():
+        raise ModelError(f"pretraining wrote no {weights.name} in {out}")
+    meta = {
+        "objective": PRETRAIN_OBJECTIVE, "epochs": epochs, "documents": n_docs, "words": n_words,
+        "rejected": read.rejected, "text_data": fingerprint(paths), "config": cfg_path.name,
+        "vectors": Path(vectors).name if vectors else None,
+        "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
+        "seconds": round(time.time() - started, 1), "weights": weights.name,
+    }
+    (out / "pretrain_meta.json").write_text(json.dumps(meta, indent=2))
+    return weights
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["training.patience=4000", "nlp.batch_size=128"]`` -> spaCy config overrides.
 
@@ -133,6 +233,7 @@ def train_ner(
     overrides: dict[str, Any] | None = None,
     name: str = "medkg_ner",
     version: str = "0.1.0",
+    init_tok2vec: str | Path | None = None,
 ) -> Path:
     """Train a spaCy NER on annotated corpora.
 
@@ -144,6 +245,8 @@ def train_ner(
         config: a spaCy config; defaults to the shipped ``configs/ner.cfg``.
         overrides: spaCy config overrides, e.g. ``{"training.max_steps": 2000}``.
         name, version: recorded in the model's ``meta.json``.
+        init_tok2vec: pretrained tok2vec weights (:func:`pretrain_tok2vec`) to start from;
+            their fingerprint is recorded in ``meta.json``.
 
     Returns:
         The path of the best model.
@@ -159,6 +262,8 @@ def train_ner(
     dev_stats = corpus_to_docbin(dev, corpus_dir / "dev.spacy", fmt)
     cfg = Path(config) if config else default_config_path()
     all_overrides = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"), **(overrides or {})}
+    if init_tok2vec is not None:
+        all_overrides["paths.init_tok2vec"] = str(init_tok2vec)
     started = time.time()
     spacy_train(cfg, out, overrides=all_overrides, use_gpu=-1)
     best = out / "model-best"
@@ -168,6 +273,10 @@ def train_ner(
     if all_overrides.get("paths.vectors"):
         info = Path(str(all_overrides["paths.vectors"])) / "vectors_info.json"
         vectors = {"vectors": json.loads(info.read_text()) if info.exists() else {"path": Path(str(all_overrides["paths.vectors"])).name}}
+    if all_overrides.get("paths.init_tok2vec"):
+        weights = Path(str(all_overrides["paths.init_tok2vec"]))
+        pre_meta = weights.parent / "pretrain_meta.json"
+        vectors["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
     write_model_meta(
         best, train, dev, name=name, version=version, config=cfg,
         extra={**vectors, "train_corpus": train_stats, "dev_corpus": dev_stats,

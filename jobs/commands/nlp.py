@@ -58,9 +58,11 @@ def ner_group() -> None:
               help="A spaCy pipeline directory with static word vectors (e.g. from tools/train_ner_vectors.py); switches on include_static_vectors.")
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Any spaCy config override, e.g. --set training.patience=4000 (repeatable; values parsed as JSON when possible).")
+@click.option("--init-tok2vec", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Pretrained tok2vec weights to start from (a model*.bin from `medkg ner pretrain`, made with the same --vectors).")
 @click.option("--name", default="medkg_ner", show_default=True)
 def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None,
-                  vectors: Path | None, settings: tuple[str, ...], name: str) -> None:
+                  vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
     from ingest.text.training import parse_overrides, train_ner
 
@@ -74,10 +76,34 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         overrides["paths.vectors"] = str(vectors)
         overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
     try:
-        best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name)
+        best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec)
     except MedkgError as err:
         _fail(err)
     click.echo(f"model: {best}")
+
+
+@ner_group.command("pretrain")
+@click.option("--text", "texts", required=True, multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Raw-text corpus (text, JSONL, PubMed XML, PubTator or IOB; annotations are ignored). Repeatable. Never a corpus you evaluate on.")
+@click.option("--output", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--epochs", type=click.IntRange(1), default=8, show_default=True)
+@click.option("--config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None, help="spaCy config (default: the shipped ner.cfg).")
+@click.option("--vectors", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Static vectors, as for `medkg ner train --vectors` (use the same in both).")
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE", help="Any spaCy config override (repeatable).")
+def ner_pretrain_cmd(texts: tuple[Path, ...], output: Path, epochs: int, config: Path | None, vectors: Path | None, settings: tuple[str, ...]) -> None:
+    """Pretrain the NER's tok2vec on raw text (spaCy pretrain, characters objective)."""
+    from ingest.text.training import parse_overrides, pretrain_tok2vec
+
+    try:
+        overrides = parse_overrides(settings)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--set") from None
+    try:
+        weights = pretrain_tok2vec(texts, output, epochs=epochs, vectors=vectors, config=config, overrides=overrides)
+    except MedkgError as err:
+        _fail(err)
+    click.echo(f"weights: {weights}")
 
 
 @ner_group.command("evaluate")

@@ -45,7 +45,7 @@ def _root() -> click.Group:
 def test_register_adds_commands() -> None:
     root = _root()
     assert {"extract", "ner"} <= set(root.commands)
-    assert set(root.commands["ner"].commands) == {"train", "evaluate"}  # type: ignore[attr-defined]
+    assert set(root.commands["ner"].commands) == {"train", "evaluate", "pretrain"}  # type: ignore[attr-defined]
     assert "text" in root.commands["ingest"].commands  # type: ignore[attr-defined]
 
 
@@ -235,6 +235,49 @@ def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     with pytest.raises(ModelError, match="different word vectors"):
         load_pipeline(ner=best, gene_ner=tmp_path / "run2" / "model-best")
+
+
+def test_ner_pretrain_weights_are_what_training_starts_from(tmp_path: Path) -> None:
+    from spacy.training.initialize import init_nlp
+    from spacy.util import load_config
+
+    from ingest.text.training import default_config_path
+
+    corpus = _tiny_pubtator(tmp_path)
+    raw = tmp_path / "raw.txt"
+    raw.write_text("Cisplatin nephrotoxicity was dose dependent in all treated rats and mice.\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "pre"
+    result = runner.invoke(_root(), ["ner", "pretrain", "--text", str(corpus), "--text", str(raw), "--output", str(out),
+                                     "--epochs", "2"])
+    assert result.exit_code == 0, result.output
+    weights = out / "model1.bin"
+    assert result.output.strip().endswith(str(weights)) and (out / "model0.bin").exists()
+    meta = json.loads((out / "pretrain_meta.json").read_text())
+    # 4 PubTator documents (text only, annotations ignored) + the plain-text file
+    assert meta["documents"] == 5 and meta["epochs"] == 2 and set(meta["text_data"]) == {"tiny.PubTator.txt", "raw.txt"}
+    assert len((out / "log.jsonl").read_text().splitlines()) == 2  # one line per epoch
+
+    # what `medkg ner train --init-tok2vec` initialises is exactly the pretrained layer
+    def tok2vec_bytes(init: Path | None) -> bytes:
+        cfg = load_config(default_config_path(), overrides={"paths.train": str(tmp_path / "run" / "corpus" / "train.spacy"),
+                                                            "paths.dev": str(tmp_path / "run" / "corpus" / "dev.spacy"),
+                                                            "paths.init_tok2vec": str(init) if init else None})
+        return init_nlp(cfg).get_pipe("ner").model.get_ref("tok2vec").to_bytes()
+
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(corpus), "--dev", str(corpus), "--output", str(tmp_path / "run"),
+                                     "--max-steps", "2", "--init-tok2vec", str(weights)])
+    assert result.exit_code == 0, result.output
+    trained = json.loads((tmp_path / "run" / "model-best" / "meta.json").read_text())["medkg"]["init_tok2vec"]
+    assert set(trained) == {"model1.bin", "pretraining"} and trained["pretraining"]["documents"] == 5
+    assert tok2vec_bytes(weights) == weights.read_bytes()
+    assert tok2vec_bytes(None) != weights.read_bytes()
+    assert tok2vec_bytes(out / "model0.bin") != weights.read_bytes()  # the second epoch changed the weights
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("", encoding="utf-8")
+    result = runner.invoke(_root(), ["ner", "pretrain", "--text", str(empty), "--output", str(tmp_path / "pre2")])
+    assert result.exit_code != 0 and "no text to pretrain on" in result.output and "empty.txt" in result.output
 
 
 def test_extract_accepts_documents_up_to_max_chars_beyond_spacys_limit(tmp_path: Path) -> None:
