@@ -70,8 +70,85 @@ def documents_to_docs(nlp: Language, documents: Iterable[Document], stats: dict[
         yield doc
 
 
-def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class PartialCorpus:
+    """A training corpus annotated for some labels only (NCBI-disease: Disease; BC2GM: Gene).
+
+    Attributes:
+        path: the corpus (PubTator or IOB).
+        labels: the labels it annotates; its mentions of them become entities.
+        drop_types: corpus annotation types (the PubTator type column) that are marked
+            *missing* instead: NCBI-disease's ``Modifier`` and ``CompositeMention``,
+            which BC5CDR annotates differently.
+    """
+
+    path: Path
+    labels: frozenset[str]
+    drop_types: frozenset[str] = frozenset()
+
+
+def _annotation_types(path: str | Path) -> dict[tuple[str, int, int], str]:
+    """``(doc id, start, end) -> annotation type`` of a PubTator-style file's mention lines."""
+    out: dict[tuple[str, int, int], str] = {}
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            cols = line.rstrip("\n").split("\t")
+            if len(cols) >= 5 and cols[1].isdigit() and cols[2].isdigit():
+                out[(cols[0], int(cols[1]), int(cols[2]))] = cols[4]
+    return out
+
+
+def partial_docs(nlp: Language, corpus: PartialCorpus, others: Language | None, counts: dict[str, int],
+                 stats: ReadStats | None = None) -> Iterator[Doc]:
+    """Docs of a partially annotated corpus, for training next to a fully annotated one.
+
+    The corpus never annotated the other labels, so treating everything else as
+    "not an entity" would teach the model that the drugs in NCBI-disease are not
+    drugs. Tokens are therefore: entities (its mentions of ``corpus.labels``),
+    *missing* -- no loss either way -- (mentions of ``corpus.drop_types``, and
+    every span that ``others``, a recognising pipeline, labels with any label
+    outside ``corpus.labels``), or outside (the rest).
+    """
+    types = _annotation_types(corpus.path) if corpus.drop_types else {}
+    for d in read_documents(corpus.path, stats=stats if stats is not None else ReadStats()):
+        doc = nlp.make_doc(d.text)
+        ents, missing = [], []
+        for m in d.gold_mentions:
+            if m.label not in corpus.labels:
+                continue
+            span = doc.char_span(m.start, m.end, label=m.label, alignment_mode="expand")
+            if span is None:
+                continue
+            if types.get((d.id, m.start, m.end)) in corpus.drop_types:
+                missing.append(span)
+            else:
+                ents.append(span)
+        ents = filter_spans(ents)
+        if others is not None:
+            for e in others(d.text).ents:
+                if e.label_ not in corpus.labels:
+                    span = doc.char_span(e.start_char, e.end_char, alignment_mode="expand")
+                    if span is not None:
+                        missing.append(span)
+        taken = {i for e in ents for i in range(e.start, e.end)}
+        # a span that overlaps an annotated entity stays as it is (the annotation wins)
+        unknown = sorted({i for span in missing if not taken.intersection(range(span.start, span.end))
+                          for i in range(span.start, span.end)})
+        doc.set_ents(ents, missing=[doc[i:i + 1] for i in unknown], default="outside")
+        counts["partial_docs"] = counts.get("partial_docs", 0) + 1
+        counts["partial_mentions"] = counts.get("partial_mentions", 0) + len(ents)
+        counts["partial_missing_tokens"] = counts.get("partial_missing_tokens", 0) + len(unknown)
+        yield doc
+
+
+def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = None, *, repeat: int = 1,
+                     partial: Iterable[PartialCorpus] = (), others: Language | None = None) -> dict[str, Any]:
     """Convert an annotated corpus file to a ``.spacy`` file; returns conversion counts.
+
+    Args:
+        repeat: add every document of ``path`` this many times (weights it against ``partial``).
+        partial: partially annotated corpora added once each (:func:`partial_docs`).
+        others: the pipeline that finds the labels a partial corpus does not annotate.
 
     Raises:
         IngestError: the corpus is unreadable or has no annotated mention.
@@ -82,14 +159,19 @@ def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = Non
     db = DocBin(store_user_data=False)
     labels: dict[str, int] = {}
     for doc in documents_to_docs(nlp, read_documents(path, fmt, stats=read), counts):
-        db.add(doc)
+        for _ in range(repeat):
+            db.add(doc)
         for ent in doc.ents:
             labels[ent.label_] = labels.get(ent.label_, 0) + 1
     if not labels:
         raise IngestError("no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations", str(path))
+    for corpus in partial:
+        for doc in partial_docs(nlp, corpus, others, counts, stats=read):
+            db.add(doc)
     Path(output).parent.mkdir(parents=True, exist_ok=True)
     db.to_disk(output)
-    return {**counts, "labels": labels, "rejected": read.rejected, "warnings": len(read.warnings)}
+    return {**counts, "labels": labels, "rejected": read.rejected, "warnings": len(read.warnings),
+            **({"repeat": repeat} if repeat != 1 else {})}
 
 
 PRETRAIN_OBJECTIVE = "medkg.PretrainCharacters.v1"
@@ -234,6 +316,9 @@ def train_ner(
     name: str = "medkg_ner",
     version: str = "0.1.0",
     init_tok2vec: str | Path | None = None,
+    train_repeat: int = 1,
+    partial: Iterable[PartialCorpus] = (),
+    others: Language | None = None,
 ) -> Path:
     """Train a spaCy NER on annotated corpora.
 
@@ -247,6 +332,11 @@ def train_ner(
         name, version: recorded in the model's ``meta.json``.
         init_tok2vec: pretrained tok2vec weights (:func:`pretrain_tok2vec`) to start from;
             their fingerprint is recorded in ``meta.json``.
+        train_repeat: how many times each ``train`` document enters the training data.
+        partial: corpora annotated for some labels only, added to the training data
+            (:func:`partial_docs`; e.g. NCBI-disease next to BC5CDR).
+        others: the pipeline that marks a partial corpus's other labels missing; default
+            the shipped extraction pipeline (NER models + dictionary).
 
     Returns:
         The path of the best model.
@@ -258,7 +348,14 @@ def train_ner(
 
     out = Path(output)
     corpus_dir = out / "corpus"
-    train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt)
+    partial = list(partial)
+    others_desc: dict[str, Any] = {"pipes": others.pipe_names} if others is not None else {}
+    if partial and others is None:
+        from ingest.text.pipeline import load_pipeline, shipped_model
+
+        others = load_pipeline(relation_models="none")
+        others_desc = {"pipes": others.pipe_names, "shipped": [str(getattr(shipped_model(c), "name", None)) for c in ("ner", "ner_gene")]}
+    train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt, repeat=train_repeat, partial=partial, others=others)
     dev_stats = corpus_to_docbin(dev, corpus_dir / "dev.spacy", fmt)
     cfg = Path(config) if config else default_config_path()
     all_overrides = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"), **(overrides or {})}
@@ -277,6 +374,10 @@ def train_ner(
         weights = Path(str(all_overrides["paths.init_tok2vec"]))
         pre_meta = weights.parent / "pretrain_meta.json"
         vectors["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
+    if partial:
+        vectors["partial_corpora"] = [{"labels": sorted(c.labels), "drop_types": sorted(c.drop_types), **fingerprint([c.path])}
+                                      for c in partial]
+        vectors["partial_others"] = others_desc
     write_model_meta(
         best, train, dev, name=name, version=version, config=cfg,
         extra={**vectors, "train_corpus": train_stats, "dev_corpus": dev_stats,

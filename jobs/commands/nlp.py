@@ -60,11 +60,20 @@ def ner_group() -> None:
               help="Any spaCy config override, e.g. --set training.patience=4000 (repeatable; values parsed as JSON when possible).")
 @click.option("--init-tok2vec", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Pretrained tok2vec weights to start from (a model*.bin from `medkg ner pretrain`, made with the same --vectors).")
+@click.option("--partial", "partial_paths", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A corpus annotated for --partial-labels only (e.g. NCBI-disease next to BC5CDR), added to the training data; "
+                   "spans of other labels that the shipped pipeline finds there are marked missing, not 'no entity'. Repeatable.")
+@click.option("--partial-labels", default="Disease", show_default=True, help="Comma-separated labels the --partial corpora annotate.")
+@click.option("--partial-drop-types", default="", metavar="TYPES",
+              help="Comma-separated annotation types of the --partial corpora to mark missing (NCBI-disease: Modifier,CompositeMention).")
+@click.option("--train-repeat", type=click.IntRange(1), default=1, show_default=True,
+              help="Each --train document enters the training data this many times (weights it against --partial).")
 @click.option("--name", default="medkg_ner", show_default=True)
 def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None,
-                  vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, name: str) -> None:
+                  vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, partial_paths: tuple[Path, ...],
+                  partial_labels: str, partial_drop_types: str, train_repeat: int, name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
-    from ingest.text.training import parse_overrides, train_ner
+    from ingest.text.training import PartialCorpus, parse_overrides, train_ner
 
     try:
         overrides = parse_overrides(settings)
@@ -75,8 +84,15 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
     if vectors:
         overrides["paths.vectors"] = str(vectors)
         overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
+    labels = frozenset(x.strip() for x in partial_labels.split(",") if x.strip())
+    unknown = labels - {"Disease", "Drug", "Gene"}
+    if unknown or not labels:
+        raise click.BadParameter(f"{partial_labels!r}: expected labels among Disease, Drug, Gene", param_hint="--partial-labels")
+    drop = frozenset(x.strip() for x in partial_drop_types.split(",") if x.strip())
+    partial = [PartialCorpus(p, labels, drop) for p in partial_paths]
     try:
-        best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec)
+        best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec,
+                         train_repeat=train_repeat, partial=partial)
     except MedkgError as err:
         _fail(err)
     click.echo(f"model: {best}")

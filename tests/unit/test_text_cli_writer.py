@@ -280,6 +280,62 @@ def test_ner_pretrain_weights_are_what_training_starts_from(tmp_path: Path) -> N
     assert result.exit_code != 0 and "no text to pretrain on" in result.output and "empty.txt" in result.output
 
 
+def _ncbi_like(tmp_path: Path) -> Path:
+    """A disease-only corpus (NCBI-disease style types) whose text also names a drug."""
+    text_t, text_a = "Aspirin and tumour.", "APC gene carriers had colon cancer."
+    corpus = tmp_path / "ncbi_like.txt"
+    corpus.write_text(
+        f"7|t|{text_t}\n7|a|{text_a}\n"
+        "7\t12\t18\ttumour\tDiseaseClass\tD009369\n"
+        "7\t20\t23\tAPC\tModifier\tD011125\n"
+        "7\t42\t54\tcolon cancer\tSpecificDisease\tD003110\n\n",
+        encoding="utf-8",
+    )
+    return corpus
+
+
+def test_partial_corpus_marks_what_it_does_not_annotate_missing(tmp_path: Path) -> None:
+    import spacy
+    from spacy.tokens import DocBin
+
+    from ingest.text.training import PartialCorpus, corpus_to_docbin
+
+    main, partial = _tiny_pubtator(tmp_path), _ncbi_like(tmp_path)
+    others = spacy.blank("en")
+    others.add_pipe("entity_ruler").add_patterns([{"label": "Drug", "pattern": "Aspirin"},
+                                                  {"label": "Disease", "pattern": "tumour"}])
+    corpus = PartialCorpus(partial, frozenset({"Disease"}), frozenset({"Modifier"}))
+    out = tmp_path / "train.spacy"
+    stats = corpus_to_docbin(main, out, repeat=2, partial=[corpus], others=others)
+    nlp = spacy.blank("en")
+    docs = list(DocBin().from_disk(out).get_docs(nlp.vocab))
+    assert len(docs) == 4 * 2 + 1 and stats["repeat"] == 2 and stats["partial_docs"] == 1
+    doc = docs[-1]
+    iob = {t.text: t.ent_iob_ for t in doc}
+    assert [(e.text, e.label_) for e in doc.ents] == [("tumour", "Disease"), ("colon cancer", "Disease")]
+    assert iob["Aspirin"] == "" and iob["APC"] == ""  # another label / a dropped type: missing, no loss
+    assert iob["carriers"] == "O" and iob["gene"] == "O"  # the rest: outside
+    assert stats["partial_missing_tokens"] == 2
+    # without a recogniser for the other labels the drug would be taught as "no entity"
+    corpus_to_docbin(main, out, partial=[corpus])
+    doc = list(DocBin().from_disk(out).get_docs(nlp.vocab))[-1]
+    assert {t.text: t.ent_iob_ for t in doc}["Aspirin"] == "O"
+
+    runner = CliRunner()
+    run = tmp_path / "run"
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(run), "--max-steps", "2",
+                                     "--partial", str(partial), "--partial-drop-types", "Modifier", "--train-repeat", "3"])
+    assert result.exit_code == 0, result.output
+    meta = json.loads((run / "model-best" / "meta.json").read_text())["medkg"]
+    assert meta["train_corpus"]["repeat"] == 3 and meta["train_corpus"]["partial_docs"] == 1
+    assert meta["partial_corpora"] == [{"labels": ["Disease"], "drop_types": ["Modifier"],
+                                        "ncbi_like.txt": meta["partial_corpora"][0]["ncbi_like.txt"]}]
+    assert "ner" in meta["partial_others"]["pipes"] and "dictionary" in meta["partial_others"]["pipes"]
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(tmp_path / "bad"),
+                                     "--partial", str(partial), "--partial-labels", "Disease,Species"])
+    assert result.exit_code == 2 and "expected labels among Disease, Drug, Gene" in result.output
+
+
 def test_extract_accepts_documents_up_to_max_chars_beyond_spacys_limit(tmp_path: Path) -> None:
     # spaCy refuses texts over nlp.max_length (1,000,000) with a ValueError that would end the
     # run; documents the reader accepts (--max-chars) must be extracted, longer ones rejected
