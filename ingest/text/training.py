@@ -366,21 +366,21 @@ def train_ner(
     best = out / "model-best"
     if not best.exists():
         raise ModelError(f"training produced no model in {best}; check the log above and [training] in {cfg}")
-    vectors: dict[str, Any] = {}
+    provenance: dict[str, Any] = {}  # vectors, pretrained weights, partial corpora
     if all_overrides.get("paths.vectors"):
         info = Path(str(all_overrides["paths.vectors"])) / "vectors_info.json"
-        vectors = {"vectors": json.loads(info.read_text()) if info.exists() else {"path": Path(str(all_overrides["paths.vectors"])).name}}
+        provenance["vectors"] = json.loads(info.read_text()) if info.exists() else {"path": Path(str(all_overrides["paths.vectors"])).name}
     if all_overrides.get("paths.init_tok2vec"):
         weights = Path(str(all_overrides["paths.init_tok2vec"]))
         pre_meta = weights.parent / "pretrain_meta.json"
-        vectors["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
+        provenance["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
     if partial:
-        vectors["partial_corpora"] = [{"labels": sorted(c.labels), "drop_types": sorted(c.drop_types), **fingerprint([c.path])}
-                                      for c in partial]
-        vectors["partial_others"] = others_desc
+        provenance["partial_corpora"] = [{"labels": sorted(c.labels), "drop_types": sorted(c.drop_types), **fingerprint([c.path])}
+                                         for c in partial]
+        provenance["partial_others"] = others_desc
     write_model_meta(
         best, train, dev, name=name, version=version, config=cfg,
-        extra={**vectors, "train_corpus": train_stats, "dev_corpus": dev_stats,
+        extra={**provenance, "train_corpus": train_stats, "dev_corpus": dev_stats,
                "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
                "train_seconds": round(time.time() - started, 1)},
     )
