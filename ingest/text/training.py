@@ -77,9 +77,9 @@ class PartialCorpus:
     Attributes:
         path: the corpus (PubTator or IOB).
         labels: the labels it annotates; its mentions of them become entities.
-        drop_types: corpus annotation types (the PubTator type column) that are marked
-            *missing* instead: NCBI-disease's ``Modifier`` and ``CompositeMention``,
-            which BC5CDR annotates differently.
+        drop_types: corpus annotation types (the type column of a PubTator-style file;
+            an IOB corpus has none to drop) that are marked *missing* instead:
+            NCBI-disease's ``Modifier`` and ``CompositeMention``, which BC5CDR annotates differently.
     """
 
     path: Path
