@@ -35,6 +35,20 @@ PPR_REL_TYPES: tuple[str, ...] = (
 )
 
 
+def _walk_operator(a: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
+    """``P^T`` (``P`` the row-stochastic transition matrix of ``a``) and the dangling-node mask."""
+    deg = np.asarray(a.sum(axis=1)).ravel()
+    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
+    return sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32), deg == 0
+
+
+def _seed_columns(n: int, seed_nodes: np.ndarray) -> np.ndarray:
+    """``(n, S)`` restart distributions, one per seed node."""
+    s = np.zeros((n, len(seed_nodes)), dtype=np.float32)
+    s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
+    return s
+
+
 def personalized_pagerank(
     a: sp.csr_matrix, seeds: np.ndarray, alpha: float = 0.15, iters: int = 40, tol: float = 1e-7
 ) -> np.ndarray:
@@ -51,10 +65,7 @@ def personalized_pagerank(
     Shapes:
         return: ``(N, B)`` float32, columns sum to 1.
     """
-    deg = np.asarray(a.sum(axis=1)).ravel()
-    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
-    pt = sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32)
-    dangling = deg == 0
+    pt, dangling = _walk_operator(a)
     s = np.asarray(seeds, dtype=np.float32)
     r = s.copy()
     for _ in range(iters):
@@ -83,10 +94,7 @@ def personalized_pagerank_alphas(
     Shapes:
         seeds: ``(N, B)``; return: one ``(N, B)`` float32 array per alpha.
     """
-    deg = np.asarray(a.sum(axis=1)).ravel()
-    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
-    pt = sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32)
-    dangling = deg == 0
+    pt, dangling = _walk_operator(a)
     s = np.asarray(seeds, dtype=np.float32)
     w = s.copy()  # M^k s
     acc = [np.float32(al) * w for al in alphas]
@@ -112,9 +120,7 @@ def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n
         return: ``(S, n_drugs)`` float32.
     """
     if device == "cpu":
-        s = np.zeros((a.shape[0], len(seed_nodes)), dtype=np.float32)
-        s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
-        r = personalized_pagerank(a, s, alpha=alpha, iters=iters)
+        r = personalized_pagerank(a, _seed_columns(a.shape[0], seed_nodes), alpha=alpha, iters=iters)
         return np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T)
     from graph_engine.scoring import personalized_pagerank as shared_ppr
 
@@ -125,6 +131,16 @@ def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n
     rows = np.repeat(np.arange(len(seed_nodes)), res.indices.shape[1])
     out[rows, res.indices.ravel() - drug_start] = res.scores.ravel()
     return out
+
+
+def ppr_drug_scores_alphas(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
+                           alphas: tuple[float, ...], iters: int = 30, device: str = "cpu") -> list[np.ndarray]:
+    """:func:`ppr_drug_scores` at several restart probabilities: on the CPU from one walk
+    (:func:`personalized_pagerank_alphas`), on a torch device one iteration per alpha."""
+    if device != "cpu":
+        return [ppr_drug_scores(a, seed_nodes, drug_start, n_drugs, al, iters, device) for al in alphas]
+    walks = personalized_pagerank_alphas(a, _seed_columns(a.shape[0], seed_nodes), tuple(alphas), iters)
+    return [np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T) for r in walks]
 
 
 @register("ppr")
@@ -147,6 +163,7 @@ class PPRRecommender(Recommender):
         super().__init__(seed=seed)
         self.alpha, self.iters, self.device = float(alpha), int(iters), str(device)
         self.rel_types = list(PPR_REL_TYPES if rel_types is None else rel_types)
+        self._also_alphas: tuple[float, ...] = ()  # set by fit_alphas for the duration of one fit
 
     def params(self) -> dict[str, Any]:
         return {"alpha": self.alpha, "iters": self.iters, "rel_types": self.rel_types, "device": self.device,
@@ -161,13 +178,10 @@ class PPRRecommender(Recommender):
         offsets = tables.offsets()
         dis0, drug0 = offsets[DISEASE], offsets[DRUG]
         seed_nodes = dis0 + np.arange(d.n_diseases)
-        also = getattr(self, "_also_alphas", ())
-        if also and self.device == "cpu":  # fit_alphas: every restart probability from one walk
-            s = np.zeros((a.shape[0], len(seed_nodes)), dtype=np.float32)
-            s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
-            walks = personalized_pagerank_alphas(a, s, (self.alpha, *also), self.iters)
-            blocks = [np.ascontiguousarray(r[drug0:drug0 + d.n_drugs].T) for r in walks]
-            scores, self._also_scores = blocks[0], dict(zip(also, blocks[1:]))
+        if self._also_alphas:  # fit_alphas: every restart probability from one walk
+            blocks = ppr_drug_scores_alphas(a, seed_nodes, drug0, d.n_drugs, (self.alpha, *self._also_alphas),
+                                            self.iters, self.device)
+            scores, self._also_scores = blocks[0], dict(zip(self._also_alphas, blocks[1:]))
         else:
             scores = ppr_drug_scores(a, seed_nodes, drug0, d.n_drugs, self.alpha, self.iters, self.device)
         self.scores_ = scores
@@ -188,10 +202,9 @@ class PPRRecommender(Recommender):
         self._also_alphas = tuple(float(x) for x in alphas)
         try:
             self.fit(tables)
-            walked = getattr(self, "_also_scores", {})
-            return [self.with_alpha(x, scores=walked.get(x)) for x in self._also_alphas]
+            return [self.with_alpha(x, scores=self._also_scores[x]) for x in self._also_alphas]
         finally:
-            self.__dict__.pop("_also_alphas", None)
+            self._also_alphas = ()
             self.__dict__.pop("_also_scores", None)
 
     def with_alpha(self, alpha: float, scores: np.ndarray | None = None) -> "PPRRecommender":

@@ -208,7 +208,7 @@ def test_one_walk_gives_every_restart_probability(tables):
         assert other.alpha == al and other.adj_ is base.adj_
         np.testing.assert_allclose(other.score(targets), PPRRecommender(alpha=al).fit(tables).score(targets),
                                    rtol=1e-4, atol=1e-7)
-    assert not hasattr(base, "_also_alphas") and not hasattr(base, "_also_scores")
+    assert base._also_alphas == () and not hasattr(base, "_also_scores")  # no per-fit state left behind
 
 
 def test_hybrid_signals_follow_its_settings(tables, tmp_path):
