@@ -253,10 +253,8 @@ def pretrain_tok2vec(
     if not n_docs:
         raise IngestError("no text to pretrain on", ", ".join(map(str, paths)))
     cfg_path = Path(config) if config else default_config_path()
-    all_overrides: dict[str, Any] = {"paths.raw_text": str(raw), "pretraining.max_epochs": epochs, **(overrides or {})}
-    if vectors:
-        all_overrides["paths.vectors"] = str(vectors)
-        all_overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
+    all_overrides: dict[str, Any] = {"paths.raw_text": str(raw), "pretraining.max_epochs": epochs, **(overrides or {}),
+                                     **vectors_overrides(vectors)}
     cfg = load_config(cfg_path, overrides=all_overrides, interpolate=False).interpolate()
     started = time.time()
     pretrain(cfg, out, silent=False, skip_last=True)  # model{epochs - 1}.bin is the last model
@@ -272,6 +270,13 @@ def pretrain_tok2vec(
     }
     (out / "pretrain_meta.json").write_text(json.dumps(meta, indent=2))
     return weights
+
+
+def vectors_overrides(vectors: str | Path | None) -> dict[str, Any]:
+    """Config overrides that train or pretrain with static vectors (none for ``None``)."""
+    if not vectors:
+        return {}
+    return {"paths.vectors": str(vectors), "components.ner.model.tok2vec.embed.include_static_vectors": True}
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:

@@ -73,7 +73,8 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
                   vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, partial_paths: tuple[Path, ...],
                   partial_labels: str, partial_drop_types: str, train_repeat: int, name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
-    from ingest.text.training import PartialCorpus, parse_overrides, train_ner
+    from ingest.text.records import ENTITY_LABELS
+    from ingest.text.training import PartialCorpus, parse_overrides, train_ner, vectors_overrides
 
     try:
         overrides = parse_overrides(settings)
@@ -81,13 +82,10 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         raise click.BadParameter(str(err), param_hint="--set") from None
     if max_steps:
         overrides["training.max_steps"] = max_steps
-    if vectors:
-        overrides["paths.vectors"] = str(vectors)
-        overrides["components.ner.model.tok2vec.embed.include_static_vectors"] = True
+    overrides.update(vectors_overrides(vectors))
     labels = frozenset(x.strip() for x in partial_labels.split(",") if x.strip())
-    unknown = labels - {"Disease", "Drug", "Gene"}
-    if unknown or not labels:
-        raise click.BadParameter(f"{partial_labels!r}: expected labels among Disease, Drug, Gene", param_hint="--partial-labels")
+    if not labels or labels - set(ENTITY_LABELS):
+        raise click.BadParameter(f"{partial_labels!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint="--partial-labels")
     drop = frozenset(x.strip() for x in partial_drop_types.split(",") if x.strip())
     partial = [PartialCorpus(p, labels, drop) for p in partial_paths]
     try:
