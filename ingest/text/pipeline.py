@@ -28,6 +28,7 @@ from thinc.api import Config
 from graph_engine.batching import batched
 from graph_engine.errors import ModelError
 from ingest.text import components as _components
+from ingest.text import multitask as _multitask  # also registers medkg_ner_head (spacy.load of a multi-task model)
 from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers tokenizer + sentence factory)
 from ingest.text.records import Document, Evidence, Mention, Relation
 
@@ -41,7 +42,9 @@ def models_dir() -> Path:
 
 
 def shipped_model(component: str = "ner") -> Path | None:
-    """Path of the shipped model for ``ner`` or ``ner_gene``, or ``None`` if not installed."""
+    """Path of the shipped model for ``ner`` or ``ner_gene``, or ``None`` if none is shipped or installed."""
+    if component not in SHIPPED_MODELS:
+        return None
     p = models_dir() / SHIPPED_MODELS[component]
     return p if (p / "meta.json").exists() else None
 
@@ -75,9 +78,13 @@ def load_pipeline(
     # [paths] are filled below, so read the config without interpolating it yet
     cfg = Config().from_disk(config or default_pipeline_config(), interpolate=False)
     pipeline = list(cfg["nlp"]["pipeline"])
+    sourced: list[Path] = []
+    gene_head = False
     for comp, choice, key in (("ner", ner, "ner_model"), ("ner_gene", gene_ner, "gene_model")):
         if comp not in pipeline:
             continue
+        if comp == "ner_gene" and gene_head:
+            continue  # the multi-task model's Gene head stands in for the separate Gene model
         if choice == "auto":
             choice = shipped_model(comp) is not None
         if choice is False:
@@ -90,15 +97,53 @@ def load_pipeline(
                 f"no {comp} model at {path or models_dir() / SHIPPED_MODELS[comp]}: train one with "
                 f"'medkg ner train' and pass it, or run dictionary-only ({comp}=False / --no-ner)"
             )
-        cfg["paths"][key] = str(path)
+        sourced.append(path)
+        heads = multitask_heads(path)
+        if heads and comp == "ner":
+            gene_head = _source_multitask(cfg, pipeline, path, heads, keep_gene=gene_ner is True or gene_ner == "auto")
+        else:
+            cfg["paths"][key] = str(path)
     cfg["paths"]["vocabulary"] = str(vocabulary)
     cfg["paths"]["relation_models"] = relation_models
     cfg["nlp"]["pipeline"] = pipeline
     nlp = spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
-    _attach_vectors(nlp, [Path(cfg["paths"][k]) for k in ("ner_model", "gene_model") if cfg["paths"].get(k)])
+    _attach_vectors(nlp, sourced)
     _enable_entity_cache(nlp)
     _keep_used_lexical_attributes(nlp)
     return nlp
+
+
+def multitask_heads(path: Path) -> dict[str, list[str]]:
+    """``{head component: labels}`` of a multi-task NER model (:mod:`ingest.text.multitask`); empty for a plain one."""
+    cfg_path = path / "config.cfg"
+    if not cfg_path.exists():
+        return {}
+    cfg = Config().from_disk(cfg_path, interpolate=False)
+    comps = cfg.get("components", {})
+    return {name: list(comps[name].get("labels", [])) for name in cfg["nlp"]["pipeline"]
+            if comps.get(name, {}).get("factory") == _multitask.HEAD_FACTORY}
+
+
+def _source_multitask(cfg: Config, pipeline: list[str], path: Path, heads: dict[str, list[str]], *, keep_gene: bool) -> bool:
+    """Put a multi-task model's ``tok2vec`` and heads where ``ner`` was, in ``cfg`` and ``pipeline`` (in place).
+
+    With ``keep_gene``, its Gene head replaces the separate Gene model (``ner_gene``);
+    otherwise the head is left out. Returns whether a Gene head was kept.
+    """
+    names = ["tok2vec", *[h for h, labels in heads.items() if keep_gene or "Gene" not in labels]]
+    gene_kept = any("Gene" in heads.get(h, []) for h in names)
+    if gene_kept and "ner_gene" in pipeline:
+        pipeline.remove("ner_gene")
+        cfg["components"].pop("ner_gene", None)
+    clash = (set(pipeline) - {"ner"}).intersection(names)
+    if clash:
+        raise ModelError(f"{path}: its components {sorted(clash)} clash with the pipeline's; rename them in the model's config.cfg")
+    at = pipeline.index("ner")
+    pipeline[at:at + 1] = names
+    cfg["components"].pop("ner", None)
+    for name in names:
+        cfg["components"][name] = {"source": str(path), "component": name}
+    return gene_kept
 
 
 #: Lexical attributes the extraction pipeline reads: the NER features (``ner.cfg``:

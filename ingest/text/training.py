@@ -25,6 +25,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin
 from spacy.util import filter_spans
+from thinc.api import Config
 
 from graph_engine.errors import IngestError, ModelError
 from graph_engine.settings import parse_assignments
@@ -254,7 +255,7 @@ def pretrain_tok2vec(
         raise IngestError("no text to pretrain on", ", ".join(map(str, paths)))
     cfg_path = Path(config) if config else default_config_path()
     all_overrides: dict[str, Any] = {"paths.raw_text": str(raw), "pretraining.max_epochs": epochs, **(overrides or {}),
-                                     **vectors_overrides(vectors)}
+                                     **vectors_overrides(vectors, multitask=_is_multitask_config(cfg_path))}
     cfg = load_config(cfg_path, overrides=all_overrides, interpolate=False).interpolate()
     started = time.time()
     pretrain(cfg, out, silent=False, skip_last=True)  # model{epochs - 1}.bin is the last model
@@ -272,11 +273,36 @@ def pretrain_tok2vec(
     return weights
 
 
-def vectors_overrides(vectors: str | Path | None) -> dict[str, Any]:
-    """Config overrides that train or pretrain with static vectors (none for ``None``)."""
+def vectors_overrides(vectors: str | Path | None, *, multitask: bool = False) -> dict[str, Any]:
+    """Config overrides that train or pretrain with static vectors (none for ``None``).
+
+    ``multitask``: for ``configs/ner_multi.cfg``, whose tok2vec is a component of its own.
+    """
     if not vectors:
         return {}
-    return {"paths.vectors": str(vectors), "components.ner.model.tok2vec.embed.include_static_vectors": True}
+    key = "components.tok2vec.model.embed" if multitask else "components.ner.model.tok2vec.embed"
+    return {"paths.vectors": str(vectors), f"{key}.include_static_vectors": True}
+
+
+def _is_multitask_config(path: Path) -> bool:
+    """Whether a NER config has a ``tok2vec`` component of its own (``configs/ner_multi.cfg``)."""
+    return "tok2vec" in Config().from_disk(path, interpolate=False).get("components", {})
+
+
+def default_multitask_config_path() -> Path:
+    return Path(str(resources.files("ingest.text").joinpath("configs/ner_multi.cfg")))
+
+
+def corpus_labels(path: str | Path, fmt: str | None = None) -> frozenset[str]:
+    """The labels of an annotated corpus's mentions.
+
+    Raises:
+        IngestError: the corpus has no annotated mention.
+    """
+    labels = frozenset(m.label for d in read_documents(path, fmt, stats=ReadStats()) for m in d.gold_mentions)
+    if not labels:
+        raise IngestError("no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations", str(path))
+    return labels
 
 
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
@@ -324,6 +350,7 @@ def train_ner(
     train_repeat: int = 1,
     partial: Iterable[PartialCorpus] = (),
     others: Language | None = None,
+    tasks: Iterable[Any] = (),
 ) -> Path:
     """Train a spaCy NER on annotated corpora.
 
@@ -342,6 +369,10 @@ def train_ner(
             (:func:`partial_docs`; e.g. NCBI-disease next to BC5CDR).
         others: the pipeline that marks a partial corpus's other labels missing; default
             the shipped extraction pipeline (NER models + dictionary).
+        tasks: :class:`ingest.text.multitask.TaskCorpus` corpora. With any, the model is a
+            multi-task NER (``configs/ner_multi.cfg``: one shared tok2vec, one head per
+            label, each head trained on the corpora that annotate its label; ``train``
+            annotates the labels found in it). Not combined with ``partial``.
 
     Returns:
         The path of the best model.
@@ -360,10 +391,23 @@ def train_ner(
 
         others = load_pipeline(relation_models="none")
         others_desc = {"pipes": others.pipe_names, "shipped": [str(getattr(shipped_model(c), "name", None)) for c in ("ner", "ner_gene")]}
-    train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt, repeat=train_repeat, partial=partial, others=others)
+    tasks = list(tasks)
+    extra_overrides: dict[str, Any] = {}
+    if tasks:
+        from ingest.text.multitask import TaskCorpus, multitask_docbin
+
+        if partial:
+            raise ValueError("partial corpora and multi-task corpora do not combine: give the partial corpus as a task corpus")
+        all_tasks = [TaskCorpus(Path(train), corpus_labels(train, fmt), train_repeat), *tasks]
+        train_stats: dict[str, Any] = {"tasks": multitask_docbin(all_tasks, corpus_dir / "train.spacy")}
+        cfg = Path(config) if config else default_multitask_config_path()
+        extra_overrides = _multitask_heads_override(cfg, frozenset().union(*(t.labels for t in all_tasks)))
+    else:
+        train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt, repeat=train_repeat, partial=partial, others=others)
+        cfg = Path(config) if config else default_config_path()
     dev_stats = corpus_to_docbin(dev, corpus_dir / "dev.spacy", fmt)
-    cfg = Path(config) if config else default_config_path()
-    all_overrides = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"), **(overrides or {})}
+    all_overrides = {"paths.train": str(corpus_dir / "train.spacy"), "paths.dev": str(corpus_dir / "dev.spacy"), **extra_overrides,
+                     **(overrides or {})}
     if init_tok2vec is not None:
         all_overrides["paths.init_tok2vec"] = str(init_tok2vec)
     started = time.time()
@@ -379,6 +423,9 @@ def train_ner(
         weights = Path(str(all_overrides["paths.init_tok2vec"]))
         pre_meta = weights.parent / "pretrain_meta.json"
         provenance["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
+    if tasks:
+        provenance["task_corpora"] = [{"labels": sorted(t.labels), "repeat": t.repeat, "drop_types": sorted(t.drop_types), **fingerprint([t.path])}
+                                      for t in tasks]
     if partial:
         provenance["partial_corpora"] = [{"labels": sorted(c.labels), "drop_types": sorted(c.drop_types), **fingerprint([c.path])}
                                          for c in partial]
@@ -390,6 +437,21 @@ def train_ner(
                "train_seconds": round(time.time() - started, 1)},
     )
     return best
+
+
+def _multitask_heads_override(config: Path, labels: frozenset[str]) -> dict[str, Any]:
+    """``nlp.pipeline`` without the heads whose labels no training corpus annotates.
+
+    Raises:
+        IngestError: no head of the config predicts any of ``labels``.
+    """
+    cfg = Config().from_disk(config, interpolate=False)
+    comps = cfg["components"]
+    keep = [name for name in cfg["nlp"]["pipeline"]
+            if comps[name].get("factory") != "medkg_ner_head" or set(comps[name].get("labels", [])) <= labels]
+    if not any(comps[name].get("factory") == "medkg_ner_head" for name in keep):
+        raise IngestError(f"no head of {config.name} predicts the corpora's labels {sorted(labels)}", str(config))
+    return {"nlp.pipeline": keep} if keep != list(cfg["nlp"]["pipeline"]) else {}
 
 
 def write_model_meta(

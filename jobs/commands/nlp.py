@@ -68,11 +68,16 @@ def ner_group() -> None:
               help="Comma-separated annotation types of the --partial corpora to mark missing (NCBI-disease: Modifier,CompositeMention).")
 @click.option("--train-repeat", type=click.IntRange(1), default=1, show_default=True,
               help="Each --train document enters the training data this many times (weights it against --partial).")
+@click.option("--corpus", "corpus_specs", multiple=True, metavar="PATH:LABELS[:xN][:drop=TYPES]",
+              help="Train a multi-task NER (one shared tok2vec, one head per label; configs/ner_multi.cfg) on --train plus this corpus, "
+                   "which annotates LABELS only, e.g. NCBI_trainset_corpus.txt:Disease:drop=Modifier+CompositeMention or "
+                   "BC2GM_train.iob.tsv:Gene; xN adds each document N times. Repeatable; not with --partial.")
 @click.option("--name", default="medkg_ner", show_default=True)
 def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None,
                   vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, partial_paths: tuple[Path, ...],
-                  partial_labels: str, partial_drop_types: str, train_repeat: int, name: str) -> None:
+                  partial_labels: str, partial_drop_types: str, train_repeat: int, corpus_specs: tuple[str, ...], name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
+    from ingest.text.multitask import TaskCorpus
     from ingest.text.records import ENTITY_LABELS
     from ingest.text.training import PartialCorpus, parse_overrides, train_ner, vectors_overrides
 
@@ -80,9 +85,22 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         overrides = parse_overrides(settings)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--set") from None
+    tasks = []
+    for spec in corpus_specs:
+        try:
+            task = TaskCorpus.parse(spec)
+        except ValueError as err:
+            raise click.BadParameter(str(err), param_hint="--corpus") from None
+        if not task.labels or task.labels - set(ENTITY_LABELS):
+            raise click.BadParameter(f"{spec!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint="--corpus")
+        if not task.path.is_file():
+            raise click.BadParameter(f"{spec!r}: no such file {task.path}", param_hint="--corpus")
+        tasks.append(task)
+    if tasks and partial_paths:
+        raise click.BadParameter("--corpus and --partial do not combine: give the partial corpus as --corpus PATH:LABELS", param_hint="--corpus")
     if max_steps:
         overrides["training.max_steps"] = max_steps
-    overrides.update(vectors_overrides(vectors))
+    overrides.update(vectors_overrides(vectors, multitask=bool(tasks)))
     labels = frozenset(x.strip() for x in partial_labels.split(",") if x.strip())
     if not labels or labels - set(ENTITY_LABELS):
         raise click.BadParameter(f"{partial_labels!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint="--partial-labels")
@@ -90,7 +108,7 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
     partial = [PartialCorpus(p, labels, drop) for p in partial_paths]
     try:
         best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec,
-                         train_repeat=train_repeat, partial=partial)
+                         train_repeat=train_repeat, partial=partial, tasks=tasks)
     except MedkgError as err:
         _fail(err)
     click.echo(f"model: {best}")
@@ -152,17 +170,16 @@ def ner_evaluate_cmd(data: Path, model: Path | None, fmt: str | None, mode: str,
 def _evaluation_pipeline(model: Path | None, mode: str):  # type: ignore[no-untyped-def]
     import spacy
 
-    from ingest.text.pipeline import load_pipeline, shipped_model
+    from ingest.text.pipeline import load_pipeline
 
     if mode == "dictionary":
         return load_pipeline(ner=False, gene_ner=False, relation_models="none")
-    has_gene = shipped_model("ner_gene") is not None
     if mode == "full":
-        return load_pipeline(ner=model or True, gene_ner=has_gene, relation_models="none")
+        return load_pipeline(ner=model or True, gene_ner="auto", relation_models="none")
     if model is not None:
         return spacy.load(model)
     # the shipped statistical models alone, Drug/Disease and Gene together
-    return load_pipeline(ner=True, gene_ner=has_gene, relation_models="none", config=_ner_only_config())
+    return load_pipeline(ner=True, gene_ner="auto", relation_models="none", config=_ner_only_config())
 
 
 def _ner_only_config() -> Path:
