@@ -104,10 +104,17 @@ def distinct(docs: list[Document]) -> list[Document]:
     return out
 
 
+def pipeline_for(mode: str, ner_model: str | None = None, gene_model: str | None = None):  # type: ignore[no-untyped-def]
+    """The extraction pipeline of a mode: shipped models unless ``ner_model`` / ``gene_model`` name others."""
+    if mode != "ner":
+        return load_pipeline(ner=False, gene_ner=False)
+    return load_pipeline(ner=ner_model or True, gene_ner=gene_model or "auto")
+
+
 def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int,
-        cycle: bool = True, novel: float = 0.0) -> dict:
+        cycle: bool = True, novel: float = 0.0, ner_model: str | None = None, gene_model: str | None = None) -> dict:
     t0 = time.perf_counter()
-    nlp = load_pipeline(ner=mode == "ner", gene_ner="auto" if mode == "ner" else False)
+    nlp = pipeline_for(mode, ner_model, gene_model)
     load_s = time.perf_counter() - t0
     words = docs = mentions = relations = 0
     samples = [rss_mb()]
@@ -157,7 +164,7 @@ def long_doc(base: list[Document], chars: int, modes: list[str]) -> None:
     text = "\n\n".join(d.text for d in parts)
     words = len(text.split())
     for mode in modes:
-        nlp = load_pipeline(ner=mode == "ner", gene_ner="auto" if mode == "ner" else False)
+        nlp = pipeline_for(mode)
         nlp.max_length = max(nlp.max_length, len(text) + 1)
         for name, docs in (("one document", [Document(id="long", text=text)]),
                            (f"{len(parts)} abstracts", [Document(id=f"{d.id}-{k}", text=d.text) for k, d in enumerate(parts)])):
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--long-doc", type=int, default=0, metavar="CHARS",
                     help="instead: one document of about CHARS characters (corpus abstracts joined), "
                          "to show the cost per word does not grow with document length")
+    ap.add_argument("--ner-model", default=None, help="NER model directory for the ner mode (default: the shipped one)")
+    ap.add_argument("--gene-model", default=None, help="Gene NER model directory for the ner mode (default: shipped, if any)")
     args = ap.parse_args(argv)
     inputs = args.input or [str(p) for p in (DISTINCT_INPUTS if args.distinct else DEFAULT_INPUTS)]
     base = distinct([d for p in inputs for d in read_documents(p, stats=ReadStats())])
@@ -200,7 +209,8 @@ def main(argv: list[str] | None = None) -> None:
     for mode in args.modes.split(","):
         for n_process in (int(x) for x in args.processes.split(",")):
             r = run(mode, n_process, base, min(args.docs, len(base)) if args.distinct else args.docs,
-                    args.batch_size, args.sample_every, cycle=not args.distinct, novel=args.novel_words)
+                    args.batch_size, args.sample_every, cycle=not args.distinct, novel=args.novel_words,
+                    ner_model=args.ner_model, gene_model=args.gene_model)
             results.append(r)
             print(f"{r['mode']:<34} {n_process:>4} {r['docs']:>7} {r['words_per_s']:>9} {r['docs_per_s']:>8} {r['words_per_cpu_s']:>11} {r['docs_per_cpu_s']:>10} "
                   f"{r['rss_mb_start']:>8}/{r['rss_mb_peak']}/{r['rss_mb_end']}", flush=True)
