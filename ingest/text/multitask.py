@@ -18,7 +18,7 @@ models did before.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
@@ -49,6 +49,13 @@ def mark_annotated(doc: Doc, labels: Iterable[str]) -> None:
         doc.cats[ANNOTATED_PREFIX + label] = 1.0
 
 HEAD_FACTORY = "medkg_ner_head"
+
+
+def config_heads(cfg: Any) -> dict[str, list[str]]:
+    """``{head component: labels}`` of the :class:`NerHead` components in a spaCy config, in pipeline order."""
+    comps = cfg.get("components", {})
+    return {name: list(comps[name].get("labels", [])) for name in cfg["nlp"]["pipeline"]
+            if comps.get(name, {}).get("factory") == HEAD_FACTORY}
 
 
 class NerHead(EntityRecognizer):
@@ -131,20 +138,12 @@ def make_ner_head(nlp: Language, name: str, model: Any, labels: list[str], moves
 
 
 @dataclass(frozen=True)
-class TaskCorpus:
-    """One training corpus of a multi-task NER.
+class TaskCorpus(PartialCorpus):
+    """One training corpus of a multi-task NER: a :class:`PartialCorpus` (path, the labels it
+    annotates, annotation types marked missing) plus ``repeat``, how many times each document
+    enters the training data."""
 
-    Attributes:
-        path: PubTator or IOB file.
-        labels: the labels it annotates (BC5CDR: Drug, Disease; NCBI-disease: Disease; BC2GM: Gene).
-        repeat: how many times each document enters the training data.
-        drop_types: annotation types marked missing (PubTator type column; see :class:`PartialCorpus`).
-    """
-
-    path: Path
-    labels: frozenset[str]
     repeat: int = 1
-    drop_types: frozenset[str] = field(default_factory=frozenset)
 
     @classmethod
     def parse(cls, spec: str) -> "TaskCorpus":
@@ -162,13 +161,13 @@ class TaskCorpus:
                 drop = frozenset(x for x in part[5:].split("+") if x)
             else:
                 raise ValueError(f"{spec!r}: {part!r} is neither xN (a repeat count >= 1) nor drop=Types")
-        return cls(Path(path), labels, repeat, drop)
+        return cls(Path(path), labels, drop, repeat)
 
 
 def task_docs(corpus: TaskCorpus, counts: dict[str, int], stats: ReadStats | None = None) -> Iterator[Doc]:
     """The corpus's documents with its labels' entities, tagged with the labels it annotates."""
     nlp = blank_pipeline()
-    for doc in partial_docs(nlp, PartialCorpus(corpus.path, corpus.labels, corpus.drop_types), None, counts, stats):
+    for doc in partial_docs(nlp, corpus, None, counts, stats):
         mark_annotated(doc, corpus.labels)
         yield doc
 

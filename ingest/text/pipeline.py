@@ -118,10 +118,7 @@ def multitask_heads(path: Path) -> dict[str, list[str]]:
     cfg_path = path / "config.cfg"
     if not cfg_path.exists():
         return {}
-    cfg = Config().from_disk(cfg_path, interpolate=False)
-    comps = cfg.get("components", {})
-    return {name: list(comps[name].get("labels", [])) for name in cfg["nlp"]["pipeline"]
-            if comps.get(name, {}).get("factory") == _multitask.HEAD_FACTORY}
+    return _multitask.config_heads(Config().from_disk(cfg_path, interpolate=False))
 
 
 def _source_multitask(cfg: Config, pipeline: list[str], path: Path, heads: dict[str, list[str]], *, keep_gene: bool) -> bool:

@@ -39,6 +39,10 @@ def default_config_path() -> Path:
     return Path(str(resources.files("ingest.text").joinpath("configs/ner.cfg")))
 
 
+#: the error for a training corpus without one annotated mention
+NO_MENTIONS = "no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations"
+
+
 def blank_pipeline() -> Language:
     """An empty English pipeline with the medkg biomedical tokenizer."""
     nlp = spacy.blank("en")
@@ -165,7 +169,7 @@ def corpus_to_docbin(path: str | Path, output: str | Path, fmt: str | None = Non
         for ent in doc.ents:
             labels[ent.label_] = labels.get(ent.label_, 0) + 1
     if not labels:
-        raise IngestError("no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations", str(path))
+        raise IngestError(NO_MENTIONS, str(path))
     for corpus in partial:
         for doc in partial_docs(nlp, corpus, others, counts, stats=read):
             db.add(doc)
@@ -301,7 +305,7 @@ def corpus_labels(path: str | Path, fmt: str | None = None) -> frozenset[str]:
     """
     labels = frozenset(m.label for d in read_documents(path, fmt, stats=ReadStats()) for m in d.gold_mentions)
     if not labels:
-        raise IngestError("no annotated mention found: expected a PubTator or IOB corpus with Disease/Chemical/Gene annotations", str(path))
+        raise IngestError(NO_MENTIONS, str(path))
     return labels
 
 
@@ -398,7 +402,7 @@ def train_ner(
 
         if partial:
             raise ValueError("partial corpora and multi-task corpora do not combine: give the partial corpus as a task corpus")
-        all_tasks = [TaskCorpus(Path(train), corpus_labels(train, fmt), train_repeat), *tasks]
+        all_tasks = [TaskCorpus(Path(train), corpus_labels(train, fmt), repeat=train_repeat), *tasks]
         train_stats: dict[str, Any] = {"tasks": multitask_docbin(all_tasks, corpus_dir / "train.spacy")}
         cfg = Path(config) if config else default_multitask_config_path()
         extra_overrides = _multitask_heads_override(cfg, frozenset().union(*(t.labels for t in all_tasks)))
@@ -445,13 +449,14 @@ def _multitask_heads_override(config: Path, labels: frozenset[str]) -> dict[str,
     Raises:
         IngestError: no head of the config predicts any of ``labels``.
     """
+    from ingest.text.multitask import config_heads
+
     cfg = Config().from_disk(config, interpolate=False)
-    comps = cfg["components"]
-    keep = [name for name in cfg["nlp"]["pipeline"]
-            if comps[name].get("factory") != "medkg_ner_head" or set(comps[name].get("labels", [])) <= labels]
-    if not any(comps[name].get("factory") == "medkg_ner_head" for name in keep):
+    heads = config_heads(cfg)
+    dropped = {name for name, head_labels in heads.items() if not set(head_labels) <= labels}
+    if dropped == set(heads):
         raise IngestError(f"no head of {config.name} predicts the corpora's labels {sorted(labels)}", str(config))
-    return {"nlp.pipeline": keep} if keep != list(cfg["nlp"]["pipeline"]) else {}
+    return {"nlp.pipeline": [name for name in cfg["nlp"]["pipeline"] if name not in dropped]} if dropped else {}
 
 
 def write_model_meta(

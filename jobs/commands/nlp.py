@@ -78,7 +78,6 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
                   partial_labels: str, partial_drop_types: str, train_repeat: int, corpus_specs: tuple[str, ...], name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
     from ingest.text.multitask import TaskCorpus
-    from ingest.text.records import ENTITY_LABELS
     from ingest.text.training import PartialCorpus, parse_overrides, train_ner, vectors_overrides
 
     try:
@@ -91,8 +90,7 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
             task = TaskCorpus.parse(spec)
         except ValueError as err:
             raise click.BadParameter(str(err), param_hint="--corpus") from None
-        if not task.labels or task.labels - set(ENTITY_LABELS):
-            raise click.BadParameter(f"{spec!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint="--corpus")
+        _check_labels(task.labels, spec, "--corpus")
         if not task.path.is_file():
             raise click.BadParameter(f"{spec!r}: no such file {task.path}", param_hint="--corpus")
         tasks.append(task)
@@ -102,8 +100,7 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         overrides["training.max_steps"] = max_steps
     overrides.update(vectors_overrides(vectors, multitask=bool(tasks)))
     labels = frozenset(x.strip() for x in partial_labels.split(",") if x.strip())
-    if not labels or labels - set(ENTITY_LABELS):
-        raise click.BadParameter(f"{partial_labels!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint="--partial-labels")
+    _check_labels(labels, partial_labels, "--partial-labels")
     drop = frozenset(x.strip() for x in partial_drop_types.split(",") if x.strip())
     partial = [PartialCorpus(p, labels, drop) for p in partial_paths]
     try:
@@ -112,6 +109,14 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
     except MedkgError as err:
         _fail(err)
     click.echo(f"model: {best}")
+
+
+def _check_labels(labels: frozenset[str], given: str, option: str) -> None:
+    """Usage error (exit 2) unless ``labels`` is a non-empty set of entity labels."""
+    from ingest.text.records import ENTITY_LABELS
+
+    if not labels or labels - set(ENTITY_LABELS):
+        raise click.BadParameter(f"{given!r}: expected labels among {', '.join(ENTITY_LABELS)}", param_hint=option)
 
 
 @ner_group.command("pretrain")

@@ -102,7 +102,7 @@ def test_task_corpus_spec() -> None:
     t = TaskCorpus.parse("data/NCBI_trainset_corpus.txt:Disease:x2:drop=Modifier+CompositeMention")
     assert (t.path, t.labels, t.repeat, t.drop_types) == (Path("data/NCBI_trainset_corpus.txt"), {"Disease"}, 2,
                                                           {"Modifier", "CompositeMention"})
-    assert TaskCorpus.parse("g.iob.tsv:Gene") == TaskCorpus(Path("g.iob.tsv"), frozenset({"Gene"}))
+    assert TaskCorpus.parse("g.iob.tsv:Gene") == TaskCorpus(Path("g.iob.tsv"), frozenset({"Gene"}), frozenset(), repeat=1)
     for bad in ("g.iob.tsv", "g.iob.tsv:Gene:x0", "g.iob.tsv:Gene:twice"):
         with pytest.raises(ValueError, match="g.iob.tsv"):
             TaskCorpus.parse(bad)
