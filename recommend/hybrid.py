@@ -1,6 +1,7 @@
 """Hybrid recommender: a logistic-regression blend of every signal, learned on validation splits.
 
-Signals per (disease, drug) pair: the drug's popularity prior and degrees, item-kNN and SVD
+Signals per (disease, drug) pair: the drug's popularity prior and degrees, the disease's degrees
+(disease-level terms: they move all of a disease's pairs together), item-kNN and SVD
 collaborative filtering, the content and inductive (IMC) scores, personalized PageRank at three
 restart probabilities, the Rephetio metapath DWPCs and, when embeddings are given, the GNN link
 score.
@@ -41,7 +42,7 @@ from recommend.content import ContentRecommender, IMCRecommender
 from recommend.data import IndicationData
 from recommend.gnn import GNNRecommender
 from recommend.graph import PPRRecommender, _rename, metapath_path_contributions, standardizer
-from recommend.metapaths import Metapath, MetapathFeatures, default_metapaths, drug_degrees
+from recommend.metapaths import Metapath, MetapathFeatures, default_metapaths, disease_degrees, drug_degrees
 from recommend.split import disease_folds, disease_split, random_edge_split
 
 _SUBS: dict[str, type[Recommender]] = {
@@ -55,8 +56,9 @@ class _Signals:
 
     def __init__(self, seed: int, embeddings: Any = None, embedding_config: Mapping[str, Any] | None = None,
                  ppr_alphas: tuple[float, ...] = (0.3,), damping: float | None = None,
-                 metapaths: tuple[Metapath, ...] | None = None) -> None:
+                 metapaths: tuple[Metapath, ...] | None = None, disease_degrees: bool = False) -> None:
         self.seed = seed
+        self.disease_degrees = disease_degrees
         self.embeddings = embeddings
         self.embedding_config = embedding_config
         self.ppr_alphas, self.damping, self.metapaths = tuple(ppr_alphas), damping, metapaths
@@ -80,6 +82,8 @@ class _Signals:
                                               seed=self.seed).fit(tables)
         self.mf = MetapathFeatures(self.metapaths, self.damping).fit(tables, self.data)
         self.deg_names, self.deg = drug_degrees(tables)
+        self.ddeg_names, self.ddeg = (disease_degrees(tables) if self.disease_degrees
+                                      else ([], np.zeros((self.data.n_diseases, 0), dtype=np.float32)))
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
         self._scales()
         return self
@@ -94,11 +98,12 @@ class _Signals:
 
     @property
     def names(self) -> list[str]:
-        return ["prior"] + list(self.deg_names) + list(self.subs) + list(self.mf.names)
+        return ["prior"] + list(self.deg_names) + list(self.ddeg_names) + list(self.subs) + list(self.mf.names)
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
         b, c = len(rows), self.data.n_drugs
-        parts = [np.broadcast_to(self.prior, (b, c))[..., None], np.broadcast_to(self.deg, (b, c, self.deg.shape[1]))]
+        parts = [np.broadcast_to(self.prior, (b, c))[..., None], np.broadcast_to(self.deg, (b, c, self.deg.shape[1])),
+                 np.broadcast_to(self.ddeg[rows][:, None, :], (b, c, self.ddeg.shape[1]))]
         for name, sub in self.subs.items():
             parts.append(np.arcsinh(np.asarray(sub._score_rows(rows), dtype=np.float32) / self.scale[name])[..., None])
         parts.append(self.mf.rows(rows))
@@ -110,6 +115,7 @@ class _Signals:
                 for n, s in self.subs.items()}
         return {"subs": subs, "mf": self.mf.get_state(),
                 "deg_names": list(self.deg_names), "deg": self.deg,
+                "ddeg_names": list(self.ddeg_names), "ddeg": self.ddeg,
                 "nodes": {k: v.astype(str) for k, v in self.nodes.items()}}
 
     @classmethod
@@ -129,6 +135,10 @@ class _Signals:
             self.subs[name] = sub
         self.mf = MetapathFeatures.from_state(state["mf"])
         self.deg_names, self.deg = list(state["deg_names"]), np.asarray(state["deg"], dtype=np.float32)
+        # models saved before disease degrees existed have none (their blends have no such terms)
+        self.ddeg_names = list(state.get("ddeg_names", []))
+        self.ddeg = np.asarray(state.get("ddeg", np.zeros((data.n_diseases, 0))), dtype=np.float32)
+        self.disease_degrees = bool(self.ddeg_names)
         self.nodes = {k: np.asarray(v).astype(object) for k, v in state["nodes"].items()}
         self._scales()
         return self
@@ -199,6 +209,9 @@ class HybridRecommender(Recommender):
             signal, each other adds a ``ppr@<alpha>`` signal (shorter or longer reach).
         damping: degree damping of the blend's metapath features (``None``: ``metapaths.toml``'s).
         exclude_metapaths: metapaths of ``metapaths.toml`` the blend leaves out.
+        disease_degrees: add the disease's log1p degrees (``[degrees] disease`` in ``metapaths.toml``:
+            genes, expression, anatomy, symptoms, similar diseases; never indications) as blend terms.
+            Rankings are pooled over diseases, and well-characterised diseases have more known drugs.
         seed: seeds the validation splits and samples.
 
     The defaults of the last three were chosen on held-out-disease splits that are not the
@@ -209,7 +222,8 @@ class HybridRecommender(Recommender):
                  max_negatives: int = 100_000, embeddings: Mapping[str, np.ndarray] | str | None = None,
                  embedding_config: Mapping[str, Any] | None = None,
                  ppr_alphas: tuple[float, ...] | list[float] = (0.3, 0.15, 0.5), damping: float | None = 0.2,
-                 exclude_metapaths: tuple[str, ...] | list[str] = ("CtDlAlD",), seed: int = 0) -> None:
+                 exclude_metapaths: tuple[str, ...] | list[str] = ("CtDlAlD",), disease_degrees: bool = False,
+                 seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.val_frac, self.val_rounds, self.cold_folds = float(val_frac), int(val_rounds), int(cold_folds)
         self.c, self.max_negatives = float(c), int(max_negatives)
@@ -226,17 +240,18 @@ class HybridRecommender(Recommender):
             raise RecommendError(f"hybrid: exclude_metapaths names unknown metapaths {unknown}; "
                                  f"known: {sorted(m.name for m in mps)}")
         self.exclude_metapaths = tuple(exclude_metapaths)
+        self.disease_degrees = bool(disease_degrees)
         self._metapaths = tuple(m for m in mps if m.name not in self.exclude_metapaths)  # read once, not per fit
 
     def _signals(self) -> _Signals:
         return _Signals(self.seed, self.embeddings, self.embedding_config, self.ppr_alphas, self.damping,
-                        self._metapaths)
+                        self._metapaths, self.disease_degrees)
 
     def params(self) -> dict[str, Any]:
         p: dict[str, Any] = {"val_frac": self.val_frac, "val_rounds": self.val_rounds, "cold_folds": self.cold_folds,
                              "c": self.c, "max_negatives": self.max_negatives, "ppr_alphas": list(self.ppr_alphas),
                              "damping": self.damping, "exclude_metapaths": list(self.exclude_metapaths),
-                             "seed": self.seed}
+                             "disease_degrees": self.disease_degrees, "seed": self.seed}
         if self.embeddings is not None:
             p["embeddings"] = self.embeddings if isinstance(self.embeddings, str) else "given"
             if self.embedding_config:

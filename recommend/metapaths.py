@@ -60,22 +60,40 @@ def default_metapaths() -> tuple[tuple[Metapath, ...], float]:
     return tuple(out), float(data.get("damping", 0.4))
 
 
-@lru_cache(maxsize=1)
-def default_degree_steps() -> tuple[Step, ...]:
-    """Drug degree features declared under ``[degrees]`` in ``metapaths.toml``."""
+@lru_cache(maxsize=None)
+def default_degree_steps(label: str = DRUG) -> tuple[Step, ...]:
+    """Degree features of ``label`` nodes declared under ``[degrees]`` in ``metapaths.toml``."""
     data = tomllib.loads(resources.files("recommend").joinpath("metapaths.toml").read_text(encoding="utf-8"))
-    return tuple((DRUG, *s.split()) for s in data.get("degrees", {}).get("drug", []))  # type: ignore[misc]
+    return tuple((label, *s.split()) for s in data.get("degrees", {}).get(label.lower(), []))  # type: ignore[misc]
+
+
+def node_degrees(tables: GraphTables, label: str, steps: tuple[Step, ...] | None = None,
+                 prefix: str = "deg") -> tuple[list[str], np.ndarray]:
+    """``log1p`` degree of every ``label`` node per relation: names ``<prefix>:REL:Label`` and an ``(N, K)`` array."""
+    steps = default_degree_steps(label) if steps is None else steps
+    names, cols = [], []
+    for a, rel, b in steps:
+        names.append(f"{prefix}:{rel}:{b}")
+        cols.append(np.log1p(np.asarray(adjacency(tables, a, rel, b).sum(axis=1)).ravel()))
+    n = len(tables.nodes.get(label, ()))
+    return names, (np.stack(cols, axis=1) if cols else np.zeros((n, 0))).astype(np.float32)
 
 
 def drug_degrees(tables: GraphTables, steps: tuple[Step, ...] | None = None) -> tuple[list[str], np.ndarray]:
-    """``log1p`` degree of every drug per relation: names ``deg:BINDS`` ... and a ``(C, K)`` array."""
-    steps = default_degree_steps() if steps is None else steps
-    names, cols = [], []
-    for a, rel, b in steps:
-        names.append(f"deg:{rel}:{b}")
-        cols.append(np.log1p(np.asarray(adjacency(tables, a, rel, b).sum(axis=1)).ravel()))
-    n = len(tables.nodes[DRUG])
-    return names, (np.stack(cols, axis=1) if cols else np.zeros((n, 0))).astype(np.float32)
+    """``log1p`` degree of every drug per relation: names ``deg:BINDS:Gene`` ... and a ``(C, K)`` array."""
+    return node_degrees(tables, DRUG, steps, "deg")
+
+
+def disease_degrees(tables: GraphTables, steps: tuple[Step, ...] | None = None) -> tuple[list[str], np.ndarray]:
+    """``log1p`` degree of every disease per non-indication relation: names ``ddeg:ASSOCIATES:Gene`` ...
+
+    A disease-level term shifts all of a disease's pairs together, which matters for rankings pooled
+    over diseases: well-studied diseases (many genes, symptoms, anatomy) have more known drugs.
+
+    Shapes:
+        return: names and a ``(D, K)`` float32 array.
+    """
+    return node_degrees(tables, DISEASE, steps, "ddeg")
 
 
 def _key(step: Step) -> str:

@@ -248,3 +248,57 @@ def test_hybrid_rejects_bad_signal_settings(kw, match):
     from recommend.hybrid import HybridRecommender
     with pytest.raises(RecommendError, match=match):
         HybridRecommender(**kw)
+
+
+def test_hybrid_disease_degree_terms(tables, fitted, tmp_path):
+    from recommend.data import INDICATION_TYPES
+    from recommend.hybrid import HybridRecommender, _Signals
+    rec = HybridRecommender(val_rounds=1, disease_degrees=True, seed=0).fit(tables)
+    sig = rec.signals_
+    rels = [("ASSOCIATES", "Gene"), ("UPREGULATES", "Gene"), ("DOWNREGULATES", "Gene"), ("LOCALIZES", "Anatomy"),
+            ("PRESENTS", "Symptom"), ("RESEMBLES", "Disease")]
+    assert sig.ddeg_names == [f"ddeg:{r}:{l}" for r, l in rels]
+    # independent count: distinct neighbours per disease over the stored edges, in either direction
+    n = len(tables.nodes["Disease"])
+    for j, (rel, label) in enumerate(rels):
+        nbrs: list[set] = [set() for _ in range(n)]
+        for (a, r, b), e in tables.edges.items():
+            if r != rel or {a, b} != {"Disease", label}:
+                continue
+            for s, d in zip(e.src.tolist(), e.dst.tolist()):
+                if a == "Disease":
+                    nbrs[s].add((b, d))
+                if b == "Disease":
+                    nbrs[d].add((a, s))
+        want = np.log1p([len({x for x in ns if x != ("Disease", i)}) for i, ns in enumerate(nbrs)])
+        np.testing.assert_allclose(sig.ddeg[:, j], want, rtol=1e-6)
+    assert sig.ddeg[:, 0].max() > 0 and sig.ddeg[:, 5].max() > 0  # the toy graph has genes and resemblance
+    # disease-level: the same value for every drug of a disease, in the disease's row
+    rows = rec.rows_of(["DOID:A0", "DOID:B1"])
+    x = sig.rows(rows)
+    for j, name in enumerate(sig.names):
+        if name.startswith("ddeg:"):
+            np.testing.assert_array_equal(x[:, :, j], np.repeat(sig.ddeg[rows, sig.ddeg_names.index(name)][:, None],
+                                                                x.shape[1], axis=1))
+    # never an indication relation: removing every TREATS / PALLIATES edge changes nothing
+    bare = type(tables)(nodes=tables.nodes, edges={k: v for k, v in tables.edges.items() if k[1] not in INDICATION_TYPES})
+    from recommend.metapaths import disease_degrees
+    np.testing.assert_array_equal(disease_degrees(bare)[1], sig.ddeg)
+    # off: no such terms, other scores
+    plain = HybridRecommender(val_rounds=1, disease_degrees=False, seed=0).fit(tables)
+    assert not any(nm.startswith("ddeg:") for nm in plain.signals_.names)
+    assert not np.array_equal(plain.score(["DOID:A0", "DOID:B1"]), rec.score(["DOID:A0", "DOID:B1"]))
+    back = load_recommender(rec.save(tmp_path / "h"))
+    assert back.params()["disease_degrees"] is True and back.signals_.ddeg_names == sig.ddeg_names
+    np.testing.assert_array_equal(back.score(["DOID:A0", "DOID:A9"]), rec.score(["DOID:A0", "DOID:A9"]))
+    # a model saved before disease degrees existed loads with none
+    old = plain.signals_.get_state()
+    del old["ddeg"], old["ddeg_names"]
+    assert _Signals.from_state(old, plain._data(), 0).names == plain.signals_.names
+    # explained as a disease-level term with its blend weight
+    row, col = rec.rows_of(["DOID:A0"])[0], int(np.flatnonzero(rec.item_ids == "DRUGBANK:DBP01")[0])
+    terms = dict(zip(sig.names, rec.blends_["warm"].terms(sig.rows(np.array([row]))[0, col])))
+    got = {p.metapath: p.contribution for p in rec.explain("DOID:A0", "DRUGBANK:DBP01", top=1000).paths}
+    for name in sig.ddeg_names:
+        if terms[name] != 0:
+            assert got[name] == pytest.approx(float(terms[name]), rel=1e-5)
