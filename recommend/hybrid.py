@@ -214,15 +214,17 @@ class HybridRecommender(Recommender):
             Rankings are pooled over diseases, and well-characterised diseases have more known drugs.
         seed: seeds the validation splits and samples.
 
-    The defaults of the last three were chosen on held-out-disease splits that are not the
-    reported ones (dev seeds 40-87, confirmed on 88-111; BENCHMARKS.md, session 7).
+    The defaults of ``ppr_alphas``, ``damping`` and ``exclude_metapaths`` were chosen on
+    held-out-disease splits that are not the reported ones (dev seeds 40-87, confirmed on 88-111;
+    BENCHMARKS.md, session 7); ``disease_degrees`` on dev seeds 40-87 and a pre-registered test on
+    fresh seeds 128-175 (BENCHMARKS.md, session 10).
     """
 
     def __init__(self, val_frac: float = 0.2, val_rounds: int = 2, cold_folds: int = 10, c: float = 0.1,
                  max_negatives: int = 100_000, embeddings: Mapping[str, np.ndarray] | str | None = None,
                  embedding_config: Mapping[str, Any] | None = None,
                  ppr_alphas: tuple[float, ...] | list[float] = (0.3, 0.15, 0.5), damping: float | None = 0.2,
-                 exclude_metapaths: tuple[str, ...] | list[str] = ("CtDlAlD",), disease_degrees: bool = False,
+                 exclude_metapaths: tuple[str, ...] | list[str] = ("CtDlAlD",), disease_degrees: bool = True,
                  seed: int = 0) -> None:
         super().__init__(seed=seed)
         self.val_frac, self.val_rounds, self.cold_folds = float(val_frac), int(val_rounds), int(cold_folds)
