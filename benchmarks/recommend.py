@@ -23,12 +23,13 @@ sys.path = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).re
 
 from recommend import get_recommender, load_recommender  # noqa: E402
 from recommend.data import EXPORT_LABELS  # noqa: E402
-from recommend.hetionet_tables import read_hetionet  # noqa: E402
+from recommend.hetionet_tables import default_hetionet_dir, read_hetionet  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data-dir", default="/work/shared/data/hetionet")
+    ap.add_argument("--data-dir", default=str(default_hetionet_dir()),
+                    help="Hetionet folder (default: $MEDKG_HETIONET_DIR, else ../shared/data/hetionet beside the checkout)")
     ap.add_argument("--method", default="hybrid")
     ap.add_argument("--model-dir", default=None, help="load this saved model instead of fitting")
     ap.add_argument("--k", type=int, default=10)

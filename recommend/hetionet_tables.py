@@ -5,13 +5,14 @@ id and relationship conventions as the ingest loader (``recommend/hetionet.toml`
 so a model fitted here and one fitted on ``client.export`` see the same graph.
 
 Example:
-    >>> tables = read_hetionet("/work/shared/data/hetionet")
+    >>> tables = read_hetionet(default_hetionet_dir())   # or any folder with the Hetionet files
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import os
 import tomllib
 from collections import defaultdict
 from functools import lru_cache
@@ -26,6 +27,16 @@ from graph_engine.export import EdgeList, GraphTables
 
 NODES_FILE = "hetionet-v1.0-nodes.tsv"
 EDGES_GLOB = ("hetionet-v1.0-edges.sif.gz", "hetionet-v1.0-edges-sample.sif.gz")
+HETIONET_DIR_ENV = "MEDKG_HETIONET_DIR"
+
+
+def default_hetionet_dir() -> Path:
+    """The Hetionet folder used when none is given: ``$MEDKG_HETIONET_DIR`` if set, else
+    ``shared/data/hetionet`` beside the checkout (``<checkout>/../shared``, the project layout)."""
+    env = os.environ.get(HETIONET_DIR_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    return Path(__file__).resolve().parents[2] / "shared" / "data" / "hetionet"
 
 
 @lru_cache(maxsize=1)

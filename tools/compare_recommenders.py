@@ -66,7 +66,10 @@ def _job(args: tuple[str, str, str, int, float, str, dict[str, Any]]) -> tuple[s
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--hetionet", default=str(Path(__file__).resolve().parents[2] / "shared/data/hetionet"))
+    from recommend.hetionet_tables import default_hetionet_dir
+
+    ap.add_argument("--hetionet", default=str(default_hetionet_dir()),
+                    help="default: $MEDKG_HETIONET_DIR, else ../shared/data/hetionet beside the checkout")
     ap.add_argument("--method", default="hybrid")
     ap.add_argument("--split", default="held-out-disease", choices=["held-out-disease", "random-edge"])
     ap.add_argument("--seeds", default="40-63", help="e.g. 40-111 or 10,11,12")

@@ -18,7 +18,11 @@ from typing import Any
 
 import click
 
-DEFAULT_HETIONET = "/work/shared/data/hetionet"
+
+def _default_hetionet() -> str:
+    from recommend.hetionet_tables import default_hetionet_dir
+
+    return str(default_hetionet_dir())
 
 
 def _settings() -> Any:
@@ -225,7 +229,9 @@ def _embedding_params(embeddings: str | None, config: str | None) -> dict[str, d
 @click.command("recommend")
 @click.option("--source", type=click.Choice(["hetionet", "neo4j"]), default="hetionet", show_default=True,
               help="Evaluate on the Hetionet files or on the live graph (client.export).")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=DEFAULT_HETIONET, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False), default=_default_hetionet,
+              show_default="$MEDKG_HETIONET_DIR, else ../shared/data/hetionet beside the checkout",
+              help="Folder with the Hetionet nodes TSV and edges SIF (--source hetionet).")
 @click.option("--methods", default=",".join(("random", "popularity", "cf", "cf-svd", "content", "imc", "ppr",
                                              "metapath", "gnn", "hybrid")), show_default=True)
 @click.option("--splits", default="random-edge,held-out-disease", show_default=True)

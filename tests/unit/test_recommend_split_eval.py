@@ -213,3 +213,27 @@ def test_paired_differences_pair_by_seed_and_skip_failed_rows():
         paired_differences({"new": variant}, "base")
     with pytest.raises(RecommendError, match="mix split kinds"):
         paired_differences({"base": base, "re": [row(1, 0.9, split="random-edge")]}, "base")
+
+
+def test_default_hetionet_dir_env_then_beside_the_checkout(monkeypatch, tmp_path):
+    from pathlib import Path
+
+    import recommend
+    from recommend.hetionet_tables import HETIONET_DIR_ENV, default_hetionet_dir
+    monkeypatch.setenv(HETIONET_DIR_ENV, str(tmp_path / "het"))
+    assert default_hetionet_dir() == tmp_path / "het"
+    monkeypatch.setenv(HETIONET_DIR_ENV, "  ")  # blank counts as unset
+    checkout = Path(recommend.__file__).resolve().parents[1]
+    assert default_hetionet_dir() == checkout.parent / "shared" / "data" / "hetionet"
+    monkeypatch.delenv(HETIONET_DIR_ENV)
+    assert default_hetionet_dir() == checkout.parent / "shared" / "data" / "hetionet"
+
+
+def test_evaluate_cli_names_a_missing_default_hetionet_dir(monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from jobs.cli import main
+    monkeypatch.setenv("MEDKG_HETIONET_DIR", str(tmp_path / "nowhere"))
+    res = CliRunner().invoke(main, ["evaluate", "recommend", "--methods", "random", "--seeds", "0"])
+    assert res.exit_code != 0
+    assert str(tmp_path / "nowhere") in res.output and "no Hetionet edges file" in res.output
