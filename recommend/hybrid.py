@@ -82,8 +82,8 @@ class _Signals:
                                               seed=self.seed).fit(tables)
         self.mf = MetapathFeatures(self.metapaths, self.damping).fit(tables, self.data)
         self.deg_names, self.deg = drug_degrees(tables)
-        self.ddeg_names, self.ddeg = (disease_degrees(tables) if self.disease_degrees
-                                      else ([], np.zeros((self.data.n_diseases, 0), dtype=np.float32)))
+        # no steps when off: node_degrees then gives no names and a (D, 0) array
+        self.ddeg_names, self.ddeg = disease_degrees(tables, None if self.disease_degrees else ())
         self.nodes = {l: np.asarray(v, dtype=object) for l, v in tables.nodes.items()}
         self._scales()
         return self

@@ -75,7 +75,7 @@ def node_degrees(tables: GraphTables, label: str, steps: tuple[Step, ...] | None
     for a, rel, b in steps:
         names.append(f"{prefix}:{rel}:{b}")
         cols.append(np.log1p(np.asarray(adjacency(tables, a, rel, b).sum(axis=1)).ravel()))
-    n = len(tables.nodes.get(label, ()))
+    n = len(tables.nodes[label])
     return names, (np.stack(cols, axis=1) if cols else np.zeros((n, 0))).astype(np.float32)
 
 

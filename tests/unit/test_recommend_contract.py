@@ -250,7 +250,7 @@ def test_hybrid_rejects_bad_signal_settings(kw, match):
         HybridRecommender(**kw)
 
 
-def test_hybrid_disease_degree_terms(tables, fitted, tmp_path):
+def test_hybrid_disease_degree_terms(tables, tmp_path):
     from recommend.data import INDICATION_TYPES
     from recommend.hybrid import HybridRecommender, _Signals
     rec = HybridRecommender(val_rounds=1, disease_degrees=True, seed=0).fit(tables)
