@@ -18,6 +18,9 @@ from typing import Any
 
 import click
 
+from jobs.errors import fail
+from jobs.groups import subgroup
+
 
 def _default_hetionet() -> str:
     from recommend.hetionet_tables import default_hetionet_dir
@@ -35,21 +38,6 @@ def _open_client() -> Any:
     from jobs.context import open_client  # the CLI owns driver creation
 
     return open_client()
-
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
-
-
-def _group(root: click.Group, name: str, help_text: str) -> click.Group:
-    """The shared group ``name`` (created when the root does not have it yet)."""
-    g = root.commands.get(name)
-    if g is None:
-        g = click.Group(name, help=help_text)
-        root.add_command(g)
-    if not isinstance(g, click.Group):
-        raise click.ClickException(f"'{name}' is a command, not a group")
-    return g
 
 
 @click.group("recommend", invoke_without_command=True)
@@ -115,7 +103,7 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
             if res.removed:
                 click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
 
 
 @recommend_group.command("fit")
@@ -146,7 +134,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
                 tables = api.export_for_recommend(client)
         path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, **params)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
     click.echo(f"fitted {method!r} on {tables.num_nodes} nodes / {tables.num_edges} edges -> {path}")
 
 
@@ -186,7 +174,7 @@ def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: b
                     prun.metrics.update(created=m, targets=len(ids))
                 click.echo(f"run {prun.id}: {m} recommendations for {len(ids)} patients")
     except MedkgError as e:
-        _fail(e)
+        fail(e)
 
 
 def _now() -> str:
@@ -273,7 +261,7 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
         rows = evaluate(tables, methods=[m for m in methods.split(",") if m], splits=splits.split(","),
                         seeds=seed_list, test_frac=test_frac, params=params, progress=progress)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
     table = to_markdown(summarize(rows))
     click.echo(table)
     if out:
@@ -285,8 +273,8 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
 def register(root: click.Group) -> None:
     """Add ``recommend`` (group + query command), ``enrich recommend`` and ``evaluate recommend``."""
     root.add_command(recommend_group)
-    _group(root, "enrich", "Batch jobs that write computed results back to the graph.").add_command(enrich_recommend)
-    _group(root, "evaluate", "Evaluate models and recommenders.").add_command(evaluate_recommend)
+    subgroup(root, "enrich").add_command(enrich_recommend)
+    subgroup(root, "evaluate").add_command(evaluate_recommend)
 
 
 if __name__ == "__main__":  # pragma: no cover - handy without the root CLI

@@ -20,7 +20,7 @@ JOINED_QUERY = (
 
 
 def demo_section(g: GraphClient) -> None:
-    from jobs.cli import print_rows
+    from jobs.output import print_rows
     from models.api import load_model, predict_file
     from models.artifacts import sample_data_path
     from models.writeback import label_disease_records, write_diagnoses
