@@ -15,6 +15,7 @@ from graph_engine.errors import (
     ScoringError,
     ServerError,
 )
+from graph_engine.connect import open_client
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.schema import Schema, default_schema
 from graph_engine.settings import Settings
@@ -36,4 +37,5 @@ __all__ = [
     "ServerError",
     "Settings",
     "default_schema",
+    "open_client",
 ]

@@ -1,12 +1,25 @@
-"""Driver creation from :class:`Settings` (used by the CLI and test fixtures only)."""
+"""From :class:`Settings` to a driver (:func:`connect`) or, in one call, to a ready
+:class:`~graph_engine.client.GraphClient` (:func:`open_client`).
+
+Example:
+    >>> from graph_engine import open_client
+    >>> with open_client() as g:                      # NEO4J_URI, or the managed local server
+    ...     g.counts()
+"""
 
 from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Iterator
 
 import neo4j
 from neo4j.exceptions import AuthError, ServiceUnavailable
 
 from graph_engine.errors import ConfigError, ConnectionError_
 from graph_engine.settings import Settings
+
+if TYPE_CHECKING:
+    from graph_engine.client import GraphClient
 
 
 def connect(settings: Settings, verify: bool = True) -> neo4j.Driver:
@@ -40,3 +53,28 @@ def connect(settings: Settings, verify: bool = True) -> neo4j.Driver:
             driver.close()
             raise ConnectionError_(f"cannot reach Neo4j at {settings.uri}: {e}") from e
     return driver
+
+
+@contextlib.contextmanager
+def open_client(settings: Settings | None = None, start: bool = True,
+                ensure_schema: bool = True) -> Iterator["GraphClient"]:
+    """Yield a :class:`GraphClient` on ``NEO4J_URI`` or on the managed local server; the driver
+    is closed on exit.
+
+    Args:
+        settings: defaults to ``Settings.load()``; its ``database`` and ``batch_size`` are used.
+        start: start the managed server when no ``NEO4J_URI`` is set.
+        ensure_schema: create constraints and indexes first (idempotent).
+    """
+    from graph_engine.client import GraphClient
+    from graph_engine.server import resolve
+
+    settings = resolve(settings or Settings.load(), start=start)
+    driver = connect(settings)
+    try:
+        client = GraphClient(driver, database=settings.database, batch_size=settings.batch_size)
+        if ensure_schema:
+            client.ensure_schema()
+        yield client
+    finally:
+        driver.close()

@@ -613,7 +613,7 @@ def bulk_load_graph(
     info = server.running()
     if info is not None and not force:
         with connect(settings.with_overrides(uri=info.uri, password=info.password)) as driver:
-            n = GraphClient(driver, settings.database).read("MATCH (n) RETURN count(n) AS n")[0]["n"]
+            n = GraphClient(driver, settings.database, batch_size=settings.batch_size).read("MATCH (n) RETURN count(n) AS n")[0]["n"]
         if n:
             raise IngestError(f"the database holds {n} nodes; the bulk path replaces it: pass --force to "
                               "overwrite, or load without --bulk (online, idempotent)")
@@ -634,7 +634,7 @@ def bulk_load_graph(
     summary.phases["start_server"] = time.perf_counter() - t
     t = time.perf_counter()
     with connect(settings.with_overrides(uri=info.uri, password=info.password)) as driver:
-        GraphClient(driver, settings.database).ensure_schema()
+        GraphClient(driver, settings.database, batch_size=settings.batch_size).ensure_schema()
     summary.phases["schema_and_indexes"] = time.perf_counter() - t
     summary.seconds = time.perf_counter() - start
     return summary

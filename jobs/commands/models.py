@@ -159,10 +159,7 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
 
     if model_dir is None and kind is None:
         raise click.UsageError("give --model DIR or --kind image|text")
-    try:
-        from jobs.context import open_client  # provided by the CLI layer
-    except ImportError as e:
-        raise click.ClickException("jobs.context.open_client is not available in this build") from e
+    from jobs.context import open_client
     try:
         model = load_model(model_dir, kind)
         report = predict_file(model, input_path)

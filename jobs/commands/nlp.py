@@ -200,7 +200,7 @@ def _ner_only_config() -> Path:
 @click.option("--n-process", default=1, show_default=True, type=click.IntRange(1, 64))
 def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int) -> None:
     """Extract from text and write Articles, MENTIONS and evidence-backed relations to Neo4j."""
-    from jobs.context import open_client  # type: ignore[import-not-found]
+    from jobs.context import open_client
 
     from ingest.text.pipeline import ExtractSummary, extract_documents, load_pipeline
     from ingest.text.readers import ReadStats, read_documents
