@@ -72,7 +72,7 @@ def generate(out: Path, n_edges: int, seed: int = 0) -> tuple[Path, Path]:
     with gzip.open(edges, "wt", encoding="utf-8", compresslevel=1) as fh:
         fh.write("source\tmetaedge\ttarget\n")
         for metaedge, count in METAEDGE_COUNTS.items():
-            s_kind, _, t_kind = het.metaedges[metaedge]
+            s_kind, _, t_kind = het.mapping.metaedges[metaedge]
             want = max(1, round(count * n_edges / total))
             ns, nt = KIND_COUNTS[s_kind], KIND_COUNTS[t_kind]
             want = min(want, ns * nt - (ns if s_kind == t_kind else 0))

@@ -184,7 +184,7 @@ def replace_predictions(
     if objects and spec.object_label is None:
         raise error(f"{spec.label} predictions have no object label, but rows name objects (e.g. {objects[0]!r})")
     when = created_at or datetime.now(timezone.utc).isoformat()
-    params = [{"id": str(r["id"]), "for": str(r["for"]), "object": None if r.get("object") is None else str(r["object"]),
+    params: list[dict[str, Any]] = [{"id": str(r["id"]), "for": str(r["for"]), "object": None if r.get("object") is None else str(r["object"]),
                "props": {**dict(r.get("props", {})), **scope}} for r in rows]
     common = {"run_id": run_id, "created_at": when, "kind": spec.kind}
 
@@ -197,7 +197,7 @@ def replace_predictions(
         return out[:MISSING_SHOWN]
 
     def work(tx: Any) -> int:
-        checks = [(spec.object_label, objects)] if objects and spec.object_label else []
+        checks: list[tuple[str, list[str]]] = [(spec.object_label, objects)] if objects and spec.object_label else []
         if not spec.create_targets:
             checks.insert(0, (spec.for_label, sorted({p["for"] for p in params})))
         for label, ids in checks:
@@ -209,10 +209,10 @@ def replace_predictions(
         for chunk in batched(tids, batch_size):
             tx.run(spec.delete_query(), {"targets": chunk, "scope": scope, "kind": spec.kind})
         created = 0
-        for chunk in batched(params, batch_size):
-            n = _single(tx.run(spec.create_query(), {**common, "rows": chunk}), "created", len(chunk))
-            if n != len(chunk):
-                raise error(f"{spec.label} write-back created {n} of {len(chunk)} nodes; nothing was written")
+        for rows_chunk in batched(params, batch_size):
+            n = _single(tx.run(spec.create_query(), {**common, "rows": rows_chunk}), "created", len(rows_chunk))
+            if n != len(rows_chunk):
+                raise error(f"{spec.label} write-back created {n} of {len(rows_chunk)} nodes; nothing was written")
             created += n
         return created
 

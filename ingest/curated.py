@@ -25,6 +25,7 @@ Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a he
 from __future__ import annotations
 
 import csv
+import functools
 import gzip
 import io
 import re
@@ -204,7 +205,7 @@ class HetionetFormat:
 
     def node_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
         for line in self._data_lines(lines, ["id", "name", "kind"], "nodes"):
-            yield line, (lambda line=line: self._node(line.text or ""))
+            yield line, functools.partial(self._node, line.text or "")
 
     def _node(self, text: str) -> NodeRecord:
         parts = text.split("\t")
@@ -220,7 +221,7 @@ class HetionetFormat:
 
     def edge_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], EdgeRecord]]]:
         for line in self._data_lines(lines, ["source", "metaedge", "target"], "SIF"):
-            yield line, (lambda line=line: self._edge(line.text or ""))
+            yield line, functools.partial(self._edge, line.text or "")
 
     def _edge(self, text: str) -> EdgeRecord:
         parts = text.split("\t")
@@ -301,7 +302,7 @@ class GenericFormat:
 
     def node_rows(self, path: Path, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
         for line, row in self._rows(path, lines, ("id", "label")):
-            yield line, (lambda row=row: self._node(row))
+            yield line, functools.partial(self._node, row)
 
     def _node(self, row: dict[str, Any] | RowError) -> NodeRecord:
         if isinstance(row, RowError):
@@ -321,7 +322,7 @@ class GenericFormat:
 
     def edge_rows(self, path: Path, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], dict[str, Any]]]]:
         for line, row in self._rows(path, lines, ("source", "type", "target")):
-            yield line, (lambda row=row: self._edge(row))
+            yield line, functools.partial(self._edge, row)
 
     def _edge(self, row: dict[str, Any] | RowError) -> dict[str, Any]:
         if isinstance(row, RowError):
@@ -558,8 +559,8 @@ def _run_loader(
                          if k not in ("source", "target", "type", "source_label", "target_label") and v is not None}
                 for k in props:
                     check_property_key(k)
-                return EdgeRecord(row["type"].strip(), s_label, row["source"].strip(), t_label,
-                                  row["target"].strip(), source=gen.source, properties=props)  # type: ignore[arg-type]
+                return EdgeRecord(row["type"].strip(), str(s_label), row["source"].strip(), str(t_label),
+                                  row["target"].strip(), source=gen.source, properties=props)
 
             loader.load_edges(edges, LineReader(edges), lambda lines: gen.edge_rows(edges, lines), to_record)
         else:

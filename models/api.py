@@ -90,7 +90,7 @@ def make_config(
     cls = _CONFIGS[_check_kind(kind)]
     if config is None:
         config = {}
-    if isinstance(config, cls):
+    if isinstance(config, (ImageConfig, TextConfig)) and isinstance(config, cls):
         if not overrides:
             return config
         config = dataclasses.asdict(config)

@@ -424,7 +424,7 @@ def group_split(labels: Sequence[str], groups: np.ndarray, fraction: float, seed
     """
     if not 0.0 < fraction < 1.0:
         raise ModelError(f"split fraction must be in (0, 1), got {fraction}")
-    labels = np.asarray(labels)
+    label_arr = np.asarray(labels)
     groups = np.asarray(groups)
     rng = np.random.default_rng(seed)
     members: dict[int, list[int]] = {}
@@ -432,7 +432,7 @@ def group_split(labels: Sequence[str], groups: np.ndarray, fraction: float, seed
         members.setdefault(g, []).append(i)
     by_class: dict[str, list[int]] = {}
     for g, idx in members.items():
-        vals, counts = np.unique(labels[idx], return_counts=True)
+        vals, counts = np.unique(label_arr[idx], return_counts=True)
         by_class.setdefault(str(vals[np.argmax(counts)]), []).append(g)
     hold: list[int] = []
     for cls in sorted(by_class):

@@ -179,7 +179,7 @@ class TextModel:
 
     def save_weights(self, directory: Path) -> list[str]:
         vocab = []
-        arrays: dict[str, np.ndarray] = {"coef": self.coef.astype(np.float16), "intercept": self.intercept}
+        arrays: dict[str, Any] = {"coef": self.coef.astype(np.float16), "intercept": self.intercept}
         for i, v in enumerate(self.vectorizers):
             vocab.append(sorted(v.vocabulary_, key=v.vocabulary_.get))
             arrays[f"idf_{i}"] = v.idf_.astype(np.float32)

@@ -287,7 +287,7 @@ class Recommender(ABC):
             },
             "model": self._get_state(),
         }
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}
         tree = _flatten(state, "", arrays)
         meta = {
             "format": ARTIFACT_FORMAT, "method": self.name, "class": type(self).__name__,

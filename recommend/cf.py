@@ -50,7 +50,7 @@ class _ItemItemCF(Recommender):
         d = self._data()
         x = self._interactions()[row]
         sim = self._item_sim()
-        col_sim = sim[:, col].toarray().ravel() if sp.issparse(sim) else np.asarray(sim[:, col]).ravel()
+        col_sim = sp.csr_matrix(sim[:, col]).toarray().ravel() if sp.issparse(sim) else np.asarray(sim[:, col]).ravel()
         is_patient = row >= d.n_diseases
         t_label = PATIENT if is_patient else DISEASE
         t_id = str(d.patient_ids[row - d.n_diseases]) if is_patient else str(d.disease_ids[row])

@@ -32,7 +32,7 @@ NO_EMBEDDINGS = (
 )
 
 
-def load_embeddings(source: Mapping[str, np.ndarray] | str | Path, tables: GraphTables) -> dict[str, np.ndarray]:
+def load_embeddings(source: Mapping[str, np.ndarray] | str | Path | Any, tables: GraphTables) -> dict[str, np.ndarray]:
     """Disease and Drug embedding matrices aligned with ``tables`` (rows in table order).
 
     Raises:

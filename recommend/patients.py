@@ -138,7 +138,9 @@ def patients_from_tables(tables: GraphTables) -> list[Patient]:
         a = adjacency(tables, PATIENT, rel, label) if label in tables.nodes else sp.csr_matrix((len(ids), 0))
         targets = tables.nodes.get(label, np.zeros(0, dtype=object))
         lists[name] = [[str(targets[j]) for j in a[i].indices] for i in range(len(ids))]
-    return [Patient(str(pid), **{k: v[i] for k, v in lists.items()}) for i, pid in enumerate(ids)]
+    return [Patient(str(pid), conditions=lists["conditions"][i], current_drugs=lists["current_drugs"][i],
+                    avoid_side_effects=lists["avoid_side_effects"][i], allergies=lists["allergies"][i])
+            for i, pid in enumerate(ids)]
 
 
 class SafetyIndex:
@@ -161,7 +163,8 @@ class SafetyIndex:
     def from_tables(cls, tables: GraphTables) -> "SafetyIndex":
         drugs = tables.nodes.get(DRUG, np.zeros(0, dtype=object))
         ses = tables.nodes.get(SIDE_EFFECT, np.zeros(0, dtype=object))
-        return cls(drugs, adjacency(tables, DRUG, "INTERACTS_WITH", DRUG), adjacency(tables, DRUG, "CAUSES", SIDE_EFFECT), ses)
+        return cls(list(map(str, drugs)), adjacency(tables, DRUG, "INTERACTS_WITH", DRUG),
+                   adjacency(tables, DRUG, "CAUSES", SIDE_EFFECT), list(map(str, ses)))
 
     def flags(self, drug: str, patient: Patient) -> list[str]:
         """Why ``drug`` is unsafe for ``patient`` (empty when nothing is known against it)."""

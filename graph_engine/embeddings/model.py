@@ -15,7 +15,7 @@ and a triple :math:`(s, r, d)` scores :math:`\langle z_s, w_r, z_d \rangle`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -52,7 +52,7 @@ class HeteroSAGE(nn.Module):
         self.node_types = list(num_nodes)
         self.emb = nn.ModuleDict({t: nn.Embedding(max(1, n), dim) for t, n in num_nodes.items()})
         for e in self.emb.values():
-            nn.init.normal_(e.weight, std=0.1)
+            nn.init.normal_(cast(nn.Embedding, e).weight, std=0.1)
         self.convs = nn.ModuleList(
             HeteroConv({et: SAGEConv((dim, dim), dim) for et in edge_types}, aggr=rel_aggr)
             for _ in range(num_layers)
@@ -105,7 +105,7 @@ class HeteroSAGE(nn.Module):
 
         was_training = self.training
         self.eval()
-        x = {t: self.emb[t].weight[:n].detach().cpu() for t, n in num_nodes.items()}
+        x = {t: cast(nn.Embedding, self.emb[t]).weight[:n].detach().cpu() for t, n in num_nodes.items()}
         by_dst = {}
         for et, ei in edge_index_dict.items():  # CSC per edge type: in-edges of a node range are a slice
             order = torch.argsort(ei[1], stable=True)
@@ -113,7 +113,8 @@ class HeteroSAGE(nn.Module):
             ptr = torch.zeros(num_nodes[et[2]] + 1, dtype=torch.long)
             ptr[1:] = torch.cumsum(torch.bincount(dst, minlength=num_nodes[et[2]]), 0)
             by_dst[et] = (ptr, src, dst)
-        for i, conv in enumerate(self.convs):
+        for i, layer in enumerate(self.convs):
+            conv = cast(HeteroConv, layer)
             last = i == len(self.convs) - 1
             new = {}
             for t, n in num_nodes.items():

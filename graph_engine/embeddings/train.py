@@ -156,7 +156,7 @@ class EmbeddingResult:
         (out / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
         (out / "config.json").write_text(json.dumps(asdict(self.config), indent=2, sort_keys=True))
         (out / "metrics.json").write_text(json.dumps(self.metrics, indent=2, sort_keys=True))
-        arrays: dict[str, np.ndarray] = {}
+        arrays: dict[str, Any] = {}
         for label, emb in self.embeddings.items():
             arrays[f"emb::{label}"] = emb
             arrays[f"ids::{label}"] = np.asarray(self.ids[label]).astype(str)

@@ -67,7 +67,7 @@ def project(
     if unknown:
         raise SchemaError(f"labels {unknown} are not in this export; it has {list(tables.nodes)}")
     if edge_keys is not None:
-        keys = [tuple(k) for k in edge_keys]
+        keys: list[EdgeKey] = [(str(k[0]), str(k[1]), str(k[2])) for k in edge_keys]
         missing = [k for k in keys if k not in tables.edges]
         if missing:
             raise SchemaError(f"edge triples {missing} are not in this export; it has {sorted(tables.edges)}")
@@ -89,7 +89,7 @@ def project(
             raise SchemaError(f"weights given for {key}, which is not in the projection {keys}")
     sub = GraphTables(nodes={label: tables.nodes[label] for label in tables.nodes if label in keep})
     for key in keys:
-        e = tables.edges[key]  # type: ignore[index]
+        e = tables.edges[key]
         w = e.weight if weighted else None
         if key in weights:
             w = np.asarray(weights[key], dtype=np.float32)

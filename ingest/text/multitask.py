@@ -153,7 +153,7 @@ class TaskCorpus(PartialCorpus):
             raise ValueError(f"{spec!r}: expected PATH:Labels[:xN][:drop=Types], e.g. NCBI_trainset_corpus.txt:Disease:drop=Modifier")
         parts = rest.split(":")
         labels = frozenset(x for x in parts[0].split("+") if x)
-        repeat, drop = 1, frozenset()
+        repeat, drop = 1, frozenset[str]()
         for part in parts[1:]:
             if part.startswith("x") and part[1:].isdigit() and int(part[1:]) >= 1:
                 repeat = int(part[1:])

@@ -341,5 +341,5 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
             vocab.add(VocabEntry(r.id, r.label, names[0], names[1:]))
     if side_effects:
         for r in side_effect_records(nodes_tsv):
-            vocab.add(VocabEntry(r.id, r.label, r.name))
+            vocab.add(VocabEntry(r.id, r.label, r.name or r.id))
     return vocab

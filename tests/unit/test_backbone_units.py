@@ -118,7 +118,7 @@ def test_metaedges_agree_with_shared_metaedge_table():
 
     table = shared_data("hetionet", "metaedges.tsv").read_text().splitlines()[1:]
     abbrevs = {line.split("\t")[1] for line in table if line.strip()}
-    assert abbrevs == set(HetionetFormat().metaedges)
+    assert abbrevs == set(HetionetFormat().mapping.metaedges)
 
 
 def test_line_reader_gzip_crlf_and_bad_utf8(tmp_path):
