@@ -67,7 +67,7 @@ class Registry(Generic[T]):
         try:
             return self._items[name]
         except KeyError:
-            raise self.error(f"unknown {self.what} {name!r}; choose one of {', '.join(self.names())}") from None
+            raise self.error(f"unknown {self.what} {name!r}; known: {', '.join(self.names())}") from None
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
