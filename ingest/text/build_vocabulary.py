@@ -32,8 +32,8 @@ def name_precision(vocab: Vocabulary, corpora: Iterable[str | Path], labels: Ite
     """
     from ingest.text.components.cache import token_texts
     from ingest.text.components.dictionary import DictionaryRecognizer
+    from ingest.text.corpora import blank_pipeline
     from ingest.text.readers import ReadStats, read_documents
-    from ingest.text.training import blank_pipeline
 
     wanted = set(labels)
     nlp = blank_pipeline()

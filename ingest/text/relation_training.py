@@ -30,14 +30,13 @@ from spacy.util import filter_spans
 
 from graph_engine.errors import IngestError
 from ingest.text.components.relations import EXTRACTOR_VERSION, LinearModel, pair_features
+from ingest.text.corpora import blank_pipeline
 from ingest.text.readers import ReadStats, read_documents
 
 Example = tuple[list[str], int]
 
 
 def _blank() -> Language:
-    from ingest.text.training import blank_pipeline
-
     nlp = blank_pipeline()
     nlp.add_pipe("medkg_sentences_v1")
     return nlp

@@ -19,9 +19,9 @@ from ingest.text.components.relations import (
     LinearModel, PairScorer, RelationExtractor, _pair_features, default_relation_models, entity_masks,
 )
 from ingest.text.components.span_repair import SpanRepair, balanced_range
+from ingest.text.corpora import blank_pipeline
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
-from ingest.text.training import blank_pipeline
 from ingest.text.vocabulary import Vocabulary, build_vocabulary
 
 pytestmark = pytest.mark.unit
