@@ -41,7 +41,7 @@ def texts(shared: Path):
 def main() -> None:
     from gensim.models import Word2Vec
 
-    from ingest.text.training import blank_pipeline
+    from ingest.text.corpora import blank_pipeline
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--shared", default="../shared/data", type=Path)

@@ -19,7 +19,8 @@ from __future__ import annotations
 from ingest.text.pipeline import extract_documents, extract_text, extract_to_jsonl, load_pipeline
 from ingest.text.readers import FORMATS, ReadStats, read_documents
 from ingest.text.records import Document, Evidence, GoldRelation, Mention, Relation
-from ingest.text.training import evaluate_ner, train_ner
+from ingest.text.evaluation import evaluate_ner
+from ingest.text.training import train_ner
 from ingest.text.vocabulary import Vocabulary, VocabEntry, build_vocabulary
 
 __all__ = [

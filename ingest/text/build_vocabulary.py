@@ -30,9 +30,10 @@ def name_precision(vocab: Vocabulary, corpora: Iterable[str | Path], labels: Ite
     text; a match counts as correct when a gold mention has the same character
     span and label. Only names of ``labels`` (which the corpora annotate) are counted.
     """
-    from ingest.text.components import DictionaryRecognizer, token_texts
+    from ingest.text.components.cache import token_texts
+    from ingest.text.components.dictionary import DictionaryRecognizer
+    from ingest.text.corpora import blank_pipeline
     from ingest.text.readers import ReadStats, read_documents
-    from ingest.text.training import blank_pipeline
 
     wanted = set(labels)
     nlp = blank_pipeline()

@@ -29,7 +29,7 @@ from spacy.training import Example
 
 from graph_engine.errors import IngestError
 from ingest.text.readers import ReadStats
-from ingest.text.training import PartialCorpus, blank_pipeline, partial_docs
+from ingest.text.corpora import PartialCorpus, blank_pipeline, partial_docs
 
 #: ``doc.cats`` key prefix: ``doc.cats["medkg_annotated:Disease"] == 1.0`` when the document's
 #: corpus annotates Disease. Kept in ``doc.cats``, not ``doc.user_data``: a ``DocBin`` stores all

@@ -27,7 +27,10 @@ from thinc.api import Config
 
 from graph_engine.batching import batched
 from graph_engine.errors import ModelError
-from ingest.text import components as _components
+from ingest.text import components as _components  # noqa: F401  (registers the medkg_* factories)
+from ingest.text.components.cache import char_offsets, fast_ents, release_cache, sentence_bounds, span_origin
+from ingest.text.components.negation import cue_coverage, doc_cues
+from ingest.text.components.relations import EXTRACTOR, EXTRACTOR_VERSION
 from ingest.text import multitask as _multitask  # also registers medkg_ner_head (spacy.load of a multi-task model)
 from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers tokenizer + sentence factory)
 from ingest.text.records import Document, Evidence, Mention, Relation
@@ -222,39 +225,39 @@ def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Docume
     ``cached_ents``: read the entities the pipeline's last medkg component left in the
     document cache (pass ``nlp.medkg_cached_ents``, set by :func:`load_pipeline`).
     """
-    cues = _components.doc_cues(doc)
+    cues = doc_cues(doc)
     info = doc._.medkg_spans or {}
     doc_id = source.id
     mentions = []
     text = source.text  # the tokenizer never alters text: doc.text == source.text, without rebuilding it
-    ents = _components.fast_ents(doc, cached_ents)
-    idx, length = _components.char_offsets(doc) if ents else ([], [])
-    neg_at, spec_at = _components.cue_coverage(cues, len(doc))
+    ents = fast_ents(doc, cached_ents)
+    idx, length = char_offsets(doc) if ents else ([], [])
+    neg_at, spec_at = cue_coverage(cues, len(doc))
     for start, end, label, kb in ents:
         neg = bool(neg_at[start] or neg_at[end - 1])
         spec = bool(spec_at[start] or spec_at[end - 1])
-        score, origin = _components.span_origin(info, start, end)
+        score, origin = span_origin(info, start, end)
         s_char, e_char = idx[start], idx[end - 1] + length[end - 1]
         mentions.append(Mention(doc_id, s_char, e_char, text[s_char:e_char], label, kb or None, float(score), origin, neg, spec))
     relations = []
-    version = _components.EXTRACTOR_VERSION
+    version = EXTRACTOR_VERSION
     rels = doc._.medkg_relations or []
     if rels:
-        bounds = _components.sentence_bounds(doc)
+        bounds = sentence_bounds(doc)
         starts = [b[0] for b in bounds]
         if not ents:
-            idx, length = _components.char_offsets(doc)
+            idx, length = char_offsets(doc)
     for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in rels:
         lo, hi = bounds[bisect.bisect_right(starts, ss) - 1]
         sc = idx[lo]
         sentence = text[sc : idx[hi - 1] + length[hi - 1]]
         s0, s1 = idx[ss], idx[se - 1] + length[se - 1]
         o0, o1 = idx[os_], idx[oe - 1] + length[oe - 1]
-        ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, _components.EXTRACTOR, version)
+        ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, EXTRACTOR, version)
         relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev))
     source.mentions = mentions
     source.relations = relations
-    _components.release_cache(doc)
+    release_cache(doc)
     return source
 
 

@@ -1,6 +1,6 @@
 """Train and evaluate the sentence-level relation classifiers.
 
-Two binary logistic-regression models over :func:`ingest.text.components.pair_features`:
+Two binary logistic-regression models over :func:`ingest.text.components.relations.pair_features`:
 
 * ``CAUSES`` (Drug -> Disease) from the BC5CDR chemical-induced-disease (CID)
   relations: a Chemical/Disease pair in one sentence is positive when the
@@ -29,15 +29,14 @@ from spacy.tokens import Doc
 from spacy.util import filter_spans
 
 from graph_engine.errors import IngestError
-from ingest.text.components import EXTRACTOR_VERSION, LinearModel, pair_features
+from ingest.text.components.relations import EXTRACTOR_VERSION, LinearModel, pair_features
+from ingest.text.corpora import blank_pipeline
 from ingest.text.readers import ReadStats, read_documents
 
 Example = tuple[list[str], int]
 
 
 def _blank() -> Language:
-    from ingest.text.training import blank_pipeline
-
     nlp = blank_pipeline()
     nlp.add_pipe("medkg_sentences_v1")
     return nlp

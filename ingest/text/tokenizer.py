@@ -303,7 +303,7 @@ class BioSentenceSplitter:
                 starts[k] = 1
         doc.from_array([SENT_START], starts.view("uint64").reshape(-1, 1))  # type: ignore[arg-type]
         first = numpy.flatnonzero(starts == 1).tolist()
-        # shared with the medkg components (see ingest.text.components.doc_cache)
+        # shared with the medkg components (see ingest.text.components.cache.doc_cache)
         doc.user_data[CACHE_KEY] = {"orth": orth_list, "bounds": list(zip(first, first[1:] + [n]))}
         return doc
 

@@ -77,7 +77,8 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
                   partial_labels: str, partial_drop_types: str, train_repeat: int, corpus_specs: tuple[str, ...], name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
     from ingest.text.multitask import TaskCorpus
-    from ingest.text.training import PartialCorpus, parse_overrides, train_ner, vectors_overrides
+    from ingest.text.corpora import PartialCorpus
+    from ingest.text.training import parse_overrides, train_ner, vectors_overrides
 
     try:
         overrides = parse_overrides(settings)
@@ -157,7 +158,7 @@ def ner_pretrain_cmd(texts: tuple[Path, ...], output: Path, epochs: int, config:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def ner_evaluate_cmd(data: Path, model: Path | None, fmt: str | None, mode: str, as_json: bool) -> None:
     """Precision / recall / F1 per label with exact span matching."""
-    from ingest.text.training import evaluate_ner
+    from ingest.text.evaluation import evaluate_ner
 
     try:
         nlp = _evaluation_pipeline(model, mode)

@@ -190,7 +190,7 @@ def test_parse_overrides_types_and_errors() -> None:
 def test_ner_train_with_static_vectors(tmp_path: Path) -> None:
     import numpy as np
 
-    from ingest.text.training import blank_pipeline
+    from ingest.text.corpora import blank_pipeline
 
     corpus = _tiny_pubtator(tmp_path)
     vec_nlp = blank_pipeline()
@@ -298,7 +298,7 @@ def test_partial_corpus_marks_what_it_does_not_annotate_missing(tmp_path: Path) 
     import spacy
     from spacy.tokens import DocBin
 
-    from ingest.text.training import PartialCorpus, corpus_to_docbin
+    from ingest.text.corpora import PartialCorpus, corpus_to_docbin
 
     main, partial = _tiny_pubtator(tmp_path), _ncbi_like(tmp_path)
     others = spacy.blank("en")

@@ -12,8 +12,9 @@ from click.testing import CliRunner
 from spacy.tokens import Doc, Span
 from spacy.training import Example
 
+from ingest.text.corpora import blank_pipeline
 from ingest.text.multitask import TaskCorpus, annotated_labels, mark_annotated
-from ingest.text.training import blank_pipeline, default_multitask_config_path
+from ingest.text.training import default_multitask_config_path
 from tests.unit.test_text_cli_writer import _ncbi_like, _root, _tiny_pubtator
 
 

@@ -10,14 +10,18 @@ import pytest
 import spacy
 
 from graph_engine.records import NodeRecord
-from ingest.text.components import (
-    AbbreviationResolver, CueDetector, DictionaryRecognizer, Linker, RelationExtractor, SpanRepair, balanced_range,
-    Cue, LinearModel, PairScorer, _pair_features, cue_coverage, default_relation_models, doc_text, entity_masks,
-    fast_ents, filter_ents, find_abbreviations, span_flags, write_ents,
+from ingest.text.components.abbreviations import AbbreviationResolver, find_abbreviations
+from ingest.text.components.cache import doc_text, fast_ents, filter_ents, write_ents
+from ingest.text.components.dictionary import DictionaryRecognizer
+from ingest.text.components.linker import Linker
+from ingest.text.components.negation import Cue, CueDetector, cue_coverage, span_flags
+from ingest.text.components.relations import (
+    LinearModel, PairScorer, RelationExtractor, _pair_features, default_relation_models, entity_masks,
 )
+from ingest.text.components.span_repair import SpanRepair, balanced_range
+from ingest.text.corpora import blank_pipeline
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
 from ingest.text.records import Document
-from ingest.text.training import blank_pipeline
 from ingest.text.vocabulary import Vocabulary, build_vocabulary
 
 pytestmark = pytest.mark.unit
@@ -372,7 +376,7 @@ def test_memory_zones_after_the_warm_up_free_new_strings_and_change_no_output(
 def test_process_wide_word_caches_stay_bounded_on_endless_new_words_and_change_no_output(
     nlp: spacy.Language, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ingest.text import components as C
+    from ingest.text.components import cache as C
     from ingest.text import pipeline as P
     from ingest.text import tokenizer as T
 
@@ -383,7 +387,7 @@ def test_process_wide_word_caches_stay_bounded_on_endless_new_words_and_change_n
     limit = 40
     monkeypatch.setattr(C, "CACHE_LIMIT", limit)
     dictionary = next(p for _, p in nlp.pipeline if isinstance(p, DictionaryRecognizer))
-    caches = {"components._TEXT_CACHE": C._TEXT_CACHE, "components._LOWER_CACHE": C._LOWER_CACHE,
+    caches = {"cache._TEXT_CACHE": C._TEXT_CACHE, "cache._LOWER_CACHE": C._LOWER_CACHE,
               "dictionary._norm_cache": dictionary._norm_cache}
     # the sentence splitter keeps no per-word state (it once kept a blank-line flag for every word)
     assert not [k for k, v in vars(T).items() if isinstance(v, dict) and k.startswith("_") and k.isupper()]
