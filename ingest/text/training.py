@@ -56,8 +56,8 @@ def create_pretrain_characters(maxout_pieces: int = 3, hidden_size: int = 300, n
     from thinc.api import LayerNorm, Maxout, MultiSoftmax, chain
 
     def create(vocab: Any, tok2vec: Any) -> Any:
-        output_layer = chain(Maxout(nO=hidden_size, nP=maxout_pieces), LayerNorm(nI=hidden_size),
-                             MultiSoftmax([256] * n_characters, nI=hidden_size))
+        output_layer: Any = chain(Maxout(nO=hidden_size, nP=maxout_pieces), LayerNorm(nI=hidden_size),
+                                  MultiSoftmax((256,) * n_characters, nI=hidden_size))
         model = build_masked_language_model(vocab, chain(tok2vec, output_layer))
         model.set_ref("tok2vec", tok2vec)
         model.set_ref("output_layer", output_layer)
