@@ -6,6 +6,8 @@ import json
 
 import pytest
 
+from graph_engine.errors import RecommendError
+
 from ingest.curated import load_graph
 from ingest.demo import demo_files
 from recommend import get_recommender
@@ -53,7 +55,7 @@ def test_failed_run_keeps_previous_recommendations(fitted):
     run1, _ = run_writeback(g, model, [target], k=4)
     rows = recommendation_rows(model, [target], 4, "broken-run", explain=False)
     rows[-1]["drug"] = "DRUGBANK:NOT_A_DRUG"
-    with pytest.raises(Exception):
+    with pytest.raises(RecommendError, match="Drug id\\(s\\) not in the graph: 'DRUGBANK:NOT_A_DRUG'"):
         write_recommendations(g, rows, model.name)
     assert {r["run_id"] for r in _current(g, target)} == {run1}
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import spacy
 
+from graph_engine.errors import IngestError
 from graph_engine.records import NodeRecord
 from ingest.text.components.abbreviations import AbbreviationResolver, find_abbreviations
 from ingest.text.components.cache import doc_text, fast_ents, filter_ents, write_ents
@@ -433,7 +434,7 @@ def test_vocabulary_pruning_blocks_names_annotated_text_disagrees_with(tmp_path:
     again = Vocabulary.load(tmp_path / "v.tsv.gz")
     assert again.blocked == pruned.blocked and again.lookup("SD") is None
     (tmp_path / "bad.tsv").write_text("#blocked\tDisease\tmaybe\tSD\n")
-    with pytest.raises(Exception, match="expected '#blocked"):
+    with pytest.raises(IngestError, match="expected '#blocked"):
         Vocabulary.load(tmp_path / "bad.tsv")
 
 
