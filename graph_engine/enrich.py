@@ -212,7 +212,10 @@ def pagerank_job(client: GraphClient, projection: Projection = Projection(), dam
             written = write_scores(client, m, {"pagerank": res.scores}, run_id, bar.update)
         return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
                 "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
-                "compute_seconds": res.seconds, "written": written}
+                "compute_seconds": res.seconds, "written": written,
+                # flagged, never silent: the scorer warned (ConvergenceWarning) and the Run says so
+                **({} if res.converged else {"warning": f"not converged: L1 change {res.residual:.3g} >= tol {tol:g} "
+                                                        f"after {res.iterations} iterations"})}
 
     return run_job(client, "score", "pagerank", params, body)
 
@@ -231,7 +234,10 @@ def hits_job(client: GraphClient, projection: Projection = Projection(directed=T
             written = write_scores(client, m, {"hub": res.hubs, "authority": res.authorities}, run_id, bar.update)
         return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
                 "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
-                "compute_seconds": res.seconds, "written": written}
+                "compute_seconds": res.seconds, "written": written,
+                # flagged, never silent: the scorer warned (ConvergenceWarning) and the Run says so
+                **({} if res.converged else {"warning": f"not converged: L1 change {res.residual:.3g} >= tol {tol:g} "
+                                                        f"after {res.iterations} iterations"})}
 
     return run_job(client, "score", "hits", params, body)
 
@@ -281,7 +287,10 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
         seed_ids = m.ids[idx]
         w1 = replace_property(client, {seed_label: (seed_ids, top_ids)}, "ppr_ids", run_id)
         w2 = replace_property(client, {seed_label: (seed_ids, top_scores)}, "ppr_scores", run_id)
-        return {"seeds": int(len(idx)), "converged": bool(np.all(res.converged)),
+        unconverged = int((~res.converged).sum())  # flagged, never silent (the scorer warned too)
+        return {"seeds": int(len(idx)), "converged": unconverged == 0,
+                **({"warning": f"not converged for {unconverged} of {len(idx)} seeds after {max_iter} "
+                               f"iterations (tol {tol:g})"} if unconverged else {}),
                 "max_iterations": int(np.max(res.iterations)), "compute_seconds": res.seconds,
                 "device": res.device,
                 "written": {f"{seed_label}.ppr_ids": w1[seed_label], f"{seed_label}.ppr_scores": w2[seed_label]}}

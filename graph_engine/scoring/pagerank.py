@@ -40,6 +40,7 @@ from graph_engine.scoring._common import (
     spmm_t_into,
     torch_transition,
     transition,
+    warn_unconverged,
 )
 
 
@@ -167,6 +168,8 @@ def pagerank(
     x, its, res, first = _run(T, p[:, None], None if u is None else u[:, None], x0,
                               float(damping), float(tol), int(max_iter), device, backend, op=op)
     seconds = time.perf_counter() - t0
+    if first[0] < 0:
+        warn_unconverged("pagerank", float(res[0]), float(tol), int(its))
     return PageRankResult(
         scores=x[:, 0], iterations=int(its), residual=float(res[0]), converged=bool(first[0] >= 0),
         device=device, backend=backend, seconds=seconds, ids=ids, labels=labels,
@@ -275,6 +278,10 @@ def personalized_pagerank(
         if progress is not None:
             progress(stop, s)
     seconds = time.perf_counter() - t0
+    if not conv.all():
+        worst = int(np.argmax(res))
+        warn_unconverged(f"personalized_pagerank: {int((~conv).sum())} of {s} seeds", float(res[worst]),
+                         float(tol), int(max_iter), f" for those seeds (worst: seed row {worst})")
     ids = labels = None
     if isinstance(A, GraphMatrix):
         ids, labels = A.ids[out_idx], A.labels[out_idx]
@@ -389,8 +396,9 @@ def _run_scipy(
     active = np.arange(b)
     scaled_inv = (alpha * T.inv_out.astype(np.float64)).astype(dt)[:, None]  # alpha / out-weight
     dangling = T.dangling
-    nz_rows, nz_cols = np.nonzero(p)
-    sparse_p = u is None and nz_rows.size <= n  # seeds: a handful of entries per column
+    uniform = u is None and b == 1 and p.min() == p.max()  # plain PageRank: the teleport is one number
+    nz_rows, nz_cols = np.nonzero(p) if not uniform else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+    sparse_p = u is None and not uniform and nz_rows.size * 4 <= p.size  # seeds: a few entries per column
     nz_vals = p[nz_rows, nz_cols]
     y = np.empty_like(x)
     tmp = np.empty_like(x)
@@ -398,10 +406,14 @@ def _run_scipy(
     for it in range(1, max_iter + 1):
         np.multiply(x, scaled_inv, out=tmp)
         spmm_t_into(T.A, tmp, y)                     # y = alpha P^T x
+        if T.heavy is not None:                       # hubs' sums again, accumulated in float64
+            T.heavy.fix(tmp, y)
         mass = x[dangling].sum(axis=0, dtype=np.float64) if dangling.size else np.zeros(x.shape[1])
         if u is None:                                 # dangling mass follows the teleport vector
             coef = (alpha * mass + (1.0 - alpha)).astype(dt)
-            if sparse_p:
+            if uniform:
+                y += coef[0] * p[0, 0]
+            elif sparse_p:
                 y[nz_rows, nz_cols] += nz_vals * coef[nz_cols]
             else:
                 np.multiply(p, coef, out=tmp)
@@ -460,6 +472,8 @@ def _run_torch(
     with torch.no_grad():
         for it in range(1, max_iter + 1):
             y = PT @ x if b > 1 else (PT @ x[:, 0]).unsqueeze(1)
+            if op.heavy is not None:  # hubs' sums again, accumulated in float64
+                op.heavy.fix(x, y)
             mass = x.index_select(0, dangling).sum(0, dtype=torch.float64) if dangling.numel() else \
                 torch.zeros(b, dtype=torch.float64, device=device)
             y.mul_(alpha)
