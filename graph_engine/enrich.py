@@ -300,20 +300,21 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
 
 def embed_job(client: GraphClient, config: Mapping[str, Any] | None = None,
               labels: Sequence[str] | None = None, rel_types: Sequence[str] | None = None,
-              artifact_dir: Any = None, progress: bool = False) -> JobResult:
+              artifact_dir: Any = None, progress: bool = False, nproc: int = 1) -> JobResult:
     """Train GNN embeddings on the graph (link prediction), write ``embedding`` per node
-    with vector indexes, save the artifact (under ``artifact_dir/<run id>`` when given)."""
+    with vector indexes, save the artifact (under ``artifact_dir/<run id>`` when given).
+    ``nproc > 1`` trains with that many DDP processes (see ``train_embeddings``)."""
     from pathlib import Path
 
     from graph_engine.embeddings import EmbeddingConfig, train_embeddings
 
     cfg = EmbeddingConfig.from_dict(dict(config or {}))
-    params = {"labels": list(labels or []), "rel_types": list(rel_types or []), **cfg.__dict__}
+    params = {"labels": list(labels or []), "rel_types": list(rel_types or []), **cfg.__dict__, "nproc": nproc}
 
     def body(run_id: str) -> dict[str, Any]:
         tables = client.export(labels, rel_types, progress=progress)
         with _bar(cfg.epochs, "train embeddings", progress) as bar:
-            result = train_embeddings(tables, cfg, progress=lambda e, n, loss: bar.update(1))
+            result = train_embeddings(tables, cfg, progress=lambda e, n, loss: bar.update(1), nproc=nproc)
         saved = None
         if artifact_dir is not None:
             saved = str(result.save(Path(artifact_dir) / run_id))

@@ -168,8 +168,9 @@ class HeavyLines:
     """The lines of a product ``M^T x`` (columns of ``M``) or ``M x`` (rows) that have more than
     :data:`F64_ABOVE` terms, as a float64 matrix, so their sums are accumulated in float64.
 
-    The float32 kernel still computes every line (cheap: a hub's terms all land in one cached
-    entry); :meth:`fix` then overwrites the heavy ones.
+    The float32 kernel runs on ``light`` (``M`` without the heavy lines' entries: on the issue-24
+    hub graph they are a fifth of the edges, on smaller hub graphs up to half) when it is set, else
+    on ``M``; :meth:`fix` then writes the heavy lines.
 
     Shapes:
         index: ``(H,)`` int64 line (node) indices.
@@ -179,6 +180,7 @@ class HeavyLines:
     index: np.ndarray
     M64: sp.csr_matrix
     transposed: bool
+    light: sp.csr_matrix | None = None  # M without the heavy lines' entries, for the float32 kernel
 
     def fix(self, x: np.ndarray, out: np.ndarray) -> None:
         """``out[index] = (M64^T or M64) @ x``, the products and sums in float64.
@@ -208,7 +210,16 @@ def heavy_columns(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines 
     heavy = np.flatnonzero(sampled * stride * 4 > limit)
     if heavy.size == 0:
         return None
-    return HeavyLines(heavy.astype(np.int64), sp.csr_matrix(M[:, heavy], dtype=np.float64), transposed=True)
+    is_heavy = np.zeros(M.shape[1], bool)
+    is_heavy[heavy] = True
+    mask = is_heavy[M.indices]
+    before = np.zeros(M.nnz + 1, np.int64)  # heavy entries before each position
+    np.cumsum(mask, out=before[1:])
+    keep = ~mask
+    light = sp.csr_matrix((M.data[keep], M.indices[keep], (M.indptr - before[M.indptr]).astype(M.indptr.dtype)),
+                          shape=M.shape)
+    return HeavyLines(heavy.astype(np.int64), sp.csr_matrix(M[:, heavy], dtype=np.float64), transposed=True,
+                      light=light)
 
 
 def heavy_rows(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines | None:

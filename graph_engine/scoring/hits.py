@@ -130,8 +130,9 @@ def _hits_scipy(M: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # typ
     tmp = np.empty_like(h)
     res, it = np.inf, 0
     heavy_in, heavy_out = heavy_columns(M), heavy_rows(M)  # hubs' sums in float64
+    light = M if heavy_in is None or heavy_in.light is None else heavy_in.light
     for it in range(1, max_iter + 1):
-        spmm_t_into(M, h, a)  # a = A^T h, no transpose needed
+        spmm_t_into(light, h, a)  # a = A^T h, no transpose needed
         if heavy_in is not None:
             heavy_in.fix(h, a)
         a /= a.sum(dtype=np.float64)

@@ -396,6 +396,7 @@ def _run_scipy(
     active = np.arange(b)
     scaled_inv = (alpha * T.inv_out.astype(np.float64)).astype(dt)[:, None]  # alpha / out-weight
     dangling = T.dangling
+    light = T.A if T.heavy is None or T.heavy.light is None else T.heavy.light
     uniform = u is None and b == 1 and p.min() == p.max()  # plain PageRank: the teleport is one number
     nz_rows, nz_cols = np.nonzero(p) if not uniform else (np.zeros(0, np.int64), np.zeros(0, np.int64))
     sparse_p = u is None and not uniform and nz_rows.size * 4 <= p.size  # seeds: a few entries per column
@@ -405,8 +406,8 @@ def _run_scipy(
     it = 0
     for it in range(1, max_iter + 1):
         np.multiply(x, scaled_inv, out=tmp)
-        spmm_t_into(T.A, tmp, y)                     # y = alpha P^T x
-        if T.heavy is not None:                       # hubs' sums again, accumulated in float64
+        spmm_t_into(light, tmp, y)                   # y = alpha P^T x
+        if T.heavy is not None:                       # hubs' sums, accumulated in float64
             T.heavy.fix(tmp, y)
         mass = x[dangling].sum(axis=0, dtype=np.float64) if dangling.size else np.zeros(x.shape[1])
         if u is None:                                 # dangling mass follows the teleport vector
