@@ -79,6 +79,7 @@ def dangling_graph(n: int, m: int, seed: int = 0, share: float = 0.6) -> sp.csr_
     keep = np.random.default_rng(seed + 1).random(n) >= share
     A = sp.csr_matrix(sp.diags(keep.astype(np.float32)) @ A)
     A.eliminate_zeros()
+    A.sort_indices()  # canonical, like an export
     return A
 
 

@@ -13,14 +13,16 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from graph_engine.errors import RecommendError
+from graph_engine.errors import ConvergenceWarning, RecommendError
 from graph_engine.export import GraphTables
+from graph_engine.scoring import HeavyLines, heavy_rows
 
 from recommend.base import Explanation, PathContribution, Recommender, register
 from recommend.data import DISEASE, DRUG, IndicationData
@@ -35,11 +37,26 @@ PPR_REL_TYPES: tuple[str, ...] = (
 )
 
 
-def _walk_operator(a: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``P^T`` (``P`` the row-stochastic transition matrix of ``a``) and the dangling-node mask."""
-    deg = np.asarray(a.sum(axis=1)).ravel()
+def _walk_operator(a: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, HeavyLines | None]:
+    """``P^T`` (``P`` the row-stochastic transition matrix of ``a``), the dangling-node mask, and the
+    rows of ``P^T`` with more than 1,024 entries (hubs), whose sums :func:`_step` takes in float64."""
+    deg = np.asarray(a.sum(axis=1, dtype=np.float64)).ravel()
     inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
-    return sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32), deg == 0
+    pt = sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32)
+    return pt, deg == 0, heavy_rows(pt)
+
+
+def _step(pt: sp.csr_matrix, heavy: HeavyLines | None, r: np.ndarray) -> np.ndarray:
+    """``pt @ r`` in float32, the hub rows' sums accumulated in float64 (scipy adds a row's terms in
+    float32 one after another, which on a hub with 1e5+ in-edges costs more than the walk's tolerance).
+
+    Shapes:
+        r: ``(N, B)`` float32; return ``(N, B)`` float32.
+    """
+    y = pt @ r
+    if heavy is not None:
+        heavy.fix(np.ascontiguousarray(r), y)
+    return y
 
 
 def _seed_columns(n: int, seed_nodes: np.ndarray) -> np.ndarray:
@@ -55,7 +72,10 @@ def personalized_pagerank(
     """Batch personalized PageRank by power iteration (internal; see ``graph_engine.scoring``).
 
     ``r <- alpha * s + (1 - alpha) * P^T r`` with ``P`` the row-stochastic transition
-    matrix of ``a``; dangling nodes restart at the seed.
+    matrix of ``a``; dangling nodes restart at the seed. At most ``iters`` steps: the
+    recommenders use a truncated walk (``iters`` is a tuned hyperparameter; what is left
+    out is at most ``(1 - alpha) ** iters`` of the mass), not a solve to ``tol``.
+    Hub rows are summed in float64 (:func:`_step`).
 
     Args:
         a: ``(N, N)`` adjacency (use a symmetric one for an undirected walk).
@@ -65,12 +85,12 @@ def personalized_pagerank(
     Shapes:
         return: ``(N, B)`` float32, columns sum to 1.
     """
-    pt, dangling = _walk_operator(a)
+    pt, dangling, heavy = _walk_operator(a)
     s = np.asarray(seeds, dtype=np.float32)
     r = s.copy()
     for _ in range(iters):
         lost = r[dangling].sum(axis=0, keepdims=True)
-        nxt = alpha * s + (1 - alpha) * (pt @ r + s * lost)
+        nxt = alpha * s + (1 - alpha) * (_step(pt, heavy, r) + s * lost)
         if np.abs(nxt - r).sum() < tol * r.shape[1]:
             r = nxt
             break
@@ -94,13 +114,13 @@ def personalized_pagerank_alphas(
     Shapes:
         seeds: ``(N, B)``; return: one ``(N, B)`` float32 array per alpha.
     """
-    pt, dangling = _walk_operator(a)
+    pt, dangling, heavy = _walk_operator(a)
     s = np.asarray(seeds, dtype=np.float32)
     w = s.copy()  # M^k s
     acc = [np.float32(al) * w for al in alphas]
     decay = [1.0] * len(alphas)  # (1 - alpha)^k
     for k in range(1, iters + 1):
-        w = pt @ w + s * w[dangling].sum(axis=0, keepdims=True)
+        w = _step(pt, heavy, w) + s * w[dangling].sum(axis=0, keepdims=True)
         for j, al in enumerate(alphas):
             decay[j] *= 1.0 - al
             acc[j] += np.float32(decay[j] if k == iters else al * decay[j]) * w
@@ -126,8 +146,10 @@ def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n
 
     out = np.zeros((len(seed_nodes), n_drugs), dtype=np.float32)
     cand = np.arange(drug_start, drug_start + n_drugs)
-    res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
-                     max_iter=iters, tol=1e-7, device=device, candidates=cand)
+    with warnings.catch_warnings():  # `iters` steps is this recommender's definition (a truncated walk, the
+        warnings.simplefilter("ignore", ConvergenceWarning)  # same numbers as the CPU path), not a failed solve
+        res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
+                         max_iter=iters, tol=1e-7, device=device, candidates=cand)
     rows = np.repeat(np.arange(len(seed_nodes)), res.indices.shape[1])
     out[rows, res.indices.ravel() - drug_start] = res.scores.ravel()
     return out

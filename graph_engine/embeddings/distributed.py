@@ -70,9 +70,9 @@ def shard(src: np.ndarray, dst: np.ndarray, world: World, seed: int) -> tuple[np
 class LinkStep(nn.Module):
     """Encoder + decoder of one mini-batch as a single ``forward``, which DDP needs to wrap."""
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: Any) -> None:  # a LinkModel (typed Any: mypy sees submodules as Tensor | Module)
         super().__init__()
-        self.model = model
+        self.model: Any = model
 
     def forward(self, n_id: dict[str, torch.Tensor], edge_index: dict[Any, torch.Tensor], nsn: Any, nse: Any,
                 eli: torch.Tensor, key: tuple[str, str, str]) -> torch.Tensor:

@@ -393,8 +393,8 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
                 total += float(loss.detach()) * eli.shape[1]
                 count += eli.shape[1]
         epoch_seconds.append(time.perf_counter() - t0)
-        total, count = all_sum([total, float(count)], world, device)
-        epoch_loss.append(total / max(1, count))
+        loss_sum, edges = all_sum([total, float(count)], world, device)
+        epoch_loss.append(loss_sum / max(1.0, edges))
         if progress is not None:
             progress(epoch + 1, config.epochs, epoch_loss[-1])
 

@@ -194,32 +194,49 @@ class HeavyLines:
         out[self.index] = res
 
 
+def heavy_candidates(M: sp.csr_matrix, threshold: int | None = None) -> np.ndarray:
+    """Columns of ``M`` that may have more than ``threshold`` (:data:`F64_ABOVE`) entries, from every 8th
+    stored entry (see :func:`heavy_columns`); ``(H,)`` int64, empty when there is no hub."""
+    limit = F64_ABOVE if threshold is None else int(threshold)
+    if M.nnz <= limit:
+        return np.zeros(0, np.int64)
+    stride = 8
+    sampled = np.bincount(M.indices[::stride], minlength=M.shape[1])
+    return np.flatnonzero(sampled * stride * 2 > limit).astype(np.int64)
+
+
+def has_hubs(M: sp.csr_matrix) -> bool:
+    """True when a float32 product with ``M`` or ``M^T`` would sum more than :data:`F64_ABOVE` terms
+    in a line (a node with that many in- or out-edges)."""
+    return bool(heavy_candidates(M).size) or bool(M.nnz and np.diff(M.indptr).max() > F64_ABOVE)
+
+
 def heavy_columns(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines | None:
     """:class:`HeavyLines` for ``M^T x``: the columns of ``M`` (in-degrees) with more than ``threshold`` entries.
 
     None for float64 matrices or when no column is that heavy. Candidates come from every
     8th stored entry (a node with 1,024 in-edges shows ~128 times; ones shown more than
-    ``threshold / 32`` times are kept), so graphs without hubs pay an eighth of a pass;
+    ``threshold / 16`` times are kept), so graphs without hubs pay an eighth of a pass;
     treating a lighter column as heavy costs a little time, never accuracy.
     """
-    limit = F64_ABOVE if threshold is None else int(threshold)
-    if M.dtype == np.float64 or M.nnz <= limit:
+    if M.dtype == np.float64:
         return None
-    stride = 8
-    sampled = np.bincount(M.indices[::stride], minlength=M.shape[1])
-    heavy = np.flatnonzero(sampled * stride * 4 > limit)
+    heavy = heavy_candidates(M, threshold)
     if heavy.size == 0:
         return None
-    is_heavy = np.zeros(M.shape[1], bool)
-    is_heavy[heavy] = True
-    mask = is_heavy[M.indices]
+    compact = np.full(M.shape[1], -1, np.int32)
+    compact[heavy] = np.arange(heavy.size, dtype=np.int32)
+    col = compact[M.indices]
+    mask = col >= 0
     before = np.zeros(M.nnz + 1, np.int64)  # heavy entries before each position
     np.cumsum(mask, out=before[1:])
+    at_rows = before[M.indptr]
+    pos = np.flatnonzero(mask)
+    M64 = sp.csr_matrix((M.data[pos].astype(np.float64), col[pos], at_rows), shape=(M.shape[0], heavy.size))
     keep = ~mask
-    light = sp.csr_matrix((M.data[keep], M.indices[keep], (M.indptr - before[M.indptr]).astype(M.indptr.dtype)),
+    light = sp.csr_matrix((M.data[keep], M.indices[keep], (M.indptr - at_rows).astype(M.indptr.dtype)),
                           shape=M.shape)
-    return HeavyLines(heavy.astype(np.int64), sp.csr_matrix(M[:, heavy], dtype=np.float64), transposed=True,
-                      light=light)
+    return HeavyLines(heavy.astype(np.int64), M64, transposed=True, light=light)
 
 
 def heavy_rows(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines | None:
@@ -431,8 +448,8 @@ def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
         out[...] = M @ x
 
 
-def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
-    """``out[...] = M.T @ x`` without transposing ``M`` (CSR of M read as CSC of M^T).
+def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray, init: float = 0.0) -> None:
+    """``out[...] = init + M.T @ x`` without transposing ``M`` (CSR of M read as CSC of M^T).
 
     Shapes:
         M: ``(N, N)`` CSR; x, out: ``(N, B)`` C-contiguous, same dtype as ``M``.
@@ -440,13 +457,13 @@ def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
     n_row, n_col = M.shape
     b = x.shape[1]
     if _csc_matvec is not None and x.dtype == M.dtype and x.flags.c_contiguous and out.flags.c_contiguous:
-        out.fill(0)
+        out.fill(init)  # the kernel adds into out
         if b == 1:
             _csc_matvec(n_col, n_row, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
         else:
             _csc_matvecs(n_col, n_row, b, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
     else:  # pragma: no cover
-        out[...] = M.T @ x
+        out[...] = M.T @ x + init
 
 
 try:  # scipy's private in-place kernels: avoid one (N, B) allocation per iteration

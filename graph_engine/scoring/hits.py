@@ -26,8 +26,7 @@ from graph_engine.export import GraphMatrix
 from graph_engine.scoring._common import (
     ScoringError,
     as_csr,
-    heavy_columns,
-    heavy_rows,
+    has_hubs,
     resolve_device,
     resolve_dtype,
     spmm_into,
@@ -117,7 +116,10 @@ def hits(
     if backend == "torch":
         h, a, it, res = _hits_torch(M, n, float(tol), int(max_iter), device)
     else:
-        h, a, it, res = _hits_scipy(M, n, dt, float(tol), int(max_iter))
+        if dt == np.float32 and has_hubs(M):  # as in pagerank: hubs -> iterate in float64, return float32
+            M = M.astype(np.float64)
+        h, a, it, res = _hits_scipy(M, n, M.dtype, float(tol), int(max_iter))
+        h, a = h.astype(dt, copy=False), a.astype(dt, copy=False)
     if not res < tol:
         warn_unconverged("hits", float(res), float(tol), int(it))
     return HitsResult(h, a, it, res, res < tol, device, backend, time.perf_counter() - t0, ids, labels)
@@ -129,16 +131,10 @@ def _hits_scipy(M: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # typ
     h_new = np.empty_like(h)
     tmp = np.empty_like(h)
     res, it = np.inf, 0
-    heavy_in, heavy_out = heavy_columns(M), heavy_rows(M)  # hubs' sums in float64
-    light = M if heavy_in is None or heavy_in.light is None else heavy_in.light
-    for it in range(1, max_iter + 1):
-        spmm_t_into(light, h, a)  # a = A^T h, no transpose needed
-        if heavy_in is not None:
-            heavy_in.fix(h, a)
+    for it in range(1, max_iter + 1):  # (a float32 M has no hubs here: hits() moved those to float64)
+        spmm_t_into(M, h, a)  # a = A^T h, no transpose needed
         a /= a.sum(dtype=np.float64)
         spmm_into(M, a, h_new)
-        if heavy_out is not None:
-            heavy_out.fix(a, h_new)
         h_new /= h_new.sum(dtype=np.float64)
         np.subtract(h_new, h, out=tmp)
         res = float(np.abs(tmp, out=tmp).sum(dtype=np.float64))

@@ -177,3 +177,30 @@ def test_heavy_lines_are_found_and_exact():
     assert np.abs(out[h.index] - ref[h.index]).max() <= 1e-7 * np.abs(ref[h.index]).max()
     rows = common.heavy_rows(A.T.tocsr(), threshold=1024)
     assert rows is not None and rows.index.tolist() == [17]
+
+
+def test_recommend_walks_sum_hubs_in_float64(hub):
+    """recommend.graph's fixed-step PPR walks (plain and multi-alpha) on a giant hub: float32 results
+    within 1e-6 of the same walk in float64, and far from it without the float64 hub sums."""
+    from recommend.graph import _walk_operator, personalized_pagerank, personalized_pagerank_alphas
+
+    sym = sp.csr_matrix(hub + hub.T)
+    seeds = np.zeros((sym.shape[0], 3), np.float32)
+    seeds[np.random.default_rng(0).choice(sym.shape[0], 3, replace=False), np.arange(3)] = 1
+    pt, dangling, heavy = _walk_operator(sym)
+    assert heavy is not None and heavy.index.size >= 1
+    pt64 = pt.astype(np.float64)
+    ref = {al: seeds.astype(np.float64) for al in (0.15, 0.5)}
+    for al in ref:
+        r = seeds.astype(np.float64)
+        for _ in range(30):
+            r = al * seeds + (1 - al) * (pt64 @ r + seeds * r[dangling].sum(axis=0, keepdims=True))
+        ref[al] = r
+    got = personalized_pagerank(sym, seeds, alpha=0.15, iters=30, tol=0.0)
+    assert np.abs(got - ref[0.15]).max() < 1e-6
+    for al, w in zip((0.15, 0.5), personalized_pagerank_alphas(sym, seeds, (0.15, 0.5), 30)):
+        assert np.abs(w - ref[al]).max() < 1e-6
+    plain = seeds.copy()
+    for _ in range(30):
+        plain = 0.15 * seeds + 0.85 * (pt @ plain + seeds * plain[dangling].sum(axis=0, keepdims=True))
+    assert np.abs(plain - ref[0.15]).max() > 1e-6  # scipy's float32 row sums alone: the error fixed here
