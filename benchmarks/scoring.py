@@ -44,12 +44,14 @@ from graph_engine.scoring import hits, pagerank, personalized_pagerank, project 
 
 # --- graphs ------------------------------------------------------------------------------
 
-def power_law_graph(n: int, m: int, seed: int = 0, skew: float = 1.2) -> sp.csr_matrix:
+def power_law_graph(n: int, m: int, seed: int = 0, skew: float = 1.2, dst_skew: float | None = None
+                    ) -> sp.csr_matrix:
     """A directed power-law multigraph as CSR (float32, parallel edges summed).
 
     Endpoint ``i`` is drawn with probability ~ ``(i + 1) ** (-1 / skew)`` by
     inverse-CDF sampling (``floor(n * u ** (skew / (skew - 1)))``), then node ids
     are shuffled so hubs are spread over the index range, as in real exports.
+    ``dst_skew`` (default ``skew``) skews the targets separately: 1.07 makes one giant in-hub.
 
     Shapes:
         result: ``(n, n)``, about ``m`` stored entries.
@@ -57,11 +59,35 @@ def power_law_graph(n: int, m: int, seed: int = 0, skew: float = 1.2) -> sp.csr_
     rng = np.random.default_rng(seed)
     power = skew / (skew - 1.0)
     perm = rng.permutation(n).astype(np.int32)
+    dst_power = power if dst_skew is None else dst_skew / (dst_skew - 1.0)
     src = perm[np.minimum((n * rng.random(m, dtype=np.float32) ** power).astype(np.int64), n - 1)]
-    dst = perm[np.minimum((n * rng.random(m, dtype=np.float32) ** power).astype(np.int64), n - 1)]
+    dst = perm[np.minimum((n * rng.random(m, dtype=np.float32) ** dst_power).astype(np.int64), n - 1)]
     A = sp.csr_matrix((np.ones(m, np.float32), (src, dst)), shape=(n, n))
     A.sum_duplicates()
     return A
+
+
+def hub_graph(n: int, m: int, seed: int = 0) -> sp.csr_matrix:
+    """Hub-heavy family (issue 24): sources skew 1.5, targets skew 1.07. At 1e6 nodes / 5e6 draws:
+    3.6M edges, one node with 695k in-edges, 78k dangling nodes."""
+    return power_law_graph(n, m, seed=seed, skew=1.5, dst_skew=1.07)
+
+
+def dangling_graph(n: int, m: int, seed: int = 0, share: float = 0.6) -> sp.csr_matrix:
+    """Many dangling nodes: the power-law graph with the out-edges of a random ``share`` of nodes removed."""
+    A = power_law_graph(n, m, seed=seed)
+    keep = np.random.default_rng(seed + 1).random(n) >= share
+    A = sp.csr_matrix(sp.diags(keep.astype(np.float32)) @ A)
+    A.eliminate_zeros()
+    A.sort_indices()  # canonical, like an export
+    return A
+
+
+FAMILIES: dict[str, Callable[[int, int], sp.csr_matrix]] = {
+    "power-law": lambda n, m: power_law_graph(n, m, seed=0),
+    "hub": lambda n, m: hub_graph(n, m, seed=0),
+    "dangling": lambda n, m: dangling_graph(n, m, seed=0),
+}
 
 
 def read_hetionet(directory: Path) -> GraphTables:
@@ -109,6 +135,17 @@ def timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:
     return best, out
 
 
+def timed_cpu(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, float, Any]:
+    """Best wall and best process-CPU seconds of ``repeat`` runs. On a machine shared by many jobs the
+    CPU time is the steadier measure (it leaves out the time the process waited for a core)."""
+    wall, cpu, out = float("inf"), float("inf"), None
+    for _ in range(repeat):
+        w0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        wall, cpu = min(wall, time.perf_counter() - w0), min(cpu, time.process_time() - c0)
+    return wall, cpu, out
+
+
 def to_igraph(A: sp.csr_matrix) -> Any:
     import igraph as ig
 
@@ -142,13 +179,47 @@ def fmt(x: float) -> str:
 
 # --- benchmarks ----------------------------------------------------------------------------
 
+def spmv_floor(A: sp.csr_matrix, reps: int = 10) -> float:
+    """Median CPU seconds of one bare float32 ``A^T x`` (SciPy's kernel, no allocation): the per-iteration floor."""
+    from graph_engine.scoring._common import spmm_t_into
+
+    x = np.full((A.shape[0], 1), 1.0 / A.shape[0], np.float32)
+    y = np.empty_like(x)
+    ts = []
+    for _ in range(reps):
+        t0 = time.process_time()
+        spmm_t_into(A, x, y)
+        ts.append(time.process_time() - t0)
+    return float(np.median(ts))
+
+
 def bench_pagerank(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rate: dict[str, float]) -> dict:
     import torch
 
     n, m = A.shape[0], A.nnz
-    row: dict[str, Any] = {"graph": name, "nodes": n, "edges": m}
-    print(f"\n== PageRank on {name}: {n:,} nodes, {m:,} edges (damping 0.85, tol {args.tol:g} L1)")
-    t32, r32 = timed(lambda: pagerank(A, tol=args.tol, device="cpu", dtype=np.float32), args.repeat)
+    indeg = np.bincount(A.indices, minlength=n)
+    dangling = int((np.diff(A.indptr) == 0).sum())
+    row: dict[str, Any] = {"graph": name, "nodes": n, "edges": m, "max_in_degree": int(indeg.max()),
+                           "dangling": dangling, "load_before": os.getloadavg()[0]}
+    print(f"\n== PageRank on {name}: {n:,} nodes, {m:,} edges, max in-degree {indeg.max():,}, "
+          f"{dangling:,} dangling (damping 0.85, tol {args.tol:g} L1; load average {os.getloadavg()[0]:.1f})")
+    t32, c32, r32 = timed_cpu(lambda: pagerank(A, tol=args.tol, device="cpu", dtype=np.float32), args.repeat)
+    floor = spmv_floor(A)
+    from graph_engine.scoring._common import as_csr, has_hubs, transition
+    from graph_engine.scoring.pagerank import _run
+
+    M = as_csr(A, np.dtype(np.float32))
+    M = M.astype(np.float64) if has_hubs(M) else M  # what pagerank() iterates on (float64 when hubs)
+    T = transition(M)
+    p0 = np.full((n, 1), 1.0 / n, M.dtype)
+    c0 = time.process_time()
+    its = _run(T, p0, None, p0.copy(), 0.85, args.tol, 100, "cpu", "scipy")[1]
+    per_it = (time.process_time() - c0) / max(1, its)
+    row.update(medkg_f32_cpu_s=c32, spmv_floor_ms=1e3 * floor, per_iter_ms=1e3 * per_it,
+               per_iter_over_floor=per_it / floor, total_over_floor=c32 / floor)
+    print(f"CPU time: bare SpMV (f32 A^T x, median of 10) {1e3 * floor:.2f} ms; medkg {1e3 * per_it:.2f} ms/iteration "
+          f"= {per_it / floor:.2f}x the floor; whole call {c32:.3f}s = {c32 / floor:.1f} SpMVs "
+          f"({r32.iterations} iterations)")
     t64, r64 = timed(lambda: pagerank(A, tol=args.tol, device="cpu", dtype=np.float64), args.repeat)
     tt, rt = timed(lambda: pagerank(A, tol=args.tol, device="cpu", backend="torch", dtype=np.float32), args.repeat)
     row.update(medkg_f32_s=t32, medkg_f32_iter_s=r32.seconds, medkg_f64_s=t64, medkg_torch_cpu_f32_s=tt,
@@ -172,13 +243,19 @@ def _pagerank_references(A: sp.csr_matrix, s32: np.ndarray, s64: np.ndarray, bes
     """igraph PRPACK and networkx on the same matrix: times, ratios to ``best`` and max |diff| into ``row``."""
     n, m = A.shape[0], A.nnz
     tb, g = timed(lambda: to_igraph(A))
-    ti, pr_ig = timed(lambda: np.asarray(g.pagerank(damping=0.85, weights="weight", implementation="prpack")))
+    ti, ci, pr_ig = timed_cpu(lambda: np.asarray(g.pagerank(damping=0.85, weights="weight",
+                                                            implementation="prpack")), args.repeat)
+    # interleaved: medkg again right after igraph, so both see the same load
+    t_again, c_again, _ = timed_cpu(lambda: pagerank(A, tol=args.tol, device="cpu"), args.repeat)
+    best = min(best, t_again)
+    row.update(igraph_prpack_cpu_s=ci, medkg_again_cpu_s=c_again, ratio_igraph_cpu=ci / c_again)
+    print(f"CPU time: igraph PRPACK {ci:.3f}s, medkg f32 (right after) {c_again:.3f}s -> {ci / c_again:.1f}x")
     d32, d64 = np.abs(s32 - pr_ig).max(), np.abs(s64 - pr_ig).max()
     row.update(igraph_prpack_s=ti, ratio_igraph=ti / best, maxdiff_igraph_f32=float(d32), maxdiff_igraph_f64=float(d64),
-               max_score=float(pr_ig.max()))
+               max_score=float(pr_ig.max()), medkg_best_s=best, load_after=os.getloadavg()[0])
     print(f"igraph PRPACK     {fmt(ti)}  (graph build {tb:.2f}s not counted)  -> medkg is {ti / best:5.1f}x faster; "
           f"max|diff| f32 {d32:.2e}, f64 {d64:.2e} (largest score {pr_ig.max():.2e})")
-    del g
+    g = None  # free the igraph copy before the next engine
     if m <= args.skip_networkx_above:
         import networkx as nx
 
@@ -289,7 +366,7 @@ def bench_hits(A: sp.csr_matrix, name: str, args: argparse.Namespace, nx_rate: d
     d = np.abs(r64.hubs - hub).max()
     row.update(igraph_s=ti, ratio_igraph=ti / t32, maxdiff_igraph_f64=float(d))
     print(f"igraph hub_score  {fmt(ti)}  -> medkg f32 is {ti / t32:5.1f}x faster; max|diff| hubs f64 {d:.2e}")
-    del g
+    g = None  # free the igraph copy before the next engine
     if m <= args.skip_networkx_above:
         import networkx as nx
 
@@ -366,7 +443,9 @@ def bench_hetionet(directory: Path, args: argparse.Namespace, nx_rate: dict[str,
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--sizes", default="1e5:1e6,1e6:1e7", help="comma-separated NODES:EDGES synthetic graphs")
+    p.add_argument("--sizes", default="1e5:1e6,1e6:1e7",
+                   help="comma-separated [FAMILY=]NODES:EDGES synthetic graphs; families: power-law (default), "
+                        "hub (one giant in-hub: hub=1e6:5e6 is issue 24's), dangling (60%% of nodes dangling)")
     p.add_argument("--skip-networkx-above", type=float, default=2e6,
                    help="run networkx only on graphs with at most this many edges; extrapolate above")
     p.add_argument("--skip-igraph-above", type=float, default=2e8,
@@ -394,13 +473,18 @@ def main(argv: list[str] | None = None) -> int:
     for spec in args.sizes.split(","):
         if not spec:
             continue
-        n, m = (int(float(x)) for x in spec.split(":"))
+        family, _, size = spec.rpartition("=")
+        family = family or "power-law"
+        if family not in FAMILIES:
+            p.error(f"unknown graph family {family!r}; known: {', '.join(FAMILIES)}")
+        n, m = (int(float(x)) for x in size.split(":"))
         t0 = time.perf_counter()
-        A = power_law_graph(n, m, seed=0)
-        print(f"\n(generated power-law graph {n:,} nodes / {m:,} draws in {time.perf_counter() - t0:.2f}s)")
-        results["pagerank"].append(bench_pagerank(A, f"power-law {spec}", args, nx_rate))
+        A = FAMILIES[family](n, m)
+        name = f"{family} {size}"
+        print(f"\n(generated {family} graph {n:,} nodes / {m:,} draws in {time.perf_counter() - t0:.2f}s)")
+        results["pagerank"].append(bench_pagerank(A, name, args, nx_rate))
         if not args.no_hits:
-            results["hits"].append(bench_hits(A, f"power-law {spec}", args, nx_rate))
+            results["hits"].append(bench_hits(A, name, args, nx_rate))
         del A
     if not args.no_hetionet:
         results["hetionet"] = bench_hetionet(args.hetionet, args, nx_rate)

@@ -224,7 +224,10 @@ def pagerank_job(client: GraphClient, projection: Projection = Projection(), dam
             written = write_scores(client, m, {"pagerank": res.scores}, run_id, bar.update)
         return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
                 "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
-                "compute_seconds": res.seconds, "written": written}
+                "compute_seconds": res.seconds, "written": written,
+                # flagged, never silent: the scorer warned (ConvergenceWarning) and the Run says so
+                **({} if res.converged else {"warning": f"not converged: L1 change {res.residual:.3g} >= tol {tol:g} "
+                                                        f"after {res.iterations} iterations"})}
 
     return run_job(client, "score", "pagerank", params, body)
 
@@ -243,7 +246,10 @@ def hits_job(client: GraphClient, projection: Projection = Projection(directed=T
             written = write_scores(client, m, {"hub": res.hubs, "authority": res.authorities}, run_id, bar.update)
         return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
                 "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
-                "compute_seconds": res.seconds, "written": written}
+                "compute_seconds": res.seconds, "written": written,
+                # flagged, never silent: the scorer warned (ConvergenceWarning) and the Run says so
+                **({} if res.converged else {"warning": f"not converged: L1 change {res.residual:.3g} >= tol {tol:g} "
+                                                        f"after {res.iterations} iterations"})}
 
     return run_job(client, "score", "hits", params, body)
 
@@ -294,7 +300,10 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
         # ids and scores in ONE transaction: a reader never pairs new ids with old scores
         w = replace_properties(client, {seed_label: (seed_ids, {"ppr_ids": top_ids, "ppr_scores": top_scores})},
                                run_id)
-        return {"seeds": int(len(idx)), "converged": bool(np.all(res.converged)),
+        unconverged = int((~res.converged).sum())  # flagged, never silent (the scorer warned too)
+        return {"seeds": int(len(idx)), "converged": unconverged == 0,
+                **({"warning": f"not converged for {unconverged} of {len(idx)} seeds after {max_iter} "
+                               f"iterations (tol {tol:g})"} if unconverged else {}),
                 "max_iterations": int(np.max(res.iterations)), "compute_seconds": res.seconds,
                 "device": res.device,
                 "written": {f"{seed_label}.ppr_ids": w[seed_label], f"{seed_label}.ppr_scores": w[seed_label]}}
@@ -304,20 +313,21 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
 
 def embed_job(client: GraphClient, config: Mapping[str, Any] | None = None,
               labels: Sequence[str] | None = None, rel_types: Sequence[str] | None = None,
-              artifact_dir: Any = None, progress: bool = False) -> JobResult:
+              artifact_dir: Any = None, progress: bool = False, nproc: int = 1) -> JobResult:
     """Train GNN embeddings on the graph (link prediction), write ``embedding`` per node
-    with vector indexes, save the artifact (under ``artifact_dir/<run id>`` when given)."""
+    with vector indexes, save the artifact (under ``artifact_dir/<run id>`` when given).
+    ``nproc > 1`` trains with that many DDP processes (see ``train_embeddings``)."""
     from pathlib import Path
 
     from graph_engine.embeddings import EmbeddingConfig, train_embeddings
 
     cfg = EmbeddingConfig.from_dict(dict(config or {}))
-    params = {"labels": list(labels or []), "rel_types": list(rel_types or []), **cfg.__dict__}
+    params = {"labels": list(labels or []), "rel_types": list(rel_types or []), **cfg.__dict__, "nproc": nproc}
 
     def body(run_id: str) -> dict[str, Any]:
         tables = client.export(labels, rel_types, progress=progress)
         with _bar(cfg.epochs, "train embeddings", progress) as bar:
-            result = train_embeddings(tables, cfg, progress=lambda e, n, loss: bar.update(1))
+            result = train_embeddings(tables, cfg, progress=lambda e, n, loss: bar.update(1), nproc=nproc)
         saved = None
         if artifact_dir is not None:
             saved = str(result.save(Path(artifact_dir) / run_id))

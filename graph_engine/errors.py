@@ -65,3 +65,13 @@ class ModelError(MedkgError, ValueError):
 
 class RecommendError(MedkgError, ValueError):
     """A recommender was misused (unknown target, not fitted, bad arguments)."""
+
+
+class MedkgWarning(UserWarning):
+    """Root of every warning medkg issues on purpose."""
+
+
+class ConvergenceWarning(MedkgWarning, RuntimeWarning):
+    """An iterative algorithm (PageRank, personalized PageRank, HITS) stopped at ``max_iter``
+    before its change fell below ``tol``: the result is returned, flagged ``converged=False``,
+    and is not accurate to ``tol``."""

@@ -13,13 +13,14 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.linear_model import LogisticRegression
 
-from graph_engine.errors import RecommendError
+from graph_engine.errors import ConvergenceWarning, RecommendError
 from graph_engine.export import GraphTables
 from graph_engine.scoring.walk import ppr_walk, ppr_walk_dampings, seed_columns
 
@@ -55,8 +56,10 @@ def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n
 
     out = np.zeros((len(seed_nodes), n_drugs), dtype=np.float32)
     cand = np.arange(drug_start, drug_start + n_drugs)
-    res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
-                     max_iter=iters, tol=1e-7, device=device, candidates=cand)
+    with warnings.catch_warnings():  # `iters` steps is this recommender's definition (a truncated walk, the
+        warnings.simplefilter("ignore", ConvergenceWarning)  # same numbers as the CPU path), not a failed solve
+        res = shared_ppr(a, np.asarray(seed_nodes, dtype=np.int64), k=n_drugs, damping=1.0 - alpha,
+                         max_iter=iters, tol=1e-7, device=device, candidates=cand)
     rows = np.repeat(np.arange(len(seed_nodes)), res.indices.shape[1])
     out[rows, res.indices.ravel() - drug_start] = res.scores.ravel()
     return out

@@ -35,6 +35,7 @@ from graph_engine.devices import torch_device
 from graph_engine.errors import ModelError
 from graph_engine.export import EdgeKey, GraphTables
 from graph_engine.embeddings.data import reverse_key, to_hetero_data
+from graph_engine.embeddings.distributed import World, all_sum, current_world, max_param_diff, shard, wrap
 from graph_engine.embeddings.model import LinkModel
 from graph_engine.embeddings.sampler import NumpyNeighborSampler, compiled_sampler_available
 
@@ -284,6 +285,8 @@ def train_embeddings(
     tables: GraphTables,
     config: EmbeddingConfig | dict[str, Any] | None = None,
     progress: Callable[[int, int, float], None] | None = None,
+    *,
+    nproc: int = 1,
 ) -> EmbeddingResult:
     """Train node embeddings by link prediction and report held-out AUC.
 
@@ -291,6 +294,10 @@ def train_embeddings(
         tables: the heterogeneous export.
         config: :class:`EmbeddingConfig` or a dict of its fields (default config).
         progress: optional ``progress(epoch, epochs, loss)`` called after each epoch.
+        nproc: data-parallel processes (:mod:`graph_engine.embeddings.distributed`: DDP, gloo
+            on the CPU, NCCL with one GPU per process). Inside an initialised process group
+            (``torchrun``) leave it at 1: this process trains as its rank, and only rank 0
+            embeds the nodes and computes the AUC (other ranks return empty ``embeddings``).
 
     Returns:
         :class:`EmbeddingResult` (``.save(dir)`` writes the artifact).
@@ -310,18 +317,26 @@ def train_embeddings(
         config = EmbeddingConfig()
     elif isinstance(config, dict):
         config = EmbeddingConfig.from_dict(config)
+    if nproc > 1:
+        from graph_engine.embeddings.distributed import spawn_training
+
+        return spawn_training(tables, config, int(nproc), progress)
+    if nproc < 1:
+        raise ModelError(f"nproc must be >= 1, got {nproc}")
     device = torch_device(config.device)
     threads = torch.get_num_threads()
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)
     try:
-        return _train(tables, config, device, progress)
+        return _train(tables, config, device, progress, current_world())
     finally:
         torch.set_num_threads(threads)
 
 
 def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
-           progress: Callable[[int, int, float], None] | None) -> EmbeddingResult:
+           progress: Callable[[int, int, float], None] | None, world: World | None = None) -> EmbeddingResult:
+    if world is None:
+        world = World()
     from torch_geometric.loader import LinkNeighborLoader
 
     targets = _targets(tables, config)
@@ -337,18 +352,20 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
     model = _build_model(meta, config).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
+    step = wrap(model, world, device)  # DistributedDataParallel when world.size > 1
 
-    sampler = NumpyNeighborSampler(data, config.num_neighbors, seed=config.seed)
-    gen = torch.Generator().manual_seed(config.seed)
+    # rank r: its own sampling streams, an equal slice of each triple's edges, batch / world edges
+    sampler = NumpyNeighborSampler(data, config.num_neighbors, seed=config.seed + world.rank)
+    gen = torch.Generator().manual_seed(config.seed + world.rank)
     loaders = []
     for key in targets:
-        src, dst = train_edges[key]
+        src, dst = shard(*train_edges[key], world, config.seed)
         if src.size == 0:
             continue
         loaders.append((key, LinkNeighborLoader(
             data, num_neighbors=config.num_neighbors,
             edge_label_index=(key, torch.from_numpy(np.vstack([src, dst]))),
-            neg_sampling_ratio=config.neg_ratio, batch_size=config.batch_size,
+            neg_sampling_ratio=config.neg_ratio, batch_size=max(1, config.batch_size // world.size),
             shuffle=True, neighbor_sampler=sampler, generator=gen)))
 
     epoch_seconds, epoch_loss = [], []
@@ -362,10 +379,8 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
                 n_id = {t: batch[t].n_id for t in batch.node_types}
                 nsn = {t: batch[t].num_sampled_nodes for t in batch.node_types} if config.trim else None
                 nse = {k: batch[k].num_sampled_edges for k in batch.edge_types} if config.trim else None
-                z = model.encoder(n_id, batch.edge_index_dict, nsn, nse)
-                s_t, _, d_t = key
                 eli = batch[key].edge_label_index
-                logits = model.decoder(z[s_t][eli[0]], z[d_t][eli[1]], key)
+                logits = step(n_id, batch.edge_index_dict, nsn, nse, eli, key)
                 loss = loss_fn(logits, batch[key].edge_label.float())
                 opt.zero_grad()
                 loss.backward()
@@ -373,11 +388,19 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
                 total += float(loss.detach()) * eli.shape[1]
                 count += eli.shape[1]
         epoch_seconds.append(time.perf_counter() - t0)
-        epoch_loss.append(total / max(1, count))
+        loss_sum, edges = all_sum([total, float(count)], world, device)
+        epoch_loss.append(loss_sum / max(1.0, edges))
         if progress is not None:
             progress(epoch + 1, config.epochs, epoch_loss[-1])
 
     train_device = device
+    param_diff = max_param_diff(model, world, device)
+    dist_metrics = {"world_size": world.size, "max_param_diff_across_ranks": param_diff}
+    if param_diff != 0.0:
+        raise ModelError(f"distributed training diverged: parameters differ across ranks by {param_diff:.3g}")
+    if world.rank != 0:  # rank 0 embeds and evaluates; the parameters are the same everywhere
+        return EmbeddingResult({}, {}, {"epoch_seconds": epoch_seconds, "epoch_loss": epoch_loss, **dist_metrics},
+                               config, tables.fingerprint(), model.cpu(), meta)
     try:
         z = _embed_all(model, data, device, config.inference_chunk)
     except torch.cuda.OutOfMemoryError:  # a chunk too large for what is left of the GPU
@@ -411,6 +434,7 @@ def _train(tables: GraphTables, config: EmbeddingConfig, device: torch.device,
         "device": str(train_device),
         "inference_device": str(device),
         "sampler": "compiled" if compiled_sampler_available() else "numpy",
+        **dist_metrics,
     }
     model = model.cpu()
     embeddings = {t: z[t].cpu().numpy().astype(np.float32) for t in tables.nodes}

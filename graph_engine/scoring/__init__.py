@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from graph_engine.registry import Registry
-from graph_engine.scoring._common import ScoringError, resolve_device
+from graph_engine.scoring._common import F64_ABOVE, HeavyLines, ScoringError, heavy_columns, heavy_rows, resolve_device
 from graph_engine.scoring.hits import HitsResult, hits
 from graph_engine.scoring.pagerank import (
     PageRankResult,
@@ -41,12 +41,16 @@ def get_scorer(name: str) -> Callable[..., Any]:
 
 
 __all__ = [
+    "F64_ABOVE",
+    "HeavyLines",
     "HitsResult",
     "PageRankResult",
     "PersonalizedPageRankResult",
     "SCORERS",
     "ScoringError",
     "get_scorer",
+    "heavy_columns",
+    "heavy_rows",
     "hits",
     "pagerank",
     "personalized_pagerank",

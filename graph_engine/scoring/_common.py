@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph_engine.devices import check_device_name, cuda_available, resolve_device_name
-from graph_engine.errors import ScoringError
+from graph_engine.errors import ConvergenceWarning, ScoringError
 from graph_engine.export import GraphMatrix
 
 Device = Literal["auto", "cpu", "cuda"]
@@ -146,6 +146,100 @@ def _torch_to_scipy(T: Any) -> sp.csr_matrix:
     raise ScoringError(f"unsupported torch layout {T.layout}; expected sparse_coo, sparse_csr or dense")
 
 
+#: A float32 sum over more terms than this (a node's in-edges in ``P^T x``, its out-edges in ``A x``) is
+#: accumulated in float64 instead (:class:`HeavyLines`). SciPy's kernels add a row's terms one after another
+#: in the storage type; on a hub with 684k in-edges that left PageRank unconverged (residual 1.5e-3, scores
+#: summing to 1.0003). Below this many terms the float32 rounding stays well under ``tol`` (tests measure it).
+F64_ABOVE = 1024
+
+
+@dataclass
+class HeavyLines:
+    """The lines of a product ``M^T x`` (columns of ``M``) or ``M x`` (rows) that have more than
+    :data:`F64_ABOVE` terms, as a float64 matrix, so their sums are accumulated in float64.
+
+    The float32 kernel runs on ``light`` (``M`` without the heavy lines' entries: on the issue-24
+    hub graph they are a fifth of the edges, on smaller hub graphs up to half) when it is set, else
+    on ``M``; :meth:`fix` then writes the heavy lines.
+
+    Shapes:
+        index: ``(H,)`` int64 line (node) indices.
+        M64: float64 CSR, ``(N, H)`` (the heavy columns of ``M``; ``transposed``) or ``(H, N)`` (heavy rows).
+    """
+
+    index: np.ndarray
+    M64: sp.csr_matrix
+    transposed: bool
+    light: sp.csr_matrix | None = None  # M without the heavy lines' entries, for the float32 kernel
+
+    def fix(self, x: np.ndarray, out: np.ndarray) -> None:
+        """``out[index] = (M64^T or M64) @ x``, the products and sums in float64.
+
+        Shapes:
+            x, out: ``(N, B)`` C-contiguous.
+        """
+        x64 = x.astype(np.float64)
+        res = np.empty((self.index.size, x.shape[1]), np.float64)
+        (spmm_t_into if self.transposed else spmm_into)(self.M64, x64, res)
+        out[self.index] = res
+
+
+def heavy_candidates(M: sp.csr_matrix, threshold: int | None = None) -> np.ndarray:
+    """Columns of ``M`` that may have more than ``threshold`` (:data:`F64_ABOVE`) entries, from every 8th
+    stored entry (see :func:`heavy_columns`); ``(H,)`` int64, empty when there is no hub."""
+    limit = F64_ABOVE if threshold is None else int(threshold)
+    if M.nnz <= limit:
+        return np.zeros(0, np.int64)
+    stride = 8
+    sampled = np.bincount(M.indices[::stride], minlength=M.shape[1])
+    return np.flatnonzero(sampled * stride * 2 > limit).astype(np.int64)
+
+
+def has_hubs(M: sp.csr_matrix) -> bool:
+    """True when a float32 product with ``M`` or ``M^T`` would sum more than :data:`F64_ABOVE` terms
+    in a line (a node with that many in- or out-edges)."""
+    return bool(heavy_candidates(M).size) or bool(M.nnz and np.diff(M.indptr).max() > F64_ABOVE)
+
+
+def heavy_columns(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines | None:
+    """:class:`HeavyLines` for ``M^T x``: the columns of ``M`` (in-degrees) with more than ``threshold`` entries.
+
+    None for float64 matrices or when no column is that heavy. Candidates come from every
+    8th stored entry (a node with 1,024 in-edges shows ~128 times; ones shown more than
+    ``threshold / 16`` times are kept), so graphs without hubs pay an eighth of a pass;
+    treating a lighter column as heavy costs a little time, never accuracy.
+    """
+    if M.dtype == np.float64:
+        return None
+    heavy = heavy_candidates(M, threshold)
+    if heavy.size == 0:
+        return None
+    compact = np.full(M.shape[1], -1, np.int32)
+    compact[heavy] = np.arange(heavy.size, dtype=np.int32)
+    col = compact[M.indices]
+    mask = col >= 0
+    before = np.zeros(M.nnz + 1, np.int64)  # heavy entries before each position
+    np.cumsum(mask, out=before[1:])
+    at_rows = before[M.indptr]
+    pos = np.flatnonzero(mask)
+    M64 = sp.csr_matrix((M.data[pos].astype(np.float64), col[pos], at_rows), shape=(M.shape[0], heavy.size))
+    keep = ~mask
+    light = sp.csr_matrix((M.data[keep], M.indices[keep], (M.indptr - at_rows).astype(M.indptr.dtype)),
+                          shape=M.shape)
+    return HeavyLines(heavy.astype(np.int64), M64, transposed=True, light=light)
+
+
+def heavy_rows(M: sp.csr_matrix, threshold: int | None = None) -> HeavyLines | None:
+    """:class:`HeavyLines` for ``M x``: the rows of ``M`` (out-degrees) with more than ``threshold`` entries."""
+    limit = F64_ABOVE if threshold is None else int(threshold)
+    if M.dtype == np.float64 or M.nnz <= limit:
+        return None
+    heavy = np.flatnonzero(np.diff(M.indptr) > limit)
+    if heavy.size == 0:
+        return None
+    return HeavyLines(heavy.astype(np.int64), sp.csr_matrix(M[heavy], dtype=np.float64), transposed=False)
+
+
 @dataclass
 class Transition:
     """A graph prepared for random-walk iterations, without transposing it.
@@ -153,6 +247,7 @@ class Transition:
     ``P^T x`` is computed as ``A^T (x * inv_out)``: scipy's CSC kernels read the
     CSR arrays of ``A`` as the CSC arrays of ``A^T`` (a scatter instead of a
     gather), which avoids an O(E) transpose that costs as much as ~10 iterations.
+    Nodes with more than :data:`F64_ABOVE` in-edges get their sums in float64 (``heavy``).
 
     Shapes:
         A: ``(N, N)`` CSR of the adjacency (canonical, no zeros).
@@ -163,26 +258,40 @@ class Transition:
     A: sp.csr_matrix
     inv_out: np.ndarray
     dangling: np.ndarray
+    heavy: HeavyLines | None = None
 
     @property
     def n(self) -> int:
         return int(self.A.shape[0])
 
-    def transposed(self) -> sp.csr_matrix:
-        """``P^T`` as CSR (``PT[j, i] = A[i, j] / out_i``), for back ends that need a gather kernel."""
-        C = self.A.tocsc()
-        data = (C.data * self.inv_out[C.indices]).astype(self.A.dtype, copy=False)
-        return sp.csr_matrix((data, C.indices, C.indptr), shape=self.A.shape)
+
+def out_weights(M: sp.csr_matrix) -> np.ndarray:
+    """Row sums of ``M`` accumulated in float64 (one pass), ``(N,)`` float64."""
+    out_w = np.zeros(M.shape[0], dtype=np.float64)
+    if M.nnz and M.data.min() == 1 and M.data.max() == 1:  # unweighted: the out-degrees
+        out_w[:] = np.diff(M.indptr)
+    elif M.nnz:
+        counts = np.diff(M.indptr)
+        rows = np.flatnonzero(counts)
+        out_w[rows] = np.add.reduceat(M.data, M.indptr[:-1][rows], dtype=np.float64)
+    return out_w
 
 
-def transition(M: sp.csr_matrix) -> Transition:
-    """Out-weights of ``M`` (one pass) and the dangling set."""
-    out_w = np.zeros(M.shape[0], dtype=M.dtype)
-    if M.nnz:
-        spmm_into(M, np.ones((M.shape[0], 1), M.dtype), out_w[:, None])
+def transition(M: sp.csr_matrix, heavy: bool = True) -> Transition:
+    """Out-weights of ``M`` (one pass, float64), the dangling set and (``heavy``) the heavy in-degree columns."""
+    out_w = out_weights(M)
     inv = np.zeros(M.shape[0], dtype=np.float64)
     np.divide(1.0, out_w, out=inv, where=out_w > 0)
-    return Transition(A=M, inv_out=inv.astype(M.dtype), dangling=np.flatnonzero(out_w <= 0).astype(np.int64))
+    return Transition(A=M, inv_out=inv.astype(M.dtype), dangling=np.flatnonzero(out_w <= 0).astype(np.int64),
+                      heavy=heavy_columns(M) if heavy else None)
+
+
+def warn_unconverged(what: str, residual: float, tol: float, iterations: int, hint: str = "") -> None:
+    """Issue a :class:`~graph_engine.errors.ConvergenceWarning` naming the residual, ``tol`` and the iterations."""
+    warnings.warn(
+        f"{what} did not converge: L1 change {residual:.3g} >= tol {tol:g} after {iterations} iterations; "
+        f"the result is returned with converged=False{hint}. Raise max_iter (or pass dtype=np.float64).",
+        ConvergenceWarning, stacklevel=3)
 
 
 def probability_vector(v: Any, n: int, name: str, dtype: np.dtype) -> np.ndarray:
@@ -222,17 +331,62 @@ def to_torch_csr(M: sp.csr_matrix, device: str) -> Any:
 
 
 @dataclass(frozen=True)
+class TorchHeavyRows:
+    """The rows of a torch CSR product with more than :data:`F64_ABOVE` terms, as a float64 CSR
+    (the torch counterpart of :class:`HeavyLines`; cuSPARSE reduces in a tree, MKL on the CPU does not).
+
+    Shapes:
+        index: ``(H,)`` int64 row indices; M64: ``(H, N)`` float64 sparse CSR.
+    """
+
+    index: Any
+    M64: Any
+
+    def fix(self, x: Any, out: Any) -> Any:
+        """``out[index] = M64 @ x`` accumulated in float64 (in place; returns ``out``)."""
+        y = self.M64 @ x.double() if x.dim() == 2 else (self.M64 @ x.double().unsqueeze(1)).squeeze(1)
+        return out.index_copy_(0, self.index, y.to(out.dtype))
+
+
+def torch_heavy_rows(T: Any, threshold: int | None = None) -> TorchHeavyRows | None:
+    """:class:`TorchHeavyRows` of a float32 torch sparse CSR tensor, or None (float64, or no heavy row)."""
+    import torch
+
+    limit = F64_ABOVE if threshold is None else int(threshold)
+    if T.dtype == torch.float64 or T.values().numel() <= limit:
+        return None
+    crow = T.crow_indices().long()
+    deg = crow[1:] - crow[:-1]
+    heavy = torch.nonzero(deg > limit).flatten()
+    if heavy.numel() == 0:
+        return None
+    counts = deg[heavy]
+    new_crow = torch.zeros(heavy.numel() + 1, dtype=torch.int64, device=T.device)
+    new_crow[1:] = torch.cumsum(counts, 0)
+    # positions of the heavy rows' entries: each row's start, then 0, 1, ... within the row
+    pos = torch.repeat_interleave(crow[heavy] - new_crow[:-1], counts) + torch.arange(
+        int(new_crow[-1]), device=T.device)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        M64 = torch.sparse_csr_tensor(new_crow, T.col_indices().long()[pos], T.values()[pos].double(),
+                                      size=(heavy.numel(), T.shape[1]), check_invariants=False)
+    return TorchHeavyRows(heavy, M64)
+
+
+@dataclass(frozen=True)
 class TorchTransition:
     """``P^T`` and the dangling nodes as torch tensors on one device.
 
     Shapes:
         PT: ``(N, N)`` sparse CSR, ``PT[j, i] = A[i, j] / out_i``.
         dangling: ``(D,)`` int64, nodes without out-weight.
+        heavy: rows of ``PT`` (nodes with more than :data:`F64_ABOVE` in-edges) summed in float64.
     """
 
     n: int
     PT: Any
     dangling: Any
+    heavy: TorchHeavyRows | None = None
 
 
 def torch_transition(M: sp.csr_matrix, device: str) -> TorchTransition:
@@ -252,7 +406,7 @@ scatter there) and torch transposes.
     crow, col, val = A.crow_indices(), A.col_indices(), A.values()
     row = torch.repeat_interleave(torch.arange(n, dtype=torch.int64, device=device), (crow[1:] - crow[:-1]).long())
     if A.device.type == "cpu":  # on the host scipy's one pass is faster than torch's float64 scatter
-        T = transition(M)
+        T = transition(M, heavy=False)
         inv, dangling = torch.from_numpy(T.inv_out), torch.from_numpy(T.dangling)
     else:
         out_w = torch.zeros(n, dtype=torch.float64, device=device).index_add_(0, row, val.double())
@@ -263,7 +417,7 @@ scatter there) and torch transposes.
         warnings.simplefilter("ignore", UserWarning)
         scaled = torch.sparse_csr_tensor(crow, col, val * inv[row], size=A.shape, check_invariants=False)
         PT = scaled.t().to_sparse_csr()  # CSC view of P^T -> CSR: the one transpose, on the device
-    return TorchTransition(n, PT, dangling)
+    return TorchTransition(n, PT, dangling, torch_heavy_rows(PT))
 
 
 def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
@@ -284,8 +438,8 @@ def spmm_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
         out[...] = M @ x
 
 
-def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
-    """``out[...] = M.T @ x`` without transposing ``M`` (CSR of M read as CSC of M^T).
+def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray, init: float = 0.0) -> None:
+    """``out[...] = init + M.T @ x`` without transposing ``M`` (CSR of M read as CSC of M^T).
 
     Shapes:
         M: ``(N, N)`` CSR; x, out: ``(N, B)`` C-contiguous, same dtype as ``M``.
@@ -293,13 +447,13 @@ def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray) -> None:
     n_row, n_col = M.shape
     b = x.shape[1]
     if _csc_matvec is not None and x.dtype == M.dtype and x.flags.c_contiguous and out.flags.c_contiguous:
-        out.fill(0)
+        out.fill(init)  # the kernel adds into out
         if b == 1:
             _csc_matvec(n_col, n_row, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
         else:
             _csc_matvecs(n_col, n_row, b, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
     else:  # pragma: no cover
-        out[...] = M.T @ x
+        out[...] = M.T @ x + init
 
 
 try:  # scipy's private in-place kernels: avoid one (N, B) allocation per iteration

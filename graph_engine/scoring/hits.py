@@ -26,11 +26,14 @@ from graph_engine.export import GraphMatrix
 from graph_engine.scoring._common import (
     ScoringError,
     as_csr,
+    has_hubs,
     resolve_device,
     resolve_dtype,
     spmm_into,
     spmm_t_into,
     to_torch_csr,
+    torch_heavy_rows,
+    warn_unconverged,
 )
 
 
@@ -113,7 +116,12 @@ def hits(
     if backend == "torch":
         h, a, it, res = _hits_torch(M, n, float(tol), int(max_iter), device)
     else:
-        h, a, it, res = _hits_scipy(M, n, dt, float(tol), int(max_iter))
+        if dt == np.float32 and has_hubs(M):  # as in pagerank: hubs -> iterate in float64, return float32
+            M = M.astype(np.float64)
+        h, a, it, res = _hits_scipy(M, n, M.dtype, float(tol), int(max_iter))
+        h, a = h.astype(dt, copy=False), a.astype(dt, copy=False)
+    if not res < tol:
+        warn_unconverged("hits", float(res), float(tol), int(it))
     return HitsResult(h, a, it, res, res < tol, device, backend, time.perf_counter() - t0, ids, labels)
 
 
@@ -123,7 +131,7 @@ def _hits_scipy(M: Any, n: int, dt: np.dtype, tol: float, max_iter: int):  # typ
     h_new = np.empty_like(h)
     tmp = np.empty_like(h)
     res, it = np.inf, 0
-    for it in range(1, max_iter + 1):
+    for it in range(1, max_iter + 1):  # (a float32 M has no hubs here: hits() moved those to float64)
         spmm_t_into(M, h, a)  # a = A^T h, no transpose needed
         a /= a.sum(dtype=np.float64)
         spmm_into(M, a, h_new)
@@ -146,14 +154,19 @@ def _hits_torch(M: Any, n: int, tol: float, max_iter: int, device: str):  # type
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             MTt = Mt.t().to_sparse_csr()
+    heavy_in, heavy_out = torch_heavy_rows(MTt), torch_heavy_rows(Mt)  # hubs' sums in float64
     h = torch.full((n,), 1.0 / n, dtype=Mt.dtype, device=device)
     a = h
     res, it = np.inf, 0
     with torch.no_grad():
         for it in range(1, max_iter + 1):
             a = MTt @ h
+            if heavy_in is not None:
+                heavy_in.fix(h, a)
             a = a / a.sum(dtype=torch.float64).to(a.dtype)
             h_new = Mt @ a
+            if heavy_out is not None:
+                heavy_out.fix(a, h_new)
             h_new = h_new / h_new.sum(dtype=torch.float64).to(a.dtype)
             res = float((h_new - h).abs().sum(dtype=torch.float64))
             h = h_new

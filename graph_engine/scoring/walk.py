@@ -5,7 +5,9 @@ iterates to a tolerance. Recommenders need instead every node's mass after a
 given number of steps (the step count is a model parameter), often at several
 damping factors: these two functions give that, on the CPU with SciPy, with the
 same parameter names and the same dangling-node rule (a dangling node's mass
-returns to the seed).
+returns to the seed). They are truncated walks by design (the step count is a
+tuned setting; what is left out is at most ``damping ** max_iter`` of the mass),
+so they do not warn about convergence. Hub rows are summed in float64 (:func:`step`).
 
 ``r <- (1 - damping) * s + damping * (P^T r + s * dangling_mass)``, from ``r = s``.
 """
@@ -17,12 +19,29 @@ from typing import Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from graph_engine.scoring._common import HeavyLines, heavy_rows
 
-def walk_operator(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``P^T`` (``P`` the row-stochastic transition matrix of ``A``, float32) and the dangling-node mask."""
-    deg = np.asarray(A.sum(axis=1)).ravel()
+
+def walk_operator(A: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray, HeavyLines | None]:
+    """``P^T`` (``P`` the row-stochastic transition matrix of ``A``, float32), the dangling-node mask,
+    and the rows of ``P^T`` with more than 1,024 entries (hubs), whose sums :func:`step` takes in float64."""
+    deg = np.asarray(A.sum(axis=1, dtype=np.float64)).ravel()
     inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
-    return sp.csr_matrix((sp.diags(inv) @ A).T, dtype=np.float32), deg == 0
+    pt = sp.csr_matrix((sp.diags(inv) @ A).T, dtype=np.float32)
+    return pt, deg == 0, heavy_rows(pt)
+
+
+def step(pt: sp.csr_matrix, heavy: HeavyLines | None, r: np.ndarray) -> np.ndarray:
+    """``pt @ r`` in float32, the hub rows' sums accumulated in float64 (SciPy adds a row's terms in
+    float32 one after another, which on a hub with 1e5+ in-edges costs more than the walk's tolerance).
+
+    Shapes:
+        r: ``(N, B)`` float32; return ``(N, B)`` float32.
+    """
+    y = pt @ r
+    if heavy is not None:
+        heavy.fix(np.ascontiguousarray(r), y)
+    return y
 
 
 def seed_columns(n: int, seed_nodes: np.ndarray) -> np.ndarray:
@@ -47,12 +66,12 @@ def ppr_walk(A: sp.csr_matrix, seeds: np.ndarray, damping: float = 0.85, max_ite
         return: ``(N, B)`` float32, columns sum to 1.
     """
     restart = 1.0 - damping
-    pt, dangling = walk_operator(A)
+    pt, dangling, heavy = walk_operator(A)
     s = np.asarray(seeds, dtype=np.float32)
     r = s.copy()
     for _ in range(max_iter):
         lost = r[dangling].sum(axis=0, keepdims=True)
-        nxt = restart * s + (1 - restart) * (pt @ r + s * lost)
+        nxt = restart * s + (1 - restart) * (step(pt, heavy, r) + s * lost)
         if np.abs(nxt - r).sum() < tol * r.shape[1]:
             r = nxt
             break
@@ -73,13 +92,13 @@ def ppr_walk_dampings(A: sp.csr_matrix, seeds: np.ndarray, dampings: Sequence[fl
         seeds: ``(N, B)``; return: one ``(N, B)`` float32 array per damping.
     """
     restarts = [1.0 - d for d in dampings]
-    pt, dangling = walk_operator(A)
+    pt, dangling, heavy = walk_operator(A)
     s = np.asarray(seeds, dtype=np.float32)
     w = s.copy()  # M^k s
     acc = [np.float32(al) * w for al in restarts]
     decay = [1.0] * len(restarts)  # damping^k
     for k in range(1, max_iter + 1):
-        w = pt @ w + s * w[dangling].sum(axis=0, keepdims=True)
+        w = step(pt, heavy, w) + s * w[dangling].sum(axis=0, keepdims=True)
         for j, al in enumerate(restarts):
             decay[j] *= 1.0 - al
             acc[j] += np.float32(decay[j] if k == max_iter else al * decay[j]) * w

@@ -108,9 +108,12 @@ def ppr_cmd(labels, rel_types, weight, directed, device, tol, max_iter, quiet, s
               help="JSON file of EmbeddingConfig fields (overrides the options above).")
 @click.option("--output", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Artifact directory (default: $MEDKG_HOME/models/embeddings).")
+@click.option("--nproc", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Data-parallel training processes (torch.distributed DDP: gloo on the CPU, NCCL with "
+                   "one GPU each).")
 @click.option("--quiet", is_flag=True)
 @handle_errors
-def embed_cmd(labels, rel_types, dim, epochs, seed, device, config_file, output, quiet) -> None:
+def embed_cmd(labels, rel_types, dim, epochs, seed, device, config_file, output, nproc, quiet) -> None:
     """Train GNN embeddings (link prediction), write `embedding` + vector indexes, save the artifact."""
     from graph_engine.enrich import embed_job
     from jobs.context import open_client
@@ -120,7 +123,8 @@ def embed_cmd(labels, rel_types, dim, epochs, seed, device, config_file, output,
         config.update(json.loads(config_file.read_text(encoding="utf-8")))
     out = output or Settings.load().models_dir / "embeddings"
     with open_client() as g:
-        _report(embed_job(g, config, _csv(labels), _csv(rel_types), artifact_dir=out, progress=not quiet))
+        _report(embed_job(g, config, _csv(labels), _csv(rel_types), artifact_dir=out, progress=not quiet,
+                          nproc=nproc))
 
 
 @click.command("top")

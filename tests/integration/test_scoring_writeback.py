@@ -10,17 +10,8 @@ import numpy as np
 import pytest
 
 from graph_engine.enrich import Projection, embed_job, hits_job, pagerank_job, ppr_job, replace_property
-from ingest.curated import load_graph
-from ingest.demo import demo_files
 
 pytestmark = pytest.mark.neo4j
-
-
-@pytest.fixture()
-def demo(graph):
-    nodes, edges = demo_files()
-    load_graph(graph, "hetionet", nodes, edges, progress=False)
-    return graph
 
 
 def nx_graph(g, directed):

@@ -9,7 +9,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from graph_engine.errors import MedkgError
+from graph_engine.errors import ConvergenceWarning, MedkgError
 from graph_engine.export import tables_from_edges
 from graph_engine.scoring import (
     ScoringError,
@@ -171,7 +171,8 @@ def test_zero_weight_edges_are_absent(be):
 
 def test_not_converged_is_reported():
     A = random_graph(seed=4)
-    r = pagerank(A, max_iter=2, tol=1e-12)
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        r = pagerank(A, max_iter=2, tol=1e-12)
     assert not r.converged and r.iterations == 2 and r.residual > 1e-12
 
 
@@ -346,7 +347,8 @@ def test_hits_star_and_edge_cases(be):
     Z = sp.csr_matrix((np.r_[A.data, 0.0], (np.r_[A.tocoo().row, 0], np.r_[A.indices, 17])), shape=A.shape)
     assert np.abs(hits(Z, tol=1e-13, max_iter=5000, **kw).hubs
                   - hits(A, tol=1e-13, max_iter=5000, **kw).hubs).max() < 1e-12
-    assert not hits(A, tol=1e-14, max_iter=1, **kw).converged
+    with pytest.warns(ConvergenceWarning):
+        assert not hits(A, tol=1e-14, max_iter=1, **kw).converged
 
 
 # --- projections, registry ----------------------------------------------------------------
