@@ -158,6 +158,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
 def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: bool) -> None:
     """Write (:Recommendation) nodes for every disease (and patient), replacing the previous run's."""
     from graph_engine.errors import MedkgError
+    from graph_engine.runs import open_run
     from recommend import api
     from recommend.cypher import LIST_PATIENTS
     from recommend.writeback import run_writeback, write_recommendations
@@ -172,22 +173,18 @@ def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: b
                 safety = api.load_safety(models_dir)
                 ids = [r["id"] for r in client.read(LIST_PATIENTS, {})]
                 rows: list[dict[str, Any]] = []
-                prun = client.create_run("recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)})
-                try:
+                with open_run(client, "recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)}) as prun:
                     for pid in ids:
                         res = api.patient_result(model, safety, api.patient_from_graph(client, pid), k=k)
                         for it in res.items:
-                            rows.append({"id": f"{prun}:{model.name}:{pid}:{it.drug}", "target": pid, "drug": it.drug,
-                                         "score": it.score, "rank": it.rank, "method": model.name,
+                            rows.append({"id": f"{prun.id}:{model.name}:{pid}:{it.drug}", "target": pid,
+                                         "drug": it.drug, "score": it.score, "rank": it.rank, "method": model.name,
                                          "model": type(model).__name__, "model_version": model.model_version,
-                                         "run_id": prun, "created_at": _now(), "explanation": "{}",
+                                         "run_id": prun.id, "created_at": _now(), "explanation": "{}",
                                          "explanation_paths": [], "flags": it.flags})
                     m = write_recommendations(client, rows, model.name, "Patient", targets=ids)
-                except Exception as e:
-                    client.finish_run(prun, {"error": str(e)[:1000]}, status="failed")
-                    raise
-                client.finish_run(prun, {"created": m, "targets": len(ids)})
-                click.echo(f"run {prun}: {m} recommendations for {len(ids)} patients")
+                    prun.metrics.update(created=m, targets=len(ids))
+                click.echo(f"run {prun.id}: {m} recommendations for {len(ids)} patients")
     except MedkgError as e:
         _fail(e)
 
