@@ -1,0 +1,75 @@
+"""Drug structures in the graph: ``smiles`` (RDKit canonical) and ``inchikey`` on Drug nodes.
+
+* :func:`load_structures` — a user's own compounds from a CSV/JSONL file (``id``, ``smiles``,
+  optional ``name``): Drug nodes are created or updated (MERGE on ``id``).
+* :func:`attach_drugbank_structures` — structures for the graph's existing DrugBank Drug nodes
+  (``DRUGBANK:DBxxxxx``, e.g. Hetionet's compounds) from admet-ai's
+  ``resources/data/drugbank_approved.csv`` (DrugBank open structures, CC0; 2,845 approved drugs).
+  Only nodes already in the graph are updated; none is created.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from graph_engine.chem import Rejected, Structure, StructureReport, read_structures, structure
+from graph_engine.errors import IngestError
+from graph_engine.records import NodeRecord
+
+
+@dataclass
+class StructureSummary:
+    read: int
+    written: int
+    rejected: list[Rejected] = field(default_factory=list)
+    not_in_graph: int = 0
+
+    def render(self) -> str:
+        extra = f", not in the graph {self.not_in_graph}" if self.not_in_graph else ""
+        return f"read {self.read}, written {self.written}, rejected {len(self.rejected)}{extra}"
+
+
+def load_structures(client: Any, path: Path | str, on_error: str = "fail", source: str | None = None) -> StructureSummary:
+    """Read, standardise and upsert structures as Drug nodes. Nothing is written when the file has a
+    bad record under ``on_error='fail'`` (the whole file is parsed first)."""
+    report: StructureReport = read_structures(path, on_error=on_error)
+    tag = source or f"structures:{Path(path).name}"
+    records = [NodeRecord("Drug", s.id, s.name, source=tag,
+                          properties={"smiles": s.smiles, "inchikey": s.inchikey}) for s in report.structures]
+    written = client.upsert_nodes(records) if records else 0
+    return StructureSummary(report.read, written, report.rejected)
+
+
+def drugbank_structures(path: Path | str | None = None) -> tuple[int, list[Structure], list[Rejected]]:
+    """Standardised structures of admet-ai's DrugBank approved set (ids ``DRUGBANK:DB…``)."""
+    if path is None:
+        try:
+            from admet_ai.constants import DEFAULT_DRUGBANK_PATH
+        except ImportError as e:
+            raise IngestError("admet-ai is not installed; pip install -e '.[dev]' brings it") from e
+        path = DEFAULT_DRUGBANK_PATH
+    out: list[Structure] = []
+    rejected: list[Rejected] = []
+    read = 0
+    with open(path, encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            read += 1
+            rid = "DRUGBANK:" + (row.get("id") or "").strip()
+            try:
+                out.append(structure(rid, row.get("smiles") or "", row.get("name") or None, reader.line_num))
+            except ValueError as e:
+                rejected.append(Rejected(reader.line_num, rid, str(e)))
+    return read, out, rejected
+
+
+def attach_drugbank_structures(client: Any, path: Path | str | None = None) -> StructureSummary:
+    """Set ``smiles`` / ``inchikey`` on the graph's existing DrugBank Drug nodes."""
+    read, structs, rejected = drugbank_structures(path)
+    present = {s.id for s in structs} - client.missing_ids("Drug", [s.id for s in structs])
+    rows = [{"id": s.id, "smiles": s.smiles, "inchikey": s.inchikey} for s in structs if s.id in present]
+    written = client.write_node_properties("Drug", rows) if rows else 0
+    return StructureSummary(read, written, rejected, not_in_graph=len(structs) - len(rows))
