@@ -22,6 +22,15 @@ import numpy as np
 
 from graph_engine.errors import IngestError
 
+#: SIDER / MedDRA preferred terms naming QT prolongation or torsade de pointes (graph ids of SideEffect
+#: nodes); shared by the toxicity model's graph evidence and the patient safety filter.
+QT_SIDE_EFFECTS = frozenset({
+    "UMLS:C0151878",  # Electrocardiogram QT prolonged
+    "UMLS:C0855333",  # Electrocardiogram QT corrected interval prolonged
+    "UMLS:C0040479",  # Torsade de pointes
+    "UMLS:C0023976",  # Long QT syndrome
+})
+
 MORGAN_RADIUS = 2
 MORGAN_BITS = 2048
 

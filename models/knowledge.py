@@ -18,26 +18,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from graph_engine.chem import QT_SIDE_EFFECTS
 from graph_engine.errors import ModelError
 
 HETIONET_DIR_ENV = "MEDKG_HETIONET_DIR"
 SIDER_DIR_ENV = "MEDKG_SIDER_DIR"
 
 KCNH2 = "NCBIGene:3757"  # hERG channel
-# SIDER / MedDRA preferred terms that name QT prolongation or torsade de pointes (UMLS CUIs)
-QT_TERMS = frozenset({
-    "UMLS:C0151878",  # Electrocardiogram QT prolonged
-    "UMLS:C0855333",  # Electrocardiogram QT corrected interval prolonged
-    "UMLS:C0040479",  # Torsade de pointes
-    "UMLS:C0023976",  # Long QT syndrome
-})
-# MedDRA terms of drug-induced liver injury (used by the patient safety filter's evidence lines)
-LIVER_TERMS = frozenset({
-    "UMLS:C0235378",  # Hepatotoxicity (drug-induced liver injury)
-    "UMLS:C0085605",  # Hepatic failure
-    "UMLS:C0019158",  # Hepatitis
-    "UMLS:C0022346",  # Jaundice
-})
+QT_TERMS = QT_SIDE_EFFECTS
 
 
 def _shared(name: str) -> Path:

@@ -274,3 +274,44 @@ def cold_start_evaluation(table: DrugTable, seed: int = 0, test_frac: float = 0.
         test.Y, MultiViewKNN({"fp": cfg["weights"]["fp"] or 1.0, "admet": cfg["weights"]["admet"]}, cfg["k"],
                              cfg["prior_blend"]).fit(train).predict(test), min_pos)
     return out
+
+
+def fit_and_rank(knowledge: Any, queries: Sequence[tuple[str, str]], allowed: set[str] | None = None,
+                 top_k: int = 10, seed: int = 0, min_drugs: int = 20,
+                 toxicity_model: Any = None) -> tuple[dict[str, list[tuple[str, float]]], dict[str, Any]]:
+    """Tune + fit on every labelled reference drug, then rank side effects for ``queries`` ``(drug id, smiles)``.
+
+    A query that is itself a training drug is scored without its own labels (leave-self-out); side
+    effects already recorded for a drug are not proposed again. ``allowed`` restricts the proposals
+    (e.g. to SideEffect nodes present in the graph).
+    Returns ``({drug id: [(side effect id, score), …]}, config)``.
+    """
+    table = reference_table(knowledge, min_drugs=min_drugs)
+    model, cfg = tune(table, seed)
+    ids = [q[0] for q in queries]
+    smiles = [q[1] for q in queries]
+    if model.weights.get("admet", 0) > 0:
+        from models.toxicity import load_toxicity_model
+
+        tm = toxicity_model or load_toxicity_model(knowledge=False)
+        admet = tm.predict_smiles(smiles)[:, : table.admet.shape[1]]
+    else:
+        admet = np.zeros((len(ids), table.admet.shape[1]), np.float32)
+    q = build_table(ids, smiles, admet, knowledge)
+    P = model.predict(q, exclude_self=True)
+    out: dict[str, list[tuple[str, float]]] = {}
+    for r, d in enumerate(ids):
+        known = knowledge.side_effects.get(d, set())
+        order = np.argsort(-P[r], kind="stable")
+        picks = []
+        for j in order:
+            s = table.side_effects[j]
+            if s in known or (allowed is not None and s not in allowed):
+                continue
+            picks.append((s, round(float(P[r, j]), 6)))
+            if len(picks) == top_k:
+                break
+        out[d] = picks
+    cfg = {**{k: v for k, v in cfg.items() if k != "validation"}, "validation": cfg["validation"],
+           "train_drugs": len(table.ids), "side_effects": len(table.side_effects)}
+    return out, cfg

@@ -124,6 +124,41 @@ def enrich_toxicity(model_dir: Path | None, knowledge: str, tasks: str) -> None:
                f"out of domain {sum(p.out_of_domain for p in preds)}")
 
 
+@click.command("side-effects")
+@click.option("--knowledge", type=click.Choice(["auto", "files", "graph"]), default="auto", show_default=True,
+              help="labels and graph context (auto: SIDER 4.1 + Hetionet files when present, else this graph)")
+@click.option("--top-k", type=int, default=10, show_default=True, help="side effects per drug")
+@click.option("--seed", type=int, default=0, show_default=True, help="validation split used for tuning")
+def enrich_side_effects(knowledge: str, top_k: int, seed: int) -> None:
+    """(:Prediction {kind:'side_effect', task, probability, rank, …})-[:FOR]->(:Drug), -[:PREDICTS]->(:SideEffect)
+    for every Drug with a structure (side effects not already recorded for it); one run replaces the previous."""
+    from jobs.context import open_client
+    from models.knowledge import files_available, load_knowledge
+    from models.prediction_writeback import write_side_effects
+    from models.side_effects import MODEL_NAME, MODEL_VERSION, fit_and_rank
+
+    if top_k < 1:
+        raise click.UsageError("--top-k must be >= 1")
+    _threads()
+    try:
+        with open_client() as client:
+            spec = "files" if knowledge == "auto" and files_available() else ("graph" if knowledge == "auto" else knowledge)
+            kn = load_knowledge(spec, client)
+            queries = [(r["id"], r["smiles"]) for r in client.read(
+                "MATCH (d:Drug) WHERE d.smiles IS NOT NULL RETURN d.id AS id, d.smiles AS smiles ORDER BY d.id")]
+            if not queries:
+                raise click.ClickException("no Drug node has a structure; run medkg ingest structures first")
+            allowed = {r["id"] for r in client.read("MATCH (s:SideEffect) RETURN s.id AS id")}
+            ranked, cfg = fit_and_rank(kn, queries, allowed=allowed, top_k=top_k, seed=seed)
+            run_id, n = write_side_effects(client, [q[0] for q in queries], ranked, MODEL_NAME, MODEL_VERSION,
+                                           {"knowledge": kn.source, "top_k": top_k, "seed": seed,
+                                            "weights": cfg["weights"], "k": cfg["k"]})
+    except MedkgError as e:
+        raise _fail(e) from e
+    click.echo(f"run {run_id}: drugs {len(queries)}, predictions {n} (trained on {cfg['train_drugs']} drugs, "
+               f"{cfg['side_effects']} side effects; views {cfg['weights']}, k={cfg['k']})")
+
+
 def register(root: click.Group) -> None:
     ingest = root.commands.get("ingest")
     if isinstance(ingest, click.Group):
@@ -131,3 +166,4 @@ def register(root: click.Group) -> None:
     enrich = root.commands.get("enrich")
     if isinstance(enrich, click.Group):
         enrich.add_command(enrich_toxicity)
+        enrich.add_command(enrich_side_effects)
