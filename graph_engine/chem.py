@@ -207,3 +207,24 @@ def tanimoto_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarr
         union = na[s : s + chunk, None] + nb[None, :] - inter
         out[s : s + chunk] = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
     return out
+
+
+# ---------------------------------------------------------------------- reference structures
+def drugbank_approved_path() -> Path:
+    """admet-ai's ``resources/data/drugbank_approved.csv`` (2,845 approved drugs; DrugBank open structures, CC0)."""
+    try:
+        from admet_ai.constants import DEFAULT_DRUGBANK_PATH
+    except ImportError as e:
+        raise IngestError("admet-ai is not installed; pip install -e '.[dev]' brings it") from e
+    return Path(DEFAULT_DRUGBANK_PATH)
+
+
+def read_drugbank_approved(path: Path | str | None = None) -> list[tuple[int, str, str, str | None]]:
+    """``(line, DRUGBANK:id, smiles, name)`` rows of the DrugBank approved reference set (unparsed)."""
+    out = []
+    with open(path or drugbank_approved_path(), encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        for row in reader:
+            rid = (row.get("id") or "").strip()
+            out.append((reader.line_num, "DRUGBANK:" + rid, row.get("smiles") or "", row.get("name") or None))
+    return out

@@ -10,13 +10,11 @@
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from graph_engine.chem import Rejected, Structure, StructureReport, read_structures, structure
-from graph_engine.errors import IngestError
+from graph_engine.chem import Rejected, Structure, StructureReport, read_drugbank_approved, read_structures, structure
 from graph_engine.records import NodeRecord
 
 
@@ -45,25 +43,15 @@ def load_structures(client: Any, path: Path | str, on_error: str = "fail", sourc
 
 def drugbank_structures(path: Path | str | None = None) -> tuple[int, list[Structure], list[Rejected]]:
     """Standardised structures of admet-ai's DrugBank approved set (ids ``DRUGBANK:DB…``)."""
-    if path is None:
-        try:
-            from admet_ai.constants import DEFAULT_DRUGBANK_PATH
-        except ImportError as e:
-            raise IngestError("admet-ai is not installed; pip install -e '.[dev]' brings it") from e
-        path = DEFAULT_DRUGBANK_PATH
+    rows = read_drugbank_approved(path)
     out: list[Structure] = []
     rejected: list[Rejected] = []
-    read = 0
-    with open(path, encoding="utf-8", newline="") as fh:
-        reader = csv.DictReader(fh)
-        for row in reader:
-            read += 1
-            rid = "DRUGBANK:" + (row.get("id") or "").strip()
-            try:
-                out.append(structure(rid, row.get("smiles") or "", row.get("name") or None, reader.line_num))
-            except ValueError as e:
-                rejected.append(Rejected(reader.line_num, rid, str(e)))
-    return read, out, rejected
+    for line, rid, smiles, name in rows:
+        try:
+            out.append(structure(rid, smiles, name, line))
+        except ValueError as e:
+            rejected.append(Rejected(line, rid, str(e)))
+    return len(rows), out, rejected
 
 
 def attach_drugbank_structures(client: Any, path: Path | str | None = None) -> StructureSummary:

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graph_engine.chem import Structure, morgan_matrix, tanimoto_matrix
+from graph_engine.chem import Structure, drugbank_approved_path, morgan_matrix, read_drugbank_approved, tanimoto_matrix
 from graph_engine.errors import ModelError
 from models.knowledge import DrugKnowledge
 
@@ -64,27 +64,18 @@ def default_models_dir() -> Path:
 
 
 def drugbank_reference_path() -> Path:
-    admet_version()
-    from admet_ai.constants import DEFAULT_DRUGBANK_PATH
-
-    return Path(DEFAULT_DRUGBANK_PATH)
+    return drugbank_approved_path()
 
 
 @lru_cache(maxsize=1)
 def drugbank_reference() -> tuple[list[str], list[str], np.ndarray, dict[str, str]]:
     """(DrugBank CURIEs, SMILES, Morgan matrix, InChIKey-connectivity-block -> CURIE) of the reference set."""
-    import csv
+    from rdkit import Chem
 
     from graph_engine.chem import mol_from_smiles
 
-    ids, smiles = [], []
-    with open(drugbank_reference_path(), encoding="utf-8", newline="") as fh:
-        for row in csv.DictReader(fh):
-            if row.get("smiles") and row.get("id"):
-                ids.append("DRUGBANK:" + row["id"].strip())
-                smiles.append(row["smiles"])
-    from rdkit import Chem
-
+    rows = [(rid, smi) for _, rid, smi, _ in read_drugbank_approved() if smi and rid != "DRUGBANK:"]
+    ids, smiles = [r[0] for r in rows], [r[1] for r in rows]
     by_key: dict[str, str] = {}
     for i, s in zip(ids, smiles):
         mol = mol_from_smiles(s)

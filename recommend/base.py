@@ -430,6 +430,7 @@ def _ensure_loaded() -> None:
     import recommend.gnn  # noqa: F401
     import recommend.graph  # noqa: F401
     import recommend.hybrid  # noqa: F401
+    import recommend.structure  # noqa: F401
 
 
 def check_targets(ids: Sequence[str]) -> list[str]:
