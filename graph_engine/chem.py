@@ -210,13 +210,19 @@ def tanimoto_matrix(a: np.ndarray, b: np.ndarray, chunk: int = 4096) -> np.ndarr
 
 
 # ---------------------------------------------------------------------- reference structures
+def admet_ai_dir() -> Path:
+    """admet-ai's package folder, found without importing it (its import pulls chemprop and lightning)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("admet_ai")
+    if spec is None or not spec.submodule_search_locations:
+        raise IngestError("admet-ai is not installed; pip install -e '.[dev]' brings it")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
 def drugbank_approved_path() -> Path:
     """admet-ai's ``resources/data/drugbank_approved.csv`` (2,845 approved drugs; DrugBank open structures, CC0)."""
-    try:
-        from admet_ai.constants import DEFAULT_DRUGBANK_PATH
-    except ImportError as e:
-        raise IngestError("admet-ai is not installed; pip install -e '.[dev]' brings it") from e
-    return Path(DEFAULT_DRUGBANK_PATH)
+    return admet_ai_dir() / "resources" / "data" / "drugbank_approved.csv"
 
 
 def read_drugbank_approved(path: Path | str | None = None) -> list[tuple[int, str, str, str | None]]:

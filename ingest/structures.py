@@ -41,12 +41,15 @@ def load_structures(client: Any, path: Path | str, on_error: str = "fail", sourc
     return StructureSummary(report.read, written, report.rejected)
 
 
-def drugbank_structures(path: Path | str | None = None) -> tuple[int, list[Structure], list[Rejected]]:
-    """Standardised structures of admet-ai's DrugBank approved set (ids ``DRUGBANK:DB…``)."""
+def drugbank_structures(path: Path | str | None = None,
+                        only: set[str] | None = None) -> tuple[int, list[Structure], list[Rejected]]:
+    """Standardised structures of admet-ai's DrugBank approved set (ids ``DRUGBANK:DB…``); ``only``: these ids."""
     rows = read_drugbank_approved(path)
     out: list[Structure] = []
     rejected: list[Rejected] = []
     for line, rid, smiles, name in rows:
+        if only is not None and rid not in only:
+            continue
         try:
             out.append(structure(rid, smiles, name, line))
         except ValueError as e:
@@ -56,8 +59,9 @@ def drugbank_structures(path: Path | str | None = None) -> tuple[int, list[Struc
 
 def attach_drugbank_structures(client: Any, path: Path | str | None = None) -> StructureSummary:
     """Set ``smiles`` / ``inchikey`` on the graph's existing DrugBank Drug nodes."""
-    read, structs, rejected = drugbank_structures(path)
-    present = {s.id for s in structs} - client.missing_ids("Drug", [s.id for s in structs])
-    rows = [{"id": s.id, "smiles": s.smiles, "inchikey": s.inchikey} for s in structs if s.id in present]
+    ids = [rid for _, rid, _, _ in read_drugbank_approved(path)]
+    present = set(ids) - client.missing_ids("Drug", ids)  # standardise only what the graph has
+    read, structs, rejected = drugbank_structures(path, only=present)
+    rows = [{"id": s.id, "smiles": s.smiles, "inchikey": s.inchikey} for s in structs]
     written = client.write_node_properties("Drug", rows) if rows else 0
-    return StructureSummary(read, written, rejected, not_in_graph=len(structs) - len(rows))
+    return StructureSummary(read, written, rejected, not_in_graph=read - len(structs) - len(rejected))

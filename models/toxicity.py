@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from graph_engine.chem import Structure, drugbank_approved_path, morgan_matrix, read_drugbank_approved, tanimoto_matrix
+from graph_engine.chem import Structure, admet_ai_dir, drugbank_approved_path, morgan_matrix, read_drugbank_approved, tanimoto_matrix
 from graph_engine.errors import ModelError
 from models.knowledge import DrugKnowledge
 
@@ -57,10 +57,7 @@ def admet_version() -> str:
 
 
 def default_models_dir() -> Path:
-    admet_version()
-    from admet_ai.constants import DEFAULT_MODELS_DIR
-
-    return Path(DEFAULT_MODELS_DIR)
+    return admet_ai_dir() / "resources" / "models"
 
 
 def drugbank_reference_path() -> Path:
