@@ -104,3 +104,32 @@ def test_cli_ingest_structures_and_enrich_toxicity(graph: Any, neo4j_env: dict[s
         assert "drugs 1, predictions 2" in r.stdout
     assert len(tox_state(graph)) == 2
     assert graph.read("MATCH (r:Run {kind: 'predict'}) RETURN count(r) AS n")[0]["n"] == 2
+
+
+def test_side_effect_predictions_replace_per_run(graph: Any) -> None:
+    """SIDER-trained side-effect predictions (SIDER read from ../shared/data) for a known and a new drug."""
+    from tests.conftest import shared_data
+
+    shared_data("sider4", "meddra_all_se.tsv.gz")
+    from models.knowledge import knowledge_from_files
+    from models.prediction_writeback import write_side_effects
+    from models.side_effects import MODEL_NAME, MODEL_VERSION, fit_and_rank
+
+    kn = knowledge_from_files()
+    queries = [("DRUGBANK:DB00502", "O=C(CCCN1CCC(O)(CC1)c1ccc(Cl)cc1)c1ccc(F)cc1"), ("MY:NEW", "CCN(CC)CCNC(=O)c1ccc(N)cc1")]
+    ranked, cfg = fit_and_rank(kn, queries, top_k=5)
+    assert all(len(v) == 5 for v in ranked.values())
+    assert not ({s for s, _ in ranked["DRUGBANK:DB00502"]} & kn.side_effects["DRUGBANK:DB00502"])  # only new ones
+    ses = sorted({s for v in ranked.values() for s, _ in v})
+    graph.upsert_nodes([NodeRecord("Drug", d, properties={"smiles": s}) for d, s in queries]
+                       + [NodeRecord("SideEffect", s, kn.side_effect_names.get(s)) for s in ses])
+    run1, n = write_side_effects(graph, [q[0] for q in queries], ranked, MODEL_NAME, MODEL_VERSION)
+    q = ("MATCH (p:Prediction {kind: 'side_effect'})-[:FOR]->(d:Drug), (p)-[:PREDICTS]->(s:SideEffect) "
+         "RETURN d.id AS d, s.id AS s, p.rank AS rank, p.run_id AS run ORDER BY d, rank")
+    rows = graph.read(q)
+    assert n == 10 and len(rows) == 10 and {r["run"] for r in rows} == {run1}
+    assert [r["s"] for r in rows if r["d"] == "MY:NEW"] == [s for s, _ in ranked["MY:NEW"]]
+    fewer = {d: v[:2] for d, v in ranked.items()}
+    run2, n2 = write_side_effects(graph, [q[0] for q in queries], fewer, MODEL_NAME, MODEL_VERSION)
+    rows = graph.read(q)
+    assert n2 == 4 and len(rows) == 4 and {r["run"] for r in rows} == {run2}
