@@ -40,7 +40,7 @@ def _rdkit() -> Any:
         from rdkit import Chem, RDLogger
     except ImportError as e:  # pragma: no cover - rdkit is a declared dependency
         raise IngestError("RDKit is not installed; pip install -e '.[dev]' brings it (rdkit via admet-ai)") from e
-    RDLogger.DisableLog("rdApp.*")
+    RDLogger.DisableLog("rdApp.*")  # type: ignore[attr-defined]
     return Chem
 
 

@@ -43,13 +43,13 @@ class DrugTable:
     admet: np.ndarray
     targets: list[set[str]]
     classes: list[set[str]]
-    Y: np.ndarray | None = None
+    Y: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint8))  # empty: unlabelled
     side_effects: list[str] = field(default_factory=list)
 
     def take(self, idx: np.ndarray) -> "DrugTable":
         return DrugTable([self.ids[i] for i in idx], self.fp[idx], self.admet[idx],
                          [self.targets[i] for i in idx], [self.classes[i] for i in idx],
-                         None if self.Y is None else self.Y[idx], self.side_effects)
+                         self.Y[idx] if self.Y.size else self.Y, self.side_effects)
 
 
 def _jaccard(a: Sequence[set[str]], b: Sequence[set[str]]) -> tuple[np.ndarray, np.ndarray]:
@@ -119,7 +119,7 @@ class MultiViewKNN:
     freq: np.ndarray | None = None
 
     def fit(self, train: DrugTable) -> "MultiViewKNN":
-        if train.Y is None or not len(train.ids):
+        if not train.Y.size or not len(train.ids):
             raise ModelError("side-effect model needs labelled training drugs")
         self.train = train
         self.mu = train.admet.mean(0)
@@ -128,7 +128,7 @@ class MultiViewKNN:
         return self
 
     def predict(self, q: DrugTable, exclude_self: bool = False) -> np.ndarray:
-        assert self.train is not None and self.freq is not None
+        assert self.train is not None and self.freq is not None and self.mu is not None and self.sd is not None
         S = combine(view_similarities(q, self.train, self.mu, self.sd), self.weights)
         mask = None
         if exclude_self:
@@ -235,6 +235,7 @@ def tune(train: DrugTable, seed: int, val_frac: float = 0.2) -> tuple[MultiViewK
     n_val = max(1, int(len(perm) * val_frac))
     tr, va = train.take(np.sort(perm[n_val:])), train.take(np.sort(perm[:n_val]))
     base = MultiViewKNN(GRID_WEIGHTS[0], GRID_K[0], 0.0).fit(tr)
+    assert base.mu is not None and base.sd is not None and base.freq is not None
     sims = view_similarities(va, tr, base.mu, base.sd)
     best: tuple[float, dict[str, Any], np.ndarray] | None = None
     for w in GRID_WEIGHTS:

@@ -117,12 +117,12 @@ class ToxicityModel:
             graphs.append(feat(mol))
         out = np.zeros((len(graphs), len(self.tasks)), dtype=np.float64)
         with torch.inference_mode():
-            for s in range(0, len(graphs), batch_size):
-                bmg = BatchMolGraph(graphs[s : s + batch_size])
+            for start in range(0, len(graphs), batch_size):
+                bmg = BatchMolGraph(graphs[start : start + batch_size])
                 col = 0
                 for tasks, members in self.ensembles:
                     p = torch.stack([m(bmg) for m in members]).mean(0).double().numpy()
-                    out[s : s + p.shape[0], col : col + len(tasks)] = p.reshape(p.shape[0], -1)
+                    out[start : start + p.shape[0], col : col + len(tasks)] = p.reshape(p.shape[0], -1)
                     col += len(tasks)
         return out
 
@@ -213,8 +213,8 @@ def knowledge_features(structures: Sequence[Structure], knowledge: DrugKnowledge
             top = np.argsort(-row)[:KNN_K]
             w = np.clip(row[top], 0, None)
             knn[r] = float((w * y[top]).sum() / w.sum()) if w.sum() > 0 else 0.0
-    self_qt = np.array([bool(d) and knowledge.has_qt(d) for d in drug_ids], dtype=np.float64)
-    kcnh2 = np.array([bool(d) and knowledge.binds_kcnh2(d) for d in drug_ids], dtype=np.float64)
+    self_qt = np.array([d is not None and knowledge.has_qt(d) for d in drug_ids], dtype=np.float64)
+    kcnh2 = np.array([d is not None and knowledge.binds_kcnh2(d) for d in drug_ids], dtype=np.float64)
     return KnowledgeFeatures(drug_ids, self_qt, kcnh2, knn)
 
 

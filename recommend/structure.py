@@ -82,9 +82,13 @@ class StructureRecommender(Recommender):
         return {"k": self.k, "beta": self.beta, "neighbors": self.neighbors, "self_weight": self.self_weight,
                 "seed": self.seed}
 
+    content_: ContentRecommender
+    k_: sp.csr_matrix
+
     def _fit(self, tables: GraphTables) -> None:
         structures = self.structures if self.structures is not None else default_structures()
-        self.content_ = ContentRecommender(neighbors=self.neighbors, self_weight=self.self_weight).fit(tables)
+        self.content_ = ContentRecommender(neighbors=self.neighbors, self_weight=self.self_weight)
+        self.content_.fit(tables)
         self.k_ = similarity_graph(self._data().drug_ids, structures, self.k)
 
     def _score_rows(self, rows: np.ndarray) -> np.ndarray:

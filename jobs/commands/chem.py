@@ -82,7 +82,7 @@ def ingest_structures(input_path: Path | None, drugbank: bool, on_error: str) ->
         raise click.UsageError("give exactly one of --input FILE or --drugbank")
     try:
         with open_client() as client:
-            s = attach_drugbank_structures(client) if drugbank else load_structures(client, input_path, on_error)
+            s = attach_drugbank_structures(client) if input_path is None else load_structures(client, input_path, on_error)
     except MedkgError as e:
         raise _fail(e) from e
     click.echo(s.render())
@@ -144,6 +144,8 @@ def enrich_side_effects(knowledge: str, top_k: int, seed: int) -> None:
         with open_client() as client:
             spec = "files" if knowledge == "auto" and files_available() else ("graph" if knowledge == "auto" else knowledge)
             kn = load_knowledge(spec, client)
+            if kn is None:
+                raise click.ClickException(f"no knowledge source for side-effect labels ({spec})")
             queries = [(r["id"], r["smiles"]) for r in client.read(
                 "MATCH (d:Drug) WHERE d.smiles IS NOT NULL RETURN d.id AS id, d.smiles AS smiles ORDER BY d.id")]
             if not queries:
