@@ -392,6 +392,7 @@ def _ensure_loaded() -> None:
     import recommend.gnn  # noqa: F401
     import recommend.graph  # noqa: F401
     import recommend.hybrid  # noqa: F401
+    import recommend.structure  # noqa: F401
 
 
 #: Recommender classes by name (:class:`graph_engine.registry.Registry`).

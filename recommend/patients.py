@@ -20,6 +20,11 @@ never lets a drug that ``INTERACTS_WITH`` a current drug, ``CAUSES`` an avoided
 side effect, or is listed as an allergy through unflagged: with
 ``on_conflict="remove"`` (default) such drugs are dropped, with ``"flag"`` they
 stay with their reasons in ``flags``.
+
+Predicted risks (``(:Prediction {kind: 'toxicity'})`` nodes, :class:`PredictedRisks`) are
+screened by :data:`RISK_RULES`: a drug whose predicted probability reaches the rule's threshold
+in the rule's patient context is flagged ``predicted_risk:<task>=<p> …`` naming the model and
+probability (details in ``predicted_risks``). Predicted risks never remove a drug, in either mode.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import scipy.sparse as sp
 
+from graph_engine.chem import QT_SIDE_EFFECTS
 from graph_engine.errors import IngestError, RecommendError
 from graph_engine.export import GraphTables
 from graph_engine.records import EdgeRecord, NodeRecord
@@ -143,6 +149,96 @@ def patients_from_tables(tables: GraphTables) -> list[Patient]:
             for i, pid in enumerate(ids)]
 
 
+#: Diseases treated as "liver disease" by the DILI rule (Disease Ontology ids; Hetionet has 12236, 2043, 3571).
+LIVER_DISEASES = frozenset({
+    "DOID:409",    # liver disease
+    "DOID:3571",   # liver cancer
+    "DOID:684",    # hepatocellular carcinoma
+    "DOID:12236",  # primary biliary cirrhosis
+    "DOID:5082",   # liver cirrhosis
+    "DOID:2237",   # hepatitis
+    "DOID:2043",   # hepatitis B
+    "DOID:1883",   # hepatitis C
+    "DOID:9452",   # fatty liver disease
+})
+
+
+@dataclass(frozen=True)
+class RiskRule:
+    """Flag a candidate drug when its predicted ``task`` probability >= ``threshold`` and the patient
+    matches ``context`` (``qt``: takes a QT-prolonging drug; ``liver``: has a liver disease)."""
+
+    task: str
+    threshold: float
+    context: str
+
+
+#: hERG: 0.5 on the graph-combined probability (models.toxicity; at 0.5 it flags most of the QT
+#: reference list's withdrawn/boxed drugs and few of its common drugs, see BENCHMARKS.md);
+#: DILI: 0.5 on admet-ai's DILI probability (its training labels are binary DILI concern).
+RISK_RULES = (RiskRule("hERG", 0.5, "qt"), RiskRule("DILI", 0.5, "liver"))
+
+
+@dataclass(frozen=True)
+class Risk:
+    probability: float
+    model: str
+    model_version: str
+
+
+class PredictedRisks:
+    """Predicted toxicity per drug and task, plus the drugs known to prolong QT."""
+
+    def __init__(self, risks: dict[str, dict[str, Risk]], qt_drugs: Iterable[str] = (),
+                 rules: Sequence[RiskRule] = RISK_RULES) -> None:
+        self.risks = risks
+        self.qt_drugs = set(qt_drugs)
+        self.rules = tuple(rules)
+
+    READ = ("MATCH (p:Prediction {kind: 'toxicity'})-[:FOR]->(d:Drug) WHERE p.task IN $tasks "
+            "RETURN d.id AS drug, p.task AS task, p.probability AS p, p.model AS model, p.model_version AS mv")
+    READ_QT = "MATCH (d:Drug)-[:CAUSES]->(s:SideEffect) WHERE s.id IN $terms RETURN DISTINCT d.id AS drug"
+
+    @classmethod
+    def from_graph(cls, client: Any, rules: Sequence[RiskRule] = RISK_RULES) -> "PredictedRisks":
+        risks: dict[str, dict[str, Risk]] = {}
+        for r in client.read(cls.READ, {"tasks": sorted({x.task for x in rules})}):
+            risks.setdefault(r["drug"], {})[r["task"]] = Risk(float(r["p"]), str(r["model"]), str(r["mv"]))
+        qt = [r["drug"] for r in client.read(cls.READ_QT, {"terms": sorted(QT_SIDE_EFFECTS)})]
+        return cls(risks, qt, rules)
+
+    def qt_prolonging(self, drug: str) -> bool:
+        """Known (CAUSES a QT term) or predicted (hERG at or above the hERG rule's threshold)."""
+        if drug in self.qt_drugs:
+            return True
+        herg = self.risks.get(drug, {}).get("hERG")
+        return herg is not None and any(r.task == "hERG" and herg.probability >= r.threshold for r in self.rules)
+
+    def check(self, drug: str, patient: "Patient") -> list[dict[str, Any]]:
+        out = []
+        for rule in self.rules:
+            risk = self.risks.get(drug, {}).get(rule.task)
+            if risk is None or risk.probability < rule.threshold:
+                continue
+            if rule.context == "qt":
+                why = [d for d in patient.current_drugs if d != drug and self.qt_prolonging(d)]
+                reason = f"patient takes QT-prolonging {', '.join(why)}" if why else None
+            elif rule.context == "liver":
+                why = [c for c in patient.conditions if c in LIVER_DISEASES]
+                reason = f"patient has liver disease {', '.join(why)}" if why else None
+            else:
+                raise RecommendError(f"unknown risk context {rule.context!r}")
+            if reason:
+                out.append({"task": rule.task, "probability": risk.probability, "threshold": rule.threshold,
+                            "model": risk.model, "model_version": risk.model_version, "reason": reason})
+        return out
+
+
+def risk_flag(r: dict[str, Any]) -> str:
+    return (f"predicted_risk:{r['task']}={r['probability']:.2f}>={r['threshold']:.2f} "
+            f"({r['model']} {r['model_version']}; {r['reason']})")
+
+
 class SafetyIndex:
     """Drug-drug interactions and drug -> side-effect links used to screen recommendations.
 
@@ -158,6 +254,15 @@ class SafetyIndex:
         self.causes = sp.csr_matrix(causes)
         self._drug = {d: i for i, d in enumerate(self.drug_ids)}
         self._se = {s: i for i, s in enumerate(self.side_effect_ids)}
+        self.predicted: PredictedRisks | None = None
+
+    def with_predicted_risks(self, predicted: PredictedRisks | None) -> "SafetyIndex":
+        """Also screen with predicted toxicity (flags only; never removes)."""
+        self.predicted = predicted
+        return self
+
+    def predicted_flags(self, drug: str, patient: Patient) -> list[dict[str, Any]]:
+        return self.predicted.check(drug, patient) if self.predicted is not None else []
 
     @classmethod
     def from_tables(cls, tables: GraphTables) -> "SafetyIndex":
@@ -207,6 +312,7 @@ class PatientRecommendation:
     rank: int
     flags: list[str] = field(default_factory=list)
     for_conditions: list[str] = field(default_factory=list)
+    predicted_risks: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -268,8 +374,10 @@ def recommend_for_patient(
         if flags and on_conflict == "remove":
             removed += 1
             continue
+        predicted = safety.predicted_flags(drug, patient)  # flagged, never removed
         top = [t for t, s in zip(targets, scores[:, c]) if s == best[c]]
-        items.append(PatientRecommendation(drug, float(best[c]), len(items) + 1, flags, top))
+        items.append(PatientRecommendation(drug, float(best[c]), len(items) + 1,
+                                           flags + [risk_flag(r) for r in predicted], top, predicted))
         if len(items) == k:
             break
     return PatientResult(patient.id, items, skipped, removed)

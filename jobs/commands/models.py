@@ -19,6 +19,7 @@ from jobs.errors import fail
 from jobs.groups import subgroup
 
 KIND = click.Choice(["image", "text"])
+PREDICT_KIND = click.Choice(["image", "text", "toxicity"])
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -89,14 +90,23 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
 
 
 @models_group.command("predict")
-@click.option("--kind", type=KIND, required=True)
+@click.option("--kind", type=PREDICT_KIND, required=True, help="image, text, or toxicity (id,smiles[,name] -> ADMET)")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="artifact directory; default: the shipped model of --kind")
 @click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), required=True,
-              help="image .npz with 'images' (+ 'ids'); text JSONL or CSV with id,text")
+              help="image .npz with 'images' (+ 'ids'); text JSONL or CSV with id,text; toxicity CSV/JSONL id,smiles")
 @click.option("--output", type=click.Path(dir_okay=False, path_type=Path), required=True, help="predictions .jsonl")
-def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Path) -> None:
+@click.option("--knowledge", type=click.Choice(["auto", "files", "graph", "none"]), default="auto", show_default=True,
+              help="toxicity only: graph evidence for hERG (auto: Hetionet + SIDER files when present)")
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="skip", show_default=True,
+              help="toxicity only: invalid SMILES stop the run (fail) or are skipped with the reason")
+def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Path, knowledge: str,
+                on_error: str) -> None:
     """Write one JSON line per usable input record with calibrated probabilities."""
+    if kind == "toxicity":
+        from jobs.commands.chem import predict_toxicity_file
+
+        return predict_toxicity_file(model_dir, input_path, output, on_error=on_error, knowledge=knowledge)
     from models import load_model, predict_file
 
     try:

@@ -87,10 +87,15 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
                 if not found:
                     raise click.ClickException(f"patient {patient!r} is not in {patients_file}")
                 pat = found[0]
+                risks = None
             else:
+                from recommend.patients import PredictedRisks
+
                 with _open_client() as client:
                     pat = api.patient_from_graph(client, patient)
-            res = api.patient_result(model, api.load_safety(models_dir), pat, k=k, on_conflict=on_conflict)
+                    risks = PredictedRisks.from_graph(client)  # toxicity Prediction nodes: flags, never removal
+            res = api.patient_result(model, api.load_safety(models_dir).with_predicted_risks(risks), pat, k=k,
+                                     on_conflict=on_conflict)
             if res.skipped_conditions:
                 click.echo(f"note: conditions unknown to the model: {', '.join(res.skipped_conditions)}", err=True)
             for it in res.items:
