@@ -284,9 +284,9 @@ def read_ddi_file(path: Path) -> GoldUnit:
             ids.add(eid)
         for pr in sent.iter("pair"):
             pid, e1, e2 = pr.get("id"), pr.get("e1"), pr.get("e2")
-            for e in (e1, e2):
-                if e not in ids:
-                    raise IngestError(f"<pair id={pid!r}> names entity {e!r}, which sentence {sid!r} does not have", str(path))
+            for named in (e1, e2):
+                if named not in ids:
+                    raise IngestError(f"<pair id={pid!r}> names entity {named!r}, which sentence {sid!r} does not have", str(path))
             if pr.get("ddi") == "true":
                 key = (sid, frozenset((e1, e2)))
                 pairs.add(key)
@@ -462,8 +462,8 @@ def ddi_cooccurrence(unit: GoldUnit, predicted: list[Mention] | None = None) -> 
     """Every pair of distinct drug mentions in one gold sentence (gold mentions, or ``predicted`` mapped by overlap)."""
     by_sent: dict[str, list[str]] = {}
     if predicted is None:
-        for m in unit.mentions:
-            by_sent.setdefault(_ddi_sentence(unit, m.start), []).append(m.ids[0])
+        for g in unit.mentions:
+            by_sent.setdefault(_ddi_sentence(unit, g.start), []).append(g.ids[0])
     else:
         for m in predicted:
             if m.label == "Drug":

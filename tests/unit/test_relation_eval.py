@@ -60,7 +60,7 @@ def span(text: str, surface: str, nth: int = 0) -> tuple[int, int]:
 
 
 def test_score_pairs_counts_sets() -> None:
-    s = rv.score_pairs({1, 2, 3}, {1, 2, 4, 5})
+    s = rv.score_pairs({(1,), (2,), (3,)}, {(1,), (2,), (4,), (5,)})
     # tp 2, fp 2, fn 1: P = 2/4, R = 2/3, F1 = 2PR/(P+R) = 4/7
     assert (s.tp, s.fp, s.fn) == (2, 2, 1)
     assert s.precision == pytest.approx(0.5) and s.recall == pytest.approx(2 / 3) and s.f1 == pytest.approx(4 / 7)
