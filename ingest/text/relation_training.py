@@ -17,7 +17,6 @@ corpora. Run ``python -m ingest.text.relation_training --help``.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 import xml.etree.ElementTree as ET
@@ -32,6 +31,7 @@ from graph_engine.errors import IngestError
 from ingest.text.components.relations import EXTRACTOR_VERSION, LinearModel, pair_features
 from ingest.text.corpora import blank_pipeline
 from ingest.text.readers import ReadStats, read_documents
+from ingest.text.relation_eval import ddi_is_validation as _held_out  # the committed DDI split's rule
 
 Example = tuple[list[str], int]
 
@@ -71,10 +71,6 @@ def _pairs(doc: Doc, is_positive, labels: tuple[str, str]) -> Iterator[Example]:
 
 def ddi_files(root: str | Path) -> list[Path]:
     return sorted(Path(root).rglob("*.xml"))
-
-
-def _held_out(name: str, percent: int = 20) -> bool:
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % 100 < percent
 
 
 def ddi_examples(files: Iterable[Path], nlp: Language | None = None) -> Iterator[Example]:

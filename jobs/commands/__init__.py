@@ -13,4 +13,5 @@ MODULES = (
     "jobs.commands.recommend",
     "jobs.commands.models",
     "jobs.commands.chem",
+    "jobs.commands.extraction_eval",
 )
