@@ -584,16 +584,19 @@ class _Loader:
             curies = {hid: het.curie(hid) for hid in {*src, *dst}}
         except RowError:
             return None
+        curie_of = {hid: c[2] for hid, c in curies.items()}.__getitem__
         if len(metas) == 1:
             parts = [(next(iter(metas)), src, dst)]
         else:
             import numpy as np
 
-            names, inverse = np.unique(np.array(met), return_inverse=True)
+            names = sorted(metas)
+            code = {m: k for k, m in enumerate(names)}
+            inverse = np.fromiter(map(code.__getitem__, met), dtype=np.int32, count=len(met))
             order = np.argsort(inverse, kind="stable")
             bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
             s_arr, t_arr = np.array(src, dtype=object)[order], np.array(dst, dtype=object)[order]
-            parts = [(str(m), s_arr[bounds[k]:bounds[k + 1]].tolist(), t_arr[bounds[k]:bounds[k + 1]].tolist())
+            parts = [(m, s_arr[bounds[k]:bounds[k + 1]].tolist(), t_arr[bounds[k]:bounds[k + 1]].tolist())
                      for k, m in enumerate(names)]
         out = []
         for metaedge, s_hids, t_hids in parts:
@@ -602,10 +605,10 @@ class _Loader:
             if any(curies[h][0] != s_kind for h in s_set) or any(curies[h][0] != t_kind for h in t_set):
                 return None
             s_label, t_label = curies[s_hids[0]][1], curies[t_hids[0]][1]
-            s_ids = [curies[h][2] for h in s_hids]
-            t_ids = [curies[h][2] for h in t_hids]
-            if writer.missing(s_label, {curies[h][2] for h in s_set}, self.known[s_label]) or \
-                    writer.missing(t_label, {curies[h][2] for h in t_set}, self.known[t_label]):
+            s_ids = list(map(curie_of, s_hids))
+            t_ids = list(map(curie_of, t_hids))
+            if writer.missing(s_label, set(map(curie_of, s_set)), self.known[s_label]) or \
+                    writer.missing(t_label, set(map(curie_of, t_set)), self.known[t_label]):
                 return None
             out.append(((s_label, rel, t_label), s_ids, t_ids))
         return out
