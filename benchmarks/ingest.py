@@ -167,12 +167,28 @@ def fingerprint(settings: Settings) -> tuple[int, str]:
     return len(rows), h.hexdigest()[:16]
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of this process and of process ``pid`` (the Neo4j server)."""
+    import psutil
+
+    t = os.times()
+    c = psutil.Process(pid).cpu_times()
+    return t.user + t.system + c.user + c.system
+
+
 def online_compare(args: argparse.Namespace) -> dict:
-    """Row path (reference) vs column path, first load into an empty database and reload, same server."""
+    """Row path (reference) vs column path, first load into an empty database and reload, same server.
+
+    A small warm-up load through both paths runs first (the server's query compilation and JIT
+    would otherwise be charged to whichever path runs first). Besides wall time, the CPU seconds
+    of this process plus the Neo4j server are reported: on a machine shared with other work,
+    relationships per CPU-second is the figure that does not depend on how busy the cores are.
+    """
     out: dict = {"load_average_start": os.getloadavg(), "edges_requested": args.random_edges}
     with tempfile.TemporaryDirectory(prefix="medkg-bench-") as tmp:
         tmp_path = Path(tmp)
         edges = generate_over_nodes(args.hetionet_nodes, tmp_path, args.random_edges, seed=args.seed)
+        warm = generate_over_nodes(args.hetionet_nodes, tmp_path, 20_000, seed=args.seed + 1000)
         kw = {k: v for k, v in (("heap_size", args.heap), ("pagecache_size", args.pagecache)) if v}
         settings = Settings(home=tmp_path / "home", batch_size=args.batch_size, **kw)
         server = ManagedNeo4j(settings)
@@ -183,8 +199,13 @@ def online_compare(args: argparse.Namespace) -> dict:
         try:
             info = server.start()
             live = settings.with_overrides(uri=info.uri, password=info.password)
+            pid = info.pid
             with connect(live) as d:
                 GraphClient(d, settings.database).ensure_schema()
+                for cls in (GraphClient, RowPathClient):  # warm-up, not timed
+                    wipe(d, settings.database)
+                    load_graph(cls(d, settings.database, batch_size=args.batch_size), "hetionet", args.hetionet_nodes,
+                               warm, progress=False, batch_size=args.batch_size)
                 for rep in range(args.repeat):
                     for name, cls in (("column", GraphClient), ("row", RowPathClient)):
                         if name == "row" and args.skip_row:
@@ -193,18 +214,21 @@ def online_compare(args: argparse.Namespace) -> dict:
                         wipe(d, settings.database)
                         for phase in ("first", "reload"):
                             la = os.getloadavg()[0]
+                            c = cpu_seconds(pid)
                             t = time.perf_counter()
                             s = load_graph(g, "hetionet", args.hetionet_nodes, edges, progress=False,
                                            batch_size=args.batch_size)
                             dt = time.perf_counter() - t
+                            cpu = cpu_seconds(pid) - c
                             n_rel = sum(c.written for c in s.edges.values())
                             n_node = sum(c.written for c in s.nodes.values())
                             assert s.balanced() and s.rejected == 0
                             row = {"seconds": dt, "nodes": n_node, "relationships": n_rel, "rels_per_s": n_rel / dt,
+                                   "cpu_seconds": cpu, "rels_per_cpu_s": n_rel / cpu,
                                    "load1": la, "counts": counts(live), "fingerprint": fingerprint(live)[1]}
                             out[f"{name}_{phase}_{rep}"] = row
                             print(f"{name:6} {phase:6} rep {rep}: {dt:6.1f}s  {n_node} nodes + {n_rel} rels  "
-                                  f"{n_rel / dt:8,.0f} rels/s  counts {row['counts']}  graph {row['fingerprint']}  "
+                                  f"{n_rel / dt:8,.0f} rels/s  CPU {cpu:6.1f}s {n_rel / cpu:8,.0f} rels/CPU-s  counts {row['counts']}  graph {row['fingerprint']}  "
                                   f"load1 {la:.1f}", flush=True)
         finally:
             server.stop()
@@ -251,13 +275,22 @@ def main() -> None:
         print(f"generated synthetic graph in {time.perf_counter() - t0:.1f}s: {nodes.name}, {edges.name}")
         try:
             # 1. bulk
+            t_cpu = os.times()
             s = bulk_load_graph(settings, "hetionet", nodes, edges, progress=False, force=True)
+            t_cpu2 = os.times()
+            own_cpu = t_cpu2.user + t_cpu2.system - t_cpu.user - t_cpu.system
+            admin_cpu = t_cpu2.children_user + t_cpu2.children_system - t_cpu.children_user - t_cpu.children_system
             info = server.running()
             live = settings.with_overrides(uri=info.uri, password=info.password)
             n_nodes, n_rels = counts(live)
             results["bulk"] = {"seconds": s.seconds, "nodes": n_nodes, "relationships": n_rels,
                                "rels_per_s": n_rels / s.seconds, "phases": s.phases}
+            results["bulk"].update(own_cpu_s=own_cpu, admin_cpu_s=admin_cpu)
             print("  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in s.phases.items()))
+            print(f"  our validation + CSV: {s.phases['validate_and_write_csv']:.1f}s wall = "
+                  f"{s.phases['validate_and_write_csv'] / s.phases['neo4j_admin_import']:.0%} of the import's "
+                  f"{s.phases['neo4j_admin_import']:.1f}s; CPU: this process {own_cpu:.1f}s (validation, CSV, client), "
+                  f"neo4j-admin {admin_cpu:.1f}s -> {own_cpu / admin_cpu:.0%}" if admin_cpu else "")
             print(f"bulk (neo4j-admin import, incl. validation, stop/start, schema): {s.seconds:.1f}s "
                   f"-> {n_nodes} nodes, {n_rels} rels, {n_rels / s.seconds:,.0f} rels/s")
             if not args.skip_online:

@@ -26,6 +26,7 @@ to a running scheduler whose workers can import medkg (same version).
 from __future__ import annotations
 
 import collections
+import logging
 import contextlib
 import os
 import re
@@ -64,7 +65,7 @@ def dask_client(spec: str) -> Iterator[Any]:
     m = _LOCAL.match(spec)
     if m:
         cluster = LocalCluster(n_workers=int(m.group(1)), threads_per_worker=1, processes=True,
-                               host="127.0.0.1", dashboard_address=None, silence_logs=40)
+                               host="127.0.0.1", dashboard_address=None, silence_logs=logging.CRITICAL)
         try:
             with Client(cluster) as client:
                 yield client
