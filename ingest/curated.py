@@ -25,6 +25,7 @@ Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a he
 from __future__ import annotations
 
 import contextlib
+import functools
 import csv
 import gzip
 import io
@@ -46,6 +47,10 @@ from graph_engine.settings import Settings
 
 class RowError(Exception):
     """A bad row; the loader adds file and line."""
+
+
+def _compose(outer: Callable[[Any], EdgeRecord], inner: Callable[[], Any]) -> EdgeRecord:
+    return outer(inner())
 
 
 def _located(error: IngestError, path: Path) -> IngestError:
@@ -510,7 +515,7 @@ class _Loader:
             for line, make in rows(iter(reader)):
                 if line.number % 5000 == 0:
                     bar.update(reader.position - bar.n)
-                self._take_edge(path, line, lambda make=make: to_record(make()), buffers, unknown)
+                self._take_edge(path, line, functools.partial(_compose, to_record, make), buffers, unknown)
             for key in list(buffers):
                 self._flush_edges(path, key, buffers)
 
@@ -620,7 +625,7 @@ class _Loader:
             body = body.rstrip(b"\r")
             line = Line.decode(number, body)
             if line.text is None or line.text.strip():
-                self._take_edge(path, line, lambda text=line.text or "": het._edge(text), buffers, unknown)
+                self._take_edge(path, line, functools.partial(het._edge, line.text or ""), buffers, unknown)
 
     def _take_edge(self, path: Path, line: Line, make: Callable[[], EdgeRecord],
                    buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]], unknown: KindCount) -> None:
