@@ -10,6 +10,13 @@ stay flat however many documents go through; RSS (this process plus workers)
 is sampled every ``--sample-every`` documents and reported as start / peak /
 end. Pipeline loading time is reported separately and not counted.
 
+Dask (``--cluster local:1,local:2``): the same stream through
+``ingest.text.distributed.extract_on_cluster`` on a fresh LocalCluster per spec,
+after a single-process reference run in the same process; the workers build
+their pipeline before the clock starts::
+
+    .venv/bin/python benchmarks/extract.py --modes dictionary --docs 3000 --cluster local:1,local:2
+
 Wall-clock rates depend on what else the machine runs; words per CPU-second
 (this process and its workers) is the per-core figure the targets refer to.
 """
@@ -153,6 +160,46 @@ def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size
     }
 
 
+def warm_workers(client, options: tuple) -> float:  # type: ignore[no-untyped-def]
+    """Build the pipeline on every worker before timing (as the single-process rows exclude loading)."""
+    from ingest.text import distributed
+
+    t0 = time.perf_counter()
+    client.run(lambda: distributed._pipeline(options) and None)
+    return time.perf_counter() - t0
+
+
+def run_cluster(mode: str, spec: str, base: list[Document], n_docs: int, batch_size: int, partition_size: int,
+                cycle: bool = True) -> dict:
+    """The same stream through ``extract_on_cluster`` on a fresh cluster; CPU counts the worker processes."""
+    from ingest.text.distributed import dask_client, extract_on_cluster
+
+    ner = mode == "ner"
+    opts = {"ner": ner, "gene_ner": "auto" if ner else False, "max_length": None}
+    options = tuple(sorted(opts.items()))
+    with dask_client(spec) as client:
+        load_s = warm_workers(client, options)
+        words = docs = mentions = relations = 0
+        samples = [rss_mb()]
+        c0 = cpu_seconds()
+        t0 = time.perf_counter()
+        for d in extract_on_cluster(stream(base, n_docs, cycle), client, ner=ner, gene_ner=opts["gene_ner"],
+                                    batch_size=batch_size, partition_size=partition_size):
+            docs += 1
+            words += len(d.text.split())
+            mentions += len(d.mentions)
+            relations += len(d.relations)
+            if docs % 500 == 0:
+                samples.append(rss_mb())
+        secs = time.perf_counter() - t0
+        cpu = cpu_seconds() - c0
+        workers = len(client.nthreads())
+    return {"mode": f"{mode} on {spec}", "workers": workers, "docs": docs, "words": words, "seconds": round(secs, 2),
+            "words_per_s": round(words / secs), "words_per_cpu_s": round(words / cpu) if cpu else None,
+            "cpu_seconds": round(cpu, 2), "mentions": mentions, "relations": relations, "load_s": round(load_s, 1),
+            "rss_mb_peak": round(max(samples)), "load_average": os.getloadavg()[0]}
+
+
 def long_doc(base: list[Document], chars: int, modes: list[str]) -> None:
     """Words per CPU-second on one long document vs the same text as separate abstracts."""
     parts, size = [], 0
@@ -194,6 +241,10 @@ def main(argv: list[str] | None = None) -> None:
                          "to show the cost per word does not grow with document length")
     ap.add_argument("--ner-model", default=None, help="NER model directory for the ner mode (default: the shipped one)")
     ap.add_argument("--gene-model", default=None, help="Gene NER model directory for the ner mode (default: shipped, if any)")
+    ap.add_argument("--cluster", default=None, metavar="SPECS",
+                    help="instead: Dask runs, comma-separated cluster specs (e.g. local:1,local:2); "
+                         "a single-process reference runs first in the same process")
+    ap.add_argument("--partition-size", type=int, default=256)
     args = ap.parse_args(argv)
     inputs = args.input or [str(p) for p in (DISTINCT_INPUTS if args.distinct else DEFAULT_INPUTS)]
     base = distinct([d for p in inputs for d in read_documents(p, stats=ReadStats())])
@@ -201,6 +252,23 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit("no documents read")
     if args.long_doc:
         long_doc(base, args.long_doc, args.modes.split(","))
+        return
+    if args.cluster:
+        n = min(args.docs, len(base)) if args.distinct else args.docs
+        out = []
+        for mode in args.modes.split(","):
+            ref = run(mode, 1, base, n, args.batch_size, args.sample_every, cycle=not args.distinct)
+            print(f"{mode:<10} single process      {ref['words_per_s']:>9,} words/s  {ref['words_per_cpu_s']:>9,} words/CPU-s "
+                  f"(load {os.getloadavg()[0]:.1f})", flush=True)
+            out.append(ref)
+            for spec in args.cluster.split(","):
+                r = run_cluster(mode, spec, base, n, args.batch_size, args.partition_size, cycle=not args.distinct)
+                print(f"{mode:<10} {spec:<18} {r['words_per_s']:>9,} words/s  {r['words_per_cpu_s']:>9,} words/CPU-s  "
+                      f"{r['words_per_s'] / ref['words_per_s']:.2f}x the single process  (workers' pipeline load "
+                      f"{r['load_s']} s, load {r['load_average']:.1f})", flush=True)
+                out.append(r)
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=2))
         return
     results = []
     print(f"{len(base)} distinct documents, {sum(len(d.text.split()) for d in base) / len(base):.0f} words each on average; "

@@ -11,6 +11,13 @@ then on a throwaway managed Neo4j server:
 
     python benchmarks/ingest.py [--edges 2250197] [--batch-size 10000] [--skip-online]
 
+Online comparison (row path = the reference, column path = the default), on
+``--random-edges`` seeded random relationships over the real Hetionet nodes file,
+first load into an empty database then reload, with graph fingerprints:
+
+    python benchmarks/ingest.py --hetionet-nodes ../shared/data/hetionet/hetionet-v1.0-nodes.tsv \
+        --random-edges 500000 --batch-size 50000
+
 Prints nodes/s and relationships/s for each and the load average, so numbers
 taken on a busy machine can be recognised as such.
 """
@@ -90,6 +97,43 @@ def generate(out: Path, n_edges: int, seed: int = 0) -> tuple[Path, Path]:
     return nodes, edges
 
 
+def generate_over_nodes(nodes: Path, out: Path, n_edges: int, seed: int = 0) -> Path:
+    """Write ``n_edges`` distinct random Hetionet-format relationships over a real Hetionet nodes file.
+
+    The metaedge mix is Hetionet's (``METAEDGE_COUNTS`` scaled to ``n_edges``); sources follow a
+    Pareto law (hubs), targets are uniform; pairs are unique per metaedge and self-loops excluded.
+    Seeded: the same ``seed`` writes the same file.
+    """
+    rng = np.random.default_rng(seed)
+    by_kind: dict[str, list[str]] = {}
+    with open(nodes, encoding="utf-8") as fh:
+        next(fh)
+        for line in fh:
+            hid, _, kind = line.rstrip("\n").split("\t")
+            by_kind.setdefault(kind, []).append(hid)
+    het = HetionetFormat()
+    total = sum(METAEDGE_COUNTS.values())
+    edges = out / f"random-{n_edges}-seed{seed}-edges.sif.gz"
+    with gzip.open(edges, "wt", encoding="utf-8", compresslevel=1) as fh:
+        fh.write("source\tmetaedge\ttarget\n")
+        for metaedge, count in METAEDGE_COUNTS.items():
+            s_kind, _, t_kind = het.metaedges[metaedge]
+            sid, tid = by_kind[s_kind], by_kind[t_kind]
+            ns, nt = len(sid), len(tid)
+            want = min(max(1, round(count * n_edges / total)), ns * nt - (ns if s_kind == t_kind else 0))
+            perm = rng.permutation(ns)  # which real nodes are the hubs
+            codes = np.empty(0, dtype=np.int64)
+            while len(codes) < want:
+                k = int((want - len(codes)) * 1.3) + 16
+                s = perm[np.minimum((rng.pareto(1.2, k) * ns / 20).astype(np.int64), ns - 1)]
+                t = rng.integers(0, nt, k)
+                keep = (s != t) if s_kind == t_kind else np.ones(k, dtype=bool)
+                codes = np.unique(np.concatenate([codes, s[keep] * nt + t[keep]]))
+            codes = rng.permutation(codes)[:want]  # unbiased subset, random order
+            fh.writelines(f"{sid[c // nt]}\t{metaedge}\t{tid[c % nt]}\n" for c in codes.tolist())
+    return edges
+
+
 def wipe(driver, database: str) -> None:
     """Empty the database: relationships first in batches (hubs would not fit one transaction), then nodes."""
     with driver.session(database=database) as ses:
@@ -103,6 +147,95 @@ def counts(settings: Settings) -> tuple[int, int]:
         return (g.read("MATCH (n) RETURN count(n) AS n")[0]["n"], g.read("MATCH ()-[r]->() RETURN count(r) AS n")[0]["n"])
 
 
+class RowPathClient(GraphClient):
+    """The client without the column path: the loader falls back to the row path (the reference)."""
+
+    column_writer = None  # type: ignore[assignment]
+
+
+def fingerprint(settings: Settings) -> tuple[int, str]:
+    """Relationship count and a hash of every (type, start id, end id, sources) — equal graphs, equal hashes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    rows = []
+    with connect(settings) as d, d.session(database=settings.database) as s:
+        for r in s.run("MATCH (a)-[r]->(b) RETURN type(r) AS t, a.id AS s, b.id AS o, r.sources AS src"):
+            rows.append(f"{r['t']}|{r['s']}|{r['o']}|{r['src']}")
+    for row in sorted(rows):
+        h.update(row.encode())
+    return len(rows), h.hexdigest()[:16]
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of this process and of process ``pid`` (the Neo4j server)."""
+    import psutil
+
+    t = os.times()
+    c = psutil.Process(pid).cpu_times()
+    return t.user + t.system + c.user + c.system
+
+
+def online_compare(args: argparse.Namespace) -> dict:
+    """Row path (reference) vs column path, first load into an empty database and reload, same server.
+
+    A small warm-up load through both paths runs first (the server's query compilation and JIT
+    would otherwise be charged to whichever path runs first). Besides wall time, the CPU seconds
+    of this process plus the Neo4j server are reported: on a machine shared with other work,
+    relationships per CPU-second is the figure that does not depend on how busy the cores are.
+    """
+    out: dict = {"load_average_start": os.getloadavg(), "edges_requested": args.random_edges}
+    with tempfile.TemporaryDirectory(prefix="medkg-bench-") as tmp:
+        tmp_path = Path(tmp)
+        edges = generate_over_nodes(args.hetionet_nodes, tmp_path, args.random_edges, seed=args.seed)
+        warm = generate_over_nodes(args.hetionet_nodes, tmp_path, 20_000, seed=args.seed + 1000)
+        kw = {k: v for k, v in (("heap_size", args.heap), ("pagecache_size", args.pagecache)) if v}
+        settings = Settings(home=tmp_path / "home", batch_size=args.batch_size, **kw)
+        server = ManagedNeo4j(settings)
+        user_lib = Settings.load().server_dir / "lib"
+        if (user_lib / ".complete").exists():
+            server.root.mkdir(parents=True, exist_ok=True)
+            server.lib.symlink_to(user_lib)
+        try:
+            info = server.start()
+            live = settings.with_overrides(uri=info.uri, password=info.password)
+            pid = info.pid
+            with connect(live) as d:
+                GraphClient(d, settings.database).ensure_schema()
+                for cls in (GraphClient, RowPathClient):  # warm-up, not timed
+                    wipe(d, settings.database)
+                    load_graph(cls(d, settings.database, batch_size=args.batch_size), "hetionet", args.hetionet_nodes,
+                               warm, progress=False, batch_size=args.batch_size)
+                for rep in range(args.repeat):
+                    for name, cls in (("column", GraphClient), ("row", RowPathClient)):
+                        if name == "row" and args.skip_row:
+                            continue
+                        g = cls(d, settings.database, batch_size=args.batch_size)
+                        wipe(d, settings.database)
+                        for phase in ("first", "reload"):
+                            la = os.getloadavg()[0]
+                            c = cpu_seconds(pid)
+                            t = time.perf_counter()
+                            s = load_graph(g, "hetionet", args.hetionet_nodes, edges, progress=False,
+                                           batch_size=args.batch_size)
+                            dt = time.perf_counter() - t
+                            cpu = cpu_seconds(pid) - c
+                            n_rel = sum(c.written for c in s.edges.values())
+                            n_node = sum(c.written for c in s.nodes.values())
+                            assert s.balanced() and s.rejected == 0
+                            row = {"seconds": dt, "nodes": n_node, "relationships": n_rel, "rels_per_s": n_rel / dt,
+                                   "cpu_seconds": cpu, "rels_per_cpu_s": n_rel / cpu,
+                                   "load1": la, "counts": counts(live), "fingerprint": fingerprint(live)[1]}
+                            out[f"{name}_{phase}_{rep}"] = row
+                            print(f"{name:6} {phase:6} rep {rep}: {dt:6.1f}s  {n_node} nodes + {n_rel} rels  "
+                                  f"{n_rel / dt:8,.0f} rels/s  CPU {cpu:6.1f}s {n_rel / cpu:8,.0f} rels/CPU-s  counts {row['counts']}  graph {row['fingerprint']}  "
+                                  f"load1 {la:.1f}", flush=True)
+        finally:
+            server.stop()
+    out["load_average_end"] = os.getloadavg()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--edges", type=int, default=sum(METAEDGE_COUNTS.values()))
@@ -111,7 +244,21 @@ def main() -> None:
     ap.add_argument("--heap", default="2g")
     ap.add_argument("--pagecache", default="2g")
     ap.add_argument("--json", type=Path, default=None, help="also write results as JSON")
+    ap.add_argument("--hetionet-nodes", type=Path, default=None,
+                    help="online comparison mode: random relationships over this real Hetionet nodes file")
+    ap.add_argument("--random-edges", type=int, default=500_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--skip-row", action="store_true", help="comparison mode: the column path only")
     args = ap.parse_args()
+    if args.hetionet_nodes is not None:
+        if args.heap == "2g" and args.pagecache == "2g":  # comparison mode: the managed server's defaults
+            args.heap = args.pagecache = None
+        res = online_compare(args)
+        print(f"load average start {res['load_average_start']}, end {res['load_average_end']}")
+        if args.json:
+            args.json.write_text(json.dumps(res, indent=2))
+        return
 
     results: dict[str, dict] = {"load_average_start": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="medkg-bench-") as tmp:
@@ -128,13 +275,22 @@ def main() -> None:
         print(f"generated synthetic graph in {time.perf_counter() - t0:.1f}s: {nodes.name}, {edges.name}")
         try:
             # 1. bulk
+            t_cpu = os.times()
             s = bulk_load_graph(settings, "hetionet", nodes, edges, progress=False, force=True)
+            t_cpu2 = os.times()
+            own_cpu = t_cpu2.user + t_cpu2.system - t_cpu.user - t_cpu.system
+            admin_cpu = t_cpu2.children_user + t_cpu2.children_system - t_cpu.children_user - t_cpu.children_system
             info = server.running()
             live = settings.with_overrides(uri=info.uri, password=info.password)
             n_nodes, n_rels = counts(live)
             results["bulk"] = {"seconds": s.seconds, "nodes": n_nodes, "relationships": n_rels,
                                "rels_per_s": n_rels / s.seconds, "phases": s.phases}
+            results["bulk"].update(own_cpu_s=own_cpu, admin_cpu_s=admin_cpu)
             print("  phases: " + ", ".join(f"{k} {v:.1f}s" for k, v in s.phases.items()))
+            print(f"  our validation + CSV: {s.phases['validate_and_write_csv']:.1f}s wall = "
+                  f"{s.phases['validate_and_write_csv'] / s.phases['neo4j_admin_import']:.0%} of the import's "
+                  f"{s.phases['neo4j_admin_import']:.1f}s; CPU: this process {own_cpu:.1f}s (validation, CSV, client), "
+                  f"neo4j-admin {admin_cpu:.1f}s -> {own_cpu / admin_cpu:.0%}" if admin_cpu else "")
             print(f"bulk (neo4j-admin import, incl. validation, stop/start, schema): {s.seconds:.1f}s "
                   f"-> {n_nodes} nodes, {n_rels} rels, {n_rels / s.seconds:,.0f} rels/s")
             if not args.skip_online:

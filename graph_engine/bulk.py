@@ -13,6 +13,7 @@ files alone. Later, incremental loads use the online, idempotent path.
 from __future__ import annotations
 
 import csv
+import itertools
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,27 @@ class BulkSink:
     def missing_ids(self, label: str, ids: Iterable[str]) -> set[str]:
         # the target database is empty: anything not defined in this load is missing
         return set(ids)
+
+    def column_writer(self) -> "BulkSink":
+        return self
+
+    def missing(self, label: str, ids: Iterable[str], known: set[str] | None = None) -> set[str]:
+        """Ids not defined in this load (the target database is empty)."""
+        return set(ids) - (known or set())
+
+    def write(self, key: tuple[str, str, str], s_ids: list[str], t_ids: list[str], source: str | None) -> int:
+        """Column form of :meth:`upsert_relationships` for rows without properties."""
+        f = self.edge_files.get(key)
+        if f is None:
+            self.schema.check_relationship_type(key[1])
+            self.schema.check_label(key[0])
+            self.schema.check_label(key[2])
+            header = [f":START_ID({key[0]})", f":END_ID({key[2]})", "sources:string[]"]
+            f = self.edge_files[key] = self._open(f"rels_{'_'.join(key)}.csv", header, ())
+        elif f.prop_keys:
+            raise IngestError(f"bulk import needs the same property columns for every {key} relationship")
+        f.writer.writerows(zip(s_ids, t_ids, itertools.repeat(source or "")))
+        return len(s_ids)
 
     def _open(self, name: str, header: list[str], prop_keys: tuple[str, ...]) -> _File:
         path = self.directory / name

@@ -230,6 +230,12 @@ class GraphClient:
             total += self.write_batches(query, (r.row() for r in group), batch_size, expect_all=True)
         return total
 
+    def column_writer(self) -> Any:
+        """A :class:`graph_engine.columns.ColumnWriter` for fast column-oriented relationship loads."""
+        from graph_engine.columns import ColumnWriter
+
+        return ColumnWriter(self)
+
     def missing_ids(self, label: str, ids: Iterable[str]) -> set[str]:
         """The subset of ``ids`` that has no ``label`` node."""
         ids = list(dict.fromkeys(ids))

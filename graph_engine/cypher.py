@@ -106,6 +106,32 @@ def merge_nodes(label: str) -> str:
     )
 
 
+def merge_node_columns(label: str) -> str:
+    """:func:`merge_nodes` for column parameters: ``$ids``, ``$names`` lists and one ``$src`` tag, rows
+    without synonyms, xrefs or properties (same stored result). Returns the nodes' internal ids."""
+    return (
+        "UNWIND range(0, size($ids) - 1) AS i\n"
+        f"MERGE (n:{_ident(label)} {{id: $ids[i]}})\n"
+        "WITH n, $names[i] AS name, coalesce(n.sources, []) AS src\n"
+        "WITH n, name, CASE WHEN $src IS NULL OR $src IN src THEN src ELSE src + $src END AS src\n"
+        "SET n.name = coalesce(name, n.name),\n"
+        "    n.synonyms = CASE WHEN size(coalesce(n.synonyms, [])) = 0 THEN null ELSE n.synonyms END,\n"
+        "    n.xrefs = CASE WHEN size(coalesce(n.xrefs, [])) = 0 THEN null ELSE n.xrefs END,\n"
+        "    n.sources = CASE WHEN size(src) = 0 THEN null ELSE src END\n"
+        "RETURN count(n) AS written, collect(n.id) AS ids, collect(id(n)) AS nids"
+    )
+
+
+def create_node_columns(label: str) -> str:
+    """``CREATE`` form of :func:`merge_node_columns`; the id uniqueness constraint refuses a duplicate."""
+    return (
+        "UNWIND range(0, size($ids) - 1) AS i\n"
+        f"CREATE (n:{_ident(label)} {{id: $ids[i]}})\n"
+        "SET n.name = $names[i], n.sources = CASE WHEN $src IS NULL THEN null ELSE [$src] END\n"
+        "RETURN count(n) AS written, collect(n.id) AS ids, collect(id(n)) AS nids"
+    )
+
+
 def merge_relationships(source_label: str, rel_type: str, target_label: str) -> str:
     """Idempotent batched relationship upsert between existing nodes.
 
@@ -124,6 +150,48 @@ def merge_relationships(source_label: str, rel_type: str, target_label: str) -> 
         "SET r += row.props\n"
         "RETURN count(r) AS written"
     )
+
+
+def _columns_match(source_label: str, target_label: str) -> str:
+    # rows: $s/$t ids and $sn/$tn internal ids resolved earlier; label and id are re-checked here,
+    # so an internal id reused by another node can never be linked
+    return (
+        "UNWIND range(0, size($s) - 1) AS i\n"
+        "MATCH (a) WHERE id(a) = $sn[i]\n"
+        "MATCH (b) WHERE id(b) = $tn[i]\n"
+        f"WITH a, b WHERE a:{_ident(source_label)} AND a.id = $s[i] AND b:{_ident(target_label)} AND b.id = $t[i]\n"
+    )
+
+
+def merge_relationship_columns(source_label: str, rel_type: str, target_label: str) -> str:
+    """:func:`merge_relationships` for column parameters (``$s, $t, $sn, $tn`` lists, one ``$src`` tag, no props).
+
+    Rows whose endpoints do not match produce nothing; the caller compares ``written``.
+    """
+    return (
+        _columns_match(source_label, target_label)
+        + f"MERGE (a)-[r:{_ident(rel_type)}]->(b)\n"
+        "WITH r, coalesce(r.sources, []) AS src\n"
+        "WITH r, CASE WHEN $src IS NULL OR $src IN src THEN src ELSE src + $src END AS src\n"
+        "SET r.sources = CASE WHEN size(src) = 0 THEN null ELSE src END\n"
+        "RETURN count(r) AS written"
+    )
+
+
+def create_relationship_columns(source_label: str, rel_type: str, target_label: str) -> str:
+    """``CREATE`` of relationships known to be new (see :mod:`graph_engine.columns`); same stored form."""
+    return (
+        _columns_match(source_label, target_label)
+        + f"CREATE (a)-[r:{_ident(rel_type)}]->(b)\n"
+        "SET r.sources = CASE WHEN $src IS NULL THEN null ELSE [$src] END\n"
+        "RETURN count(r) AS written"
+    )
+
+
+def internal_ids(label: str) -> str:
+    """Internal ids of the ``label`` nodes among ``$ids`` (absent ids give no row)."""
+    # one row of two lists: far cheaper for the driver than a row per id
+    return f"UNWIND $ids AS x MATCH (n:{_ident(label)} {{id: x}}) RETURN collect(x) AS ids, collect(id(n)) AS nids"
 
 
 def existing_ids(label: str) -> str:

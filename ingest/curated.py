@@ -24,10 +24,12 @@ Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a he
 
 from __future__ import annotations
 
-import csv
+import contextlib
 import functools
+import csv
 import gzip
 import io
+import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -46,6 +48,10 @@ class RowError(Exception):
     """A bad row; the loader adds file and line."""
 
 
+def _compose(outer: Callable[[Any], EdgeRecord], inner: Callable[[], Any]) -> EdgeRecord:
+    return outer(inner())
+
+
 def _located(error: IngestError, path: Path) -> IngestError:
     """``error`` with ``path`` filled in when the raiser did not know the file."""
     return error if error.path is not None else IngestError(error.reason, str(path), error.line)
@@ -58,6 +64,14 @@ class Line:
     text: str | None  # None when the bytes are not valid UTF-8
     raw: bytes
     error: str | None = None
+
+    @staticmethod
+    def decode(number: int, body: bytes) -> "Line":
+        """A line strictly decoded as UTF-8 (``text`` None and ``error`` set when it is not)."""
+        try:
+            return Line(number, body.decode("utf-8"), body)
+        except UnicodeDecodeError as e:
+            return Line(number, None, body, f"invalid UTF-8 at byte {e.start}: expected UTF-8 text")
 
 
 class LineReader:
@@ -82,11 +96,29 @@ class LineReader:
     def __iter__(self) -> Iterator[Line]:
         try:
             for number, raw in enumerate(self._fh, start=1):
-                body = raw.rstrip(b"\r\n")
-                try:
-                    yield Line(number, body.decode("utf-8"), body)
-                except UnicodeDecodeError as e:
-                    yield Line(number, None, body, f"invalid UTF-8 at byte {e.start}: expected UTF-8 text")
+                yield Line.decode(number, raw.rstrip(b"\r\n"))
+        except (OSError, EOFError) as e:  # truncated or corrupt gzip
+            raise IngestError(f"cannot read file: {e}", str(self.path)) from e
+
+    def blocks(self, size: int = 1 << 22) -> Iterator[tuple[int, list[bytes]]]:
+        """Raw lines (without line ends) in blocks of about ``size`` bytes: ``(first line number, lines)``."""
+        number, rest = 1, b""
+        try:
+            while True:
+                chunk = self._fh.read(size)
+                if not chunk:
+                    break
+                data = rest + chunk
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data
+                    continue
+                rest = data[cut:]
+                lines = data[:cut - 1].split(b"\n")
+                yield number, lines
+                number += len(lines)
+            if rest:
+                yield number, [rest]
         except (OSError, EOFError) as e:  # truncated or corrupt gzip
             raise IngestError(f"cannot read file: {e}", str(self.path)) from e
 
@@ -354,6 +386,8 @@ class _Loader:
         self.known: dict[str, set[str]] = defaultdict(set)  # label -> ids defined in this load
         self.label_of: dict[str, str | None] = {}  # id -> label (None when ambiguous)
         self._rejects: TextIO | None = None
+        make_writer = getattr(client, "column_writer", None)
+        self.writer = make_writer() if callable(make_writer) else None  # the column path, where the sink has one
 
     # -- rejects
     def reject(self, path: Path, line: Line, reason: str, counter: KindCount) -> None:
@@ -377,6 +411,34 @@ class _Loader:
 
         return tqdm(total=reader.size, unit="B", unit_scale=True, desc=desc, disable=not self.progress, leave=False)
 
+    @contextlib.contextmanager
+    def _reading(self, path: Path, reader: LineReader, what: str) -> Iterator[Any]:
+        """A progress bar over ``reader``; errors get the file name; the reader is closed at the end."""
+        bar = self._bar(reader, f"{what} {path.name}")
+        try:
+            yield bar
+        except IngestError as e:
+            raise _located(e, path) from e
+        finally:
+            bar.close()
+            reader.close()
+        part = self.summary.edges if what == "edges" else self.summary.nodes
+        if not part["(unparsable)"].read:
+            del part["(unparsable)"]
+
+    def _record(self, path: Path, line: Line, make: Callable[[], Any], unknown: KindCount) -> Any:
+        """The record of a data line, or ``None`` when the line is rejected (counted in ``unknown``)."""
+        if line.text is None:
+            unknown.read += 1
+            self.reject(path, line, line.error or "invalid UTF-8", unknown)
+            return None
+        try:
+            return make()
+        except RowError as e:
+            unknown.read += 1
+            self.reject(path, line, str(e), unknown)
+            return None
+
     # -- nodes
     def load_nodes(self, path: Path, rows: Callable[[Iterator[Line]], Iterator[tuple[Line, Callable[[], NodeRecord]]]]) -> None:
         reader = LineReader(path)
@@ -385,15 +447,8 @@ class _Loader:
         unknown = self.summary.nodes["(unparsable)"]
         try:
             for line, make in rows(iter(reader)):
-                if line.text is None:
-                    unknown.read += 1
-                    self.reject(path, line, line.error or "invalid UTF-8", unknown)
-                    continue
-                try:
-                    rec = make()
-                except RowError as e:
-                    unknown.read += 1
-                    self.reject(path, line, str(e), unknown)
+                rec = self._record(path, line, make, unknown)
+                if rec is None:
                     continue
                 self.summary.nodes[rec.label].read += 1
                 buffers[rec.label].append(rec)
@@ -415,7 +470,13 @@ class _Loader:
 
     def _flush_nodes(self, label: str, buffers: dict[str, list[NodeRecord]]) -> None:
         batch = buffers.pop(label, [])
-        if batch:
+        if not batch:
+            return
+        write_nodes = getattr(self.writer, "write_nodes", None)
+        source = batch[0].source
+        if write_nodes and all(not (r.synonyms or r.xrefs or r.properties) and r.source == source for r in batch):
+            self.summary.nodes[label].written += write_nodes(label, [r.id for r in batch], [r.name for r in batch], source)
+        else:
             self.summary.nodes[label].written += self.client.upsert_nodes(batch, batch_size=len(batch))
 
     # -- edges
@@ -424,39 +485,133 @@ class _Loader:
                    to_record: Callable[[Any], EdgeRecord]) -> None:
         buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]] = defaultdict(list)
         unknown = self.summary.edges["(unparsable)"]
-        counters: dict[tuple[str, str, str], KindCount] = {}
-        bar = self._bar(reader, f"edges {path.name}")
-        try:
+        with self._reading(path, reader, "edges") as bar:
             for line, make in rows(iter(reader)):
                 if line.number % 5000 == 0:
                     bar.update(reader.position - bar.n)
-                if line.text is None:
-                    unknown.read += 1
-                    self.reject(path, line, line.error or "invalid UTF-8", unknown)
-                    continue
-                try:
-                    rec = to_record(make())
-                except RowError as e:
-                    unknown.read += 1
-                    self.reject(path, line, str(e), unknown)
-                    continue
-                key = (rec.source_label, rec.type, rec.target_label)
-                counter = counters.get(key)
-                if counter is None:
-                    counter = counters[key] = self.summary.edges[self.edge_kind(key)]
-                counter.read += 1
-                buffers[key].append((line, rec))
-                if len(buffers[key]) >= self.batch_size:
-                    self._flush_edges(path, key, buffers)
+                self._take_edge(path, line, functools.partial(_compose, to_record, make), buffers, unknown)
             for key in list(buffers):
                 self._flush_edges(path, key, buffers)
-        except IngestError as e:
-            raise _located(e, path) from e
-        finally:
-            bar.close()
+
+    # -- edges, column path (Hetionet SIF through a sink with a column writer)
+    def load_hetionet_edges(self, path: Path, het: "HetionetFormat") -> None:
+        """Same result, errors and rejects as :meth:`load_edges` with ``het.edge_rows``, faster.
+
+        Blocks of lines are checked and converted column-wise; a block with anything
+        irregular (bad UTF-8, CR, blank lines, wrong column count, unknown metaedge or
+        id, kind mismatch, missing endpoint) goes through the row path, which reports
+        it exactly as before. Rows of a block are written only after the whole block is
+        checked.
+        """
+        writer = self.writer
+        reader = LineReader(path)
+        blocks = reader.blocks()
+        first = next(blocks, None)
+        header = first[1][0].rstrip(b"\r\n").split(b"\t")[:3] if first else None
+        if writer is None or header != [b"source", b"metaedge", b"target"]:
             reader.close()
-        if not unknown.read:
-            del self.summary.edges["(unparsable)"]
+            return self.load_edges(path, LineReader(path), het.edge_rows, lambda rec: rec)
+        assert first is not None
+        first = (2, first[1][1:])
+        columns: dict[tuple[str, str, str], tuple[list[str], list[str]]] = {}
+        slow: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]] = defaultdict(list)
+        unknown = self.summary.edges["(unparsable)"]
+
+        def flush(key: tuple[str, str, str]) -> None:
+            s_ids, t_ids = columns.pop(key, ([], []))
+            if s_ids:
+                self.summary.edges[self.edge_kind(key)].written += writer.write(key, s_ids, t_ids, het.source)
+
+        with self._reading(path, reader, "edges") as bar:
+            for start, lines in itertools.chain([first], blocks):
+                groups = self._hetionet_block(lines, het, writer)
+                if groups is None:
+                    self._slow_block(path, start, lines, het, slow, unknown)
+                else:
+                    for key, s_ids, t_ids in groups:
+                        self.summary.edges[self.edge_kind(key)].read += len(s_ids)
+                        col = columns.setdefault(key, ([], []))
+                        col[0].extend(s_ids)
+                        col[1].extend(t_ids)
+                        if len(col[0]) >= self.batch_size:
+                            flush(key)
+                bar.update(reader.position - bar.n)
+            for key in list(columns):
+                flush(key)
+            for key in list(slow):
+                self._flush_edges(path, key, slow)
+
+    def _hetionet_block(self, lines: list[bytes], het: "HetionetFormat", writer: Any) -> list[tuple[tuple[str, str, str], list[str], list[str]]] | None:
+        """Column-wise check and conversion of a block of SIF lines; ``None`` if any line needs the row path."""
+        if not lines:
+            return []
+        try:
+            text = b"\n".join(lines).decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if "\r" in text:
+            return None
+        rows = text.split("\n")
+        if len(rows) != len(lines) or any(c != 2 for c in map(str.count, rows, itertools.repeat("\t"))):
+            return None
+        flat = "\t".join(rows).split("\t")
+        src, met, dst = flat[0::3], flat[1::3], flat[2::3]
+        metas = set(met)
+        if not metas <= het.mapping.metaedges.keys():
+            return None
+        try:
+            curies = {hid: het.curie(hid) for hid in {*src, *dst}}
+        except RowError:
+            return None
+        curie_of = {hid: c[2] for hid, c in curies.items()}.__getitem__
+        if len(metas) == 1:
+            parts = [(next(iter(metas)), src, dst)]
+        else:
+            import numpy as np
+
+            names = sorted(metas)
+            code = {m: k for k, m in enumerate(names)}
+            inverse = np.fromiter(map(code.__getitem__, met), dtype=np.int32, count=len(met))
+            order = np.argsort(inverse, kind="stable")
+            bounds = np.searchsorted(inverse[order], np.arange(len(names) + 1))
+            s_arr, t_arr = np.array(src, dtype=object)[order], np.array(dst, dtype=object)[order]
+            parts = [(m, s_arr[bounds[k]:bounds[k + 1]].tolist(), t_arr[bounds[k]:bounds[k + 1]].tolist())
+                     for k, m in enumerate(names)]
+        out = []
+        for metaedge, s_hids, t_hids in parts:
+            s_kind, rel, t_kind = het.mapping.metaedges[metaedge]
+            s_set, t_set = set(s_hids), set(t_hids)
+            if any(curies[h][0] != s_kind for h in s_set) or any(curies[h][0] != t_kind for h in t_set):
+                return None
+            s_label, t_label = curies[s_hids[0]][1], curies[t_hids[0]][1]
+            s_ids = list(map(curie_of, s_hids))
+            t_ids = list(map(curie_of, t_hids))
+            if writer.missing(s_label, set(map(curie_of, s_set)), self.known[s_label]) or \
+                    writer.missing(t_label, set(map(curie_of, t_set)), self.known[t_label]):
+                return None
+            out.append(((s_label, rel, t_label), s_ids, t_ids))
+        return out
+
+    def _slow_block(self, path: Path, start: int, lines: list[bytes], het: "HetionetFormat",
+                    buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]], unknown: KindCount) -> None:
+        """The row path of :meth:`load_edges` for one block (same rejects and errors)."""
+        for number, body in enumerate(lines, start=start):
+            body = body.rstrip(b"\r")
+            line = Line.decode(number, body)
+            if line.text is None or line.text.strip():
+                self._take_edge(path, line, functools.partial(het._edge, line.text or ""), buffers, unknown)
+
+    def _take_edge(self, path: Path, line: Line, make: Callable[[], EdgeRecord],
+                   buffers: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]], unknown: KindCount) -> None:
+        """One data line of the row path: reject it, or buffer its record (flushing a full batch)."""
+        rec = self._record(path, line, make, unknown)
+        if rec is None:
+            return
+        key = (rec.source_label, rec.type, rec.target_label)
+        self.summary.edges[self.edge_kind(key)].read += 1
+        buffers[key].append((line, rec))
+        if len(buffers[key]) >= self.batch_size:
+            self._flush_edges(path, key, buffers)
 
     @staticmethod
     def edge_kind(key: tuple[str, str, str]) -> str:
@@ -541,7 +696,7 @@ def _run_loader(
         if fmt == "hetionet":
             het = HetionetFormat()
             loader.load_nodes(nodes, het.node_rows)
-            loader.load_edges(edges, LineReader(edges), het.edge_rows, lambda rec: rec)
+            loader.load_hetionet_edges(edges, het)
         elif fmt == "generic":
             gen = GenericFormat(client.schema, source or nodes.stem.split(".")[0])
             loader.load_nodes(nodes, lambda lines: gen.node_rows(nodes, lines))

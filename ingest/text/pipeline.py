@@ -392,12 +392,18 @@ def extract_to_jsonl(
     max_chars: int | None = None,
     rejects: str | Path | None = None,
     progress: bool = False,
+    cluster: str | None = None,
+    partition_size: int = 256,
 ) -> ExtractSummary:
     """Read, extract and write one JSON object per document (``medkg extract``).
 
     Per-document problems (empty, binary, too long, malformed line) are written to
     ``rejects`` (default ``<output>.rejects.tsv``: path, line, reason) and counted;
     the run goes on.
+
+    With ``cluster`` (``local:N`` or ``tcp://HOST:PORT``, see :mod:`ingest.text.distributed`)
+    the documents are extracted on a Dask cluster in partitions of ``partition_size``;
+    the output is the same, in the same order.
 
     Returns:
         The counts, where ``read + rejected`` covers every input document.
@@ -406,11 +412,18 @@ def extract_to_jsonl(
 
     from ingest.text.readers import DEFAULT_MAX_CHARS, ReadStats, read_documents
 
-    nlp = nlp or load_pipeline(ner=ner, gene_ner="auto" if ner else False)
     limit = max_chars or DEFAULT_MAX_CHARS
-    # the reader rejects longer documents with a per-document error; spaCy's own limit
-    # (1,000,000 characters) would otherwise end the whole run on an accepted one
-    nlp.max_length = max(nlp.max_length, limit)
+    if cluster is not None:
+        from ingest.text.distributed import check_cluster_spec
+
+        check_cluster_spec(cluster)
+        if nlp is not None or n_process > 1:
+            raise ValueError("cluster runs build their pipeline on the workers: pass neither nlp nor n_process")
+    else:
+        nlp = nlp or load_pipeline(ner=ner, gene_ner="auto" if ner else False)
+        # the reader rejects longer documents with a per-document error; spaCy's own limit
+        # (1,000,000 characters) would otherwise end the whole run on an accepted one
+        nlp.max_length = max(nlp.max_length, limit)
     stats = ReadStats()
     summary = ExtractSummary()
     out_path = Path(output)
@@ -421,8 +434,15 @@ def extract_to_jsonl(
         from tqdm import tqdm
 
         docs = tqdm(docs, unit="doc", desc="extract")
+    if cluster is not None:
+        from ingest.text.distributed import distributed_extract
+
+        extracted = distributed_extract(docs, cluster, ner=ner, gene_ner="auto" if ner else False, max_length=limit,
+                                        batch_size=batch_size, partition_size=partition_size)
+    else:
+        extracted = extract_documents(nlp, docs, batch_size=batch_size, n_process=n_process)  # type: ignore[arg-type]
     with open(out_path, "w", encoding="utf-8") as fh:
-        for d in extract_documents(nlp, docs, batch_size=batch_size, n_process=n_process):
+        for d in extracted:
             fh.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
             summary.extracted += 1
             summary.mentions += len(d.mentions)

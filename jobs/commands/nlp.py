@@ -19,6 +19,18 @@ from graph_engine.errors import MedkgError
 _FORMATS = ["text", "jsonl", "pubmed-xml", "pubtator", "iob"]
 
 
+def _cluster(value: str | None) -> str | None:
+    """Validate a ``--cluster`` value (usage error naming the option)."""
+    if value is None:
+        return None
+    from ingest.text.distributed import check_cluster_spec
+
+    try:
+        return check_cluster_spec(value)
+    except MedkgError as err:
+        raise click.BadParameter(str(err), param_hint="--cluster") from None
+
+
 @click.command("extract")
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path), help="File or folder to read.")
 @click.option("--format", "fmt", type=click.Choice(_FORMATS), default=None, help="Input format (guessed from the name if omitted).")
@@ -28,12 +40,19 @@ _FORMATS = ["text", "jsonl", "pubmed-xml", "pubtator", "iob"]
 @click.option("--n-process", default=1, show_default=True, type=click.IntRange(1, 64), help="Worker processes for nlp.pipe.")
 @click.option("--max-chars", default=1_000_000, show_default=True, type=click.IntRange(1000), help="Longer documents are rejected.")
 @click.option("--progress/--no-progress", default=False)
-def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, batch_size: int, n_process: int, max_chars: int, progress: bool) -> None:
+@click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=lambda c, p, v: _cluster(v),
+              help="Extract on a Dask cluster: N local worker processes, or a running scheduler. Same output, same order.")
+@click.option("--partition-size", default=256, show_default=True, type=click.IntRange(1, 100_000), help="Documents per cluster task.")
+def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, batch_size: int, n_process: int, max_chars: int, progress: bool,
+                cluster: str | None, partition_size: int) -> None:
     """Extract Disease/Drug/Gene mentions and relations to JSONL (no database)."""
     from ingest.text.pipeline import extract_to_jsonl
 
+    if cluster and n_process > 1:
+        raise click.BadParameter("use --cluster or --n-process, not both", param_hint="--cluster")
     try:
-        summary = extract_to_jsonl(input_path, output, fmt=fmt, ner=not no_ner, batch_size=batch_size, n_process=n_process, max_chars=max_chars, progress=progress)
+        summary = extract_to_jsonl(input_path, output, fmt=fmt, ner=not no_ner, batch_size=batch_size, n_process=n_process, max_chars=max_chars, progress=progress,
+                                   cluster=cluster, partition_size=partition_size)
     except MedkgError as err:
         fail(err)
     click.echo(summary.line())
@@ -199,7 +218,10 @@ def _ner_only_config() -> Path:
 @click.option("--no-ner", is_flag=True, help="Dictionary-only extraction.")
 @click.option("--batch-size", default=500, show_default=True, type=click.IntRange(1, 100_000), help="Rows per write transaction.")
 @click.option("--n-process", default=1, show_default=True, type=click.IntRange(1, 64))
-def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int) -> None:
+@click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=lambda c, p, v: _cluster(v),
+              help="Extract on a Dask cluster (results come back in order; writes stay batched here).")
+@click.option("--partition-size", default=256, show_default=True, type=click.IntRange(1, 100_000), help="Documents per cluster task.")
+def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int, cluster: str | None, partition_size: int) -> None:
     """Extract from text and write Articles, MENTIONS and evidence-backed relations to Neo4j."""
     from jobs.context import open_client
 
@@ -218,10 +240,18 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
             summary.asserted += sum(1 for r in d.relations if r.asserted)
             yield d
 
+    if cluster and n_process > 1:
+        raise click.BadParameter("use --cluster or --n-process, not both", param_hint="--cluster")
     try:
-        nlp = load_pipeline(ner=not no_ner, gene_ner="auto" if not no_ner else False)
         stats = ReadStats()
-        docs = extract_documents(nlp, read_documents(input_path, fmt, stats=stats), n_process=n_process)
+        if cluster:
+            from ingest.text.distributed import distributed_extract
+
+            docs = distributed_extract(read_documents(input_path, fmt, stats=stats), cluster, ner=not no_ner,
+                                       gene_ner="auto" if not no_ner else False, partition_size=partition_size)
+        else:
+            nlp = load_pipeline(ner=not no_ner, gene_ner="auto" if not no_ner else False)
+            docs = extract_documents(nlp, read_documents(input_path, fmt, stats=stats), n_process=n_process)
         with open_client() as client:
             written = write_documents(client, counted(docs), batch_size=batch_size)
     except MedkgError as err:
