@@ -121,7 +121,8 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` alive on this host (a zombie counts as dead)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -134,6 +135,9 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][:1] != "Z"
     except OSError:
         return True
+
+
+_pid_alive = pid_alive
 
 
 def java_version(java: str) -> int:

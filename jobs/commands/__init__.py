@@ -12,4 +12,5 @@ MODULES = (
     "jobs.commands.nlp",
     "jobs.commands.recommend",
     "jobs.commands.models",
+    "jobs.commands.runs",
 )
