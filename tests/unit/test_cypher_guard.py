@@ -110,3 +110,17 @@ def test_message_names_the_refused_clause():
         check_read_query("MATCH (n) WITH n LOAD CSV FROM 'http://x' AS r RETURN r")
     with pytest.raises(QueryError, match="dbms.listConfig"):
         check_read_query("CALL dbms.listConfig()")
+
+
+def test_readme_guarantees_refused_examples_are_refused():
+    """README's Guarantees section lists refused queries: each of them is refused."""
+    from tests.conftest import REPO
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```cypher", 1)[1].split("```", 1)[0]
+    queries = [l for l in block.splitlines() if l.strip()]
+    assert len(queries) >= 10
+    for q in queries:
+        with pytest.raises(QueryError, match="refused"):
+            check_read_query(q)
