@@ -28,6 +28,7 @@ import numpy as np
 from neo4j.exceptions import ClientError, Neo4jError
 
 from graph_engine import cypher
+from graph_engine.cypher_guard import check_read_query
 from graph_engine.batching import batched
 from graph_engine.errors import MedkgError, QueryError
 from graph_engine.export import EdgeKey, EdgeList, GraphMatrix, GraphTables
@@ -299,13 +300,17 @@ class GraphClient:
     def query(self, query: str, params: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
         """Run a user's read-only Cypher query with parameters.
 
-        The query is first planned with ``EXPLAIN``: anything but a read-only
-        query (writes, schema changes, procedures that write) is refused before it
-        runs. It then runs in a READ transaction as a second fence.
+        Three fences: :func:`graph_engine.cypher_guard.check_read_query` refuses
+        any clause, command or procedure outside its allow-list (``LOAD CSV``,
+        ``SHOW …``, ``TERMINATE …``, ``USE``, ``CALL dbms.*``, ``CALL { } IN
+        TRANSACTIONS`` …) before anything is sent; the query is then planned with
+        ``EXPLAIN`` and anything but a read-only query (writes, schema changes,
+        procedures that write) is refused; it then runs in a READ transaction.
 
         Raises:
             QueryError: the query writes, or Neo4j rejected it (syntax, access mode).
         """
+        check_read_query(query)
         params = dict(params or {})
         try:
             with self._session(neo4j.READ_ACCESS) as s:

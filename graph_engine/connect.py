@@ -51,7 +51,9 @@ def connect(settings: Settings, verify: bool = True) -> neo4j.Driver:
             raise ConnectionError_(f"Neo4j at {settings.uri} refused the credentials for user {settings.user!r}") from e
         except (ServiceUnavailable, OSError) as e:
             driver.close()
-            raise ConnectionError_(f"cannot reach Neo4j at {settings.uri}: {e}") from e
+            reason = " ".join(str(e).split())  # the driver's message spans lines
+            raise ConnectionError_(f"cannot reach Neo4j at {settings.uri}: {reason}; is it running? "
+                                   "(`medkg neo4j status`, or check NEO4J_URI)") from e
     return driver
 
 

@@ -21,7 +21,7 @@ import numpy as np
 from graph_engine import cypher
 from graph_engine.batching import batched
 from graph_engine.client import GraphClient, Scored
-from graph_engine.errors import MedkgError
+from graph_engine.errors import MedkgError, ScoringError
 from graph_engine.export import GraphMatrix, GraphTables
 from graph_engine.runs import open_run
 from graph_engine.schema import check_property_key
@@ -254,6 +254,26 @@ def hits_job(client: GraphClient, projection: Projection = Projection(directed=T
     return run_job(client, "score", "hits", params, body)
 
 
+def seed_rows(m: GraphMatrix, seeds: Sequence[str] | None, seed_label: str) -> np.ndarray:
+    """Row indexes of the seeds (default: every ``seed_label`` node).
+
+    Raises:
+        ScoringError: a seed is not a ``seed_label`` node of the projection (naming up to five), or none is.
+    """
+    if seeds:
+        present = {str(i) for i in m.ids[m.labels == seed_label]}
+        missing = [s for s in dict.fromkeys(seeds) if s not in present]
+        if missing:
+            more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+            raise ScoringError(f"seed {', '.join(missing[:5])}{more} is not a {seed_label} node of the projection "
+                               f"(check the id, --seed-label and --labels)")
+        return np.array([m.index_of(seed_label, s) for s in seeds], dtype=np.int64)
+    idx = np.flatnonzero(m.labels == seed_label)
+    if len(idx) == 0:
+        raise ScoringError(f"no {seed_label} seeds in the projection")
+    return idx
+
+
 def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label: str = "Disease",
             target_labels: Sequence[str] = ("Drug", "Gene"), k: int = 20,
             projection: Projection = Projection(), damping: float = 0.85, tol: float = 1e-6,
@@ -276,14 +296,11 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
               "target_labels": list(target_labels), "k": k, "damping": damping, "tol": tol,
               "max_iter": max_iter, "device": device}
 
+    # arguments are checked against the export BEFORE the Run is opened: a bad seed leaves no failed Run
+    _, m = projection.matrix(client, progress)
+    idx = seed_rows(m, seeds, seed_label)
+
     def body(run_id: str) -> dict[str, Any]:
-        tables, m = projection.matrix(client, progress)
-        if seeds:
-            idx = np.array([m.index_of(seed_label, s) for s in seeds], dtype=np.int64)
-        else:
-            idx = np.flatnonzero(m.labels == seed_label)
-        if len(idx) == 0:
-            raise MedkgError(f"no {seed_label} seeds in the projection")
         cand = np.isin(m.labels, list(target_labels))
         with _bar(len(idx), "ppr seeds", progress) as bar:
             done = [0]

@@ -17,10 +17,22 @@ Layout under ``Settings.server_dir`` (default ``~/.medkg/neo4j/<version>``)::
     home/logs/      neo4j.log, debug.log, console.log   <- logs in a known place
     password        generated password, mode 0600
     state.json      pid and ports of the running server
+    start.lock      flock'ed around provisioning, start, stop and bulk import
+
+Fences of the managed server: it listens on loopback only with auth on; the
+server root, ``home/data``, ``home/logs`` and ``home/run`` are mode 0700 and the
+server runs with umask 077 (database files are not readable by other users);
+the initial password reaches ``neo4j-admin`` through a 0600 argument file
+(``@file``), never its command line; ``LOAD CSV`` cannot read ``file:`` URLs
+(``dbms.security.allow_csv_import_from_file_urls=false``) nor any remote
+address (``internal.dbms.cypher_ip_blocklist`` blocks every IPv4 and IPv6
+address), and the import directory is an empty directory of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import re
@@ -32,7 +44,7 @@ import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from graph_engine.errors import ServerError
 from graph_engine.settings import Settings, read_secret_file, write_secret_file
@@ -109,7 +121,8 @@ def _port_open(host: str, port: int) -> bool:
         return False
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Is process ``pid`` alive on this host (a zombie counts as dead)?"""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -122,6 +135,9 @@ def _pid_alive(pid: int) -> bool:
             return fh.read().split(") ")[-1][:1] != "Z"
     except OSError:
         return True
+
+
+_pid_alive = pid_alive
 
 
 def java_version(java: str) -> int:
@@ -152,6 +168,18 @@ class ManagedNeo4j:
         self.log_dir = self.home / "logs"
         self.password_file = self.root / "password"
         self.state_file = self.root / "state.json"
+        self.lock_file = self.root / "start.lock"
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold an exclusive ``flock`` on ``start.lock``: one start / stop / import at a time, across processes."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     # ---------------------------------------------------------------- tools
     def _java(self) -> str:
@@ -261,10 +289,16 @@ class ManagedNeo4j:
         }
 
     # ---------------------------------------------------------------- config
-    def _write_conf(self, host: str, bolt: int, http: int) -> None:
-        self.conf_dir.mkdir(parents=True, exist_ok=True)
-        for d in (self.data_dir, self.log_dir, self.home / "run", self.home / "import", self.home / "plugins"):
+    def _private_dirs(self) -> None:
+        """Create the server's directories; the root, home, data, logs and run directories are mode 0700."""
+        for d in (self.conf_dir, self.data_dir, self.log_dir, self.home / "run", self.home / "import",
+                  self.home / "plugins"):
             d.mkdir(parents=True, exist_ok=True)
+        for d in (self.root, self.home, self.data_dir, self.log_dir, self.home / "run"):
+            os.chmod(d, 0o700)  # also tightens a server set up by an older medkg
+
+    def _write_conf(self, host: str, bolt: int, http: int) -> None:
+        self._private_dirs()
         conf = f"""# written by medkg (graph_engine.server); edits are overwritten on start
 server.default_listen_address={host}
 server.default_advertised_address={host}
@@ -284,6 +318,7 @@ server.memory.heap.initial_size={self.settings.heap_size}
 server.memory.heap.max_size={self.settings.heap_size}
 dbms.usage_report.enabled=false
 dbms.security.allow_csv_import_from_file_urls=false
+internal.dbms.cypher_ip_blocklist=0.0.0.0/0,::/0
 db.tx_log.rotation.retention_policy=1 files
 """
         (self.conf_dir / "neo4j.conf").write_text(conf, encoding="utf-8")
@@ -297,7 +332,8 @@ db.tx_log.rotation.retention_policy=1 files
     def admin(self, args: Sequence[str], timeout: float | None = None) -> subprocess.CompletedProcess:
         """Run ``neo4j-admin`` with ``args`` against this server's home."""
         cmd = [self._java(), "-Xmx2g", *_JVM_OPTS[4:], "-cp", self._classpath(), "org.neo4j.cli.AdminTool", *args]
-        return subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False)
+        return subprocess.run(cmd, env=self._env(), capture_output=True, text=True, timeout=timeout, check=False,
+                              umask=0o077)
 
     def _ensure_password(self) -> None:
         if self.password_file.exists():
@@ -311,14 +347,28 @@ db.tx_log.rotation.retention_policy=1 files
         # hex, never a leading "-": neo4j-admin would read a token_urlsafe password such as
         # "-x..." (1 in 64) as an option and fail the set-up (seen in CI)
         password = secrets.token_hex(24)
-        proc = self.admin(["dbms", "set-initial-password", password])
+        # neo4j-admin (picocli) reads "@file" as its arguments: the password never shows in a process listing
+        argfile = self.root / "password.args"
+        write_secret_file(argfile, f'"{password}"\n')
+        try:
+            proc = self.admin(["dbms", "set-initial-password", f"@{argfile}"])
+        finally:
+            argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
             raise ServerError(f"neo4j-admin set-initial-password failed: {proc.stderr.strip()[-500:]}")
         write_secret_file(self.password_file, password)
 
     # ---------------------------------------------------------------- lifecycle
     def start(self, timeout: float = 180.0) -> ServerInfo:
-        """Start the server if it is not running (idempotent) and wait until Bolt answers."""
+        """Start the server if it is not running (idempotent) and wait until Bolt answers.
+
+        Concurrent starts (two processes) are serialised by a file lock: the
+        second waits for the first and returns the same server.
+        """
+        with self._locked():
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> ServerInfo:
         info = self.running()
         if info:
             return info
@@ -344,10 +394,11 @@ db.tx_log.rotation.retention_policy=1 files
             f"--home-dir={self.home}",
             f"--config-dir={self.conf_dir}",
         ]
-        console = open(self.log_dir / "console.log", "ab")
+        console = os.fdopen(os.open(self.log_dir / "console.log", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab")
+        os.chmod(self.log_dir / "console.log", 0o600)
         proc = subprocess.Popen(
             cmd, env=self._env(), stdout=console, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True, cwd=self.home,
+            start_new_session=True, cwd=self.home, umask=0o077,
         )
         console.close()
         state = {"pid": proc.pid, "host": host, "bolt_port": bolt, "http_port": http,
@@ -393,6 +444,10 @@ db.tx_log.rotation.retention_policy=1 files
         Returns:
             True if a server was stopped, False if none was running.
         """
+        with self._locked():
+            return self._stop(timeout)
+
+    def _stop(self, timeout: float) -> bool:
         state = self._read_state()
         if not state or not _pid_alive(state["pid"]):
             self.state_file.unlink(missing_ok=True)
@@ -422,6 +477,11 @@ db.tx_log.rotation.retention_policy=1 files
         Raises:
             ServerError: the server is running or the import failed.
         """
+        with self._locked():
+            return self._bulk_import(nodes, relationships, database, extra_args)
+
+    def _bulk_import(self, nodes: Sequence[tuple[str, Path]], relationships: Sequence[tuple[str, Path]],
+                     database: str, extra_args: Sequence[str]) -> subprocess.CompletedProcess:
         state = self._read_state()
         if self.running() or (state and _pid_alive(state["pid"])):
             raise ServerError("stop the managed server before a bulk import (medkg neo4j stop)")

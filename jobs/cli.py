@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from graph_engine.settings import Settings
-from jobs.errors import handle_errors
+from jobs.errors import MedkgGroup, handle_errors
 from jobs.groups import subgroup
 from jobs.output import print_rows
 
@@ -32,7 +32,7 @@ def parse_param(text: str) -> tuple[str, Any]:
     return name, value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=MedkgGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="medkg")
 def main() -> None:
     """medkg: medical knowledge graph engine on Neo4j."""

@@ -14,4 +14,5 @@ MODULES = (
     "jobs.commands.models",
     "jobs.commands.chem",
     "jobs.commands.extraction_eval",
+    "jobs.commands.runs",
 )

@@ -149,8 +149,12 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
 @click.option("--patients", "with_patients", is_flag=True, help="Also write recommendations for every Patient.")
 @click.option("--explain/--no-explain", default=True, show_default=True, help="Store explanations on the nodes.")
 def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: bool) -> None:
-    """Write (:Recommendation) nodes for every disease (and patient), replacing the previous run's."""
-    from graph_engine.errors import MedkgError
+    """Write (:Recommendation) nodes for every disease (and patient), replacing the previous run's.
+
+    With ``--patients`` a patient none of whose conditions the model knows is skipped with
+    the reason (on stderr) and counted; the others are written.
+    """
+    from graph_engine.errors import MedkgError, RecommendError
     from graph_engine.runs import open_run
     from recommend import api
     from recommend.cypher import LIST_PATIENTS
@@ -166,18 +170,30 @@ def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: b
                 safety = api.load_safety(models_dir)
                 ids = [r["id"] for r in client.read(LIST_PATIENTS, {})]
                 rows: list[dict[str, Any]] = []
+                skipped: list[tuple[str, str]] = []
                 with open_run(client, "recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)}) as prun:
                     for pid in ids:
-                        res = api.patient_result(model, safety, api.patient_from_graph(client, pid), k=k)
+                        try:  # one patient the model cannot serve is skipped with its reason, not the batch
+                            res = api.patient_result(model, safety, api.patient_from_graph(client, pid), k=k)
+                        except RecommendError as e:
+                            skipped.append((pid, str(e)))
+                            continue
                         for it in res.items:
                             rows.append({"id": f"{prun.id}:{model.name}:{pid}:{it.drug}", "target": pid,
                                          "drug": it.drug, "score": it.score, "rank": it.rank, "method": model.name,
                                          "model": type(model).__name__, "model_version": model.model_version,
                                          "run_id": prun.id, "created_at": _now(), "explanation": "{}",
                                          "explanation_paths": [], "flags": it.flags})
+                    # every listed patient is a target: a skipped one keeps no recommendation of an older run
                     m = write_recommendations(client, rows, model.name, "Patient", targets=ids)
-                    prun.metrics.update(created=m, targets=len(ids))
-                click.echo(f"run {prun.id}: {m} recommendations for {len(ids)} patients")
+                    prun.metrics.update(created=m, targets=len(ids), read=len(ids),
+                                        written=len(ids) - len(skipped), skipped=len(skipped))
+                click.echo(f"run {prun.id}: {m} recommendations for {len(ids) - len(skipped)} patients "
+                           f"(read {len(ids)} = written {len(ids) - len(skipped)} + skipped {len(skipped)})")
+                for pid, reason in skipped[:10]:
+                    click.echo(f"skipped {reason}", err=True)
+                if len(skipped) > 10:
+                    click.echo(f"... and {len(skipped) - 10} more skipped", err=True)
     except MedkgError as e:
         fail(e)
 

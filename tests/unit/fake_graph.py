@@ -57,12 +57,15 @@ class FakeGraph:
 
     def run_in_transaction(self, fn: Any) -> Any:
         snapshot = (copy.deepcopy(self.nodes), copy.deepcopy(self.ids))
-        self.transactions += 1
+        tx = FakeTx(self)
         try:
-            return fn(FakeTx(self))
+            return fn(tx)
         except Exception:
             self.nodes, self.ids = snapshot  # rollback
             raise
+        finally:
+            if not tx.bookkeeping_only:  # Run heartbeats and stale-run sweeps are not the job's transactions
+                self.transactions += 1
 
     def read(self, cypher: str, params: dict[str, Any]) -> list[dict[str, Any]]:
         return []
@@ -86,12 +89,16 @@ class FakeTx:
     def __init__(self, g: FakeGraph) -> None:
         self.g = g
         self.creates = 0
+        self.bookkeeping_only = True
 
     def run(self, query: str, params: dict[str, Any] | None = None) -> FakeResult:
         params = params or {}
         g = self.g
-        g.statements.append((query, params))
         op = query.splitlines()[0].removeprefix("// ")
+        if op.startswith("runs."):
+            return self._runs(op, params)
+        self.bookkeeping_only = False
+        g.statements.append((query, params))
         if g.fail:
             g.fail(op, self.creates)
         if op == "predictions.missing":
@@ -129,3 +136,22 @@ class FakeTx:
                 n += 1
             return FakeResult([{"created": n}])
         raise AssertionError(f"unexpected statement: {query}")
+
+    def _runs(self, op: str, params: dict[str, Any]) -> FakeResult:
+        g = self.g
+        if op == "runs.heartbeat":
+            run = g.runs.get(params["id"])
+            if run and run["status"] == "running":
+                run.update(owner_pid=params["pid"], owner_host=params["host"], heartbeats=run.get("heartbeats", 0) + 1)
+            return FakeResult([])
+        if op == "runs.running":
+            return FakeResult([{"id": i, "pid": r.get("owner_pid"), "host": r.get("owner_host"),
+                                "age_s": r.get("age_s", 0)} for i, r in g.runs.items() if r["status"] == "running"])
+        if op == "runs.abandon":
+            done = []
+            for row in params["rows"]:
+                if g.runs[row["id"]]["status"] == "running":
+                    g.runs[row["id"]].update(status="abandoned", abandoned_reason=row["reason"])
+                    done.append({"id": row["id"]})
+            return FakeResult(done)
+        raise AssertionError(f"unexpected statement: {op}")

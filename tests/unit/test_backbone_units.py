@@ -231,7 +231,9 @@ def test_managed_conf_binds_loopback(tmp_path):
     conf = (server.conf_dir / "neo4j.conf").read_text()
     assert "server.default_listen_address=127.0.0.1" in conf
     assert "server.bolt.listen_address=127.0.0.1:7001" in conf
-    assert "dbms.security.auth_enabled=true" in conf and "0.0.0.0" not in conf
+    # no wildcard listen address (0.0.0.0/0 appears only in the LOAD CSV address blocklist)
+    assert "dbms.security.auth_enabled=true" in conf and "address=0.0.0.0" not in conf
+    assert "internal.dbms.cypher_ip_blocklist=0.0.0.0/0,::/0" in conf
 
 
 def test_cli_param_parsing():
