@@ -1,0 +1,59 @@
+"""CLI commands for patient histories (Synthea).
+
+    medkg synthea generate --patients N --seed S [--state NAME] --output DIR
+    medkg ingest patients --format synthea --input DIR [--batch-size N] [--quiet]
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from jobs.cli import handle_errors
+
+
+@click.group("synthea")
+def synthea_group() -> None:
+    """Synthetic patient histories with Synthea (downloaded from Maven Central on first use)."""
+
+
+@synthea_group.command("generate")
+@click.option("--patients", type=click.IntRange(min=1), required=True, help="Living patients to generate.")
+@click.option("--seed", type=int, required=True, help="Random seed (population and clinicians).")
+@click.option("--state", default="Massachusetts", show_default=True, help="US state whose demographics to use.")
+@click.option("--output", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the CSV export (must not hold one yet).")
+@handle_errors
+def synthea_generate(patients: int, seed: int, state: str, output: Path) -> None:
+    """Generate a Synthea cohort as CSV (runs offline after the first download)."""
+    from graph_engine.settings import Settings
+    from ingest.synthea.provision import Synthea
+
+    syn = Synthea(Settings.load())
+    if not syn.provisioned:
+        click.echo(f"Downloading Synthea {syn.version} from Maven Central into {syn.root} (once, ~200 MB) ...", err=True)
+    cohort = syn.generate(patients, seed, output, state=state)
+    click.echo(f"{cohort.patients} patients (seed {cohort.seed}, {cohort.state}, Synthea {cohort.version}) -> {cohort.directory}")
+
+
+def register(root: click.Group) -> None:
+    root.add_command(synthea_group)
+    ingest = root.commands["ingest"]
+    assert isinstance(ingest, click.Group)
+
+    @ingest.command("patients")
+    @click.option("--format", "fmt", type=click.Choice(["synthea"]), required=True)
+    @click.option("--input", "input_dir", type=click.Path(path_type=Path), required=True,
+                  help="A Synthea CSV export folder (patients.csv, conditions.csv, medications.csv, ...).")
+    @click.option("--batch-size", type=int, default=None, help="Rows per write transaction.")
+    @click.option("--quiet", is_flag=True, help="No progress bar.")
+    @handle_errors
+    def ingest_patients(fmt: str, input_dir: Path, batch_size: int | None, quiet: bool) -> None:
+        """Import patient histories (pseudonymised, no PHI) into the graph."""
+        from ingest.synthea.graph import import_synthea
+        from jobs.context import open_client
+
+        with open_client() as g:
+            summary = import_synthea(g, input_dir, batch_size=batch_size, progress=not quiet)
+        click.echo(summary.render())
