@@ -11,4 +11,5 @@ MODULES = (
     "jobs.commands.recommend",
     "jobs.commands.models",
     "jobs.commands.patients",
+    "jobs.commands.sequence",
 )
