@@ -1,7 +1,9 @@
 """Write computed scores and embeddings back to the graph, with their run.
 
-Every job leaves a ``(:Run)`` node (algorithm, parameters, timings, iterations,
-convergence, metrics). Each property of each label is replaced in ONE
+Every job runs inside :func:`graph_engine.runs.open_run` and leaves a ``(:Run)``
+node (algorithm, parameters, timings, iterations, convergence, metrics). All the
+properties a job writes (``ppr_ids`` with ``ppr_scores``, ``hub`` with
+``authority``) are replaced in ONE
 transaction: the new values and their ``<prop>_run`` are written and stale
 values of earlier runs removed together, so a reader sees either the old or the
 new property, never a mix, and a failed job leaves the old values (re-running
@@ -10,7 +12,6 @@ it is the resume).
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -22,6 +23,7 @@ from graph_engine.batching import batched
 from graph_engine.client import GraphClient, Scored
 from graph_engine.errors import MedkgError
 from graph_engine.export import GraphMatrix, GraphTables
+from graph_engine.runs import open_run
 from graph_engine.schema import check_property_key
 
 
@@ -34,6 +36,60 @@ class JobResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
+def _to_py(v: Any) -> Any:
+    if isinstance(v, np.ndarray):
+        return v.astype(float).tolist()
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+def replace_properties(
+    client: GraphClient,
+    groups: Mapping[str, tuple[Any, Mapping[str, Sequence[Any]]]],
+    run_id: str,
+    batch_size: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> dict[str, int]:
+    """Atomically replace several properties across the graph, in ONE transaction.
+
+    ``groups`` maps a label to ``(ids, {prop: values})`` (values aligned with ids).
+    Each node gets the new values and ``<prop>_run = run_id`` for every prop; every
+    node, of any schema label, that an earlier run gave one of the props and this run
+    does not, loses it. A reader never sees one property of the set from a new run
+    and another from an old one; a failure changes nothing.
+
+    Returns:
+        Nodes written per label.
+    """
+    props = sorted({p for _, values in groups.values() for p in values})
+    run_keys = {p: check_property_key(check_property_key(p) + "_run") for p in props}
+    for label in groups:
+        client.schema.check_label(label)
+    size = batch_size or client.batch_size
+
+    def work(tx: neo4j.ManagedTransaction) -> dict[str, int]:
+        written: dict[str, int] = {}
+        for label, (ids, values) in groups.items():
+            query = cypher.set_node_properties(label)
+            names = list(values)
+            rows = ({"id": str(i), "props": {k: v for p, x in zip(names, vs)
+                                             for k, v in ((p, _to_py(x)), (run_keys[p], run_id))}}
+                    for i, *vs in zip(ids, *(values[p] for p in names)))
+            written[label] = 0
+            for chunk in batched(rows, size):
+                record = tx.run(query, rows=chunk).single()
+                written[label] += int(record["written"]) if record else 0
+                if progress:
+                    progress(len(chunk) * len(names))
+        for prop in props:
+            for label in client.schema.labels:
+                tx.run(cypher.clear_stale_property(label, prop), run_id=run_id).consume()
+        return written
+
+    return client.run_in_transaction(work)
+
+
 def replace_property(
     client: GraphClient,
     groups: Mapping[str, tuple[Any, Iterable[Any]]],
@@ -42,43 +98,9 @@ def replace_property(
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Atomically replace ``prop`` across the graph, in ONE transaction: set the
-    new values (with ``<prop>_run = run_id``) on the nodes of each label in
-    ``groups`` (label -> (ids, values)), and remove ``prop`` from every node,
-    of any schema label, that an earlier run wrote and this one does not.
-
-    Returns:
-        Nodes written per label.
-    """
-    check_property_key(prop)
-    run_key = check_property_key(prop + "_run")
-    for label in groups:
-        client.schema.check_label(label)
-    size = batch_size or client.batch_size
-
-    def to_py(v: Any) -> Any:
-        if isinstance(v, np.ndarray):
-            return v.astype(float).tolist()
-        if isinstance(v, np.generic):
-            return v.item()
-        return v
-
-    def work(tx: neo4j.ManagedTransaction) -> dict[str, int]:
-        written: dict[str, int] = {}
-        for label, (ids, values) in groups.items():
-            query = cypher.set_node_properties(label)
-            rows = ({"id": str(i), "props": {prop: to_py(v), run_key: run_id}} for i, v in zip(ids, values))
-            written[label] = 0
-            for chunk in batched(rows, size):
-                record = tx.run(query, rows=chunk).single()
-                written[label] += int(record["written"]) if record else 0
-                if progress:
-                    progress(len(chunk))
-        for label in client.schema.labels:
-            tx.run(cypher.clear_stale_property(label, prop), run_id=run_id).consume()
-        return written
-
-    return client.run_in_transaction(work)
+    """:func:`replace_properties` for one property: ``groups`` maps label -> (ids, values)."""
+    return replace_properties(client, {label: (ids, {prop: list(values)}) for label, (ids, values) in groups.items()},
+                              run_id, batch_size=batch_size, progress=progress)
 
 
 def write_scores(
@@ -88,31 +110,20 @@ def write_scores(
     run_id: str,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Write per-node score vectors (aligned with ``matrix`` rows) as properties; one transaction per property."""
-    written: dict[str, int] = {}
+    """Write per-node score vectors (aligned with ``matrix`` rows) as properties, all in one transaction."""
     labels = list(dict.fromkeys(matrix.labels.tolist()))
     masks = {label: matrix.labels == label for label in labels}
-    for prop, values in scores.items():
-        groups = {label: (matrix.ids[m], values[m]) for label, m in masks.items()}
-        for label, n in replace_property(client, groups, prop, run_id, progress=progress).items():
-            written[f"{label}.{prop}"] = n
-    return written
+    groups = {label: (matrix.ids[m], {prop: values[m] for prop, values in scores.items()}) for label, m in masks.items()}
+    written = replace_properties(client, groups, run_id, progress=progress)
+    return {f"{label}.{prop}": n for label, n in written.items() for prop in scores}
 
 
 def run_job(client: GraphClient, kind: str, algorithm: str, params: Mapping[str, Any],
             body: Callable[[str], dict[str, Any]]) -> JobResult:
-    """Create a Run, execute ``body(run_id) -> metrics``, finish the Run (``failed`` on error)."""
-    run_id = client.create_run(kind, algorithm, params)
-    start = time.perf_counter()
-    try:
-        metrics = body(run_id)
-    except BaseException as e:
-        client.finish_run(run_id, {"error": f"{type(e).__name__}: {e}", "seconds": time.perf_counter() - start},
-                          status="failed")
-        raise
-    metrics["seconds"] = time.perf_counter() - start
-    client.finish_run(run_id, metrics)
-    return JobResult(run_id, metrics.get("written", {}), metrics)
+    """Run ``body(run_id) -> metrics`` inside :func:`graph_engine.runs.open_run`."""
+    with open_run(client, kind, algorithm, params) as run:
+        run.metrics.update(body(run.id))
+    return JobResult(run.id, run.metrics.get("written", {}), run.metrics)
 
 
 def write_embeddings(
@@ -130,7 +141,8 @@ def write_embeddings(
             continue
         client.ensure_vector_index(label, prop, int(matrix.shape[1]))
         groups[label] = (ids[label], list(matrix.astype(np.float32)))
-    written = replace_property(client, groups, prop, run_id, batch_size=2000, progress=progress)
+    written = replace_properties(client, {label: (ids_, {prop: vals}) for label, (ids_, vals) in groups.items()},
+                                 run_id, batch_size=2000, progress=progress)
     return {f"{label}.{prop}": n for label, n in written.items()}
 
 
@@ -279,12 +291,13 @@ def ppr_job(client: GraphClient, seeds: Sequence[str] | None = None, seed_label:
         top_ids = [[str(m.ids[j]) for j, sc in zip(row, srow) if sc > 0] for row, srow in zip(res.indices, res.scores)]
         top_scores = [[float(sc) for sc in srow if sc > 0] for srow in res.scores]
         seed_ids = m.ids[idx]
-        w1 = replace_property(client, {seed_label: (seed_ids, top_ids)}, "ppr_ids", run_id)
-        w2 = replace_property(client, {seed_label: (seed_ids, top_scores)}, "ppr_scores", run_id)
+        # ids and scores in ONE transaction: a reader never pairs new ids with old scores
+        w = replace_properties(client, {seed_label: (seed_ids, {"ppr_ids": top_ids, "ppr_scores": top_scores})},
+                               run_id)
         return {"seeds": int(len(idx)), "converged": bool(np.all(res.converged)),
                 "max_iterations": int(np.max(res.iterations)), "compute_seconds": res.seconds,
                 "device": res.device,
-                "written": {f"{seed_label}.ppr_ids": w1[seed_label], f"{seed_label}.ppr_scores": w2[seed_label]}}
+                "written": {f"{seed_label}.ppr_ids": w[seed_label], f"{seed_label}.ppr_scores": w[seed_label]}}
 
     return run_job(client, "score", "personalized_pagerank", params, body)
 

@@ -80,20 +80,37 @@ class GraphTables:
         return {label: {str(i): k for k, i in enumerate(ids)} for label, ids in self.nodes.items()}
 
     def fingerprint(self) -> str:
-        """A stable SHA-256 of the node tables and edge lists (for model artifacts)."""
+        """A stable SHA-256 of the graph's content (for model artifacts and comparisons).
+
+        It does not depend on the order in which nodes or edges were read (node
+        ids are hashed sorted per label, edges as sorted pairs of those ranks),
+        and a repeated edge counts once, as a graph database stores it once: the
+        Hetionet files read directly and the same files loaded into Neo4j and
+        exported give the same fingerprint.
+        """
         h = hashlib.sha256()
+        rank: dict[str, np.ndarray] = {}
         for label in sorted(self.nodes):
-            h.update(label.encode())
-            for i in self.nodes[label]:
-                h.update(str(i).encode() + b"\0")
+            ids = np.asarray([str(i) for i in self.nodes[label]], dtype=object)
+            order = np.argsort(ids, kind="stable")
+            r = np.empty(len(ids), dtype=np.int64)
+            r[order] = np.arange(len(ids), dtype=np.int64)
+            rank[label] = r
+            h.update(label.encode() + b"\0")
+            for i in ids[order]:
+                h.update(i.encode() + b"\0")
         for key in sorted(self.edges):
             e = self.edges[key]
+            src, dst = rank[key[0]][e.src], rank[key[2]][e.dst]
+            order = np.lexsort((dst, src))
+            src, dst = src[order], dst[order]
+            first = np.ones(len(src), dtype=bool)
+            first[1:] = (src[1:] != src[:-1]) | (dst[1:] != dst[:-1])
             h.update("|".join(key).encode())
-            order = np.lexsort((e.dst, e.src))
-            h.update(e.src[order].tobytes())
-            h.update(e.dst[order].tobytes())
+            h.update(src[first].tobytes())
+            h.update(dst[first].tobytes())
             if e.weight is not None:
-                h.update(e.weight[order].tobytes())
+                h.update(np.asarray(e.weight, dtype=np.float32)[order][first].tobytes())
         return h.hexdigest()
 
     def to_matrix(

@@ -49,9 +49,18 @@ _POM = """<project xmlns="http://maven.apache.org/POM/4.0.0">
       <artifactId>neo4j-harness</artifactId>
       <version>{version}</version>
     </dependency>
+    <dependency>
+      <groupId>org.neo4j.client</groupId>
+      <artifactId>neo4j-browser</artifactId>
+      <version>{browser_version}</version>
+    </dependency>
   </dependencies>
 </project>
 """
+
+#: Neo4j Browser, served by the server at /browser/ when its jar is on the classpath. 5.24.0 is the
+#: newest version on Maven Central that resolves (the 5.26 releases are not published there).
+BROWSER_VERSION = "5.24.0"
 
 _JVM_OPTS = [
     "-XX:+UseG1GC",
@@ -191,7 +200,7 @@ class ManagedNeo4j:
     # ---------------------------------------------------------------- provisioning
     @property
     def provisioned(self) -> bool:
-        return (self.lib / ".complete").exists()
+        return (self.lib / ".complete").exists() and any(self.lib.glob(f"neo4j-browser-{BROWSER_VERSION}.jar"))
 
     def provision(self, quiet: bool = True) -> None:
         """Download the Neo4j jars through Maven (once; later calls return at once)."""
@@ -201,7 +210,7 @@ class ManagedNeo4j:
         mvn = self._mvn()
         build = self.root / "provision"
         build.mkdir(parents=True, exist_ok=True)
-        (build / "pom.xml").write_text(_POM.format(version=self.settings.neo4j_version), encoding="utf-8")
+        (build / "pom.xml").write_text(_POM.format(version=self.settings.neo4j_version, browser_version=BROWSER_VERSION), encoding="utf-8")
         tmp_lib = self.root / "lib.partial"
         shutil.rmtree(tmp_lib, ignore_errors=True)
         cmd = [mvn, "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",

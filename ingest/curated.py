@@ -28,15 +28,14 @@ import csv
 import gzip
 import io
 import re
-import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterator, TextIO
 
 from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
+from graph_engine.hetionet import HetionetMapping, MappingError
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.schema import Schema, check_property_key
 from graph_engine.settings import Settings
@@ -179,41 +178,15 @@ class HetionetFormat:
     name = "hetionet"
 
     def __init__(self, mapping_path: Path | None = None) -> None:
-        text = (
-            mapping_path.read_text(encoding="utf-8")
-            if mapping_path
-            else resources.files("ingest").joinpath("mappings/hetionet.toml").read_text(encoding="utf-8")
-        )
-        data = tomllib.loads(text)
-        self.source = data["source"]
-        self.kinds: dict[str, tuple[str, list[tuple[re.Pattern[str], str]]]] = {
-            kind: (spec["label"], [(re.compile(r["match"]), r["template"]) for r in spec["curie"]])
-            for kind, spec in data["kinds"].items()
-        }
-        self.metaedges: dict[str, tuple[str, str, str]] = {k: tuple(v) for k, v in data["metaedges"].items()}  # type: ignore[misc]
-        self._cache: dict[str, tuple[str, str, str]] = {}
+        self.mapping = HetionetMapping.load(mapping_path)
+        self.source = self.mapping.source
 
     def curie(self, hetionet_id: str) -> tuple[str, str, str]:
-        """``Kind::local`` -> ``(kind, label, CURIE)``; raises RowError if unknown.
-
-        Memoised: a graph has far fewer distinct ids than edge endpoints.
-        """
-        hit = self._cache.get(hetionet_id)
-        if hit is None:
-            hit = self._cache[hetionet_id] = self._curie(hetionet_id)
-        return hit
-
-    def _curie(self, hetionet_id: str) -> tuple[str, str, str]:
-        kind, sep, local = hetionet_id.partition("::")
-        if not sep or not local:
-            raise RowError(f"id {hetionet_id!r} is not of the form Kind::identifier")
-        if kind not in self.kinds:
-            raise RowError(f"unknown kind {kind!r} in id {hetionet_id!r}; known kinds: {', '.join(sorted(self.kinds))}")
-        label, rules = self.kinds[kind]
-        for pattern, template in rules:
-            if pattern.search(local):
-                return kind, label, template.format(id=local)
-        raise RowError(f"{kind} id {local!r} matches no CURIE rule in the Hetionet mapping")
+        """``Kind::local`` -> ``(kind, label, CURIE)``; raises RowError if unknown."""
+        try:
+            return self.mapping.curie(hetionet_id)
+        except MappingError as e:
+            raise RowError(str(e)) from None
 
     @staticmethod
     def _data_lines(lines: Iterator[Line], header: list[str], what: str) -> Iterator[Line]:
@@ -254,9 +227,10 @@ class HetionetFormat:
         if len(parts) != 3:
             raise RowError(f"expected 3 tab-separated columns (source, metaedge, target), got {len(parts)}")
         src, metaedge, dst = parts
-        if metaedge not in self.metaedges:
-            raise RowError(f"unknown metaedge {metaedge!r}; known: {', '.join(sorted(self.metaedges))}")
-        s_kind, rel, t_kind = self.metaedges[metaedge]
+        try:
+            s_kind, rel, t_kind = self.mapping.metaedge(metaedge)
+        except MappingError as e:
+            raise RowError(str(e)) from None
         sk, s_label, s_id = self.curie(src)
         tk, t_label, t_id = self.curie(dst)
         if sk != s_kind or tk != t_kind:

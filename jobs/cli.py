@@ -6,30 +6,18 @@ clear line (``Error: ...``) instead of a traceback.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import json
 import sys
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import click
 
-from graph_engine.errors import MedkgError
 from graph_engine.settings import Settings
-
-
-def handle_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn medkg errors into ``click.ClickException`` (exit code 1, one-line message)."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except MedkgError as e:
-            raise click.ClickException(str(e)) from e
-
-    return wrapper
+from jobs.errors import handle_errors
+from jobs.groups import subgroup
+from jobs.output import print_rows
 
 
 def parse_param(text: str) -> tuple[str, Any]:
@@ -125,36 +113,8 @@ def query_cmd(cypher: str, params: tuple[str, ...], as_json: bool) -> None:
     print_rows(rows, as_json)
 
 
-def print_rows(rows: list[dict[str, Any]], as_json: bool) -> None:
-    if as_json:
-        for r in rows:
-            click.echo(json.dumps(r, default=str, ensure_ascii=False))
-        return
-    if not rows:
-        click.echo("(no rows)")
-        return
-    cols = list(rows[0])
-    cells = [[_fmt(r.get(c)) for c in cols] for r in rows]
-    widths = [min(60, max(len(c), *(len(row[i]) for row in cells))) for i, c in enumerate(cols)]
-    click.echo("  ".join(c.ljust(w) for c, w in zip(cols, widths)))
-    click.echo("  ".join("-" * w for w in widths))
-    for row in cells:
-        click.echo("  ".join(v[:w].ljust(w) for v, w in zip(row, widths)))
-    click.echo(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    if isinstance(v, (dict, list)):
-        return json.dumps(v, default=str, ensure_ascii=False)
-    return "" if v is None else str(v)
-
-
 # ------------------------------------------------------------------------ ingest
-@main.group("ingest")
-def ingest_group() -> None:
-    """Load curated graphs and text into Neo4j."""
+ingest_group = subgroup(main, "ingest")
 
 
 @ingest_group.command("graph")
@@ -191,14 +151,8 @@ def ingest_graph(fmt: str, nodes: Path, edges: Path, on_error: str, rejects: Pat
 
 
 # ------------------------------------------------------------------------ enrich / evaluate / demo
-@main.group("enrich")
-def enrich_group() -> None:
-    """Batch jobs that compute scores and predictions and write them back to the graph."""
-
-
-@main.group("evaluate")
-def evaluate_group() -> None:
-    """Offline evaluations."""
+enrich_group = subgroup(main, "enrich")
+evaluate_group = subgroup(main, "evaluate")
 
 
 @main.command("demo")

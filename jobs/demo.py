@@ -51,7 +51,7 @@ def run_demo(progress: bool = True, settings: Settings | None = None) -> None:
     """Start/connect Neo4j, load the demo graph, print what loaded and example queries."""
     from ingest.curated import load_graph
     from ingest.demo import demo_files
-    from jobs.cli import print_rows
+    from jobs.output import print_rows
     from jobs.context import open_client
 
     settings = settings or Settings.load()

@@ -18,6 +18,7 @@ from typing import Any, Callable, Mapping, Protocol, Sequence, Union
 import numpy as np
 
 from graph_engine.errors import ModelError
+from graph_engine.registry import Registry
 from models.artifacts import KINDS, TRAIN_FINGERPRINTS, default_artifact_dir, read_manifest, write_artifact
 from models.calibration import calibrated_probabilities
 from models.datasets import (
@@ -30,7 +31,12 @@ from models.text import TextConfig, TextModel, note_fingerprint, train_text
 
 MODEL_NAMES = {"image": "medkg-image-cnn", "text": "medkg-text-linear"}
 _CONFIGS: dict[str, type] = {"image": ImageConfig, "text": TextConfig}
-_CLASSES: dict[str, Any] = {"image": ImageModel, "text": TextModel}
+
+#: Diagnosis model classes by kind (:class:`graph_engine.registry.Registry`); each has
+#: ``from_directory(path, manifest, device)`` and satisfies :class:`DiagnosisModel`.
+MODEL_KINDS: Registry[Any] = Registry("model kind", ModelError)
+MODEL_KINDS.register("image")(ImageModel)
+MODEL_KINDS.register("text")(TextModel)
 
 
 class DiagnosisModel(Protocol):
@@ -41,6 +47,7 @@ class DiagnosisModel(Protocol):
     temperature: float
     manifest: dict[str, Any]
     path: Path | None
+    label_info: dict[str, LabelInfo]
 
     def check(self, records: Sequence[Any]) -> None: ...
 
@@ -185,7 +192,7 @@ def _count_reasons(skipped: Sequence[Skipped]) -> dict[str, int]:
     return out
 
 
-def load_model(path: str | Path | None = None, kind: str | None = None, device: str = "auto") -> Any:
+def load_model(path: str | Path | None = None, kind: str | None = None, device: str = "auto") -> DiagnosisModel:
     """Load a model artifact; without ``path``, the shipped default of ``kind``.
 
     Args:
@@ -208,7 +215,7 @@ def load_model(path: str | Path | None = None, kind: str | None = None, device: 
     manifest = read_manifest(d)
     if kind is not None and manifest["kind"] != _check_kind(kind):
         raise ModelError(f"{d} holds a {manifest['kind']} model, not a {kind} model")
-    model = _CLASSES[manifest["kind"]].from_directory(d, manifest, device)
+    model = MODEL_KINDS.get(manifest["kind"]).from_directory(d, manifest, device)
     model.manifest = manifest
     model.path = d
     model.label_info = {

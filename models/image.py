@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from graph_engine.devices import torch_device
 from graph_engine.errors import ModelError
 from models.calibration import calibrated_probabilities, fit_temperature, nll
 from models.datasets import group_split, image_groups, image_problem
@@ -113,15 +114,6 @@ class SmallCNN(nn.Module):
         return self.head(self.features(x))
 
 
-def resolve_device(device: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device {device!r} requested but CUDA is not available; use device='auto' or 'cpu'")
-    return torch.device(device)
-
-
 def to_unit_float(images: np.ndarray) -> np.ndarray:
     """uint8 ``[0, 255]`` or float ``[0, 1]`` pixels -> float32 ``[0, 1]``, shape kept."""
     if images.dtype == np.uint8:
@@ -182,7 +174,7 @@ class ImageModel:
         self.std = float(std)
         self.temperature = float(temperature)
         self.config = config or ImageConfig()
-        self.device = resolve_device(device)
+        self.device = torch_device(device)
         self.net.to(self.device).eval()
 
     # ------------------------------------------------------------------ inference
@@ -323,7 +315,7 @@ def train_image(
     keep, val = group_split([labels[k] for k in y], image_groups(images), config.val_fraction, config.seed)
     x_all = to_unit_float(images)
     mean, std = float(x_all[keep].mean()), float(x_all[keep].std() + 1e-6)
-    device = resolve_device(config.device)
+    device = torch_device(config.device)
     torch.manual_seed(config.seed)
     gen = torch.Generator().manual_seed(config.seed)
     net = SmallCNN(len(labels), config.width, config.dropout).to(device)

@@ -15,24 +15,18 @@ nodes (ids are ``model:model_version:case:label``), so re-runs are idempotent.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Protocol
+from typing import Any
 
 from graph_engine.errors import ModelError
-from models import cypher
+from graph_engine.predictions import PredictionKind, replace_predictions
+from graph_engine.runs import RunClient, open_run
 from models.records import InferenceReport
 
-CHUNK = 5000
 
-
-class RunClient(Protocol):
-    """The part of ``graph_engine.client.GraphClient`` this module uses."""
-
-    def run_in_transaction(self, fn: Any) -> Any: ...
-
-    def create_run(self, kind: str, algorithm: str, params: dict[str, Any]) -> str: ...
-
-    def finish_run(self, run_id: str, metrics: dict[str, Any], status: str = "succeeded") -> None: ...
+#: Diagnosis nodes: OF the case (created from the input record), SUGGESTS the disease
+#: when the label maps to one (which must be in the graph); one model's replace each other.
+DIAGNOSIS = PredictionKind(label="Diagnosis", for_label="Case", for_rel="OF", object_label="Disease",
+                           object_rel="SUGGESTS", scope=("model",), create_targets=True)
 
 
 @dataclass(frozen=True)
@@ -45,8 +39,22 @@ class WriteSummary:
     skipped: int
 
 
+def label_disease_records(model: Any) -> list[Any]:
+    """The Disease nodes a model's label map names (``NodeRecord``, source ``medkg-models``).
+
+    Diagnosis write-back refuses a suggested disease that is not in the graph; a
+    user whose graph lacks them loads these first (``GraphClient.upsert_nodes``),
+    explicitly, as the demo does.
+    """
+    from graph_engine.records import NodeRecord
+
+    info = getattr(model, "label_info", {})
+    return [NodeRecord("Disease", li.disease_id, li.disease_name or li.disease_id, source="medkg-models")
+            for _, li in sorted(info.items()) if li.disease_id]
+
+
 def diagnosis_rows(model: Any, report: InferenceReport, top_k: int) -> list[dict[str, Any]]:
-    """Parameter rows for :data:`models.cypher.MERGE_DIAGNOSES` (pure; no database).
+    """One row per (case, label) kept (pure; no database).
 
     Args:
         model: a loaded model (its ``manifest`` and ``label_info`` name the ids).
@@ -90,7 +98,8 @@ def write_diagnoses(
         :class:`WriteSummary`.
 
     Raises:
-        ModelError: nothing to write. Database errors propagate after the Run is
+        ModelError: nothing to write, or a suggested Disease is not in the graph (the error
+            names it; nothing is written). Database errors propagate after the Run is
             marked ``failed``; the previous run's Diagnosis nodes stay in place.
     """
     if not report.predictions:
@@ -102,33 +111,15 @@ def write_diagnoses(
         "model": man["name"], "model_version": man["model_version"], "kind": man["kind"],
         "top_k": top_k, "input": source,
     }
-    run_id = client.create_run("diagnose", man["name"], params)
-    common = {
-        "run_id": run_id,
-        "model": man["name"],
-        "model_version": man["model_version"],
-        "method": man["model"]["architecture"],
-        "created_at": datetime.now(timezone.utc).isoformat(),
-    }
-
-    def work(tx: Any) -> None:
-        for s in range(0, len(rows), CHUNK):
-            tx.run(cypher.MERGE_DIAGNOSES, {**common, "rows": rows[s : s + CHUNK]}).consume()
-        for s in range(0, len(case_ids), CHUNK):
-            tx.run(
-                cypher.DELETE_STALE_DIAGNOSES,
-                {"case_ids": case_ids[s : s + CHUNK], "model": man["name"], "run_id": run_id},
-            ).consume()
-        tx.run(cypher.LINK_RUN, {"run_id": run_id}).consume()
-
-    try:
-        client.run_in_transaction(work)
-    except BaseException:
-        client.finish_run(run_id, {"error": "write failed; nothing committed"}, status="failed")
-        raise
-    metrics = {
-        "read": report.read, "cases": len(case_ids), "diagnoses": len(rows), "skipped": len(report.skipped),
-        "skipped_by_reason": report.skipped_by_reason(),
-    }
-    client.finish_run(run_id, metrics)
-    return WriteSummary(run_id, len(case_ids), len(rows), len(report.skipped))
+    with open_run(client, "diagnose", man["name"], params) as run:
+        common = {"model": man["name"], "model_version": man["model_version"],
+                  "method": man["model"]["architecture"]}
+        pred_rows = [{"id": r["id"], "for": r["case_id"], "object": r["disease_id"],
+                      "props": {"label": r["label"], "probability": r["probability"], "score": r["probability"],
+                                "rank": r["rank"], **common}} for r in rows]
+        replace_predictions(client, run.id, DIAGNOSIS, case_ids, pred_rows, error=ModelError)
+        run.metrics.update({
+            "read": report.read, "cases": len(case_ids), "diagnoses": len(rows), "skipped": len(report.skipped),
+            "skipped_by_reason": report.skipped_by_reason(),
+        })
+    return WriteSummary(run.id, len(case_ids), len(rows), len(report.skipped))

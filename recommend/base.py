@@ -27,6 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from graph_engine.errors import ModelError, RecommendError
+from graph_engine.registry import Registry
 from graph_engine.export import GraphTables
 
 from recommend.data import IndicationData, as_id_list
@@ -383,45 +384,6 @@ def _unflatten(obj: Any, arrays: Mapping[str, np.ndarray]) -> Any:
 
 # ----- registry ------------------------------------------------------------------
 R = TypeVar("R", bound=type[Recommender])
-_REGISTRY: dict[str, type[Recommender]] = {}
-
-
-def register(name: str) -> Callable[[R], R]:
-    """Class decorator: make a recommender resolvable by ``name``."""
-
-    def deco(cls: R) -> R:
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise RecommendError(f"recommender name {name!r} is already registered by {_REGISTRY[name].__name__}")
-        cls.name = name
-        _REGISTRY[name] = cls
-        return cls
-
-    return deco
-
-
-def available() -> list[str]:
-    """Registered recommender names."""
-    _ensure_loaded()
-    return sorted(_REGISTRY)
-
-
-def get_recommender(name: str, **params: Any) -> Recommender:
-    """Instantiate a recommender by name (``"cf"``, ``"content"``, ``"ppr"``, ``"gnn"``, ``"hybrid"`` ...).
-
-    Raises:
-        RecommendError: unknown name or bad parameters.
-    """
-    _ensure_loaded()
-    try:
-        cls = _REGISTRY[name]
-    except KeyError:
-        raise RecommendError(f"unknown recommender {name!r}; choose one of {', '.join(sorted(_REGISTRY))}") from None
-    try:
-        return cls(**params)
-    except TypeError as e:
-        raise RecommendError(f"bad parameters for recommender {name!r}: {e}") from e
-
-
 def _ensure_loaded() -> None:
     # importing the modules runs their @register decorators
     import recommend.baselines  # noqa: F401
@@ -430,6 +392,39 @@ def _ensure_loaded() -> None:
     import recommend.gnn  # noqa: F401
     import recommend.graph  # noqa: F401
     import recommend.hybrid  # noqa: F401
+
+
+#: Recommender classes by name (:class:`graph_engine.registry.Registry`).
+RECOMMENDERS: Registry[type[Recommender]] = Registry("recommender", RecommendError, loader=_ensure_loaded)
+
+
+def register(name: str) -> Callable[[R], R]:
+    """Class decorator: make a recommender resolvable by ``name``."""
+
+    def deco(cls: R) -> R:
+        RECOMMENDERS.add(name, cls)
+        cls.name = name
+        return cls
+
+    return deco
+
+
+def available() -> list[str]:
+    """Registered recommender names."""
+    return RECOMMENDERS.names()
+
+
+def get_recommender(name: str, **params: Any) -> Recommender:
+    """Instantiate a recommender by name (``"cf"``, ``"content"``, ``"ppr"``, ``"gnn"``, ``"hybrid"`` ...).
+
+    Raises:
+        RecommendError: unknown name or bad parameters.
+    """
+    cls = RECOMMENDERS.get(name)
+    try:
+        return cls(**params)
+    except TypeError as e:
+        raise RecommendError(f"bad parameters for recommender {name!r}: {e}") from e
 
 
 def check_targets(ids: Sequence[str]) -> list[str]:

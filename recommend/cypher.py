@@ -13,52 +13,17 @@ from graph_engine.schema import default_schema
 TARGET_LABELS: tuple[str, ...] = ("Disease", "Patient")
 
 
-def _target(label: str) -> str:
+def check_target_label(label: str) -> str:
+    """``label`` if recommendations may target it (``Disease``, ``Patient``), else SchemaError."""
     if label not in TARGET_LABELS:
         raise SchemaError(f"recommendation target label must be one of {TARGET_LABELS}, got {label!r}")
     return default_schema().check_label(label)
 
 
-def delete_recommendations(label: str) -> str:
-    """Delete the recommendations of one method for a batch of targets.
-
-    Params: ``$targets`` (list of target ids), ``$method``.
-    """
-    return (
-        f"UNWIND $targets AS tid\n"
-        f"MATCH (t:{_target(label)} {{id: tid}})<-[:FOR]-(r:Recommendation {{method: $method}})\n"
-        f"DETACH DELETE r"
-    )
-
-
-def create_recommendations(label: str) -> str:
-    """Create Recommendation nodes linked to their drug, target and run.
-
-    Params: ``$rows`` with keys ``id, target, drug, score, rank, method, model, model_version,
-    run_id, created_at (ISO 8601), explanation (JSON string), explanation_paths (list of str),
-    flags (list of str)``.
-    """
-    return (
-        f"UNWIND $rows AS row\n"
-        f"MATCH (t:{_target(label)} {{id: row.target}})\n"
-        f"MATCH (d:Drug {{id: row.drug}})\n"
-        f"CREATE (r:Recommendation {{id: row.id, score: row.score, rank: row.rank, method: row.method,\n"
-        f"  model: row.model, model_version: row.model_version, run_id: row.run_id,\n"
-        f"  created_at: datetime(row.created_at), explanation: row.explanation,\n"
-        f"  explanation_paths: row.explanation_paths, flags: row.flags}})\n"
-        f"CREATE (r)-[:RECOMMENDS]->(d)\n"
-        f"CREATE (r)-[:FOR]->(t)\n"
-        f"WITH r, row\n"
-        f"OPTIONAL MATCH (run:Run {{id: row.run_id}})\n"
-        f"FOREACH (_ IN CASE WHEN run IS NULL THEN [] ELSE [1] END | CREATE (r)-[:PRODUCED_BY]->(run))\n"
-        f"RETURN count(r) AS created"
-    )
-
-
 def read_recommendations(label: str) -> str:
     """Read a target's current recommendations, best first. Params: ``$target``, ``$method`` (or null)."""
     return (
-        f"MATCH (t:{_target(label)} {{id: $target}})<-[:FOR]-(r:Recommendation)-[:RECOMMENDS]->(d:Drug)\n"
+        f"MATCH (t:{check_target_label(label)} {{id: $target}})<-[:FOR]-(r:Recommendation)-[:RECOMMENDS]->(d:Drug)\n"
         f"WHERE $method IS NULL OR r.method = $method\n"
         f"RETURN d.id AS drug, r.score AS score, r.rank AS rank, r.method AS method, r.run_id AS run_id,\n"
         f"  r.explanation AS explanation, r.flags AS flags\n"

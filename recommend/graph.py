@@ -21,6 +21,7 @@ from sklearn.linear_model import LogisticRegression
 
 from graph_engine.errors import RecommendError
 from graph_engine.export import GraphTables
+from graph_engine.scoring.walk import ppr_walk, ppr_walk_dampings, seed_columns
 
 from recommend.base import Explanation, PathContribution, Recommender, register
 from recommend.data import DISEASE, DRUG, IndicationData
@@ -35,92 +36,20 @@ PPR_REL_TYPES: tuple[str, ...] = (
 )
 
 
-def _walk_operator(a: sp.csr_matrix) -> tuple[sp.csr_matrix, np.ndarray]:
-    """``P^T`` (``P`` the row-stochastic transition matrix of ``a``) and the dangling-node mask."""
-    deg = np.asarray(a.sum(axis=1)).ravel()
-    inv = np.where(deg > 0, 1.0 / np.maximum(deg, 1e-12), 0.0).astype(np.float32)
-    return sp.csr_matrix((sp.diags(inv) @ a).T, dtype=np.float32), deg == 0
-
-
-def _seed_columns(n: int, seed_nodes: np.ndarray) -> np.ndarray:
-    """``(n, S)`` restart distributions, one per seed node."""
-    s = np.zeros((n, len(seed_nodes)), dtype=np.float32)
-    s[seed_nodes, np.arange(len(seed_nodes))] = 1.0
-    return s
-
-
-def personalized_pagerank(
-    a: sp.csr_matrix, seeds: np.ndarray, alpha: float = 0.15, iters: int = 40, tol: float = 1e-7
-) -> np.ndarray:
-    """Batch personalized PageRank by power iteration (internal; see ``graph_engine.scoring``).
-
-    ``r <- alpha * s + (1 - alpha) * P^T r`` with ``P`` the row-stochastic transition
-    matrix of ``a``; dangling nodes restart at the seed.
-
-    Args:
-        a: ``(N, N)`` adjacency (use a symmetric one for an undirected walk).
-        seeds: ``(N, B)`` restart distributions (columns sum to 1).
-        alpha: restart probability.
-
-    Shapes:
-        return: ``(N, B)`` float32, columns sum to 1.
-    """
-    pt, dangling = _walk_operator(a)
-    s = np.asarray(seeds, dtype=np.float32)
-    r = s.copy()
-    for _ in range(iters):
-        lost = r[dangling].sum(axis=0, keepdims=True)
-        nxt = alpha * s + (1 - alpha) * (pt @ r + s * lost)
-        if np.abs(nxt - r).sum() < tol * r.shape[1]:
-            r = nxt
-            break
-        r = nxt
-    return r.astype(np.float32)
-
-
-def personalized_pagerank_alphas(
-    a: sp.csr_matrix, seeds: np.ndarray, alphas: tuple[float, ...], iters: int = 40
-) -> list[np.ndarray]:
-    """:func:`personalized_pagerank` at several restart probabilities from one walk.
-
-    With ``M`` the walk operator (``P^T``, dangling mass back to the seed), which does
-    not depend on ``alpha``, ``iters`` steps of the power iteration from ``r = s`` give
-    ``alpha * sum_{k<iters} (1 - alpha)^k M^k s + (1 - alpha)^iters M^iters s``.
-    The ``M^k s`` are computed once and summed with each alpha's weights, so three
-    alphas cost one walk (``iters`` sparse products) instead of three. The same
-    numbers as :func:`personalized_pagerank` run for ``iters`` iterations (it may stop
-    earlier, at its tolerance; the difference is below that tolerance).
-
-    Shapes:
-        seeds: ``(N, B)``; return: one ``(N, B)`` float32 array per alpha.
-    """
-    pt, dangling = _walk_operator(a)
-    s = np.asarray(seeds, dtype=np.float32)
-    w = s.copy()  # M^k s
-    acc = [np.float32(al) * w for al in alphas]
-    decay = [1.0] * len(alphas)  # (1 - alpha)^k
-    for k in range(1, iters + 1):
-        w = pt @ w + s * w[dangling].sum(axis=0, keepdims=True)
-        for j, al in enumerate(alphas):
-            decay[j] *= 1.0 - al
-            acc[j] += np.float32(decay[j] if k == iters else al * decay[j]) * w
-    return [x.astype(np.float32) for x in acc]
-
-
 def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
                     alpha: float = 0.15, iters: int = 30, device: str = "cpu") -> np.ndarray:
     """PPR mass on the drug block for each seed node.
 
-    ``device="cpu"`` runs the SciPy power iteration here (same numbers as
-    ``graph_engine.scoring.personalized_pagerank`` on the CPU, without importing
-    torch); any other device (``"cuda"``, ``"auto"``) delegates to
-    ``graph_engine.scoring`` and its torch back end.
+    ``device="cpu"`` runs the fixed-length SciPy walk of
+    ``graph_engine.scoring.walk.ppr_walk`` (``alpha`` is the restart probability,
+    ``1 - damping``); any other device (``"cuda"``, ``"auto"``) runs
+    ``graph_engine.scoring.personalized_pagerank`` and its torch back end.
 
     Shapes:
         return: ``(S, n_drugs)`` float32.
     """
     if device == "cpu":
-        r = personalized_pagerank(a, _seed_columns(a.shape[0], seed_nodes), alpha=alpha, iters=iters)
+        r = ppr_walk(a, seed_columns(a.shape[0], seed_nodes), damping=1.0 - alpha, max_iter=iters)
         return np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T)
     from graph_engine.scoring import personalized_pagerank as shared_ppr
 
@@ -136,10 +65,10 @@ def ppr_drug_scores(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n
 def ppr_drug_scores_alphas(a: sp.csr_matrix, seed_nodes: np.ndarray, drug_start: int, n_drugs: int,
                            alphas: tuple[float, ...], iters: int = 30, device: str = "cpu") -> list[np.ndarray]:
     """:func:`ppr_drug_scores` at several restart probabilities: on the CPU from one walk
-    (:func:`personalized_pagerank_alphas`), on a torch device one iteration per alpha."""
+    (``graph_engine.scoring.walk.ppr_walk_dampings``), on a torch device one iteration per alpha."""
     if device != "cpu":
         return [ppr_drug_scores(a, seed_nodes, drug_start, n_drugs, al, iters, device) for al in alphas]
-    walks = personalized_pagerank_alphas(a, _seed_columns(a.shape[0], seed_nodes), tuple(alphas), iters)
+    walks = ppr_walk_dampings(a, seed_columns(a.shape[0], seed_nodes), [1.0 - al for al in alphas], iters)
     return [np.ascontiguousarray(r[drug_start:drug_start + n_drugs].T) for r in walks]
 
 

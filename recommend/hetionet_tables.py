@@ -1,8 +1,9 @@
 """A minimal reader of the shared Hetionet files into :class:`GraphTables`.
 
 Only for evaluating recommenders without Neo4j: it follows the same label,
-id and relationship conventions as the ingest loader (``recommend/hetionet.toml``)
-so a model fitted here and one fitted on ``client.export`` see the same graph.
+id and relationship conventions as the ingest loader (the one mapping,
+``graph_engine/mappings/hetionet.toml``), so a model fitted here and one fitted
+on ``client.export`` see the same graph (the same ``GraphTables.fingerprint()``).
 
 Example:
     >>> tables = read_hetionet(default_hetionet_dir())   # or any folder with the Hetionet files
@@ -13,10 +14,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
-import tomllib
 from collections import defaultdict
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
@@ -24,6 +22,7 @@ import numpy as np
 
 from graph_engine.errors import IngestError
 from graph_engine.export import EdgeList, GraphTables
+from graph_engine.hetionet import MappingError, default_mapping
 
 NODES_FILE = "hetionet-v1.0-nodes.tsv"
 EDGES_GLOB = ("hetionet-v1.0-edges.sif.gz", "hetionet-v1.0-edges-sample.sif.gz")
@@ -39,26 +38,19 @@ def default_hetionet_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "shared" / "data" / "hetionet"
 
 
-@lru_cache(maxsize=1)
-def _mapping() -> tuple[dict[str, tuple[str, str]], dict[str, str]]:
-    data = tomllib.loads(resources.files("recommend").joinpath("hetionet.toml").read_text(encoding="utf-8"))
-    kinds = {k: (v[0], v[1]) for k, v in data["kinds"].items()}
-    return kinds, dict(data["metaedges"])
-
-
 def _node(raw: str, path: Path, line: int) -> tuple[str, str]:
-    kinds, _ = _mapping()
-    kind, sep, local = raw.partition("::")
-    if not sep or kind not in kinds:
-        raise IngestError(f"node {raw!r} is not 'Kind::id' with a known kind {sorted(kinds)}", str(path), line)
-    label, prefix = kinds[kind]
-    return label, prefix + local
+    try:
+        _, label, curie = default_mapping().curie(raw)
+    except MappingError as e:
+        raise IngestError(str(e), str(path), line) from None
+    return label, curie
 
 
 def read_hetionet(
     directory: str | Path,
     edges_file: str | None = None,
     labels: Iterable[str] | None = None,
+    nodes_file: str = NODES_FILE,
 ) -> GraphTables:
     """Read ``hetionet-v1.0-nodes.tsv`` and the edges SIF into GraphTables.
 
@@ -66,12 +58,13 @@ def read_hetionet(
         directory: folder with the Hetionet files.
         edges_file: SIF(.gz) name; default the full edges file if present, else the sample.
         labels: keep only these labels (and edges between them); default all.
+        nodes_file: the nodes TSV's name in ``directory``.
 
     Raises:
         IngestError: a file is missing or a line is malformed.
     """
     d = Path(directory)
-    nodes_path = d / NODES_FILE
+    nodes_path = d / nodes_file
     if edges_file is None:
         found = [d / n for n in EDGES_GLOB if (d / n).exists()]
         if not found:
@@ -95,7 +88,7 @@ def read_hetionet(
                 ids[label].append(nid)
     tables = GraphTables(nodes={l: np.asarray(v, dtype=object) for l, v in ids.items()})
     index = tables.index_maps()
-    _, metaedges = _mapping()
+    mapping = default_mapping()
     src_l: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     dst_l: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     opener = gzip.open if edges_path.suffix == ".gz" else open
@@ -106,8 +99,10 @@ def read_hetionet(
             if len(row) != 3:
                 raise IngestError(f"expected 3 tab-separated fields, got {len(row)}", str(edges_path), n)
             s, me, t = row
-            if me not in metaedges:
-                raise IngestError(f"unknown metaedge {me!r}", str(edges_path), n)
+            try:
+                rel = mapping.metaedge(me)[1]
+            except MappingError as e:
+                raise IngestError(str(e), str(edges_path), n) from None
             sl, sid = _node(s, edges_path, n)
             tl, tid = _node(t, edges_path, n)
             if keep is not None and (sl not in keep or tl not in keep):
@@ -115,8 +110,8 @@ def read_hetionet(
             try:
                 si, ti = index[sl][sid], index[tl][tid]
             except KeyError as e:
-                raise IngestError(f"edge endpoint {e.args[0]!r} is not in {NODES_FILE}", str(edges_path), n) from None
-            key = (sl, metaedges[me], tl)
+                raise IngestError(f"edge endpoint {e.args[0]!r} is not in {nodes_file}", str(edges_path), n) from None
+            key = (sl, rel, tl)
             src_l[key].append(si)
             dst_l[key].append(ti)
     for key in src_l:

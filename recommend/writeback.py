@@ -12,35 +12,38 @@ Shape::
 supporting paths with their contributions; ``explanation_paths`` repeats them as
 readable strings for Cypher users.
 
-Atomicity: all deletions of the previous recommendations (same target, same
-method) and all creations of a run happen in ONE transaction
-(``client.run_in_transaction``); if anything fails, including a row whose drug
-or target is not in the graph, the transaction rolls back and the previous
-recommendations stay. The ``Run`` node records success or failure.
+Atomicity: the one prediction write-back
+(:func:`graph_engine.predictions.replace_predictions`): all deletions of the
+previous recommendations (same target, same method) and all creations of a run
+happen in ONE transaction; if anything fails, including a row whose drug or
+target is not in the graph, the transaction rolls back and the previous
+recommendations stay. The ``Run`` (:func:`graph_engine.runs.open_run`) records
+success or failure.
 """
 
 from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Iterable, Sequence
 
-from graph_engine.batching import batched
 from graph_engine.errors import RecommendError
+from graph_engine.predictions import PredictionKind, replace_predictions
+from graph_engine.runs import RunClient, open_run
 
 from recommend.base import Recommender
-from recommend.cypher import create_recommendations, delete_recommendations
+from recommend.cypher import check_target_label
 from recommend.data import as_id_list
 
+#: Row keys that are not node properties (they name the nodes it links to).
+_LINK_KEYS = ("id", "target", "drug", "run_id", "created_at")
 
-class WritebackClient(Protocol):
-    """What write-back needs from ``graph_engine.client.GraphClient``."""
 
-    def run_in_transaction(self, fn: Any) -> Any: ...
-
-    def create_run(self, kind: str, algorithm: str, params: dict[str, Any]) -> str: ...
-
-    def finish_run(self, run_id: str, metrics: dict[str, Any], status: str = "succeeded") -> None: ...
+#: How Recommendation nodes attach: FOR the target, RECOMMENDS the drug; one method's replace each other.
+def recommendation_kind(target_label: str = "Disease") -> PredictionKind:
+    """The :class:`~graph_engine.predictions.PredictionKind` of recommendations for ``target_label``."""
+    return PredictionKind(label="Recommendation", for_label=check_target_label(target_label), for_rel="FOR", object_label="Drug",
+                          object_rel="RECOMMENDS", scope=("method",))
 
 
 def recommendation_rows(
@@ -54,7 +57,7 @@ def recommendation_rows(
     created_at: str | None = None,
     flags: dict[tuple[str, str], list[str]] | None = None,
 ) -> list[dict[str, Any]]:
-    """Parameter rows for :func:`recommend.cypher.create_recommendations`."""
+    """One row per recommended drug, for :func:`write_recommendations`."""
     targets = as_id_list(target_ids)
     ids, scores = model.recommend(targets, k=k, exclude_known=exclude_known)
     when = created_at or datetime.now(timezone.utc).isoformat()
@@ -79,14 +82,15 @@ def recommendation_rows(
 
 
 def write_recommendations(
-    client: WritebackClient,
+    client: RunClient,
     rows: Sequence[dict[str, Any]],
     method: str,
     target_label: str = "Disease",
     targets: Sequence[str] | None = None,
     batch_size: int = 5000,
 ) -> int:
-    """Replace ``method``'s recommendations for the rows' targets, in one transaction.
+    """Replace ``method``'s recommendations for the rows' targets, in one transaction
+    (:func:`graph_engine.predictions.replace_predictions`).
 
     Args:
         client: the graph client.
@@ -103,31 +107,18 @@ def write_recommendations(
     Raises:
         RecommendError: a row's target or drug is missing from the graph (nothing is changed).
     """
-    tids = sorted(set(targets if targets is not None else (r["target"] for r in rows)))
-    delete_q = delete_recommendations(target_label)
-    create_q = create_recommendations(target_label)
-
-    def work(tx: Any) -> int:
-        for chunk in batched(tids, batch_size):
-            tx.run(delete_q, {"targets": chunk, "method": method})
-        created = 0
-        for chunk in batched(rows, batch_size):
-            res = tx.run(create_q, {"rows": chunk})
-            rec = res.single() if hasattr(res, "single") else None
-            n = int(rec["created"]) if rec is not None else len(chunk)
-            if n != len(chunk):
-                # raising inside the transaction function rolls everything back
-                raise RecommendError(
-                    f"{len(chunk) - n} recommendation rows name a {target_label} or Drug id that is not in the graph; "
-                    "nothing was written")
-        created += len(rows)
-        return created
-
-    return int(client.run_in_transaction(work))
+    run_id = str(rows[0]["run_id"]) if rows else ""
+    created_at = str(rows[0]["created_at"]) if rows else None
+    pred_rows = [{"id": r["id"], "for": r["target"], "object": r["drug"],
+                  "props": {k: v for k, v in r.items() if k not in _LINK_KEYS}} for r in rows]
+    return replace_predictions(client, run_id, recommendation_kind(target_label),
+                               targets if targets is not None else [], pred_rows,
+                               scope_values={"method": method}, created_at=created_at,
+                               batch_size=batch_size, error=RecommendError)
 
 
 def run_writeback(
-    client: WritebackClient,
+    client: RunClient,
     model: Recommender,
     target_ids: str | Iterable[str],
     k: int | None = 10,
@@ -141,14 +132,10 @@ def run_writeback(
     the previous recommendations are then untouched.
     """
     targets = as_id_list(target_ids)
-    run_id = client.create_run("recommend", model.name, {
-        "model_version": model.model_version, "k": k, "targets": len(targets), "target_label": target_label,
-        "exclude_known": exclude_known, **{f"param_{a}": v for a, v in model.params().items()}})
-    try:
-        rows = recommendation_rows(model, targets, k, run_id, explain=explain, exclude_known=exclude_known)
+    params = {"model_version": model.model_version, "k": k, "targets": len(targets), "target_label": target_label,
+              "exclude_known": exclude_known, **{f"param_{a}": v for a, v in model.params().items()}}
+    with open_run(client, "recommend", model.name, params) as run:
+        rows = recommendation_rows(model, targets, k, run.id, explain=explain, exclude_known=exclude_known)
         created = write_recommendations(client, rows, model.name, target_label, targets=targets)
-    except Exception as e:
-        client.finish_run(run_id, {"error": f"{type(e).__name__}: {e}"[:1000]}, status="failed")
-        raise
-    client.finish_run(run_id, {"created": created, "targets": len(targets)})
-    return run_id, created
+        run.metrics.update(created=created, targets=len(targets))
+    return run.id, created

@@ -32,7 +32,7 @@ PER_KIND_CAP = {"DaG": 40, "CbG": 12, "CcSE": 6, "DpS": 12, "DlA": 6, "CrC": 4, 
 def main(src: Path, out: Path) -> None:
     names = {}
     with open(src / "hetionet-v1.0-nodes.tsv", encoding="utf-8") as fh:
-        header = next(fh)
+        next(fh)  # header
         for line in fh:
             hid, name, kind = line.rstrip("\r\n").split("\t")
             names[hid] = (name, kind)

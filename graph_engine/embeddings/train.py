@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from graph_engine.devices import torch_device
 from graph_engine.errors import ModelError
 from graph_engine.export import EdgeKey, GraphTables
 from graph_engine.embeddings.data import reverse_key, to_hetero_data
@@ -221,14 +222,6 @@ def _build_model(meta: dict[str, Any], config: EmbeddingConfig) -> LinkModel:
     )
 
 
-def _resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ModelError(f"device={device!r} but CUDA is not available; use 'cpu' or 'auto'")
-    return torch.device(device)
-
-
 def _targets(tables: GraphTables, config: EmbeddingConfig) -> list[EdgeKey]:
     if config.target_edges is None:
         keys = [k for k, e in tables.edges.items() if len(e) >= 2]
@@ -317,7 +310,7 @@ def train_embeddings(
         config = EmbeddingConfig()
     elif isinstance(config, dict):
         config = EmbeddingConfig.from_dict(config)
-    device = _resolve_device(config.device)
+    device = torch_device(config.device)
     threads = torch.get_num_threads()
     if config.num_threads > 0:
         torch.set_num_threads(config.num_threads)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
+from graph_engine.registry import Registry
 from graph_engine.scoring._common import ScoringError, resolve_device
 from graph_engine.scoring.hits import HitsResult, hits
 from graph_engine.scoring.pagerank import (
@@ -23,12 +24,11 @@ from graph_engine.scoring.pagerank import (
 )
 from graph_engine.scoring.projection import project
 
-SCORERS: dict[str, Callable[..., Any]] = {
-    "pagerank": pagerank,
-    "ppr": personalized_pagerank,
-    "personalized_pagerank": personalized_pagerank,
-    "hits": hits,
-}
+#: Scorers by name (:class:`graph_engine.registry.Registry`).
+SCORERS: Registry[Callable[..., Any]] = Registry("scorer", ScoringError)
+SCORERS.register("pagerank")(pagerank)
+SCORERS.register("ppr", "personalized_pagerank")(personalized_pagerank)
+SCORERS.register("hits")(hits)
 
 
 def get_scorer(name: str) -> Callable[..., Any]:
@@ -37,10 +37,7 @@ def get_scorer(name: str) -> Callable[..., Any]:
     Raises:
         ScoringError: unknown name (the message lists the known ones).
     """
-    try:
-        return SCORERS[name]
-    except KeyError:
-        raise ScoringError(f"unknown scorer {name!r}; known: {', '.join(sorted(SCORERS))}") from None
+    return SCORERS.get(name)
 
 
 __all__ = [

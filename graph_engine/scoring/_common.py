@@ -14,6 +14,7 @@ from typing import Any, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from graph_engine.devices import check_device_name, cuda_available, resolve_device_name
 from graph_engine.errors import ScoringError
 from graph_engine.export import GraphMatrix
 
@@ -53,29 +54,18 @@ def resolve_device(device: str, backend: str, A: Any = None) -> tuple[str, str]:
     Raises:
         ScoringError: unknown names, or CUDA asked for but not available.
     """
-    if device not in ("auto", "cpu", "cuda") and not str(device).startswith("cuda:"):
-        raise ScoringError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    check_device_name(device, ScoringError)
     if backend not in ("auto", "scipy", "torch"):
         raise ScoringError(f"backend must be 'auto', 'scipy' or 'torch', got {backend!r}")
-    cuda_ok = _cuda_available()
     if device == "auto":
         on_cuda = _is_torch_tensor(A) and A.device.type == "cuda"
-        device = "cuda" if (cuda_ok or on_cuda) and backend != "scipy" else "cpu"
+        device = "cuda" if (cuda_available() or on_cuda) and backend != "scipy" else "cpu"
     if str(device).startswith("cuda"):
-        if not cuda_ok:
-            raise ScoringError(f"device={device!r} but CUDA is not available; use device='cpu' or 'auto'")
+        resolve_device_name(device, ScoringError)  # CUDA asked for without a GPU: the shared error
         if backend == "scipy":
             raise ScoringError("backend='scipy' runs on the CPU only; use backend='torch' for CUDA")
         return str(device), "torch"
     return "cpu", ("scipy" if backend == "auto" else backend)
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a hard dependency
-        return False
-    return bool(torch.cuda.is_available())
 
 
 def as_csr(A: Any, dtype: np.dtype) -> sp.csr_matrix:

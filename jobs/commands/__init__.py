@@ -1,8 +1,10 @@
 """CLI command modules, one per capability.
 
-Each module exposes ``register(root: click.Group) -> None`` that adds its
-commands to the root group (or to the shared ``ingest`` / ``enrich`` groups,
-looked up with ``root.commands[name]``). ``jobs.cli`` calls them in order.
+Each module defines its commands at module level and exposes
+``register(root: click.Group) -> None`` that adds them to the root group or to
+a shared group (``ingest``, ``enrich``, ``evaluate``), found or created by
+:func:`jobs.groups.subgroup`. ``jobs.cli`` calls them in order. Errors: the one
+wrapper :mod:`jobs.errors`; printing rows: :mod:`jobs.output`.
 """
 
 MODULES = (

@@ -15,12 +15,10 @@ from typing import Any
 import click
 
 from graph_engine.errors import MedkgError
+from jobs.errors import fail
+from jobs.groups import subgroup
 
 KIND = click.Choice(["image", "text", "sequence"])
-
-
-def _fail(e: Exception) -> click.ClickException:
-    return click.ClickException(str(e))
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -67,7 +65,7 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
     try:
         cfg = make_config(kind, config, settings)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
 
     def progress(epoch: int, total: int, stats: dict[str, float]) -> None:
@@ -79,7 +77,7 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
     try:
         art = train(kind, data, output, cfg, progress=progress)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     finally:
         if bar is not None:
             bar.close()
@@ -115,7 +113,7 @@ def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Pat
         model = load_model(model_dir, kind)
         report = predict_file(model, input_path)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -151,7 +149,7 @@ def evaluate_cmd(model_dir: Path | None, kind: str | None, data: Path, as_of: st
     try:
         metrics = evaluate(load_model(model_dir), data)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
     else:
@@ -191,7 +189,7 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
         with open_client() as client:
             summary = write_diagnoses(client, model, report, top_k=top_k, source=str(input_path))
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     click.echo(
         f"run {summary.run_id}: read {report.read}, cases {summary.cases}, diagnoses {summary.diagnoses}, "
         f"skipped {len(report.skipped)}"
@@ -201,8 +199,6 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
 
 
 def register(root: click.Group) -> None:
-    """Add ``models`` (train, predict, evaluate) and ``enrich diagnose`` when ``enrich`` exists."""
+    """Add ``models`` (train, predict, evaluate) and ``enrich diagnose``."""
     root.add_command(models_group)
-    enrich = root.commands.get("enrich") if isinstance(root, click.Group) else None
-    if isinstance(enrich, click.Group):
-        enrich.add_command(diagnose_cmd)
+    subgroup(root, "enrich").add_command(diagnose_cmd)

@@ -11,13 +11,12 @@ from pathlib import Path
 
 import click
 
+from jobs.errors import fail
+from jobs.groups import subgroup
+
 from graph_engine.errors import MedkgError
 
 _FORMATS = ["text", "jsonl", "pubmed-xml", "pubtator", "iob"]
-
-
-def _fail(err: Exception) -> None:
-    raise click.ClickException(str(err)) from err
 
 
 @click.command("extract")
@@ -36,7 +35,7 @@ def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, b
     try:
         summary = extract_to_jsonl(input_path, output, fmt=fmt, ner=not no_ner, batch_size=batch_size, n_process=n_process, max_chars=max_chars, progress=progress)
     except MedkgError as err:
-        _fail(err)
+        fail(err)
     click.echo(summary.line())
     if summary.rejected:
         click.echo(f"rejected documents are listed in {output}.rejects.tsv", err=True)
@@ -107,7 +106,7 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec,
                          train_repeat=train_repeat, partial=partial, tasks=tasks)
     except MedkgError as err:
-        _fail(err)
+        fail(err)
     click.echo(f"model: {best}")
 
 
@@ -139,7 +138,7 @@ def ner_pretrain_cmd(texts: tuple[Path, ...], output: Path, epochs: int, config:
     try:
         weights = pretrain_tok2vec(texts, output, epochs=epochs, vectors=vectors, config=config, overrides=overrides)
     except MedkgError as err:
-        _fail(err)
+        fail(err)
     click.echo(f"weights: {weights}")
 
 
@@ -164,7 +163,7 @@ def ner_evaluate_cmd(data: Path, model: Path | None, fmt: str | None, mode: str,
         nlp = _evaluation_pipeline(model, mode)
         scores = evaluate_ner(data, nlp, fmt=fmt)
     except MedkgError as err:
-        _fail(err)
+        fail(err)
     if as_json:
         click.echo(json.dumps(scores.as_dict(), indent=2))
     else:
@@ -225,7 +224,7 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
         with open_client() as client:
             written = write_documents(client, counted(docs), batch_size=batch_size)
     except MedkgError as err:
-        _fail(err)
+        fail(err)
     summary.read, summary.rejected = stats.read, stats.rejected
     click.echo(
         f"{summary.line()} · written: {written.articles} articles, {written.mentions} MENTIONS, "
@@ -236,9 +235,7 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
 
 
 def register(root: click.Group) -> None:
-    """Add ``extract``, the ``ner`` group and (if the group exists) ``ingest text``."""
+    """Add ``extract``, the ``ner`` group and ``ingest text``."""
     root.add_command(extract_cmd)
     root.add_command(ner_group)
-    ingest = root.commands.get("ingest")
-    if isinstance(ingest, click.Group):
-        ingest.add_command(ingest_text_cmd)
+    subgroup(root, "ingest").add_command(ingest_text_cmd)

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import click
 
-from jobs.cli import handle_errors
+from jobs.errors import handle_errors
+from jobs.groups import subgroup
 
 
 @click.group("synthea")
@@ -39,8 +40,7 @@ def synthea_generate(patients: int, seed: int, state: str, output: Path) -> None
 
 def register(root: click.Group) -> None:
     root.add_command(synthea_group)
-    ingest = root.commands["ingest"]
-    assert isinstance(ingest, click.Group)
+    ingest = subgroup(root, "ingest")
 
     @ingest.command("patients")
     @click.option("--format", "fmt", type=click.Choice(["synthea"]), required=True)

@@ -18,6 +18,9 @@ from typing import Any
 
 import click
 
+from jobs.errors import fail
+from jobs.groups import subgroup
+
 
 def _default_hetionet() -> str:
     from recommend.hetionet_tables import default_hetionet_dir
@@ -35,21 +38,6 @@ def _open_client() -> Any:
     from jobs.context import open_client  # the CLI owns driver creation
 
     return open_client()
-
-
-def _fail(e: Exception) -> None:
-    raise click.ClickException(str(e)) from e
-
-
-def _group(root: click.Group, name: str, help_text: str) -> click.Group:
-    """The shared group ``name`` (created when the root does not have it yet)."""
-    g = root.commands.get(name)
-    if g is None:
-        g = click.Group(name, help=help_text)
-        root.add_command(g)
-    if not isinstance(g, click.Group):
-        raise click.ClickException(f"'{name}' is a command, not a group")
-    return g
 
 
 @click.group("recommend", invoke_without_command=True)
@@ -115,7 +103,7 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
             if res.removed:
                 click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
 
 
 @recommend_group.command("fit")
@@ -146,7 +134,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
                 tables = api.export_for_recommend(client)
         path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, **params)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
     click.echo(f"fitted {method!r} on {tables.num_nodes} nodes / {tables.num_edges} edges -> {path}")
 
 
@@ -158,6 +146,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
 def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: bool) -> None:
     """Write (:Recommendation) nodes for every disease (and patient), replacing the previous run's."""
     from graph_engine.errors import MedkgError
+    from graph_engine.runs import open_run
     from recommend import api
     from recommend.cypher import LIST_PATIENTS
     from recommend.writeback import run_writeback, write_recommendations
@@ -172,24 +161,20 @@ def enrich_recommend(method: str | None, k: int, with_patients: bool, explain: b
                 safety = api.load_safety(models_dir)
                 ids = [r["id"] for r in client.read(LIST_PATIENTS, {})]
                 rows: list[dict[str, Any]] = []
-                prun = client.create_run("recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)})
-                try:
+                with open_run(client, "recommend", f"{model.name}:patients", {"k": k, "patients": len(ids)}) as prun:
                     for pid in ids:
                         res = api.patient_result(model, safety, api.patient_from_graph(client, pid), k=k)
                         for it in res.items:
-                            rows.append({"id": f"{prun}:{model.name}:{pid}:{it.drug}", "target": pid, "drug": it.drug,
-                                         "score": it.score, "rank": it.rank, "method": model.name,
+                            rows.append({"id": f"{prun.id}:{model.name}:{pid}:{it.drug}", "target": pid,
+                                         "drug": it.drug, "score": it.score, "rank": it.rank, "method": model.name,
                                          "model": type(model).__name__, "model_version": model.model_version,
-                                         "run_id": prun, "created_at": _now(), "explanation": "{}",
+                                         "run_id": prun.id, "created_at": _now(), "explanation": "{}",
                                          "explanation_paths": [], "flags": it.flags})
                     m = write_recommendations(client, rows, model.name, "Patient", targets=ids)
-                except Exception as e:
-                    client.finish_run(prun, {"error": str(e)[:1000]}, status="failed")
-                    raise
-                client.finish_run(prun, {"created": m, "targets": len(ids)})
-                click.echo(f"run {prun}: {m} recommendations for {len(ids)} patients")
+                    prun.metrics.update(created=m, targets=len(ids))
+                click.echo(f"run {prun.id}: {m} recommendations for {len(ids)} patients")
     except MedkgError as e:
-        _fail(e)
+        fail(e)
 
 
 def _now() -> str:
@@ -276,7 +261,7 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
         rows = evaluate(tables, methods=[m for m in methods.split(",") if m], splits=splits.split(","),
                         seeds=seed_list, test_frac=test_frac, params=params, progress=progress)
     except MedkgError as e:
-        _fail(e)
+        fail(e)
     table = to_markdown(summarize(rows))
     click.echo(table)
     if out:
@@ -288,8 +273,8 @@ def evaluate_recommend(source: str, data_dir: str, methods: str, splits: str, se
 def register(root: click.Group) -> None:
     """Add ``recommend`` (group + query command), ``enrich recommend`` and ``evaluate recommend``."""
     root.add_command(recommend_group)
-    _group(root, "enrich", "Batch jobs that write computed results back to the graph.").add_command(enrich_recommend)
-    _group(root, "evaluate", "Evaluate models and recommenders.").add_command(evaluate_recommend)
+    subgroup(root, "enrich").add_command(enrich_recommend)
+    subgroup(root, "evaluate").add_command(evaluate_recommend)
 
 
 if __name__ == "__main__":  # pragma: no cover - handy without the root CLI

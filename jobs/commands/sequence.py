@@ -15,11 +15,8 @@ from typing import Any
 import click
 
 from graph_engine.errors import MedkgError
-from jobs.cli import handle_errors
-
-
-def _fail(e: Exception) -> click.ClickException:
-    return click.ClickException(str(e))
+from jobs.errors import fail, handle_errors
+from jobs.groups import subgroup
 
 
 def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
@@ -50,7 +47,7 @@ def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides:
     try:
         model = train_sequence(data, output, cfg, cohort=cohort, progress=progress)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     finally:
         bar.close()
     m = json.loads((output / "metrics.json").read_text(encoding="utf-8"))
@@ -70,7 +67,7 @@ def predict_sequence_cmd(model_dir: Path | None, input_path: Path, output: Path,
         model = load_sequence_model(model_dir)
         rows, _ = predict_sequence(model, input_path, as_of)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     output.parent.mkdir(parents=True, exist_ok=True)
     tmp = output.with_name(output.name + ".tmp")
     with open(tmp, "w", encoding="utf-8") as fh:
@@ -86,7 +83,7 @@ def evaluate_sequence_cmd(model_dir: Path | None, data: Path, as_of: str | None,
     try:
         metrics = evaluate_sequence(load_sequence_model(model_dir), data, as_of)
     except MedkgError as e:
-        raise _fail(e) from e
+        fail(e)
     if as_json:
         click.echo(json.dumps(metrics, indent=2))
         return
@@ -125,6 +122,4 @@ def predict_conditions_cmd(model_dir: Path | None, input_path: Path, as_of: str,
 
 
 def register(root: click.Group) -> None:
-    enrich = root.commands.get("enrich")
-    if isinstance(enrich, click.Group):
-        enrich.add_command(predict_conditions_cmd)
+    subgroup(root, "enrich").add_command(predict_conditions_cmd)

@@ -20,16 +20,19 @@ JOINED_QUERY = (
 
 
 def demo_section(g: GraphClient) -> None:
-    from jobs.cli import print_rows
+    from jobs.output import print_rows
     from models.api import load_model, predict_file
     from models.artifacts import sample_data_path
-    from models.writeback import write_diagnoses
+    from models.writeback import label_disease_records, write_diagnoses
     from recommend import api, get_recommender
     from recommend.writeback import run_writeback
 
     click.echo("\n== Diagnosis (research use only, not a medical device): shipped text model on 20 sample notes")
     model = load_model(kind="text")
     report = predict_file(model, sample_data_path("text"))
+    labels = label_disease_records(model)  # the diseases its labels name: add those the graph lacks
+    absent = g.missing_ids("Disease", [r.id for r in labels])
+    g.upsert_nodes([r for r in labels if r.id in absent])
     summary = write_diagnoses(g, model, report, top_k=1)
     click.echo(f"read {report.read} notes = predicted {len(report.predictions)} + skipped {len(report.skipped)}; "
                f"wrote Diagnosis nodes under run {summary.run_id}")

@@ -22,7 +22,7 @@ PPR_QUERY = (
 
 
 def demo_section(g: GraphClient) -> None:
-    from jobs.cli import print_rows
+    from jobs.output import print_rows
 
     click.echo("\n== PageRank over the whole demo graph (undirected), written back as `pagerank`")
     res = pagerank_job(g, Projection())

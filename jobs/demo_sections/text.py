@@ -12,7 +12,7 @@ def demo_section(g: GraphClient) -> None:
     from ingest.text.pipeline import extract_documents, load_pipeline, sample_abstracts
     from ingest.text.readers import read_documents
     from ingest.text.writer import write_documents
-    from jobs.cli import print_rows
+    from jobs.output import print_rows
 
     path = sample_abstracts()
     click.echo(f"\n== Text extraction: {path.name} (5 abstracts written for medkg) -> Articles, MENTIONS, "

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -168,3 +167,17 @@ def test_cli_ingest_and_query_contract(graph, neo4j_env, tmp_path):
     bad = run_cli(["ingest", "graph", "--format", "hetionet", "--nodes", str(nodes), "--edges", str(broken), "--quiet"],
                   neo4j_env, check=False)
     assert bad.returncode != 0 and "line 2" in bad.stderr
+
+
+def test_hetionet_reader_and_ingest_export_give_the_same_graph(graph):
+    """One mapping: the Neo4j-free reader (recommend) and ingest -> Neo4j -> export agree exactly."""
+    from recommend.hetionet_tables import read_hetionet
+
+    nodes, edges = demo_files()
+    direct = read_hetionet(nodes.parent, edges_file=edges.name, nodes_file=nodes.name)
+    load_graph(graph, "hetionet", nodes, edges, progress=False)
+    exported = graph.export()
+    assert {l: len(v) for l, v in direct.nodes.items()} == {l: len(v) for l, v in exported.nodes.items()}
+    assert set(direct.edges) == set(exported.edges)
+    assert any(str(i).startswith("PATHWAYCOMMONS:") for i in direct.nodes.get("Pathway", []))
+    assert direct.fingerprint() == exported.fingerprint()

@@ -6,6 +6,7 @@ import os
 import stat
 import subprocess
 import sys
+import urllib.request
 
 import neo4j
 import pytest
@@ -24,7 +25,7 @@ def server(tmp_path):
     # reuse jars that are already provisioned (the test server's or the user's) to save the download
     for base in (REPO / ".medkg-test", Settings.load().home):
         lib = base / "neo4j" / settings.neo4j_version / "lib"
-        if (lib / ".complete").exists():
+        if ManagedNeo4j(Settings(home=base)).provisioned:
             srv.root.mkdir(parents=True, exist_ok=True)
             srv.lib.symlink_to(lib)
             break
@@ -54,6 +55,9 @@ def test_lifecycle(server, tmp_path):
     assert printed.returncode == 0
     assert printed.stdout.splitlines() == [f"NEO4J_URI={info.uri}", "NEO4J_USER=neo4j", f"NEO4J_PASSWORD={info.password}"]
     assert (server.log_dir / "neo4j.log").exists()
+    # Neo4j Browser is served by the managed server (medkg demo sends users there)
+    with urllib.request.urlopen(f"{info.http_uri}/browser/", timeout=30) as resp:
+        assert resp.status == 200 and b"Neo4j Browser" in resp.read()
     assert server.stop() is True
     assert not _pid_alive(info.pid)
     assert "Stopped" in (server.log_dir / "neo4j.log").read_text() or "shutdown" in (server.log_dir / "neo4j.log").read_text().lower()

@@ -25,9 +25,16 @@ def counts(graph: Any) -> dict[str, int]:
     return {k: int(v) for k, v in row.items()}
 
 
+def add_label_diseases(graph: Any, model: Any) -> None:
+    from models.writeback import label_disease_records
+
+    graph.upsert_nodes(label_disease_records(model))
+
+
 def test_text_diagnoses_written_once_per_run_and_replaced(graph: Any) -> None:
     model = load_model(kind="text")
     report = predict_file(model, SAMPLES / "sample_notes.jsonl")
+    add_label_diseases(graph, model)
     first = write_diagnoses(graph, model, report, top_k=3)
     assert counts(graph) == {"d": 60, "o": 60, "s": 60}
     assert graph.read("MATCH (c:Case) RETURN count(c) AS n")[0]["n"] == 20
@@ -68,12 +75,25 @@ class FailAtCommit:
         self.graph.finish_run(*a, **k)
 
 
+def test_missing_disease_is_refused_and_never_created(graph: Any) -> None:
+    """The rule of every prediction write-back: an object id not in the graph is refused, by name."""
+    from graph_engine.errors import ModelError
+
+    model = load_model(kind="text")
+    report = predict_file(model, SAMPLES / "sample_notes.jsonl")
+    with pytest.raises(ModelError, match=r"Disease id\(s\) not in the graph: '"):
+        write_diagnoses(graph, model, report, top_k=2)
+    assert graph.read("MATCH (n) WHERE n:Disease OR n:Diagnosis OR n:Case RETURN count(n) AS n")[0]["n"] == 0
+    assert [r["s"] for r in graph.read("MATCH (r:Run) RETURN r.status AS s")] == ["failed"]
+
+
 def test_failed_run_leaves_previous_diagnoses(graph: Any) -> None:
     model = load_model(kind="text")
     report = predict_file(model, SAMPLES / "sample_notes.jsonl")
+    add_label_diseases(graph, model)
     ok = write_diagnoses(graph, model, report, top_k=2)
     before = graph.read("MATCH (d:Diagnosis) RETURN d.id AS id, d.run_id AS run ORDER BY id")
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="boom before commit"):
         write_diagnoses(FailAtCommit(graph), model, report, top_k=3)
     assert graph.read("MATCH (d:Diagnosis) RETURN d.id AS id, d.run_id AS run ORDER BY id") == before
     assert {r["run"] for r in before} == {ok.run_id}
@@ -107,6 +127,9 @@ def test_enrich_diagnose_cli(graph: Any, neo4j_env: dict[str, str]) -> None:
     from jobs.cli import main
 
     args = ["enrich", "diagnose", "--kind", "text", "--input", str(SAMPLES / "sample_notes.jsonl")]
+    res = CliRunner().invoke(main, args, env=neo4j_env)
+    assert res.exit_code == 1 and "not in the graph" in res.output  # the label's diseases must be loaded first
+    add_label_diseases(graph, load_model(kind="text"))
     res = CliRunner().invoke(main, args, env=neo4j_env)
     assert res.exit_code == 0, res.output
     assert "cases 20, diagnoses 60" in res.output

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import neo4j
 import networkx as nx
 import numpy as np
 import pytest
@@ -66,7 +67,7 @@ def test_rerun_replaces_property_and_failed_run_leaves_old_values(demo):
     before = stored(demo, "pagerank")
     ids = list(before)
     bad_values = [0.5] * (len(ids) - 1) + [{"not": "a property value"}]
-    with pytest.raises(Exception):
+    with pytest.raises(neo4j.exceptions.CypherTypeError):
         replace_property(demo, {"Disease": (ids, bad_values)}, "pagerank", "run-bad", batch_size=100)
     assert stored(demo, "pagerank") == before  # the whole replacement rolled back
 
@@ -94,6 +95,51 @@ def test_ppr_top_k_matches_networkx_for_a_seed(demo):
         "MATCH (n {id: d.ppr_ids[i]}) RETURN labels(n)[0] AS label, n.name AS name, d.ppr_scores[i] AS score",
         {"id": seed})
     assert len(read_back) == 10 and {r["label"] for r in read_back} <= {"Drug", "Gene"}
+
+
+class FailWhenWriting:
+    """A client whose transactions fail just before commit when they wrote ``prop``."""
+
+    def __init__(self, graph, prop):
+        self.graph, self.prop = graph, prop
+
+    def __getattr__(self, name):
+        return getattr(self.graph, name)
+
+    def run_in_transaction(self, fn):
+        prop = self.prop
+
+        class Spy:
+            wrote = False
+
+            def run(self, query, parameters=None, **kw):
+                self.wrote = self.wrote or prop in repr(parameters) + repr(kw)
+                return tx_box[0].run(query, parameters, **kw)
+
+        tx_box = []
+
+        def work(tx):
+            tx_box.append(tx)
+            spy = Spy()
+            out = fn(spy)
+            if spy.wrote:
+                raise RuntimeError(f"connection lost before commit of {prop}")
+            return out
+
+        return self.graph.run_in_transaction(work)
+
+
+def test_ppr_ids_and_scores_are_replaced_in_one_transaction(demo):
+    """A failure while writing the scores must not leave new ids next to old scores."""
+    seeds = ["DOID:2377", "DOID:9352"]
+    ppr_job(demo, seeds=seeds, k=10, target_labels=("Drug", "Gene"))
+    q = "MATCH (d:Disease) WHERE d.id IN $ids RETURN d.id AS id, d.ppr_ids AS ids, d.ppr_scores AS s ORDER BY id"
+    before = demo.read(q, {"ids": seeds})
+    with pytest.raises(RuntimeError, match="before commit of ppr_scores"):
+        ppr_job(FailWhenWriting(demo, "ppr_scores"), seeds=seeds, k=5, target_labels=("Drug",))
+    assert demo.read(q, {"ids": seeds}) == before
+    statuses = [r["s"] for r in demo.read("MATCH (r:Run) RETURN r.status AS s ORDER BY r.started_at")]
+    assert statuses == ["succeeded", "failed"]
 
 
 def test_embeddings_written_with_vector_index_and_similar(demo, tmp_path):

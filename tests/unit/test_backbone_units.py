@@ -99,11 +99,11 @@ def test_lucene_escape():
 def test_hetionet_mapping_covers_every_kind_and_metaedge():
     het = HetionetFormat()
     schema = default_schema()
-    for label, _ in het.kinds.values():
+    for label, _ in het.mapping.kinds.values():
         schema.check_label(label)
-    for s_kind, rel, t_kind in het.metaedges.values():
+    for s_kind, rel, t_kind in het.mapping.metaedges.values():
         schema.check_relationship_type(rel)
-        assert s_kind in het.kinds and t_kind in het.kinds
+        assert s_kind in het.mapping.kinds and t_kind in het.mapping.kinds
     assert het.curie("Compound::DB00997") == ("Compound", "Drug", "DRUGBANK:DB00997")
     assert het.curie("Gene::5742")[2] == "NCBIGene:5742"
     assert het.curie("Pathway::WP100_r1")[2] == "WIKIPATHWAYS:WP100_r1"
@@ -177,6 +177,17 @@ def test_tables_to_matrix_and_fingerprint():
         {"Drug": ["a", "b"], "Disease": ["d", "e"]},
         {("Disease", "RESEMBLES", "Disease"): [("d", "e", 1.0)],
          ("Drug", "TREATS", "Disease"): [("b", "e", 1.0), ("a", "d", 2.0)]},
+    ).fingerprint()
+    # the fingerprint is about content: node order and repeated edges do not change it, an edge does
+    assert t.fingerprint() == tables_from_edges(
+        {"Drug": ["b", "a"], "Disease": ["e", "d"]},
+        {("Drug", "TREATS", "Disease"): [("b", "e", 1.0), ("a", "d", 2.0), ("a", "d", 2.0)],
+         ("Disease", "RESEMBLES", "Disease"): [("d", "e", 1.0)]},
+    ).fingerprint()
+    assert t.fingerprint() != tables_from_edges(
+        {"Drug": ["a", "b"], "Disease": ["d", "e"]},
+        {("Drug", "TREATS", "Disease"): [("a", "e", 2.0), ("b", "d", 1.0)],
+         ("Disease", "RESEMBLES", "Disease"): [("d", "e", 1.0)]},
     ).fingerprint()
     with pytest.raises(KeyError, match="not in this matrix"):
         m.index_of("Gene", "a")

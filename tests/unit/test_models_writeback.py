@@ -8,51 +8,25 @@ from typing import Any
 import pytest
 
 from graph_engine.errors import ModelError
-from models import cypher, load_model, predict_records
+from models import load_model, predict_records
 from models.records import InferenceReport, Prediction, Skipped, TextRecord
-from models.writeback import diagnosis_rows, write_diagnoses
+from models.writeback import DIAGNOSIS, diagnosis_rows, write_diagnoses
+from tests.unit.fake_graph import FakeGraph
 
 pytestmark = pytest.mark.unit
 
 
-class FakeResult:
-    def consume(self) -> None:
-        return None
+def disease_ids(model: Any) -> set[str]:
+    return {li.disease_id for li in model.label_info.values() if li.disease_id}
 
 
-class FakeTx:
-    def __init__(self, fail_on: str | None) -> None:
-        self.calls: list[tuple[str, dict[str, Any]]] = []
-        self.fail_on = fail_on
+class FakeClient(FakeGraph):
+    def __init__(self, model: Any, fail_on: str | None = None, diseases: set[str] | None = None) -> None:
+        def fail(op: str, creates: int) -> None:
+            if op == fail_on:
+                raise RuntimeError("transient failure")
 
-    def run(self, query: str, params: dict[str, Any]) -> FakeResult:
-        if self.fail_on is not None and query == self.fail_on:
-            raise RuntimeError("transient failure")
-        self.calls.append((query, params))
-        return FakeResult()
-
-
-class FakeClient:
-    def __init__(self, fail_on: str | None = None) -> None:
-        self.transactions: list[FakeTx] = []
-        self.committed: list[tuple[str, dict[str, Any]]] = []
-        self.runs: dict[str, dict[str, Any]] = {}
-        self.fail_on = fail_on
-
-    def run_in_transaction(self, fn: Any) -> Any:
-        tx = FakeTx(self.fail_on)
-        self.transactions.append(tx)
-        out = fn(tx)  # an exception here means nothing is committed
-        self.committed.extend(tx.calls)
-        return out
-
-    def create_run(self, kind: str, algorithm: str, params: dict[str, Any]) -> str:
-        run_id = f"run-{len(self.runs) + 1}"
-        self.runs[run_id] = {"kind": kind, "algorithm": algorithm, "params": params, "status": "running"}
-        return run_id
-
-    def finish_run(self, run_id: str, metrics: dict[str, Any], status: str = "succeeded") -> None:
-        self.runs[run_id].update(status=status, metrics=metrics)
+        super().__init__({"Disease": disease_ids(model) if diseases is None else diseases}, fail=fail)
 
 
 @pytest.fixture(scope="module")
@@ -85,35 +59,48 @@ def test_normal_label_has_no_disease() -> None:
     assert rows["normal"]["disease_id"] is None and rows["pneumonia"]["disease_id"] == "DOID:552"
 
 
-def test_one_transaction_with_merge_replace_and_link(model: Any, report: InferenceReport) -> None:
-    client = FakeClient()
+def test_one_transaction_with_check_replace_and_link(model: Any, report: InferenceReport) -> None:
+    client = FakeClient(model)
     summary = write_diagnoses(client, model, report, top_k=3)
-    assert len(client.transactions) == 1
-    queries = [q for q, _ in client.committed]
-    assert queries == [cypher.MERGE_DIAGNOSES, cypher.DELETE_STALE_DIAGNOSES, cypher.LINK_RUN]
-    merge_params = client.committed[0][1]
-    assert merge_params["run_id"] == summary.run_id and len(merge_params["rows"]) == 6
-    assert client.committed[1][1]["case_ids"] == ["case-1", "case-2"]
+    assert client.transactions == 1
+    assert client.ops() == ["predictions.missing", "predictions.delete", "predictions.create"]
+    create_params = client.statements[2][1]
+    assert create_params["run_id"] == summary.run_id and len(create_params["rows"]) == 6
+    assert client.statements[1][1]["targets"] == ["case-1", "case-2"]
     assert client.runs[summary.run_id]["status"] == "succeeded"
     assert client.runs[summary.run_id]["metrics"]["skipped"] == 1
     assert (summary.cases, summary.diagnoses, summary.skipped) == (2, 6, 1)
+    nodes = client.of_label("Diagnosis")
+    assert len(nodes) == 6 and all(n["object"] in disease_ids(model) for n in nodes.values())
+    assert {n["for"] for n in nodes.values()} == {"case-1", "case-2"} and "Case" in client.ids
 
 
 def test_failed_transaction_marks_run_failed_and_commits_nothing(model: Any, report: InferenceReport) -> None:
-    client = FakeClient(fail_on=cypher.LINK_RUN)
+    client = FakeClient(model, fail_on="predictions.create")
     with pytest.raises(RuntimeError):
         write_diagnoses(client, model, report)
-    assert client.committed == []
+    assert client.nodes == {} and "Case" not in client.ids
     (run,) = client.runs.values()
     assert run["status"] == "failed"
 
 
+def test_missing_disease_is_refused_naming_it(model: Any, report: InferenceReport) -> None:
+    """A suggested Disease that is not in the graph is an error, never created (as for recommendations)."""
+    client = FakeClient(model, diseases=set())
+    with pytest.raises(ModelError, match=r"Disease id\(s\) not in the graph: '(DOID|MESH|UMLS)"):
+        write_diagnoses(client, model, report, top_k=2)
+    assert client.nodes == {} and client.ops() == ["predictions.missing"]
+    (run,) = client.runs.values()
+    assert run["status"] == "failed" and "not in the graph" in run["metrics"]["error"]
+
+
 def test_nothing_to_write_is_an_error(model: Any) -> None:
     with pytest.raises(ModelError, match="no predictions"):
-        write_diagnoses(FakeClient(), model, InferenceReport([], [Skipped("x", 1, "empty text")]))
+        write_diagnoses(FakeClient(model), model, InferenceReport([], [Skipped("x", 1, "empty text")]))
 
 
 def test_cypher_is_parameterised() -> None:
-    for q in (cypher.MERGE_DIAGNOSES, cypher.DELETE_STALE_DIAGNOSES, cypher.LINK_RUN):
+    for q in (DIAGNOSIS.delete_query(), DIAGNOSIS.create_query(), DIAGNOSIS.missing_query("Disease")):
         assert "$" in q and "{0}" not in q and "%s" not in q
-    assert cypher.MERGE_DIAGNOSES.lstrip().startswith("UNWIND $rows AS row")
+    assert DIAGNOSIS.create_query().startswith("// predictions.create\nUNWIND $rows AS row")
+    assert "MERGE (t:`Case`" in DIAGNOSIS.create_query() and "MERGE (o" not in DIAGNOSIS.create_query()

@@ -183,7 +183,8 @@ def test_ppr_with_alpha_is_a_fresh_fit_at_that_alpha(tables):
 def test_one_walk_gives_every_restart_probability(tables):
     import scipy.sparse as sp
 
-    from recommend.graph import PPRRecommender, personalized_pagerank, personalized_pagerank_alphas
+    from graph_engine.scoring.walk import ppr_walk, ppr_walk_dampings
+    from recommend.graph import PPRRecommender
     rng = np.random.default_rng(0)
     a = sp.random(60, 60, density=0.05, random_state=1, format="csr")
     dense = (a + a.T).toarray()
@@ -194,9 +195,9 @@ def test_one_walk_gives_every_restart_probability(tables):
     seeds[rng.choice(55, 4, replace=False), np.arange(4)] = 1.0
     alphas = (0.3, 0.15, 0.5)
     for iters in (1, 7, 30):
-        walks = personalized_pagerank_alphas(a, seeds, alphas, iters)
+        walks = ppr_walk_dampings(a, seeds, [1 - al for al in alphas], iters)
         for al, got in zip(alphas, walks):
-            want = personalized_pagerank(a, seeds, alpha=al, iters=iters, tol=0.0)  # the plain iteration, every step
+            want = ppr_walk(a, seeds, damping=1 - al, max_iter=iters, tol=0.0)  # the plain iteration, every step
             np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6)
             np.testing.assert_allclose(got.sum(axis=0), 1.0, atol=1e-5)
     # the recommender: one fit, every alpha the same as fitting it alone

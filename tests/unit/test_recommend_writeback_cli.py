@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import copy
 import json
-import re
 
 import click
 import pytest
@@ -12,84 +10,31 @@ from click.testing import CliRunner
 
 from graph_engine.errors import RecommendError, SchemaError
 from recommend import get_recommender
-from recommend.cypher import create_recommendations, delete_recommendations, read_recommendations
+from recommend.cypher import read_recommendations
 from recommend.toy import toy_graph
-from recommend.writeback import recommendation_rows, run_writeback, write_recommendations
+from recommend.writeback import recommendation_kind, recommendation_rows, run_writeback, write_recommendations
+from tests.unit.fake_graph import FakeGraph as BaseFakeGraph
 
 pytestmark = pytest.mark.unit
 
 
-class FakeResult:
-    def __init__(self, n):
-        self.n = n
-
-    def single(self):
-        return {"created": self.n}
-
-
-class FakeGraph:
-    """Recommendation nodes in a dict; transactions commit all-or-nothing like Neo4j's."""
+class FakeGraph(BaseFakeGraph):
+    """The toy graph's ids, with the prediction write-back interpreted in memory."""
 
     def __init__(self, tables, fail_after_creates=None):
-        self.ids = {label: set(map(str, v)) for label, v in tables.nodes.items()}
-        self.recs = {}  # id -> row
-        self.runs = {}
+        super().__init__(tables.nodes, fail=self._fail)
         self.fail_after_creates = fail_after_creates
-        self.statements = []
 
-    # --- client API used by write-back
-    def create_run(self, kind, algorithm, params):
-        rid = f"run-{len(self.runs) + 1}"
-        self.runs[rid] = {"status": "running", "params": params}
-        return rid
+    def _fail(self, op, creates):
+        if op == "predictions.create" and self.fail_after_creates is not None and creates > self.fail_after_creates:
+            raise RuntimeError("connection lost")
 
-    def finish_run(self, run_id, metrics, status="succeeded"):
-        self.runs[run_id].update(status=status, metrics=metrics)
-
-    def run_in_transaction(self, fn):
-        snapshot = copy.deepcopy(self.recs)
-        tx = FakeTx(self)
-        try:
-            return fn(tx)
-        except Exception:
-            self.recs = snapshot  # rollback
-            raise
+    @property
+    def recs(self):
+        return {i: {**n, "target": n["for"], "drug": n["object"]} for i, n in self.of_label("Recommendation").items()}
 
     def export(self, labels=None, rel_types=None):
         return toy_graph()
-
-    def read(self, cypher, params):
-        return []
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *a):
-        return False
-
-
-class FakeTx:
-    def __init__(self, g):
-        self.g = g
-        self.creates = 0
-
-    def run(self, cypher, params):
-        self.g.statements.append((cypher, params))
-        if cypher.strip().startswith("UNWIND $targets"):
-            for rid, r in list(self.g.recs.items()):
-                if r["target"] in params["targets"] and r["method"] == params["method"]:
-                    del self.g.recs[rid]
-            return FakeResult(0)
-        label = re.search(r"MATCH \(t:(\w+)", cypher).group(1)
-        n = 0
-        for row in params["rows"]:
-            self.creates += 1
-            if self.g.fail_after_creates is not None and self.creates > self.g.fail_after_creates:
-                raise RuntimeError("connection lost")
-            if row["target"] in self.g.ids[label] and row["drug"] in self.g.ids["Drug"]:
-                self.g.recs[row["id"]] = row
-                n += 1
-        return FakeResult(n)
 
 
 @pytest.fixture(scope="module")
@@ -98,11 +43,12 @@ def model():
 
 
 def test_cypher_is_parameterised_and_label_checked():
-    for q in (delete_recommendations("Disease"), create_recommendations("Patient"), read_recommendations("Disease")):
+    for q in (recommendation_kind("Disease").delete_query(), recommendation_kind("Patient").create_query(),
+              read_recommendations("Disease")):
         assert "DOID" not in q and "$" in q
-    assert "[:RECOMMENDS]->(d)" in create_recommendations("Disease")
+    assert "[:`RECOMMENDS`]->(o)" in recommendation_kind("Disease").create_query()
     with pytest.raises(SchemaError):
-        create_recommendations("Disease) DETACH DELETE (x")
+        recommendation_kind("Disease) DETACH DELETE (x")
 
 
 def test_new_run_replaces_old_in_one_transaction(model):
@@ -119,8 +65,8 @@ def test_new_run_replaces_old_in_one_transaction(model):
         by_target.setdefault(r["target"], set()).add(r["run_id"])
     assert by_target == {"DOID:A0": {run2}, "DOID:B0": {run1}}
     # deletion and creation went through the same transaction, deletion first
-    last = [c for c, _ in g.statements[-2:]]
-    assert last[0].strip().startswith("UNWIND $targets") and "CREATE (r:Recommendation" in last[1]
+    assert g.ops()[-2:] == ["predictions.delete", "predictions.create"]
+    assert "CREATE (p:`Recommendation`" in g.statements[-1][0]
 
 
 def test_failed_run_leaves_previous_recommendations(model):
