@@ -116,7 +116,7 @@ class Synthea:
         """
         if patients < 1:
             raise ConfigError(f"--patients must be >= 1, got {patients}")
-        output = Path(output)
+        output = Path(output).resolve()
         if (output / "patients.csv").exists():
             raise ConfigError(f"{output} already holds a Synthea export (patients.csv); choose an empty folder")
         java = self._java()

@@ -41,7 +41,7 @@ _EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "observations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION"),
     "devices.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
 }
-_PATIENT_COLUMNS = ("Id", "BIRTHDATE", "DEATHDATE", "GENDER")
+_PATIENT_COLUMNS = ("Id", "BIRTHDATE", "DEATHDATE", "BIRTH_YEAR", "DEATH_YEAR", "GENDER")
 
 
 @dataclass
@@ -142,7 +142,17 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
         if not (d / name).exists():
             raise IngestError(f"required Synthea file {name} is missing (need {', '.join(REQUIRED_FILES)})", str(d / name))
     reports: dict[str, FileReport] = {}
-    p = _read_csv(d / "patients.csv", _PATIENT_COLUMNS, ("Id", "BIRTHDATE", "GENDER"))
+    try:
+        header = set(pd.read_csv(d / "patients.csv", nrows=0).columns)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise IngestError(f"not a CSV file with a header row: {e}", str(d / "patients.csv"), 1) from e
+    # a Synthea export has BIRTHDATE; a PHI-stripped sample (as shipped) only BIRTH_YEAR / DEATH_YEAR
+    years_only = "BIRTHDATE" not in header and "BIRTH_YEAR" in header
+    p = _read_csv(d / "patients.csv", _PATIENT_COLUMNS, ("Id", "BIRTH_YEAR" if years_only else "BIRTHDATE", "GENDER"))
+    if years_only:
+        p["BIRTHDATE"] = p["BIRTH_YEAR"].where(p["BIRTH_YEAR"].fillna("").str.fullmatch(r"\d{4}")) + "-07-01"
+        p["DEATHDATE"] = (p["DEATH_YEAR"].where(p["DEATH_YEAR"].fillna("").str.fullmatch(r"\d{4}")) + "-07-01"
+                          if "DEATH_YEAR" in p else None)
     rep = FileReport("patients.csv", read=len(p))
     lines = np.arange(len(p)) + 2
     ids = p["Id"].fillna("")
@@ -157,7 +167,7 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
     bad_birth = birth.isna().to_numpy() & ~bad_id
     bad_sex = ~sex.isin(["M", "F"]).to_numpy() & ~bad_id & ~bad_birth
     rep.reject(lines[bad_id], "empty Id")
-    rep.reject(lines[bad_birth], "BIRTHDATE is not a YYYY-MM-DD date")
+    rep.reject(lines[bad_birth], "BIRTH_YEAR is not a year" if years_only else "BIRTHDATE is not a YYYY-MM-DD date")
     rep.reject(lines[bad_sex], "GENDER must be M or F")
     ok = ~(bad_id | bad_birth | bad_sex)
     src = ids[ok].tolist()
