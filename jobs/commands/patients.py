@@ -40,6 +40,7 @@ def synthea_generate(patients: int, seed: int, state: str, output: Path) -> None
 
 def register(root: click.Group) -> None:
     root.add_command(synthea_group)
+    subgroup(root, "evaluate").add_command(evaluate_patient_recommend)
     ingest = subgroup(root, "ingest")
 
     @ingest.command("patients")
@@ -57,3 +58,35 @@ def register(root: click.Group) -> None:
         with open_client() as g:
             summary = import_synthea(g, input_dir, batch_size=batch_size, progress=not quiet)
         click.echo(summary.render())
+
+
+@click.command("patient-recommend")
+@click.option("--train", "train_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Synthea export to fit on")
+@click.option("--data", "data_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="Synthea export to evaluate on (another seed and state)")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD", help="default: the export's end minus 365 days")
+@click.option("--json", "as_json", is_flag=True)
+@handle_errors
+def evaluate_patient_recommend(train_dir: Path, data_dir: Path, as_of: str | None, as_json: bool) -> None:
+    """Hits@5/10 and MRR of patient x condition drug recommendations against what was prescribed (REASONCODE)."""
+    import json
+
+    from ingest.synthea.pseudonym import Pseudonymizer
+    from ingest.synthea.reader import read_synthea
+    from jobs.patient_recs import evaluate_patient_recommendations
+    from models.sequence.api import default_linker
+
+    files = ("patients.csv", "conditions.csv", "medications.csv", "allergies.csv")
+    local = Pseudonymizer(b"medkg-evaluation-local-pseudonyms")
+    linker = default_linker()
+    out = evaluate_patient_recommendations(read_synthea(train_dir, local, files=files),
+                                           read_synthea(data_dir, local, files=files), linker, as_of)
+    if as_json:
+        click.echo(json.dumps(out, indent=2))
+        return
+    click.echo(f"{out['cases']} new diagnoses with a prescription for them after {out['as_of']} "
+               f"({out['conditions_unseen_in_training']} for conditions never treated in the training export)")
+    for m in ("model", "condition_frequency", "popularity"):
+        r = out[m]
+        click.echo(f"{m:<20} hits@5 {r['hits@5']:.4f}  hits@10 {r['hits@10']:.4f}  MRR {r['mrr']:.4f}")

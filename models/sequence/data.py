@@ -27,7 +27,9 @@ from ingest.synthea.reader import SyntheaTables
 
 PAD, UNK = 0, 1
 AGE_BANDS = (0, 5, 18, 30, 40, 50, 60, 70, 80, 200)
-N_STATIC = 4 + len(AGE_BANDS) - 1
+N_BANDS = len(AGE_BANDS) - 1
+#: age/100, (age/100)^2, male, female, age band x sex one-hot, log visits (last year, all), log distinct codes
+N_STATIC = 4 + 2 * N_BANDS + 3
 
 
 def events(tables: SyntheaTables) -> pd.DataFrame:
@@ -137,11 +139,13 @@ class Samples:
                        np.concatenate([p.present for p in parts]), np.concatenate([p.labels for p in parts]))
 
 
-def static_features(age: np.ndarray, sex: np.ndarray) -> np.ndarray:
+def static_features(age: np.ndarray, sex: np.ndarray, visits_year: np.ndarray, visits: np.ndarray,
+                    distinct: np.ndarray) -> np.ndarray:
     a = age.astype(np.float32) / 100.0
-    bands = np.clip(np.searchsorted(AGE_BANDS, age, side="right") - 1, 0, len(AGE_BANDS) - 2)
-    onehot = np.eye(len(AGE_BANDS) - 1, dtype=np.float32)[bands]
-    return np.column_stack([a, a * a, sex == "M", sex == "F", onehot]).astype(np.float32)
+    bands = age_band(age)
+    onehot = np.eye(2 * N_BANDS, dtype=np.float32)[2 * bands + (sex == "M")]
+    return np.column_stack([a, a * a, sex == "M", sex == "F", onehot, np.log1p(visits_year) / 3,
+                            np.log1p(visits) / 5, np.log1p(distinct) / 5]).astype(np.float32)
 
 
 def age_band(age: np.ndarray) -> np.ndarray:
@@ -217,5 +221,10 @@ def build_samples(tables: SyntheaTables, as_of: np.datetime64 | str, vocab: Voca
     labels[op[window], oc[window]] = True
     age = (t0.astype("datetime64[Y]").astype(int) + 1970) - pats["birth_year"].to_numpy()
     sex = pats["sex"].to_numpy().astype(str)
+    all_vis = df[["p", "date"]].drop_duplicates()
+    n_vis = np.bincount(all_vis["p"].to_numpy(), minlength=n)
+    recent = all_vis[all_vis["date"].to_numpy() >= t0 - np.timedelta64(365, "D")]
+    n_year = np.bincount(recent["p"].to_numpy(), minlength=n)
+    n_distinct = (hist > 0).sum(1)
     return Samples(list(pats["pid"]), np.full(n, t0), codes, times, mask, hist, hist_pos,
-                   static_features(age, sex), age, sex, present, labels)
+                   static_features(age, sex, n_year, n_vis, n_distinct), age, sex, present, labels)

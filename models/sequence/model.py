@@ -30,12 +30,12 @@ from models.sequence.data import N_STATIC
 class SequenceConfig:
     """Hyper-parameters (``medkg models train --kind sequence --set KEY=VALUE``)."""
 
-    max_visits: int = 48
-    max_codes: int = 24
+    max_visits: int = 32
+    max_codes: int = 16
     dim: int = 64
     hidden: int = 64
     dropout: float = 0.2
-    epochs: int = 12
+    epochs: int = 8
     batch_size: int = 128
     lr: float = 3e-3
     weight_decay: float = 1e-5
@@ -44,7 +44,7 @@ class SequenceConfig:
     horizon_days: int = 365
     val_fraction: float = 0.15
     min_token_patients: int = 2
-    patience: int = 3
+    patience: int = 2
     seed: int = 0
     threads: int = 2
 
@@ -55,23 +55,28 @@ class SequenceConfig:
 class RetainNet(nn.Module):
     def __init__(self, n_tokens: int, n_targets: int, cfg: SequenceConfig) -> None:
         super().__init__()
-        self.emb = nn.Embedding(n_tokens, cfg.dim, padding_idx=0)
+        self.emb = nn.EmbeddingBag(n_tokens, cfg.dim, mode="sum", padding_idx=0)
         self.time = nn.Linear(2, cfg.dim)
         self.rnn_a = nn.GRU(cfg.dim, cfg.hidden, batch_first=True)
         self.rnn_b = nn.GRU(cfg.dim, cfg.hidden, batch_first=True)
         self.w_alpha = nn.Linear(cfg.hidden, 1)
         self.w_beta = nn.Linear(cfg.hidden, cfg.dim)
         self.out = nn.Linear(cfg.dim, n_targets)
-        self.bag = nn.Embedding(n_tokens + 1, n_targets, padding_idx=0)
+        self.bag = nn.EmbeddingBag(n_tokens + 1, n_targets, mode="sum", padding_idx=0)
         nn.init.zeros_(self.bag.weight)
         self.static = nn.Linear(N_STATIC, n_targets, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
 
+    def visits(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Visit vectors ``(N, V, dim)``: summed code embeddings plus the time features."""
+        n, V, K = codes.shape
+        e = self.emb(codes.reshape(n * V, K)).reshape(n, V, -1)
+        return e + self.time(times) * mask.unsqueeze(-1)
+
     def attention(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``(alpha (N,V), beta (N,V,dim), code embeddings (N,V,K,dim))``."""
-        e = self.emb(codes)                                       # (N, V, K, dim)
-        v = e.sum(2) + self.time(times) * mask.unsqueeze(-1)      # (N, V, dim)
+        """``(alpha (N,V), beta (N,V,dim), visit vectors (N,V,dim))``."""
+        v = self.visits(codes, times, mask)
         rv = torch.flip(self.drop(v), dims=[1])                   # reverse time
         ga, _ = self.rnn_a(rv)
         gb, _ = self.rnn_b(rv)
@@ -79,14 +84,13 @@ class RetainNet(nn.Module):
         score = self.w_alpha(ga).squeeze(-1).masked_fill(~mask, -1e9)
         alpha = torch.softmax(score, dim=1) * mask
         beta = torch.tanh(self.w_beta(gb))
-        return alpha, beta, e
+        return alpha, beta, v
 
     def forward(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, hist: torch.Tensor,
                 static: torch.Tensor) -> torch.Tensor:
-        alpha, beta, e = self.attention(codes, times, mask)
-        v = e.sum(2) + self.time(times) * mask.unsqueeze(-1)
+        alpha, beta, v = self.attention(codes, times, mask)
         c = (alpha.unsqueeze(-1) * beta * v).sum(1)               # (N, dim)
-        bag = self.bag(hist).sum(1)                               # (N, D)
+        bag = self.bag(hist)                                      # (N, D): sum over distinct past codes
         return self.out(self.drop(c)) + bag + self.static(static)
 
     @torch.no_grad()
@@ -96,7 +100,8 @@ class RetainNet(nn.Module):
 
         ``targets``: ``(N, M)`` target indices per sample.
         """
-        alpha, beta, e = self.attention(codes, times, mask)
+        alpha, beta, _ = self.attention(codes, times, mask)
+        e = nn.functional.embedding(codes, self.emb.weight, padding_idx=0)  # (N, V, K, dim)
         n, V, K, dim = e.shape
         w = self.out.weight[targets]                              # (N, M, dim)
         x = (alpha[..., None, None] * beta[:, :, None, :] * e).reshape(n, V * K, dim)
