@@ -44,6 +44,7 @@ SECTIONS: tuple[str, ...] = (
     "jobs.demo_sections.scoring",
     "jobs.demo_sections.recommend",
     "jobs.demo_sections.diagnose",
+    "jobs.demo_sections.patients",
 )
 
 

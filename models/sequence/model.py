@@ -46,7 +46,7 @@ class SequenceConfig:
     min_token_patients: int = 2
     patience: int = 2
     seed: int = 0
-    threads: int = 2
+    threads: int = 1
 
     def to_dict(self) -> dict:
         return asdict(self)
