@@ -35,16 +35,16 @@ class SequenceConfig:
     dim: int = 64
     hidden: int = 64
     dropout: float = 0.2
-    epochs: int = 8
+    epochs: int = 20
     batch_size: int = 128
     lr: float = 3e-3
-    weight_decay: float = 1e-5
-    bag_l2: float = 1e-4
+    weight_decay: float = 0.0
+    bag_l2: float = 1e-5
     cuts: int = 4
     horizon_days: int = 365
     val_fraction: float = 0.15
     min_token_patients: int = 2
-    patience: int = 2
+    patience: int = 3
     seed: int = 0
     threads: int = 1
 
