@@ -108,6 +108,19 @@ def _dates(col: pd.Series) -> pd.Series:
     return pd.to_datetime(s.where(s != "", None), format="%Y-%m-%d", errors="coerce")
 
 
+def _blur(d: pd.Series, birth: pd.Series, death: pd.Series) -> pd.Series:
+    """Dates that would reveal a birth or death date lose their day.
+
+    Anything in the first year of life becomes 1 January of the birth year; a date on the day of death
+    becomes the first of that month. (Events on the birth or death day would otherwise copy those dates.)
+    """
+    d = pd.to_datetime(d)
+    infant = d < birth + pd.Timedelta(days=365)
+    on_death = d == death
+    d = d.mask(infant, pd.to_datetime(birth.dt.year.astype("Int64").astype(str) + "-01-01", errors="coerce"))
+    return d.mask(on_death, death.dt.to_period("M").dt.to_timestamp())
+
+
 def _read_csv(path: Path, wanted: tuple[str, ...], required: tuple[str, ...]) -> pd.DataFrame:
     try:
         header = pd.read_csv(path, nrows=0).columns
@@ -182,6 +195,8 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
     reports["patients.csv"] = rep
     to_pid = dict(zip(src, pids))
     source_ids = dict(zip(pids, src))
+    birth_of = dict(zip(src, birth[ok]))
+    death_of = dict(zip(src, death[ok]))
     del p, birth, death, ids
 
     names = list(REQUIRED_FILES[1:]) + [f for f in OPTIONAL_FILES if (d / f).exists() and (files is None or f in files)]
@@ -202,9 +217,11 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
         rep.reject(lines[bad_start], f"{date_col} is not a date")
         rep.reject(lines[bad_code], "empty CODE")
         ok = ~(no_pid | bad_start | bad_code)
-        out = pd.DataFrame({"pid": pid[ok].to_numpy(), "start": start[ok].to_numpy(),
-                            "stop": (_dates(df["STOP"])[ok].to_numpy() if "STOP" in df
-                                     else np.full(int(ok.sum()), np.datetime64("NaT"), dtype="datetime64[ns]")),
+        b = df["PATIENT"][ok].map(birth_of)
+        dd = df["PATIENT"][ok].map(death_of)
+        stop = _dates(df["STOP"])[ok] if "STOP" in df else pd.Series(pd.NaT, index=b.index)
+        out = pd.DataFrame({"pid": pid[ok].to_numpy(), "start": _blur(start[ok], b, dd).to_numpy(),
+                            "stop": _blur(stop, b, dd).to_numpy(),
                             "code": code[ok].to_numpy(),
                             "description": df["DESCRIPTION"].fillna("")[ok].to_numpy() if "DESCRIPTION" in df else ""})
         for extra, col in (("REASONCODE", "reason_code"), ("SYSTEM", "system"), ("CATEGORY", "category")):

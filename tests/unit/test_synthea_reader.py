@@ -39,7 +39,9 @@ def _export(tmp_path: Path) -> Path:
         "2010-01-01,,p-1,e1,SNOMED-CT,44054006,Diabetes mellitus type 2 (disorder)\n"
         "2011-01-01,2011-02-01,p-9,e2,SNOMED-CT,444814009,Viral sinusitis (disorder)\n"
         "bad,,p-1,e3,SNOMED-CT,444814009,Viral sinusitis (disorder)\n"
-        "2012-01-01,,p-3,e4,SNOMED-CT,,Nothing\n", encoding="utf-8")
+        "2012-01-01,,p-3,e4,SNOMED-CT,,Nothing\n"
+        "1970-03-04,,p-1,e5,SNOMED-CT,123,Born-with condition (disorder)\n"
+        "2020-05-05,,p-3,e6,SNOMED-CT,22298006,Myocardial infarction (disorder)\n", encoding="utf-8")
     (d / "medications.csv").write_text(
         "START,STOP,PATIENT,PAYER,ENCOUNTER,CODE,DESCRIPTION,BASE_COST,PAYER_COVERAGE,DISPENSES,TOTALCOST,REASONCODE,REASONDESCRIPTION\n"
         "2010-01-02T10:00:00Z,,p-1,pay,e1,860975,24 HR Metformin hydrochloride 500 MG Extended Release Oral Tablet,"
@@ -51,7 +53,7 @@ def test_phi_columns_never_read_and_every_row_accounted(tmp_path):
     t = read_synthea(_export(tmp_path), Pseudonymizer(b"k" * 32))
     dump = repr(t.patients.to_dict()) + "".join(repr(df.to_dict()) for df in t.events.values())
     for secret in ("Zebulon123", "Quuxington456", "999-11-2222", "S9991", "X123X", "42 Secret Lane", "02110",
-                   "1970-03-04", "p-1", "Springfield"):
+                   "1970-03-04", "2020-05-05", "p-1", "Springfield"):
         assert secret not in dump
     assert list(t.patients.columns) == ["pid", "birth_year", "death_year", "sex"]
     assert t.patients["birth_year"].tolist() == [1970, 1990]
@@ -60,7 +62,9 @@ def test_phi_columns_never_read_and_every_row_accounted(tmp_path):
         assert rep.read == rep.written + rep.rejected
     assert t.reports["patients.csv"].first_rejected == (3, "BIRTHDATE is not a YYYY-MM-DD date")
     c = t.reports["conditions.csv"]
-    assert (c.read, c.written, c.rejected) == (4, 1, 3)
+    assert (c.read, c.written, c.rejected) == (6, 3, 3)
+    starts = {str(x)[:10] for x in t.events["conditions"]["start"]}
+    assert starts == {"2010-01-01", "1970-01-01", "2020-05-01"}  # birth and death days blurred
     assert c.first_rejected is not None and c.first_rejected[0] == 3  # the unknown patient p-9
     assert t.events["medications"]["reason_code"].tolist() == ["44054006"]
 
