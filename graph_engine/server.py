@@ -42,9 +42,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator
 
 from graph_engine.errors import ServerError
 from graph_engine.settings import Settings, read_secret_file, write_secret_file
@@ -150,6 +151,39 @@ def java_version(java: str) -> int:
     return int(m.group(2)) if major == 1 and m.group(2) else major
 
 
+def find_java(needs: str, otherwise: str = "", error: type[Exception] = ServerError, minimum: int = 17) -> str:
+    """The ``java`` executable (``$JAVA_HOME/bin/java`` first, else ``PATH``) of at least ``minimum``.
+
+    Raises:
+        error: Java is missing (``"Java is not installed: <needs> (... apt-get ...), <otherwise>"``) or too old.
+    """
+    java = shutil.which("java", path=os.environ.get("PATH"))
+    if os.environ.get("JAVA_HOME"):
+        candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
+        if candidate.exists():
+            java = str(candidate)
+    tail = f", {otherwise}" if otherwise else ""
+    if not java:
+        raise error(f"Java is not installed: {needs} (Debian/Ubuntu: apt-get install openjdk-17-jre-headless){tail}")
+    major = java_version(java)
+    if major < minimum:
+        raise error(f"Java {major} found at {java}; {needs} (install openjdk-17-jre-headless)")
+    return java
+
+
+def find_mvn(needs: str, otherwise: str = "", error: type[Exception] = ServerError) -> str:
+    """The ``mvn`` executable on ``PATH``.
+
+    Raises:
+        error: Maven is missing (``"Maven is not installed: <needs> (... apt-get install maven), <otherwise>"``).
+    """
+    mvn = shutil.which("mvn")
+    if not mvn:
+        tail = f", {otherwise}" if otherwise else ""
+        raise error(f"Maven is not installed: {needs} (Debian/Ubuntu: apt-get install maven){tail}")
+    return mvn
+
+
 class ManagedNeo4j:
     """Provision, start, stop and inspect the managed local Neo4j server.
 
@@ -183,29 +217,11 @@ class ManagedNeo4j:
 
     # ---------------------------------------------------------------- tools
     def _java(self) -> str:
-        java = shutil.which("java", path=os.environ.get("PATH"))
-        if os.environ.get("JAVA_HOME"):
-            candidate = Path(os.environ["JAVA_HOME"]) / "bin" / "java"
-            if candidate.exists():
-                java = str(candidate)
-        if not java:
-            raise ServerError(
-                "Java is not installed: the managed Neo4j 5.26 server needs Java 17 or 21 "
-                "(Debian/Ubuntu: apt-get install openjdk-17-jre-headless), or point NEO4J_URI at a running server"
-            )
-        major = java_version(java)
-        if major < 17:
-            raise ServerError(f"Java {major} found at {java}; Neo4j 5.26 needs Java 17 or 21 (install openjdk-17-jre-headless)")
-        return java
+        return find_java("the managed Neo4j 5.26 server needs Java 17 or 21",
+                         "or point NEO4J_URI at a running server", ServerError)
 
     def _mvn(self) -> str:
-        mvn = shutil.which("mvn")
-        if not mvn:
-            raise ServerError(
-                "Maven is not installed: it downloads Neo4j from Maven Central "
-                "(Debian/Ubuntu: apt-get install maven), or point NEO4J_URI at a running server"
-            )
-        return mvn
+        return find_mvn("it downloads Neo4j from Maven Central", "or point NEO4J_URI at a running server", ServerError)
 
     def _classpath(self) -> str:
         return str(self.lib / "*")

@@ -45,6 +45,7 @@ SECTIONS: tuple[str, ...] = (
     "jobs.demo_sections.recommend",
     "jobs.demo_sections.diagnose",
     "jobs.demo_sections.toxicity",
+    "jobs.demo_sections.patients",
 )
 
 

@@ -31,7 +31,7 @@ from models.records import TextRecord
 
 FORMAT_VERSION = 1
 MANIFEST = "model.json"
-KINDS = ("image", "text")
+KINDS = ("image", "text", "sequence")
 TRAIN_FINGERPRINTS = "train_fingerprints.txt"
 
 

@@ -15,4 +15,6 @@ MODULES = (
     "jobs.commands.chem",
     "jobs.commands.extraction_eval",
     "jobs.commands.runs",
+    "jobs.commands.patients",
+    "jobs.commands.sequence",
 )

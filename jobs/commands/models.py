@@ -18,8 +18,8 @@ from graph_engine.errors import MedkgError
 from jobs.errors import fail
 from jobs.groups import subgroup
 
-KIND = click.Choice(["image", "text"])
-PREDICT_KIND = click.Choice(["image", "text", "toxicity"])
+KIND = click.Choice(["image", "text", "sequence"])
+PREDICT_KIND = click.Choice(["image", "text", "toxicity", "sequence"])
 
 
 def _print_metrics(metrics: dict[str, Any]) -> None:
@@ -50,6 +50,10 @@ def models_group() -> None:
               help="override one config key (value parsed as JSON, else a string); repeatable")
 def train_cmd(kind: str, data: Path, output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
     """Train a model and write a versioned artifact directory."""
+    if kind == "sequence":
+        from jobs.commands.sequence import train_sequence_cmd
+
+        return train_sequence_cmd(data, output, config, overrides)
     from tqdm import tqdm
 
     from graph_engine.settings import parse_assignments
@@ -100,13 +104,19 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
               help="toxicity only: graph evidence for hERG (auto: Hetionet + SIDER files when present)")
 @click.option("--on-error", type=click.Choice(["fail", "skip"]), default="skip", show_default=True,
               help="toxicity only: invalid SMILES stop the run (fail) or are skipped with the reason")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="sequence: use only records that start before this date (required for --kind sequence)")
 def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Path, knowledge: str,
-                on_error: str) -> None:
+                on_error: str, as_of: str | None) -> None:
     """Write one JSON line per usable input record with calibrated probabilities."""
     if kind == "toxicity":
         from jobs.commands.chem import predict_toxicity_file
 
         return predict_toxicity_file(model_dir, input_path, output, on_error=on_error, knowledge=knowledge)
+    if kind == "sequence":
+        from jobs.commands.sequence import predict_sequence_cmd
+
+        return predict_sequence_cmd(model_dir, input_path, output, as_of)
     from models import load_model, predict_file
 
     try:
@@ -128,12 +138,22 @@ def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Pat
 
 
 @models_group.command("evaluate")
-@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True)
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="artifact directory (required for image/text; sequence defaults to the shipped model)")
+@click.option("--kind", type=KIND, default=None, help="sequence: next-condition evaluation with baselines")
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
-              help="labelled data; MedMNIST .npz files are read from their official 'val' split")
+              help="labelled data; MedMNIST .npz files are read from their official 'val' split; sequence: a Synthea folder")
+@click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
+              help="sequence: cut date (default: the export's last date minus 365 days)")
 @click.option("--json", "as_json", is_flag=True, help="print the metrics as JSON")
-def evaluate_cmd(model_dir: Path, data: Path, as_json: bool) -> None:
+def evaluate_cmd(model_dir: Path | None, kind: str | None, data: Path, as_of: str | None, as_json: bool) -> None:
     """Print accuracy, AUROC, per-class precision/recall, ECE on labelled data."""
+    if kind == "sequence":
+        from jobs.commands.sequence import evaluate_sequence_cmd
+
+        return evaluate_sequence_cmd(model_dir, data, as_of, as_json)
+    if model_dir is None:
+        raise click.UsageError("--model is required for image and text models")
     from models import evaluate, load_model
 
     try:
@@ -155,7 +175,7 @@ def evaluate_cmd(model_dir: Path, data: Path, as_json: bool) -> None:
 @click.command("diagnose")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="artifact directory; default: the shipped model of --kind")
-@click.option("--kind", type=KIND, default=None, help="needed only without --model")
+@click.option("--kind", type=click.Choice(["image", "text"]), default=None, help="needed only without --model")
 @click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--top-k", type=int, default=3, show_default=True, help="Diagnosis nodes per case")
 def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top_k: int) -> None:

@@ -53,16 +53,22 @@ def _open_client() -> Any:
               help="Read the patient from this JSONL file instead of the graph.")
 @click.option("--on-conflict", type=click.Choice(["remove", "flag"]), default="remove", show_default=True,
               help="Drop or flag drugs that interact with current drugs / cause avoided side effects.")
+@click.option("--condition", default=None, metavar="CODE",
+              help="With --patient: drugs for this SNOMED CT condition, learnt from the graph's patient histories.")
 @click.pass_context
 def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str | None, k: int, all_drugs: bool,
                     method: str | None, as_json: bool, explain: bool, exclude_known: bool,
-                    patients_file: str | None, on_conflict: str) -> None:
+                    patients_file: str | None, on_conflict: str, condition: str | None) -> None:
     """Recommend drugs for diseases or a patient with the last fitted model (`recommend fit` fits one)."""
     if ctx.invoked_subcommand is not None:
         return
     if not diseases and not patient:
         click.echo(ctx.get_help())
         return
+    if condition:
+        if not patient:
+            raise click.UsageError("--condition needs --patient")
+        return _patient_condition(patient, condition, k, on_conflict, as_json)
     from recommend import api
     from graph_engine.errors import MedkgError
 
@@ -109,6 +115,23 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
                 click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
     except MedkgError as e:
         fail(e)
+
+
+def _patient_condition(patient: str, condition: str, k: int, on_conflict: str, as_json: bool) -> None:
+    from graph_engine.errors import MedkgError
+    from jobs.patient_recs import recommend_for_condition
+
+    try:
+        with _open_client() as client:
+            rows = recommend_for_condition(client, patient, condition, k=k, on_conflict=on_conflict)
+    except MedkgError as e:
+        fail(e)
+    for r in rows:
+        if as_json:
+            click.echo(json.dumps(r))
+        else:
+            flag = f"\tFLAGGED: {', '.join(r['flags'])}" if r["flags"] else ""
+            click.echo(f"{r['target']}\t{r['condition']}\t{r['rank']}\t{r['drug']}\t{r['name'] or ''}\t{r['score']:.4g}{flag}")
 
 
 @recommend_group.command("fit")

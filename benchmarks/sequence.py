@@ -1,0 +1,73 @@
+"""Next-condition model and patient recommendations on a held-out Synthea cohort (another seed and state).
+
+    python benchmarks/sequence.py --model models/artifacts/sequence-default --train runs/train-ma \
+        --data runs/val-oh [--as-of YYYY-MM-DD] [--out runs/sequence-bench.json]
+
+One process, one cut date: the model and its three baselines (population, age band x sex, last-visit
+Markov) on the same samples; inference throughput of the model (probabilities, and probabilities plus
+"because" for the top 100) against the Markov baseline's scoring of the same samples (ratio); the
+patient x condition recommender against condition frequency and popularity.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    from ingest.synthea.pseudonym import Pseudonymizer
+    from ingest.synthea.reader import read_synthea
+    from jobs.patient_recs import evaluate_patient_recommendations
+    from models.sequence.api import (_summ, calibration_stats, default_linker, load_sequence_model, ranking_metrics,
+                                     read_cohort)
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", type=Path, default=None)
+    ap.add_argument("--train", type=Path, required=True)
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--as-of", default=None)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=Path("runs/sequence-bench.json"))
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = load_sequence_model(a.model)
+    tables = read_cohort(a.data)
+    cut = np.datetime64(a.as_of, "D") if a.as_of else tables.end_date - np.timedelta64(model.cfg.horizon_days, "D")
+    s = model.samples(tables, cut)
+    model.probabilities(s.subset(np.arange(min(64, len(s)))))  # warm-up
+    t = time.perf_counter()
+    p = model.probabilities(s)
+    t_prob = time.perf_counter() - t
+    t = time.perf_counter()
+    top = np.argsort(-np.where(s.present, -1, p), axis=1)[:, :100]
+    model.explain(s, top)
+    t_expl = time.perf_counter() - t
+    t = time.perf_counter()
+    base = model.baselines.scores(s)
+    t_markov = time.perf_counter() - t
+    out = {"model": f"{model.name} {model.model_version}", "data": str(a.data), "as_of": str(cut),
+           "patients": len(s), "threads": a.threads,
+           "metrics": {"model": _summ(ranking_metrics(p, s)),
+                       **{k: _summ(ranking_metrics(v, s)) for k, v in base.items()}},
+           "calibration": calibration_stats(p, s),
+           "throughput": {"probabilities_patients_per_s": len(s) / t_prob,
+                          "with_because_top100_patients_per_s": len(s) / (t_prob + t_expl),
+                          "baselines_patients_per_s": len(s) / t_markov,
+                          "ratio_model_to_baselines_time": t_prob / t_markov}}
+    local = Pseudonymizer(b"medkg-benchmark-local-pseudonyms")
+    files = ("patients.csv", "conditions.csv", "medications.csv", "allergies.csv")
+    out["patient_recommendations"] = evaluate_patient_recommendations(
+        read_synthea(a.train, local, files=files), read_synthea(a.data, local, files=files), default_linker(), cut)
+    a.out.parent.mkdir(parents=True, exist_ok=True)
+    a.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Synthea synthetic patient histories: provisioning, PHI-free reading, graph import."""

@@ -1,0 +1,437 @@
+"""Train, evaluate and run the next-condition sequence model on Synthea exports.
+
+Protocol (the same in training, ``evaluate`` and BENCHMARKS.md): cut each
+patient at an as-of date; targets are disorders (SNOMED CT ``(disorder)``)
+first appearing in the next 365 days; rankings leave out disorders already
+present. ``recall@10`` = hits in the top 10 / onsets, averaged over patients
+with at least one onset; risk AUROC per disorder over the patients who do not
+have it yet, for disorders with >= 5 onsets, macro-averaged.
+
+Artifacts reuse the :mod:`models.artifacts` layout (``model.json`` manifest
+with config, data fingerprint, metrics, file hashes; ``MODEL_CARD.md``);
+``vocab.json`` holds the code vocabulary (codes and their descriptions only,
+never patient data), ``baselines.npz`` the baseline statistics of the same
+training samples.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, fields
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.optimize import minimize
+from sklearn.metrics import roc_auc_score
+
+from graph_engine.errors import ModelError
+from ingest.synthea.pseudonym import Pseudonymizer
+from ingest.synthea.reader import SyntheaTables, read_synthea
+from models.artifacts import (
+    FORMAT_VERSION,
+    MANIFEST,
+    default_artifact_dir,
+    medkg_version,
+    read_manifest,
+)
+from models.datasets import sha256_file
+from models.sequence.baselines import Baselines
+from models.sequence.data import (
+    Samples,
+    Vocab,
+    build_samples,
+    build_vocab,
+    disorder_onsets,
+    events,
+)
+from models.sequence.model import RetainNet, SequenceConfig
+
+KIND = "sequence"
+NAME = "next-condition-retain"
+_FILES = ("patients.csv", "conditions.csv", "medications.csv", "procedures.csv")
+# an in-memory pseudonym for reading (ids never leave memory; the graph import uses the keyed one)
+_LOCAL = Pseudonymizer(b"medkg-sequence-local-pseudonyms")
+
+
+def read_cohort(directory: str | Path) -> SyntheaTables:
+    return read_synthea(directory, _LOCAL, files=_FILES)
+
+
+def fingerprint(directory: str | Path) -> dict[str, Any]:
+    d = Path(directory)
+    return {f: sha256_file(d / f) for f in _FILES if (d / f).exists()}
+
+
+def _tensors(s: Samples, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+    return (torch.from_numpy(s.codes[idx]).long(), torch.from_numpy(s.times[idx]),
+            torch.from_numpy(s.visit_mask[idx]), torch.from_numpy(s.hist[idx]).long(),
+            torch.from_numpy(s.static[idx]))
+
+
+def _batches(n: int, size: int, rng: np.random.Generator | None = None) -> Iterator[np.ndarray]:
+    order = rng.permutation(n) if rng is not None else np.arange(n)
+    for i in range(0, n, size):
+        yield order[i:i + size]
+
+
+def logits_of(net: RetainNet, s: Samples, batch: int = 1024) -> np.ndarray:
+    net.eval()
+    out = []
+    with torch.no_grad():
+        for idx in _batches(len(s), batch):
+            out.append(net(*_tensors(s, idx)).numpy())
+    return np.concatenate(out) if out else np.zeros((0, s.labels.shape[1]), np.float32)
+
+
+def _masked_bce(z: np.ndarray, y: np.ndarray, m: np.ndarray, a: float = 1.0, b: float = 0.0) -> float:
+    x = a * z + b
+    loss = np.logaddexp(0, x) - y * x
+    return float((loss * m).sum() / max(m.sum(), 1))
+
+
+def fit_platt(z: np.ndarray, y: np.ndarray, m: np.ndarray) -> tuple[float, float]:
+    """Global Platt scaling ``sigmoid(a z + b)`` minimising masked log loss (never worse than identity)."""
+    zz, yy = z[m].astype(np.float64), y[m].astype(np.float64)
+
+    def f(p: np.ndarray) -> tuple[float, np.ndarray]:
+        x = p[0] * zz + p[1]
+        sig = 1 / (1 + np.exp(-x))
+        loss = np.logaddexp(0, x) - yy * x
+        g = sig - yy
+        return float(loss.mean()), np.array([(g * zz).mean(), g.mean()])
+
+    res = minimize(f, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B")
+    a, b = float(res.x[0]), float(res.x[1])
+    if not res.success or f(res.x)[0] > f(np.array([1.0, 0.0]))[0]:
+        return 1.0, 0.0
+    return a, b
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+# ---------------------------------------------------------------- metrics
+def ranking_metrics(scores: np.ndarray, s: Samples, k: int = 10) -> dict[str, Any]:
+    """recall@k (present disorders removed), per-disorder AUROC (>= 5 onsets) macro-averaged."""
+    sc = np.where(s.present, -np.inf, scores)
+    has = s.labels.sum(1) > 0
+    recalls = []
+    top = np.argsort(-sc[has], axis=1, kind="stable")[:, :k]
+    lab = s.labels[has]
+    for i in range(len(top)):
+        recalls.append(lab[i, top[i]].sum() / lab[i].sum())
+    aucs = {}
+    for d in range(s.labels.shape[1]):
+        e = ~s.present[:, d]
+        y = s.labels[e, d]
+        if y.sum() >= 5 and (~y).sum() > 0:
+            aucs[d] = float(roc_auc_score(y, scores[e, d]))
+    return {"recall@10": float(np.mean(recalls)) if recalls else None, "patients_with_onset": int(has.sum()),
+            "onsets": int(s.labels.sum()), "macro_auroc": float(np.mean(list(aucs.values()))) if aucs else None,
+            "auroc_disorders": len(aucs), "per_disorder_auroc": aucs}
+
+
+def calibration_stats(p: np.ndarray, s: Samples, bins: int = 10) -> dict[str, float]:
+    m = ~s.present
+    pp, yy = p[m], s.labels[m].astype(np.float64)
+    edges = np.quantile(pp, np.linspace(0, 1, bins + 1))
+    idx = np.clip(np.searchsorted(edges, pp, side="right") - 1, 0, bins - 1)
+    ece = sum(abs(yy[idx == b].mean() - pp[idx == b].mean()) * (idx == b).mean() for b in range(bins) if (idx == b).any())
+    eps = 1e-7
+    ll = -(yy * np.log(np.clip(pp, eps, 1)) + (1 - yy) * np.log(np.clip(1 - pp, eps, 1))).mean()
+    return {"mean_predicted": float(pp.mean()), "observed_rate": float(yy.mean()), "ece_quantile_bins": float(ece),
+            "log_loss": float(ll), "brier": float(((pp - yy) ** 2).mean())}
+
+
+# ---------------------------------------------------------------- model object
+@dataclass
+class SequenceModel:
+    net: RetainNet
+    vocab: Vocab
+    cfg: SequenceConfig
+    platt: tuple[float, float]
+    baselines: Baselines
+    manifest: dict[str, Any]
+    path: Path | None = None
+
+    @property
+    def name(self) -> str:
+        return self.manifest.get("name", NAME)
+
+    @property
+    def model_version(self) -> str:
+        return self.manifest.get("model_version", "unsaved")
+
+    def samples(self, tables: SyntheaTables, as_of: np.datetime64 | str) -> Samples:
+        return build_samples(tables, as_of, self.vocab, self.cfg.max_visits, self.cfg.max_codes, self.cfg.horizon_days)
+
+    def probabilities(self, s: Samples) -> np.ndarray:
+        a, b = self.platt
+        return sigmoid(a * logits_of(self.net, s) + b)
+
+    def explain(self, s: Samples, targets: np.ndarray, top: int = 3, batch: int = 256) -> list[list[list[str]]]:
+        """Per sample and selected target: the ``top`` past tokens with the largest positive contribution."""
+        out: list[list[list[str]]] = []
+        self.net.eval()
+        for idx in _batches(len(s), batch):
+            t = _tensors(s, idx)
+            contrib = self.net.contributions(t[0], t[1], t[2], t[3], torch.from_numpy(s.hist_pos[idx]),
+                                             torch.from_numpy(targets[idx]).long())
+            kk = min(top, contrib.shape[1])
+            val, pos = torch.topk(contrib, kk, dim=1)          # (B, kk, M)
+            hist = s.hist[idx]
+            val_np, pos_np = val.numpy(), pos.numpy()
+            for r in range(len(idx)):
+                row = []
+                for m in range(targets.shape[1]):
+                    row.append([_token_code(self.vocab.tokens[hist[r, pos_np[r, j, m]]])
+                                for j in range(kk) if val_np[r, j, m] > 0 and hist[r, pos_np[r, j, m]] > 1])
+                out.append(row)
+        return out
+
+
+def _token_code(token: str) -> str:
+    system = {"C": "SNOMEDCT", "P": "SNOMEDCT", "M": "RXNORM"}[token[0]]
+    return f"{system}:{token[2:]}"
+
+
+# ---------------------------------------------------------------- training
+def training_samples(tables: SyntheaTables, vocab: Vocab, cfg: SequenceConfig) -> Samples:
+    end = tables.end_date
+    ev, on = events(tables), disorder_onsets(tables)
+    parts = []
+    for k in range(cfg.cuts):
+        cut = end - np.timedelta64(cfg.horizon_days * (k + 1), "D")
+        try:
+            parts.append(build_samples(tables, cut, vocab, cfg.max_visits, cfg.max_codes, cfg.horizon_days, ev, on))
+        except ModelError:
+            break
+    if not parts:
+        raise ModelError(f"{tables.directory}: no patient has history before {end - cfg.horizon_days}")
+    return Samples.concat(parts)
+
+
+def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | None = None,
+                   cohort: dict[str, Any] | None = None, linker: Any = None,
+                   progress: Callable[[int, int, dict[str, float]], None] | None = None) -> SequenceModel:
+    """Train on a Synthea export and write an artifact to ``output``.
+
+    ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``) goes into the model card.
+    """
+    cfg = cfg or SequenceConfig()
+    t_start = time.perf_counter()
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(cfg.threads)
+    rng = np.random.default_rng(cfg.seed)
+    tables = read_cohort(data)
+    if linker is None:
+        linker = default_linker()
+    vocab = build_vocab(tables, cfg.min_token_patients, linker)
+    s = training_samples(tables, vocab, cfg)
+    pats = np.array(sorted(set(s.pids)))
+    val_p = set(rng.choice(pats, size=max(1, int(len(pats) * cfg.val_fraction)), replace=False).tolist())
+    is_val = np.array([p in val_p for p in s.pids])
+    tr, va = s.subset(np.flatnonzero(~is_val)), s.subset(np.flatnonzero(is_val))
+    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    best, best_state, bad, history = float("inf"), None, 0, []
+    for epoch in range(cfg.epochs):
+        net.train()
+        tot, cnt = 0.0, 0
+        for idx in _batches(len(tr), cfg.batch_size, rng):
+            z = net(*_tensors(tr, idx))
+            y = torch.from_numpy(tr.labels[idx]).float()
+            m = torch.from_numpy(~tr.present[idx]).float()
+            loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * m).sum() / m.sum()
+            loss = loss + cfg.bag_l2 * net.bag.weight.pow(2).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tot += float(loss.detach()) * len(idx)
+            cnt += len(idx)
+        zv = logits_of(net, va)
+        vl = _masked_bce(zv, va.labels, ~va.present)
+        stats = {"train_loss": tot / max(cnt, 1), "val_loss": vl}
+        history.append(stats)
+        if progress:
+            progress(epoch + 1, cfg.epochs, stats)
+        if vl < best - 1e-5:
+            best, bad = vl, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            bad += 1
+            if bad >= cfg.patience:
+                break
+    if best_state is None:
+        raise ModelError("training produced no finite validation loss")
+    net.load_state_dict(best_state)
+    zv = logits_of(net, va)
+    platt = fit_platt(zv, va.labels, ~va.present)
+    baselines = Baselines.fit(tr, len(vocab.tokens))
+    seconds = time.perf_counter() - t_start
+    val_probs = sigmoid(platt[0] * zv + platt[1])
+    val_metrics = {"model": _summ(ranking_metrics(val_probs, va)), "calibration": calibration_stats(val_probs, va)}
+    for name, sc in baselines.scores(va).items():
+        val_metrics[name] = _summ(ranking_metrics(sc, va))
+    metrics = {"internal_validation": val_metrics, "history": history, "train_seconds": seconds,
+               "samples": {"train": len(tr), "validation": len(va), "patients": len(pats),
+                           "onsets_train": int(tr.labels.sum())}}
+    data_info = {"source": str(Path(data).name), "files_sha256": fingerprint(data), "cohort": cohort or {},
+                 "end_date": str(tables.end_date), "cuts": cfg.cuts, "n_patients_read": len(tables.patients),
+                 "n_tokens": len(vocab.tokens), "n_targets": len(vocab.targets)}
+    model = SequenceModel(net, vocab, cfg, platt, baselines, {})
+    model.manifest = write_sequence_artifact(output, model, metrics, data_info)
+    model.path = Path(output)
+    return model
+
+
+def _summ(m: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in m.items() if k != "per_disorder_auroc"}
+
+
+def default_linker() -> Any:
+    """The extraction linker over the shipped vocabulary (graph ids of the Hetionet-based graph)."""
+    from ingest.synthea.mapping import Linker
+    from ingest.text.vocabulary import Vocabulary, default_vocabulary_path
+
+    return Linker(Vocabulary.load(default_vocabulary_path()))
+
+
+# ---------------------------------------------------------------- artifacts
+def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics: dict[str, Any],
+                            data: dict[str, Any]) -> dict[str, Any]:
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    if any(d.iterdir()) and not (d / MANIFEST).exists():
+        raise ModelError(f"{d} exists, is not empty and holds no model; choose a new --output directory")
+    torch.save({k: v.cpu() for k, v in model.net.state_dict().items()}, d / "weights.pt")
+    (d / "vocab.json").write_text(json.dumps(model.vocab.to_json()) + "\n", encoding="utf-8")
+    model.baselines.save(d / "baselines.npz")
+    (d / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    files = ["weights.pt", "vocab.json", "baselines.npz", "metrics.json"]
+    hashes = {f: sha256_file(d / f) for f in files}
+    created = datetime.now(UTC).replace(microsecond=0)
+    manifest = {
+        "format_version": FORMAT_VERSION, "name": NAME, "kind": KIND,
+        "model_version": f"{created:%Y%m%d}-{hashes['weights.pt'][:8]}", "medkg_version": medkg_version(),
+        "created_at": created.isoformat(), "labels": model.vocab.targets, "temperature": 1.0,
+        "platt": list(model.platt),
+        "model": {"architecture": "RETAIN (reverse-time GRU attention over visits, per-dimension gates) + "
+                                  "bag-of-codes + age/sex", **model.cfg.to_dict()},
+        "data": data, "files": hashes,
+    }
+    (d / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    (d / "MODEL_CARD.md").write_text(model_card(manifest, metrics), encoding="utf-8")
+    return manifest
+
+
+def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    data = manifest["data"]
+    c = data.get("cohort", {})
+    v = metrics.get("internal_validation", {})
+    lines = [
+        f"# Model card: {manifest['name']} {manifest['model_version']}", "",
+        "## Intended use",
+        "**Trained on synthetic data, for research only.** Not a medical device; never use it on real patients",
+        "or for any clinical decision. It predicts which disorders a Synthea patient newly develops within",
+        f"{manifest['model']['horizon_days']} days of an as-of date, with calibrated probabilities and the past codes",
+        "that contributed most (attention).", "",
+        "## Training data",
+        f"- Synthea 3.3.0 synthetic cohort: seed {c.get('seed')}, state {c.get('state')}, {c.get('patients')} patients "
+        f"requested ({data.get('n_patients_read')} in the export incl. deceased), export end {data.get('end_date')}",
+        f"- {data.get('cuts')} yearly cut dates per patient; {metrics.get('samples', {}).get('train')} training / "
+        f"{metrics.get('samples', {}).get('validation')} internal-validation samples (split by patient)",
+        f"- vocabulary: {data.get('n_tokens')} tokens (conditions, medications, procedures), {data.get('n_targets')} target disorders",
+        f"- input file sha256: {json.dumps(data.get('files_sha256', {}))}",
+        "- no patient identifiers, names, addresses or dates of birth are stored in the artifact", "",
+        "## Model",
+        f"- {manifest['model']['architecture']}",
+        f"- calibration: global Platt scaling on the internal validation split, a = {manifest['platt'][0]:.4f}, "
+        f"b = {manifest['platt'][1]:.4f}",
+        f"- medkg {manifest['medkg_version']}, created {manifest['created_at']}, trained in {metrics.get('train_seconds', 0):.0f} s", "",
+        "## Internal validation (same cohort, held-out patients; optimistic)", "",
+        "| method | recall@10 | macro risk AUROC | disorders |", "|---|---|---|---|",
+    ]
+    for name in ("model", "population", "age_sex", "markov"):
+        m = v.get(name)
+        if m:
+            auc = "n/a" if m["macro_auroc"] is None else f"{m['macro_auroc']:.3f}"
+            rec = "n/a" if m["recall@10"] is None else f"{m['recall@10']:.3f}"
+            lines.append(f"| {name} | {rec} | {auc} | {m['auroc_disorders']} |")
+    lines += ["", "Numbers on a cohort of another seed and state: BENCHMARKS.md.", "",
+              "## Limits",
+              "- Synthea's disease modules are simplified; real histories are noisier and richer.",
+              "- Only disorders seen in the training cohort can be predicted.",
+              "- Calibrated on the training cohort's population; other populations shift the rates.", ""]
+    return "\n".join(lines)
+
+
+def load_sequence_model(directory: str | Path | None = None) -> SequenceModel:
+    d = Path(directory) if directory is not None else default_artifact_dir(KIND)
+    manifest = read_manifest(d)
+    if manifest["kind"] != KIND:
+        raise ModelError(f"{d}: a {manifest['kind']} model, not a {KIND} model")
+    known = {f.name for f in fields(SequenceConfig)}
+    cfg = SequenceConfig(**{k: v for k, v in manifest["model"].items() if k in known})
+    vocab = Vocab.from_json(json.loads((d / "vocab.json").read_text(encoding="utf-8")))
+    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg)
+    net.load_state_dict(torch.load(d / "weights.pt", weights_only=True))
+    net.eval()
+    return SequenceModel(net, vocab, cfg, tuple(manifest["platt"]), Baselines.load(d / "baselines.npz"), manifest, d)
+
+
+# ---------------------------------------------------------------- evaluate / predict
+def evaluate_sequence(model: SequenceModel, data: str | Path, as_of: str | None = None) -> dict[str, Any]:
+    """Model and baselines on one cohort cut at ``as_of`` (default: export end - horizon)."""
+    tables = read_cohort(data)
+    cut = np.datetime64(as_of, "D") if as_of else tables.end_date - np.timedelta64(model.cfg.horizon_days, "D")
+    s = model.samples(tables, cut)
+    t = time.perf_counter()
+    p = model.probabilities(s)
+    secs = time.perf_counter() - t
+    out: dict[str, Any] = {"as_of": str(cut), "patients": len(s), "model_name": model.name,
+                           "model_version": model.model_version, "data_sha256": fingerprint(data)}
+    out["model"] = _summ(ranking_metrics(p, s))
+    out["calibration"] = calibration_stats(p, s)
+    for name, sc in model.baselines.scores(s).items():
+        out[name] = _summ(ranking_metrics(sc, s))
+    out["scoring_patients_per_second"] = len(s) / secs if secs > 0 else None
+    return out
+
+
+def predict_sequence(model: SequenceModel, data: str | Path | SyntheaTables, as_of: str, top: int = 100,
+                     explain: int = 3, pseudonyms: bool = False) -> tuple[list[dict[str, Any]], SyntheaTables]:
+    """One prediction row per patient (the ``medkg models predict --kind sequence`` line format).
+
+    Uses only records that start before ``as_of``. Rows list the ``top`` most probable disorders not
+    already present (all of them when fewer), best first. ``pseudonyms``: ids are the keyed graph
+    pseudonyms instead of the input's PATIENT ids.
+    """
+    try:
+        cut = np.datetime64(as_of, "D")
+    except ValueError as e:
+        raise ModelError(f"--as-of must be YYYY-MM-DD, got {as_of!r}") from e
+    tables = read_cohort(data) if not isinstance(data, SyntheaTables) else data
+    s = model.samples(tables, cut)
+    p = model.probabilities(s)
+    sc = np.where(s.present, -1.0, p)
+    m = min(top, sc.shape[1])
+    order = np.argsort(-sc, axis=1, kind="stable")[:, :m]
+    because = model.explain(s, order, top=explain) if explain else [[[] for _ in range(m)] for _ in range(len(s))]
+    rows = []
+    v = model.vocab
+    for i, pid in enumerate(s.pids):
+        preds = []
+        for j, d in enumerate(order[i]):
+            if s.present[i, d]:
+                continue
+            preds.append({"code": v.targets[d], "name": v.target_names[d], "probability": round(float(p[i, d]), 6),
+                          "disease_id": v.target_disease_ids[d], "because": because[i][j]})
+        rows.append({"id": pid if pseudonyms else tables.source_ids[pid], "as_of": str(cut), "predictions": preds})
+    return rows, tables
