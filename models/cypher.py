@@ -5,6 +5,9 @@ relationship types are fixed here and belong to ``graph_engine/schema.toml``
 (``Case``, ``Diagnosis``, ``Disease``, ``Run``; ``OF``, ``SUGGESTS``,
 ``PRODUCED_BY``).
 
+``$synthetic`` (bool): the input was generated (``medkg models generate``); its Cases get
+``synthetic: true`` (never unset by a later run on real data with the same ids).
+
 Row shape for :data:`MERGE_DIAGNOSES`::
 
     {id, case_id, label, probability, rank, disease_id (or null), disease_name}
@@ -13,6 +16,7 @@ Row shape for :data:`MERGE_DIAGNOSES`::
 MERGE_DIAGNOSES = """
 UNWIND $rows AS row
 MERGE (c:Case {id: row.case_id})
+SET c.synthetic = CASE WHEN $synthetic THEN true ELSE c.synthetic END
 MERGE (d:Diagnosis {id: row.id})
 SET d.label = row.label,
     d.probability = row.probability,

@@ -152,6 +152,37 @@ def augment_batch(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return ((x - mean) * contrast + mean + bright).clamp(0.0, 1.0)
 
 
+def config_json(config: Any) -> dict[str, Any]:
+    """A config dataclass as JSON-ready values (tuples become lists)."""
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(config).items()}
+
+
+def config_from_manifest(directory: Path, manifest: dict[str, Any], architecture: str, cls: type) -> Any:
+    """The config object recorded in an artifact, after checking its architecture."""
+    m = manifest["model"]
+    if m.get("architecture") != architecture:
+        raise ModelError(f"{directory}: architecture {m.get('architecture')!r} is not {architecture!r}")
+    cfg_d = dict(m.get("config", {}))
+    cfg_d["label_names"] = tuple(cfg_d.get("label_names", ()))
+    return cls(**cfg_d)
+
+
+def save_weights_file(net: nn.Module, directory: Path, filename: str) -> list[str]:
+    """Save ``net``'s tensors (no pickled code) as ``directory/filename``; returns ``[filename]``."""
+    torch.save({k: v.detach().cpu() for k, v in net.state_dict().items()}, directory / filename)
+    return [filename]
+
+
+def load_weights(net: nn.Module, directory: Path, filename: str) -> None:
+    """Load ``directory/filename`` into ``net`` (``weights_only=True``), or raise a :class:`ModelError`."""
+    try:
+        net.load_state_dict(torch.load(directory / filename, map_location="cpu", weights_only=True))
+    except FileNotFoundError as e:
+        raise ModelError(f"{directory}: {filename} is missing") from e
+    except (RuntimeError, KeyError, ValueError) as e:
+        raise ModelError(f"{directory}: {filename} does not match the config ({e})") from e
+
+
 class ImageModel:
     """A trained CNN with its labels, input normalisation and temperature.
 
@@ -240,30 +271,19 @@ class ImageModel:
             "architecture": ARCHITECTURE,
             "image_size": list(self.image_size),
             "normalization": {"mean": self.mean, "std": self.std},
-            "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(self.config).items()},
+            "config": config_json(self.config),
         }
 
     def save_weights(self, directory: Path) -> list[str]:
-        torch.save({k: v.detach().cpu() for k, v in self.net.state_dict().items()}, directory / "weights.pt")
-        return ["weights.pt"]
+        return save_weights_file(self.net, directory, "weights.pt")
 
     @classmethod
     def from_directory(cls, directory: Path, manifest: dict[str, Any], device: str = "auto") -> "ImageModel":
         """Rebuild from an artifact directory (weights loaded with ``weights_only=True``)."""
         m = manifest["model"]
-        if m.get("architecture") != ARCHITECTURE:
-            raise ModelError(f"{directory}: architecture {m.get('architecture')!r} is not {ARCHITECTURE!r}")
-        cfg_d = dict(m.get("config", {}))
-        cfg_d["label_names"] = tuple(cfg_d.get("label_names", ()))
-        config = ImageConfig(**cfg_d)
+        config = config_from_manifest(directory, manifest, ARCHITECTURE, ImageConfig)
         net = SmallCNN(len(manifest["labels"]), width=config.width, dropout=config.dropout)
-        try:
-            state = torch.load(directory / "weights.pt", map_location="cpu", weights_only=True)
-            net.load_state_dict(state)
-        except FileNotFoundError as e:
-            raise ModelError(f"{directory}: weights.pt is missing") from e
-        except (RuntimeError, KeyError, ValueError) as e:
-            raise ModelError(f"{directory}: weights.pt does not match the config ({e})") from e
+        load_weights(net, directory, "weights.pt")
         return cls(
             net, manifest["labels"], tuple(m["image_size"]), m["normalization"]["mean"], m["normalization"]["std"],
             manifest["temperature"], config, device,

@@ -75,7 +75,8 @@ def diagnosis_rows(model: Any, report: InferenceReport, top_k: int) -> list[dict
 
 
 def write_diagnoses(
-    client: RunClient, model: Any, report: InferenceReport, top_k: int = 3, source: str | None = None
+    client: RunClient, model: Any, report: InferenceReport, top_k: int = 3, source: str | None = None,
+    synthetic: bool = False,
 ) -> WriteSummary:
     """Write one run of Diagnosis nodes, all-or-nothing.
 
@@ -85,6 +86,7 @@ def write_diagnoses(
         report: the predictions (skipped records are counted, not written).
         top_k: Diagnosis nodes per case.
         source: input description stored in the Run's params.
+        synthetic: the input images were generated; the Case nodes get ``synthetic: true``.
 
     Returns:
         :class:`WriteSummary`.
@@ -100,7 +102,7 @@ def write_diagnoses(
     case_ids = sorted({p.id for p in report.predictions})
     params = {
         "model": man["name"], "model_version": man["model_version"], "kind": man["kind"],
-        "top_k": top_k, "input": source,
+        "top_k": top_k, "input": source, "synthetic": bool(synthetic),
     }
     run_id = client.create_run("diagnose", man["name"], params)
     common = {
@@ -109,6 +111,7 @@ def write_diagnoses(
         "model_version": man["model_version"],
         "method": man["model"]["architecture"],
         "created_at": datetime.now(timezone.utc).isoformat(),
+        "synthetic": bool(synthetic),
     }
 
     def work(tx: Any) -> None:

@@ -10,4 +10,5 @@ MODULES = (
     "jobs.commands.nlp",
     "jobs.commands.recommend",
     "jobs.commands.models",
+    "jobs.commands.gan",
 )
