@@ -3,6 +3,7 @@
     python -m benchmarks.gan compare  --data FILE.npz [--steps N] [--variants mlp-hinge,mlp-wgan-gp,dcgan-hinge]
     python -m benchmarks.gan augment  --data FILE.npz [--fractions 0.1,0.25] [--seeds 0,1]
     python -m benchmarks.gan speed    [--threads 2]
+    python -m benchmarks.gan grid     --data FILE.npz --output docs/real-samples.png
 
 ``compare`` trains each variant on ``train_*`` and scores it on ``val_*`` (Fréchet distance on medkg CNN
 features, precision / recall, pixel-LR TSTR, near-copies). ``augment`` runs the study pre-registered in
@@ -148,15 +149,28 @@ def speed(args: argparse.Namespace) -> None:
     cnn.logits_array(imgs)
     cnn_s = time.perf_counter() - t0
     names = gan.labels
-    cfg = _default_config(steps=args.steps)
-    res = train_gan(_records(imgs[:2000], labels[:2000], names), cfg)
-    per_1000 = res.metrics["seconds_per_1000_steps"]
+    per_1000 = float("nan")
+    if args.steps > 0:  # --steps 0: generation only
+        res = train_gan(_records(imgs[:2000], labels[:2000], names), _default_config(steps=args.steps))
+        per_1000 = res.metrics["seconds_per_1000_steps"]
     shipped = _default_config().steps
     print(json.dumps({
         "threads": args.threads, "generate_images_per_s": args.n / gen_s, "cnn_inference_images_per_s": args.n / cnn_s,
         "generate_vs_cnn_inference": cnn_s / gen_s, "train_seconds_per_1000_steps": per_1000,
         "shipped_steps": shipped, "projected_train_minutes": per_1000 * shipped / 1000 / 60,
+        "load_average": open("/proc/loadavg").read().split()[:3],
     }, indent=2))
+
+
+def grid(args: argparse.Namespace) -> None:
+    """A PNG grid of real validation images (one row per class), to set beside the generated grid."""
+    from models.synthetic import image_grid, labelled_arrays, write_png
+
+    names = ["normal", "pneumonia"]
+    x, y, _ = labelled_arrays(args.data, args.split, names)
+    order = np.random.default_rng(args.seed).permutation(len(y))
+    write_png(args.output, image_grid(x[order], y[order], args.columns, names))
+    print(f"wrote {args.output}")
 
 
 def main() -> None:
@@ -176,11 +190,17 @@ def main() -> None:
     s.add_argument("--threads", type=int, default=2)
     s.add_argument("--n", type=int, default=20000)
     s.add_argument("--steps", type=int, default=200)
-    for p in (c, a):
+    g = sub.add_parser("grid")
+    g.add_argument("--data", required=True)
+    g.add_argument("--split", default="val")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--columns", type=int, default=12)
+    g.add_argument("--output", required=True)
+    for p in (c, a, g):
         p.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    {"compare": compare, "augment": augment, "speed": speed}[args.cmd](args)
+    {"compare": compare, "augment": augment, "speed": speed, "grid": grid}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -25,8 +25,10 @@ before D (Zhao et al. 2020; few training normals; off in the shipped MLP, whose
 D is not translation-equivariant) and an exponential moving
 average of G's weights, which is what is shipped.
 
-Labels during training follow the training data's class frequencies (no
-oversampling of the rare class, which would push G towards copying it);
+With ``balance`` (default) real batches and G's labels are drawn class-balanced,
+so the rare class (388 training normals) gets half of the updates; without it, it got
+a tenth and its images were poor (BENCHMARKS.md). Near-copies of the oversampled
+class are what this risks; ``medkg models evaluate --kind gan`` measures them.
 :meth:`GANModel.generate` draws labels balanced unless asked for one class.
 """
 
@@ -70,6 +72,8 @@ class GANConfig:
         beta1: Adam beta1.
         gp_weight: gradient-penalty weight (``wgan-gp`` only).
         diffaug: random translation (+-2 px, zero padding) of D's inputs.
+        balance: draw real batches and G's labels class-balanced (the rare class gets
+            half the updates) instead of at the training frequencies.
         ema: decay of the moving average of G's weights (0 disables).
         seed: seed for initialisation, batches, latents and augmentation.
         device: ``"auto"`` (CUDA when present), ``"cpu"`` or ``"cuda"``.
@@ -91,6 +95,7 @@ class GANConfig:
     beta1: float = 0.5
     gp_weight: float = 10.0
     diffaug: bool = True
+    balance: bool = True
     ema: float = 0.999
     seed: int = 0
     device: str = "auto"
@@ -371,6 +376,11 @@ def train_gan(
     opt_g = torch.optim.Adam(g_net.parameters(), lr=config.lr_g, betas=(config.beta1, 0.999))
     opt_d = torch.optim.Adam(d_net.parameters(), lr=config.lr_d, betas=(config.beta1, 0.999))
     n, bs = len(x_all), min(config.batch_size, len(x_all))
+    weights = torch.from_numpy((1.0 / counts[y]) if config.balance else np.ones(n))
+
+    def draw() -> torch.Tensor:
+        return torch.multinomial(weights, bs, replacement=True, generator=gen)
+
     aug = (lambda t: translate(t, gen)) if config.diffaug else (lambda t: t)
     history: list[dict[str, float]] = []
     t0 = time.perf_counter()
@@ -378,7 +388,7 @@ def train_gan(
     for step in range(1, config.steps + 1):
         g_net.train()
         for _ in range(config.n_critic):
-            idx = torch.randint(0, n, (bs,), generator=gen)
+            idx = draw()
             real, yr = x_all[idx].to(device), y_all[idx].to(device)
             z = torch.randn((bs, config.z_dim), generator=gen).to(device)
             with torch.no_grad():
@@ -391,8 +401,8 @@ def train_gan(
             opt_d.zero_grad(set_to_none=True)
             d_loss.backward()
             opt_d.step()
-        # G step: labels drawn from the training frequencies
-        yg = y_all[torch.randint(0, n, (bs,), generator=gen)].to(device)
+        # G step: labels drawn like the real batches
+        yg = y_all[draw()].to(device)
         z = torch.randn((bs, config.z_dim), generator=gen).to(device)
         g_loss = -d_net(aug(g_net(z, yg)), yg).mean()
         opt_g.zero_grad(set_to_none=True)
