@@ -244,7 +244,7 @@ def gan_model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         "",
         "## Intended use",
         "- Research inside medkg: testing pipelines and the graph with data that is not a patient's;",
-        "  studying augmentation of small training sets (see BENCHMARKS.md: it did not help the CNN here).",
+        "  studying augmentation of small training sets (pre-registered study and results: BENCHMARKS.md).",
         "- Demonstrations and teaching about generative models and their evaluation.",
         "",
         "## Must not be used for",

@@ -256,7 +256,13 @@ def evaluate_generator(
     fy = matched_labels(real_y, len(real_y), seed)
     fx = gan.generate_labels(fy, seed)
     real_f, fake_f = cnn_features(feature_model, real_x), cnn_features(feature_model, fx)
-    ref_idx = np.random.default_rng(seed).choice(len(train_x), size=min(len(real_x), len(train_x)), replace=False)
+    # real-vs-real yardstick: training images with the real split's class mix, same size where possible
+    rng = np.random.default_rng(seed)
+    ref_idx = np.concatenate([
+        rng.choice(np.flatnonzero(train_y == c), size=min(int((real_y == c).sum()), int((train_y == c).sum())),
+                   replace=False)
+        for c in range(len(names))
+    ])
     ref_f = cnn_features(feature_model, train_x[ref_idx])
     out: dict[str, Any] = {
         "features": f"penultimate layer of {feature_model.manifest.get('name')} "
