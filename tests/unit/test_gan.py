@@ -215,3 +215,18 @@ def test_generate_file_metadata_and_png(tmp_path) -> None:  # type: ignore[no-un
     PIL = pytest.importorskip("PIL.Image")
     back = np.asarray(PIL.open(tmp_path / "g.png"))
     assert np.array_equal(back, grid)
+
+
+def test_image_model_can_train_with_generated_images() -> None:
+    from models.image import ImageConfig, train_image
+
+    recs = toy_records(48)
+    cfg = dict(width=4, epochs=1, patience=1, batch_size=32, val_fraction=0.25, device="cpu")
+    plain = train_image(recs, ImageConfig(**cfg))
+    mixed = train_image(recs, ImageConfig(**cfg, synthetic_ratio=1.0))  # the shipped generator
+    n = plain.split["n_train"]
+    assert mixed.split["n_val"] == plain.split["n_val"] and mixed.split["n_synthetic_train"] == n
+    assert sum(mixed.split["train_class_counts"].values()) == 2 * n
+    assert plain.split["n_synthetic_train"] == 0
+    with pytest.raises(ModelError, match="synthetic_ratio"):
+        ImageConfig(synthetic_ratio=-1.0)
