@@ -110,6 +110,7 @@ class PredictionKind:
             "// predictions.create",
             "UNWIND $rows AS row",
             f"{target} (t:{_ident(self.for_label)} {{id: row.for}})",
+            *(["SET t += $target_props"] if self.create_targets else []),
             f"CREATE (p:{_ident(self.label)} {{id: row.id{kind}}})",
             "SET p += row.props, p.run_id = $run_id, p.created_at = datetime($created_at)",
             f"CREATE (p)-[:{_ident(self.for_rel)}]->(t)",
@@ -148,6 +149,7 @@ def replace_predictions(
     created_at: str | None = None,
     batch_size: int = 5000,
     error: type[Exception] = QueryError,
+    target_props: Mapping[str, Any] | None = None,
 ) -> int:
     """Replace the predictions of ``spec`` (and scope) for ``targets`` by ``rows``, in one transaction.
 
@@ -163,6 +165,8 @@ def replace_predictions(
         created_at: ISO 8601 time stored on every node (default: now, UTC).
         batch_size: rows per ``UNWIND`` statement inside the transaction.
         error: the error class raised for missing nodes (a ``MedkgError`` subclass).
+        target_props: properties set on the targets (only for ``create_targets`` kinds, whose
+            targets are the input records: e.g. a generated image's Case gets ``synthetic: true``).
 
     Returns:
         The number of nodes created.
@@ -183,10 +187,14 @@ def replace_predictions(
     objects = sorted({str(r["object"]) for r in rows if r.get("object") is not None})
     if objects and spec.object_label is None:
         raise error(f"{spec.label} predictions have no object label, but rows name objects (e.g. {objects[0]!r})")
+    if target_props and not spec.create_targets:
+        raise error(f"{spec.label} predictions do not own their {spec.for_label} targets; target_props refused")
+    for key in target_props or {}:
+        check_property_key(key)
     when = created_at or datetime.now(timezone.utc).isoformat()
     params: list[dict[str, Any]] = [{"id": str(r["id"]), "for": str(r["for"]), "object": None if r.get("object") is None else str(r["object"]),
                "props": {**dict(r.get("props", {})), **scope}} for r in rows]
-    common = {"run_id": run_id, "created_at": when, "kind": spec.kind}
+    common = {"run_id": run_id, "created_at": when, "kind": spec.kind, "target_props": dict(target_props or {})}
 
     def missing(tx: Any, label: str, ids: list[str]) -> list[str]:
         out: list[str] = []

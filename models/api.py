@@ -24,19 +24,22 @@ from models.calibration import calibrated_probabilities
 from models.datasets import (
     LabelInfo, load_label_map, read_images, read_texts, resolve_labels,
 )
+from models.gan import GANConfig, GANModel, train_gan
 from models.image import ImageConfig, ImageModel, train_image
 from models.metrics import classification_metrics
 from models.records import ImageRecord, InferenceReport, Loaded, Prediction, Skipped, TextRecord
 from models.text import TextConfig, TextModel, note_fingerprint, train_text
 
-MODEL_NAMES = {"image": "medkg-image-cnn", "text": "medkg-text-linear"}
-_CONFIGS: dict[str, type] = {"image": ImageConfig, "text": TextConfig}
+MODEL_NAMES = {"image": "medkg-image-cnn", "text": "medkg-text-linear", "gan": "medkg-image-cgan"}
+_CONFIGS: dict[str, type] = {"image": ImageConfig, "text": TextConfig, "gan": GANConfig}
 
-#: Diagnosis model classes by kind (:class:`graph_engine.registry.Registry`); each has
-#: ``from_directory(path, manifest, device)`` and satisfies :class:`DiagnosisModel`.
+#: Model classes by kind (:class:`graph_engine.registry.Registry`); each has
+#: ``from_directory(path, manifest, device)``. ``image`` and ``text`` satisfy :class:`DiagnosisModel`;
+#: ``gan`` is the conditional image generator (``medkg models generate``).
 MODEL_KINDS: Registry[Any] = Registry("model kind", ModelError)
 MODEL_KINDS.register("image")(ImageModel)
 MODEL_KINDS.register("text")(TextModel)
+MODEL_KINDS.register("gan")(GANModel)
 
 
 class DiagnosisModel(Protocol):
@@ -90,7 +93,7 @@ def make_config(
     cls = _CONFIGS[_check_kind(kind)]
     if config is None:
         config = {}
-    if isinstance(config, (ImageConfig, TextConfig)) and isinstance(config, cls):
+    if isinstance(config, (ImageConfig, TextConfig, GANConfig)) and isinstance(config, cls):
         if not overrides:
             return config
         config = dataclasses.asdict(config)
@@ -124,7 +127,7 @@ def train(
     """Train a model of ``kind`` on ``data`` and write an artifact directory to ``output``.
 
     Args:
-        kind: ``"image"`` or ``"text"``.
+        kind: ``"image"``, ``"text"`` or ``"gan"`` (conditional image generator).
         data: image ``.npz`` (``images`` + ``labels``, or MedMNIST ``train_images`` ...;
             ``config.split`` chooses) or folder; text CSV/JSONL with ``text`` and ``label``.
         output: the artifact directory (new, or one holding an older model).
@@ -144,7 +147,7 @@ def train(
     _check_kind(kind)
     cfg = make_config(kind, config)
     label_map = load_label_map(cfg.label_map)
-    if kind == "image":
+    if kind in ("image", "gan"):
         loaded = read_images(data, split=cfg.split, class_names=cfg.label_names)
     else:
         loaded = read_texts(data)
@@ -154,13 +157,14 @@ def train(
         raise ModelError(f"{data}: record {r.id!r} (line {r.line}) has no label; training needs labelled data")
     if not loaded.records:
         raise ModelError(f"{data}: no usable records ({len(loaded.skipped)} skipped)")
-    if kind == "image":
+    if kind in ("image", "gan"):
         labels = list(cfg.label_names)
         unknown = sorted({str(r.label) for r in loaded.records} - set(labels))
         if unknown:
             raise ModelError(f"{data}: labels {unknown} are not in label_names {labels} (set label_names in the config)")
         info = resolve_labels(labels, label_map, str(data))
-        result = train_image(loaded.records, cfg, progress)
+        trainer = train_image if kind == "image" else train_gan
+        result: Any = trainer(loaded.records, cfg, progress)
         holdout: list[TextRecord] = []
         fingerprints: list[str] = []
     else:
@@ -226,6 +230,9 @@ def load_model(path: str | Path | None = None, kind: str | None = None, device: 
 
 def _as_records(model: Any, records: Any) -> list[Any]:
     """Accept records, an ``(N, H, W)`` array (image) or strings (text)."""
+    if model.kind == "gan":
+        raise ModelError("this is an image generator (kind gan); predicting and diagnosing need an image or text "
+                         "model; use 'medkg models generate' with it")
     if model.kind == "image":
         if isinstance(records, np.ndarray):
             if records.ndim == 4 and records.shape[1] == 1:
@@ -316,6 +323,8 @@ def read_input(kind: str, path: str | Path, split: str | None = None) -> Loaded:
 
 def predict_file(model: Any, path: str | Path) -> InferenceReport:
     """Read ``path`` and predict every usable record; bad records are counted with reasons."""
+    if model.kind == "gan":
+        _as_records(model, [])  # raises: a generator does not predict
     loaded = read_input(model.kind, path)
     return predict_records(model, loaded.records, loaded.skipped)
 

@@ -31,7 +31,7 @@ from models.records import TextRecord
 
 FORMAT_VERSION = 1
 MANIFEST = "model.json"
-KINDS = ("image", "text", "sequence")
+KINDS = ("image", "text", "sequence", "gan")
 TRAIN_FINGERPRINTS = "train_fingerprints.txt"
 
 
@@ -52,6 +52,13 @@ def default_artifact_dir(kind: str) -> Path:
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
     return Path(str(resources.files("models").joinpath("artifacts", f"{kind}-default")))
+
+
+def default_config_path(kind: str) -> Path:
+    """The TOML of hyper-parameters the shipped default of ``kind`` was trained with."""
+    if kind not in KINDS:
+        raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
+    return Path(str(resources.files("models").joinpath("configs", f"{kind}-default.toml")))
 
 
 def sample_data_path(kind: str) -> Path:
@@ -82,7 +89,7 @@ def write_artifact(
     if any(d.iterdir()) and not (d / MANIFEST).exists():
         # never mix a model's files into an unrelated folder; retraining over a model is fine
         raise ModelError(f"{d} exists, is not empty and holds no model; choose a new --output directory")
-    for stale in ("holdout.csv", "weights.pt", "weights.npz", "vocab.json", TRAIN_FINGERPRINTS):
+    for stale in ("holdout.csv", "weights.pt", "weights.npz", "vocab.json", "generator.pt", TRAIN_FINGERPRINTS):
         (d / stale).unlink(missing_ok=True)
     files = model.save_weights(d)
     with open(d / "label_map.tsv", "w", encoding="utf-8", newline="") as fh:
@@ -161,6 +168,8 @@ def _fmt(x: Any) -> str:
 def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     """A Markdown model card for the artifact."""
     kind = manifest["kind"]
+    if kind == "gan":
+        return gan_model_card(manifest, metrics)
     data = manifest["data"]
     lines = [
         f"# Model card: {manifest['name']} {manifest['model_version']}",
@@ -213,6 +222,74 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         "- Images must be grayscale at the training size; notes must be English free text.",
         "- Probabilities are calibrated on data like the training data only; class priors differ elsewhere.",
         "- A label is only as good as its mapping to a Disease id (see label_map.tsv).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def gan_model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
+    """The model card of a generator: what its images are for and what they must not be used for."""
+    data = manifest["data"]
+    cfg = manifest["model"]["config"]
+    ev = metrics.get("evaluation", {})
+    lines = [
+        f"# Model card: {manifest['name']} {manifest['model_version']}",
+        "",
+        "## What it is",
+        f"A class-conditional GAN (`{manifest['model']['architecture']}`, arch `{cfg.get('arch')}`, loss "
+        f"`{cfg.get('loss')}`) that draws 28x28 grayscale chest-X-ray-like images for the labels "
+        + ", ".join(f"`{lb}`" for lb in manifest["labels"]) + ".",
+        "Every generated file carries `synthetic: true`; `medkg enrich diagnose` on it marks the Case nodes",
+        "`synthetic: true`.",
+        "",
+        "## Intended use",
+        "- Research inside medkg: testing pipelines and the graph with data that is not a patient's;",
+        "  studying augmentation of small training sets (pre-registered study and results: BENCHMARKS.md).",
+        "- Demonstrations and teaching about generative models and their evaluation.",
+        "",
+        "## Must not be used for",
+        "- Anything clinical: diagnosis, triage, training or validating a model meant for patients, or",
+        "  as evidence about disease. The images are not real patients and may carry artefacts that no",
+        "  X-ray has; their labels are the label the generator was asked for, not a diagnosis.",
+        "- Passing generated images off as real, mixing them into a dataset without the `synthetic` flag,",
+        "  or counting them as cases in any statistic about patients.",
+        "- Privacy guarantees: the generator was trained without differential privacy. Near-copies of",
+        "  training images are rare (measured below) but not impossible; do not treat its output as",
+        "  anonymised release of the training set.",
+        "",
+        "## Data",
+        f"- source file: `{data.get('source')}` (sha256 `{data.get('sha256')}`)",
+        f"- records read {data.get('n_read')}, used {data.get('n_used')}, skipped {data.get('n_skipped')}",
+        f"- split: {json.dumps(data.get('split', {}))}",
+        "- PneumoniaMNIST (MedMNIST v2, CC BY 4.0): 28x28 pediatric chest X-rays, normal vs pneumonia.",
+        "  Yang et al., *MedMNIST v2*, Scientific Data 10, 41 (2023).",
+        "",
+        "## Training",
+        f"- config: {json.dumps(cfg)}",
+        f"- {metrics.get('train_seconds', float('nan')):.0f} s on {metrics.get('device')} "
+        f"with {metrics.get('torch_threads')} torch threads",
+        "",
+        "## Evaluation",
+    ]
+    if ev:
+        g, tstr, mem = ev["generated"], ev["tstr_pixel_lr"], ev["memorisation"]
+        lines += [
+            f"On {ev.get('split')} split `{ev.get('data')}` ({ev['n_real']} real images), {ev['n_generated']} generated:",
+            f"- Fréchet distance on medkg CNN features (not Inception FID): {g['frechet_distance']:.3f} "
+            f"(real training sample: {ev['reference_real_train_sample']['frechet_distance']:.3f})",
+            f"- precision / recall (k={g['k']}): {g['precision']:.3f} / {g['recall']:.3f}",
+            f"- pixel-LR trained on generated images, AUROC on real: {tstr['synthetic']['auroc']:.4f} "
+            f"(trained on real: {tstr['reference_real_train']['auroc']:.4f})",
+            f"- near-copies (RMS < {mem['threshold_rms']}): {100 * mem['near_copy_share']:.2f} % "
+            f"(real held-out images: {100 * mem.get('reference_near_copy_share', float('nan')):.2f} %)",
+        ]
+    else:
+        lines.append("Run `medkg models evaluate --kind gan` (numbers in BENCHMARKS.md).")
+    lines += [
+        "",
+        "## Limits",
+        "- 28x28 only; one source dataset (one hospital's pediatric X-rays); few training normals.",
+        "- Quality is judged with medkg's own CNN features, not with radiologists.",
         "",
     ]
     return "\n".join(lines)

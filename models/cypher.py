@@ -4,6 +4,9 @@ Values travel only as parameters; labels and relationship types are fixed here
 and belong to ``graph_engine/schema.toml``. Diagnosis nodes are written by the
 one prediction write-back, :func:`graph_engine.predictions.replace_predictions`
 (see :data:`models.writeback.DIAGNOSIS`).
+
+Cases of generated inputs (``medkg models generate``) get ``synthetic: true``
+(never unset by a later run on real data with the same ids).
 """
 
 # Read-back used by tests and the docs.

@@ -83,7 +83,8 @@ def diagnosis_rows(model: Any, report: InferenceReport, top_k: int) -> list[dict
 
 
 def write_diagnoses(
-    client: RunClient, model: Any, report: InferenceReport, top_k: int = 3, source: str | None = None
+    client: RunClient, model: Any, report: InferenceReport, top_k: int = 3, source: str | None = None,
+    synthetic: bool = False,
 ) -> WriteSummary:
     """Write one run of Diagnosis nodes, all-or-nothing.
 
@@ -93,6 +94,7 @@ def write_diagnoses(
         report: the predictions (skipped records are counted, not written).
         top_k: Diagnosis nodes per case.
         source: input description stored in the Run's params.
+        synthetic: the input images were generated; the Case nodes get ``synthetic: true``.
 
     Returns:
         :class:`WriteSummary`.
@@ -109,7 +111,7 @@ def write_diagnoses(
     case_ids = sorted({p.id for p in report.predictions})
     params = {
         "model": man["name"], "model_version": man["model_version"], "kind": man["kind"],
-        "top_k": top_k, "input": source,
+        "top_k": top_k, "input": source, "synthetic": bool(synthetic),
     }
     with open_run(client, "diagnose", man["name"], params) as run:
         common = {"model": man["name"], "model_version": man["model_version"],
@@ -117,7 +119,8 @@ def write_diagnoses(
         pred_rows = [{"id": r["id"], "for": r["case_id"], "object": r["disease_id"],
                       "props": {"label": r["label"], "probability": r["probability"], "score": r["probability"],
                                 "rank": r["rank"], **common}} for r in rows]
-        replace_predictions(client, run.id, DIAGNOSIS, case_ids, pred_rows, error=ModelError)
+        replace_predictions(client, run.id, DIAGNOSIS, case_ids, pred_rows, error=ModelError,
+                            target_props={"synthetic": True} if synthetic else None)
         run.metrics.update({
             "read": report.read, "cases": len(case_ids), "diagnoses": len(rows), "skipped": len(report.skipped),
             "skipped_by_reason": report.skipped_by_reason(),

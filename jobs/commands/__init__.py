@@ -17,4 +17,5 @@ MODULES = (
     "jobs.commands.runs",
     "jobs.commands.patients",
     "jobs.commands.sequence",
+    "jobs.commands.gan",
 )

@@ -19,6 +19,7 @@ from jobs.errors import fail
 from jobs.groups import subgroup
 
 KIND = click.Choice(["image", "text", "sequence"])
+TRAIN_KIND = click.Choice(["image", "text", "sequence", "gan"])
 PREDICT_KIND = click.Choice(["image", "text", "toxicity", "sequence"])
 
 
@@ -40,7 +41,8 @@ def models_group() -> None:
 
 
 @models_group.command("train")
-@click.option("--kind", type=KIND, required=True, help="image (CNN) or text (clinical notes)")
+@click.option("--kind", type=TRAIN_KIND, required=True,
+              help="image (CNN), text (clinical notes) or gan (conditional image generator)")
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
               help="image .npz (images+labels, or MedMNIST train_* keys) / folder; text CSV or JSONL with text,label")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="new artifact directory")
@@ -67,10 +69,16 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
         cfg = make_config(kind, config, settings)
     except MedkgError as e:
         fail(e)
-    bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
+    if kind == "gan":
+        bar = tqdm(total=cfg.steps, desc="train gan", unit="step")
+    else:
+        bar = tqdm(total=cfg.epochs, desc=f"train {kind}", unit="epoch") if kind == "image" else None
 
     def progress(epoch: int, total: int, stats: dict[str, float]) -> None:
-        if bar is not None:
+        if bar is not None and kind == "gan":
+            bar.update(epoch - bar.n)
+            bar.set_postfix(d_loss=f"{stats['d_loss']:.3f}", g_loss=f"{stats['g_loss']:.3f}")
+        elif bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{stats['train_loss']:.3f}", val_loss=f"{stats['val_loss']:.3f}",
                             val_acc=f"{stats['val_accuracy']:.3f}")
@@ -83,6 +91,11 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
         if bar is not None:
             bar.close()
     click.echo(f"wrote {art.path} ({art.name} {art.model_version})")
+    if kind == "gan":
+        click.echo(f"trained {cfg.steps} steps in {art.metrics['train_seconds']:.0f} s "
+                   f"({art.metrics['torch_threads']} torch threads, {art.metrics['device']}); "
+                   "judge it with 'medkg models evaluate --kind gan'")
+        return
     for section in ("validation", "holdout", "holdout_baseline_tfidf_logreg"):
         m = art.metrics.get(section)
         if m:
@@ -138,26 +151,52 @@ def predict_cmd(kind: str, model_dir: Path | None, input_path: Path, output: Pat
 
 
 @models_group.command("evaluate")
+@click.option("--kind", type=TRAIN_KIND, default=None,
+              help="sequence: next-condition evaluation with baselines; gan: score a generator (Frechet "
+                   "distance, precision/recall, TSTR, memorisation); default: the kind of --model")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
-              help="artifact directory (required for image/text; sequence defaults to the shipped model)")
-@click.option("--kind", type=KIND, default=None, help="sequence: next-condition evaluation with baselines")
+              help="artifact directory (required for image/text; sequence and gan default to the shipped model)")
 @click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
               help="labelled data; MedMNIST .npz files are read from their official 'val' split; sequence: a Synthea folder")
 @click.option("--as-of", "as_of", default=None, metavar="YYYY-MM-DD",
               help="sequence: cut date (default: the export's last date minus 365 days)")
 @click.option("--json", "as_json", is_flag=True, help="print the metrics as JSON")
-def evaluate_cmd(model_dir: Path | None, kind: str | None, data: Path, as_of: str | None, as_json: bool) -> None:
-    """Print accuracy, AUROC, per-class precision/recall, ECE on labelled data."""
+@click.option("--split", default="val", show_default=True, help="--kind gan: the real split of --data to compare with")
+@click.option("--train-data", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="--kind gan: the generator's training images (default: --data), 'train' split")
+@click.option("--n", "n", type=int, default=6000, show_default=True, help="--kind gan: generated images")
+@click.option("--seed", type=int, default=0, show_default=True, help="--kind gan: generation seed")
+@click.option("--cnn-epochs", type=int, default=0, show_default=True,
+              help="--kind gan: epochs of the train-on-synthetic run of medkg's CNN (0 skips; slow on a CPU)")
+@click.option("--output", "report", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="--kind gan: also write the report as JSON here")
+def evaluate_cmd(kind: str | None, model_dir: Path | None, data: Path, as_of: str | None, as_json: bool, split: str,
+                 train_data: Path | None, n: int, seed: int, cnn_epochs: int, report: Path | None) -> None:
+    """Print accuracy, AUROC, per-class precision/recall, ECE on labelled data (--kind sequence:
+    next-condition metrics with baselines; --kind gan: generator scores)."""
     if kind == "sequence":
         from jobs.commands.sequence import evaluate_sequence_cmd
 
         return evaluate_sequence_cmd(model_dir, data, as_of, as_json)
-    if model_dir is None:
-        raise click.UsageError("--model is required for image and text models")
     from models import evaluate, load_model
 
+    if kind is None and model_dir is not None:
+        from models.artifacts import read_manifest
+
+        try:
+            kind = read_manifest(model_dir)["kind"]
+        except MedkgError as e:
+            fail(e)
+    if kind == "gan":
+        from jobs.commands.gan import evaluate_gan_cmd
+
+        evaluate_gan_cmd(model_dir, data, split, train_data, n, seed, cnn_epochs, report, as_json)
+        return
+    if model_dir is None:
+        raise click.UsageError("--model DIR is required (except with --kind gan)")
     try:
-        metrics = evaluate(load_model(model_dir), data)
+        model = load_model(model_dir, kind)
+        metrics = evaluate(model, data)
     except MedkgError as e:
         fail(e)
     if as_json:
@@ -182,9 +221,11 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
     """Write (:Diagnosis)-[:OF]->(:Case) and -[:SUGGESTS]->(:Disease) for every input record.
 
     All-or-nothing per run; re-running replaces the previous run's Diagnosis nodes
-    of the same model for the same cases.
+    of the same model for the same cases. Cases from a generated file
+    (``medkg models generate``) are marked ``synthetic: true``.
     """
     from models import load_model, predict_file
+    from models.synthetic import is_synthetic_file
     from models.writeback import write_diagnoses
 
     if model_dir is None and kind is None:
@@ -194,7 +235,8 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
         model = load_model(model_dir, kind)
         report = predict_file(model, input_path)
         with open_client() as client:
-            summary = write_diagnoses(client, model, report, top_k=top_k, source=str(input_path))
+            summary = write_diagnoses(client, model, report, top_k=top_k, source=str(input_path),
+                                      synthetic=is_synthetic_file(input_path))
     except MedkgError as e:
         fail(e)
     click.echo(

@@ -36,7 +36,8 @@ def _lines(path: Path) -> list[dict]:
 
 
 def test_commands_registered(root: click.Group) -> None:
-    assert set(root.commands["models"].commands) == {"train", "predict", "evaluate"}  # type: ignore[attr-defined]
+    # jobs.commands.gan adds "generate" to the same group when registered
+    assert {"train", "predict", "evaluate"} <= set(root.commands["models"].commands)  # type: ignore[attr-defined]
     assert "diagnose" in root.commands["enrich"].commands  # type: ignore[attr-defined]
 
 

@@ -28,8 +28,24 @@ def _diagnosis_contract(kind: str) -> None:
     assert [p.probabilities for p in again.predictions] == [p.probabilities for p in report.predictions]
 
 
+def _generator_contract(kind: str) -> None:
+    from graph_engine.errors import ModelError
+
+    gen = load_model(kind=kind, device="cpu")
+    assert gen.kind == kind and gen.manifest["kind"] == kind
+    images, labels = gen.generate(40, seed=3)
+    assert images.shape == (40, 28, 28) and images.dtype == np.uint8 and images.std() > 0
+    assert np.bincount(labels, minlength=len(gen.labels)).tolist() == [40 // len(gen.labels)] * len(gen.labels)
+    again, labels2 = gen.generate(40, seed=3, batch_size=7)
+    np.testing.assert_array_equal(again, images)
+    np.testing.assert_array_equal(labels2, labels)
+    assert not np.array_equal(gen.generate(40, seed=4)[0], images)
+    with pytest.raises(ModelError):
+        predict_file(gen, sample_data_path("image"))  # a generator does not diagnose
+
+
 #: kind -> its contract test
-MODEL_CONTRACTS = {"image": _diagnosis_contract, "text": _diagnosis_contract}
+MODEL_CONTRACTS = {"image": _diagnosis_contract, "text": _diagnosis_contract, "gan": _generator_contract}
 
 
 @pytest.mark.parametrize("kind", sorted(MODEL_CONTRACTS))
