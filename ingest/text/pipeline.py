@@ -17,7 +17,7 @@ import multiprocessing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import spacy
 from spacy.attrs import IS_SPACE, LOWER, NORM, PREFIX, SHAPE, SUFFIX
@@ -392,8 +392,7 @@ def extract_to_jsonl(
     max_chars: int | None = None,
     rejects: str | Path | None = None,
     progress: bool = False,
-    cluster: str | None = None,
-    partition_size: int = 256,
+    extractor: Callable[[Iterable[Document]], Iterable[Document]] | None = None,
 ) -> ExtractSummary:
     """Read, extract and write one JSON object per document (``medkg extract``).
 
@@ -401,9 +400,11 @@ def extract_to_jsonl(
     ``rejects`` (default ``<output>.rejects.tsv``: path, line, reason) and counted;
     the run goes on.
 
-    With ``cluster`` (``local:N`` or ``tcp://HOST:PORT``, see :mod:`ingest.text.distributed`)
-    the documents are extracted on a Dask cluster in partitions of ``partition_size``;
-    the output is the same, in the same order.
+    With ``extractor`` (documents in, extracted documents out, in order; e.g.
+    ``functools.partial(ingest.text.distributed.distributed_extract, spec="local:2", ...)``,
+    which runs on a Dask cluster) the documents go through it instead of a local
+    pipeline; the output is the same, in the same order. The pipeline layer does not
+    import the cluster layer: the cluster layer builds pipelines on its workers.
 
     Returns:
         The counts, where ``read + rejected`` covers every input document.
@@ -413,10 +414,7 @@ def extract_to_jsonl(
     from ingest.text.readers import DEFAULT_MAX_CHARS, ReadStats, read_documents
 
     limit = max_chars or DEFAULT_MAX_CHARS
-    if cluster is not None:
-        from ingest.text.distributed import check_cluster_spec
-
-        check_cluster_spec(cluster)
+    if extractor is not None:
         if nlp is not None or n_process > 1:
             raise ValueError("cluster runs build their pipeline on the workers: pass neither nlp nor n_process")
     else:
@@ -434,11 +432,8 @@ def extract_to_jsonl(
         from tqdm import tqdm
 
         docs = tqdm(docs, unit="doc", desc="extract")
-    if cluster is not None:
-        from ingest.text.distributed import distributed_extract
-
-        extracted = distributed_extract(docs, cluster, ner=ner, gene_ner="auto" if ner else False, max_length=limit,
-                                        batch_size=batch_size, partition_size=partition_size)
+    if extractor is not None:
+        extracted = extractor(docs)
     else:
         extracted = extract_documents(nlp, docs, batch_size=batch_size, n_process=n_process)  # type: ignore[arg-type]
     with open(out_path, "w", encoding="utf-8") as fh:

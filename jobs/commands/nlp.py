@@ -50,9 +50,18 @@ def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, b
 
     if cluster and n_process > 1:
         raise click.BadParameter("use --cluster or --n-process, not both", param_hint="--cluster")
+    extractor = None
+    if cluster:
+        import functools
+
+        from ingest.text.distributed import distributed_extract
+
+        extractor = functools.partial(distributed_extract, spec=cluster, ner=not no_ner,
+                                      gene_ner="auto" if not no_ner else False, max_length=max_chars,
+                                      batch_size=batch_size, partition_size=partition_size)
     try:
         summary = extract_to_jsonl(input_path, output, fmt=fmt, ner=not no_ner, batch_size=batch_size, n_process=n_process, max_chars=max_chars, progress=progress,
-                                   cluster=cluster, partition_size=partition_size)
+                                   extractor=extractor)
     except MedkgError as err:
         fail(err)
     click.echo(summary.line())
