@@ -17,7 +17,10 @@ SAMPLES = Path(__file__).resolve().parents[2] / "models" / "data"
 
 def test_diagnose_generated_images_marks_cases_synthetic(graph: Any, neo4j_env: dict[str, str], tmp_path: Path) -> None:
     from jobs.cli import main
+    from models import load_model
+    from models.writeback import label_disease_records
 
+    graph.upsert_nodes(label_disease_records(load_model(kind="image")))  # diagnoses refuse absent diseases
     gen = tmp_path / "gen.npz"
     res = CliRunner().invoke(main, ["models", "generate", "--kind", "image", "--n", "12", "--seed", "5",
                                     "--output", str(gen)])
