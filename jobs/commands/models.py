@@ -217,7 +217,11 @@ def evaluate_cmd(kind: str | None, model_dir: Path | None, data: Path, as_of: st
 @click.option("--kind", type=click.Choice(["image", "text"]), default=None, help="needed only without --model")
 @click.option("--input", "input_path", type=click.Path(exists=True, path_type=Path), required=True)
 @click.option("--top-k", type=int, default=3, show_default=True, help="Diagnosis nodes per case")
-def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top_k: int) -> None:
+@click.option("--add-label-diseases", is_flag=True,
+              help="first add the Disease nodes the model's label map names and the graph lacks "
+                   "(without it, a suggested Disease that is not in the graph is refused)")
+def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top_k: int,
+                 add_label_diseases: bool) -> None:
     """Write (:Diagnosis)-[:OF]->(:Case) and -[:SUGGESTS]->(:Disease) for every input record.
 
     All-or-nothing per run; re-running replaces the previous run's Diagnosis nodes
@@ -226,7 +230,7 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
     """
     from models import load_model, predict_file
     from models.synthetic import is_synthetic_file
-    from models.writeback import write_diagnoses
+    from models.writeback import label_disease_records, write_diagnoses
 
     if model_dir is None and kind is None:
         raise click.UsageError("give --model DIR or --kind image|text")
@@ -235,9 +239,15 @@ def diagnose_cmd(model_dir: Path | None, kind: str | None, input_path: Path, top
         model = load_model(model_dir, kind)
         report = predict_file(model, input_path)
         with open_client() as client:
+            if add_label_diseases:
+                labels = label_disease_records(model)
+                absent = client.missing_ids("Disease", [r.id for r in labels])
+                client.upsert_nodes([r for r in labels if r.id in absent])
             summary = write_diagnoses(client, model, report, top_k=top_k, source=str(input_path),
                                       synthetic=is_synthetic_file(input_path))
     except MedkgError as e:
+        if "not in the graph" in str(e) and not add_label_diseases:
+            fail(type(e)(f"{e} (load them, or pass --add-label-diseases to add the model's label diseases)"))
         fail(e)
     click.echo(
         f"run {summary.run_id}: read {report.read}, cases {summary.cases}, diagnoses {summary.diagnoses}, "

@@ -56,15 +56,25 @@ def test_text_diagnoses_written_once_per_run_and_replaced(graph: Any) -> None:
 
 
 class FailAtCommit:
-    """Runs the write, then fails inside the same transaction."""
+    """Runs the Diagnosis write, then fails inside the same transaction (the Run bookkeeping's own
+    transactions go through)."""
 
     def __init__(self, graph: Any) -> None:
         self.graph = graph
 
     def run_in_transaction(self, fn: Any) -> Any:
         def work(tx: Any) -> Any:
-            fn(tx)
-            raise RuntimeError("boom before commit")
+            seen: list[str] = []
+
+            class Spy:
+                def run(self, query: str, *a: Any, **k: Any) -> Any:
+                    seen.append(query)
+                    return tx.run(query, *a, **k)
+
+            out = fn(Spy())
+            if any("Diagnosis" in q for q in seen):
+                raise RuntimeError("boom before commit")
+            return out
 
         return self.graph.run_in_transaction(work)
 
@@ -128,9 +138,8 @@ def test_enrich_diagnose_cli(graph: Any, neo4j_env: dict[str, str]) -> None:
 
     args = ["enrich", "diagnose", "--kind", "text", "--input", str(SAMPLES / "sample_notes.jsonl")]
     res = CliRunner().invoke(main, args, env=neo4j_env)
-    assert res.exit_code == 1 and "not in the graph" in res.output  # the label's diseases must be loaded first
-    add_label_diseases(graph, load_model(kind="text"))
-    res = CliRunner().invoke(main, args, env=neo4j_env)
+    assert res.exit_code == 1 and "not in the graph" in res.output and "--add-label-diseases" in res.output
+    res = CliRunner().invoke(main, [*args, "--add-label-diseases"], env=neo4j_env)
     assert res.exit_code == 0, res.output
     assert "cases 20, diagnoses 60" in res.output
     res = CliRunner().invoke(main, args, env=neo4j_env)

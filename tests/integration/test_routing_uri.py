@@ -37,7 +37,8 @@ def test_every_job_works_through_a_routing_uri(graph, neo4j_env, tmp_path):
         ["enrich", "embed", "--dim", "8", "--epochs", "1", "--device", "cpu", "--quiet"],
         ["recommend", "fit", "--method", "metapath"],
         ["enrich", "recommend", "--no-explain"],
-        ["enrich", "diagnose", "--kind", "text", "--input", str(SAMPLES / "sample_notes.jsonl")],
+        ["enrich", "diagnose", "--kind", "text", "--input", str(SAMPLES / "sample_notes.jsonl"),
+         "--add-label-diseases"],
     ]
     runner = CliRunner()
     for args in jobs:
