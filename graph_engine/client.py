@@ -373,8 +373,9 @@ class GraphClient:
         ]
 
     def top(self, label: str, by: str, k: int = 20) -> list[Scored]:
-        """Top-``k`` nodes of ``label`` by a numeric property (e.g. ``pagerank``)."""
-        rows = self.read(cypher.top_by_property(self.schema.check_label(label), by), {"k": int(k)})
+        """Top-``k`` nodes of ``label`` by a numeric property (e.g. ``pagerank``): the published
+        run's values when the property is published (see :mod:`graph_engine.published`)."""
+        rows = self.read(cypher.top_by_property(self.schema.check_label(label), by), {"k": int(k), "prop": by})
         return [Scored(r["id"], r["name"], float(r["score"])) for r in rows]
 
     def similar(self, node_id: str, k: int = 10, label: str | None = None, prop: str = "embedding") -> list[Scored]:

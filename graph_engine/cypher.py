@@ -38,6 +38,7 @@ def constraint_statements(schema: Schema) -> list[str]:
             f"CREATE CONSTRAINT {_snake(label)}_id IF NOT EXISTS "
             f"FOR (n:{_ident(label)}) REQUIRE n.id IS UNIQUE"
         )
+    out.append(PUBLISHED_CONSTRAINT)
     for label in schema.entity_labels:
         out.append(f"CREATE INDEX {_snake(label)}_name IF NOT EXISTS FOR (n:{_ident(label)}) ON (n.name)")
     return out
@@ -283,20 +284,83 @@ def neighbours(label: str | None, rel_type: str | None, direction: str) -> str:
 
 
 def top_by_property(label: str, prop: str) -> str:
-    key = _ident(check_property_key(prop))
+    """Top ``$k`` by ``prop``: the published run's values when ``prop`` has a (:Published) pointer
+    (pinned once by the WITH, so a switch during the scan changes nothing), else the plain property."""
+    check_property_key(prop)
     return (
-        f"MATCH (n:{_ident(label)}) WHERE n.{key} IS NOT NULL\n"
-        f"RETURN n.id AS id, n.name AS name, n.{key} AS score ORDER BY score DESC, id LIMIT $k"
+        "OPTIONAL MATCH (p:Published {property: $prop}) WHERE p.run_id IS NOT NULL\n"
+        "WITH coalesce(p.key, $prop) AS key, coalesce(p.run_key, $prop + '_run') AS rk, p.run_id AS run\n"
+        f"MATCH (n:{_ident(label)}) WHERE n[key] IS NOT NULL AND (run IS NULL OR n[rk] = run)\n"
+        "RETURN n.id AS id, n.name AS name, n[key] AS score ORDER BY score DESC, id LIMIT $k"
     )
 
 
-def clear_stale_property(label: str, prop: str) -> str:
-    """Remove ``prop`` (and ``prop_run``) from ``label`` nodes not written by run ``$run_id``."""
+def clear_stale_property(label: str, prop: str, run_key: str | None = None) -> str:
+    """Remove ``prop`` (and its run key, default ``prop_run``) from at most ``$limit`` ``label``
+    nodes not written by run ``$run_id``; run until ``removed`` is 0 (each call its own transaction)."""
     key = _ident(check_property_key(prop))
-    run_key = _ident(check_property_key(prop + "_run"))
+    rk = _ident(check_property_key(run_key or prop + "_run"))
     return (
-        f"MATCH (n:{_ident(label)}) WHERE n.{run_key} IS NOT NULL AND n.{run_key} <> $run_id\n"
-        f"REMOVE n.{key}, n.{run_key}\n"
+        f"MATCH (n:{_ident(label)}) WHERE n.{rk} IS NOT NULL AND n.{rk} <> $run_id\n"
+        f"WITH n LIMIT $limit REMOVE n.{key}, n.{rk}\n"
+        "RETURN count(n) AS removed"
+    )
+
+
+# --------------------------------------------------------------------------- published write-backs
+# A property family (``pagerank``, ``ppr_ids`` ...) is written into the free one of two slots
+# (``pagerank__v0`` / ``pagerank__v1`` with ``*_run``) in batches, then published by switching the
+# (:Published {property}) pointer in one small transaction. See graph_engine.published.
+PUBLISHED_CONSTRAINT = (
+    "CREATE CONSTRAINT published_property IF NOT EXISTS FOR (p:Published) REQUIRE p.property IS UNIQUE"
+)
+CLAIM_PUBLISHED = (
+    "UNWIND $props AS prop\n"
+    "MERGE (p:Published {property: prop})\n"
+    "WITH p OPTIONAL MATCH (w:Run {id: p.writer})\n"
+    "RETURN p.property AS property, p.slot AS slot, p.run_id AS run_id, p.labels AS labels,\n"
+    "       p.writer AS writer, w.status AS writer_status"
+)
+SET_PUBLISHED_WRITER = (
+    "UNWIND $props AS prop MATCH (p:Published {property: prop})\n"
+    "SET p.writer = $run_id, p.writer_since = datetime()"
+)
+RELEASE_PUBLISHED_WRITER = (
+    "MATCH (p:Published) WHERE p.property IN $props AND p.writer = $run_id REMOVE p.writer, p.writer_since"
+)
+SWITCH_PUBLISHED = (
+    "UNWIND $rows AS row\n"
+    "MATCH (p:Published {property: row.property}) WHERE p.writer = $run_id\n"
+    "SET p.previous_run_id = p.run_id, p.run_id = $run_id, p.slot = row.slot, p.key = row.key,\n"
+    "    p.run_key = row.run_key, p.labels = row.labels, p.published_at = datetime()\n"
+    "REMOVE p.writer, p.writer_since\n"
+    "RETURN count(p) AS switched"
+)
+READ_PUBLISHED = (
+    "MATCH (p:Published) WHERE p.property IN $props AND p.run_id IS NOT NULL\n"
+    "RETURN p.property AS property, p.run_id AS run_id, p.slot AS slot, p.key AS key, p.run_key AS run_key,\n"
+    "       p.labels AS labels, p.published_at AS published_at, p.writer AS writer"
+)
+
+
+def restore_property(label: str, prop: str, slot_key: str, slot_run_key: str) -> str:
+    """Copy a published slot back into the plain property for at most ``$limit`` nodes of
+    ``label`` whose plain value is not the published run ``$old_run`` (undo of a failed write-back)."""
+    key, rk = _ident(check_property_key(prop)), _ident(check_property_key(prop + "_run"))
+    sk, srk = _ident(check_property_key(slot_key)), _ident(check_property_key(slot_run_key))
+    return (
+        f"MATCH (n:{_ident(label)}) WHERE n.{srk} = $old_run AND (n.{rk} IS NULL OR n.{rk} <> $old_run)\n"
+        f"WITH n LIMIT $limit SET n.{key} = n.{sk}, n.{rk} = $old_run\n"
+        "RETURN count(n) AS removed"
+    )
+
+
+def remove_run_property(label: str, prop: str) -> str:
+    """Remove ``prop`` / ``prop_run`` from at most ``$limit`` ``label`` nodes that run ``$run_id`` wrote."""
+    key, rk = _ident(check_property_key(prop)), _ident(check_property_key(prop + "_run"))
+    return (
+        f"MATCH (n:{_ident(label)}) WHERE n.{rk} = $run_id\n"
+        f"WITH n LIMIT $limit REMOVE n.{key}, n.{rk}\n"
         "RETURN count(n) AS removed"
     )
 

@@ -3,11 +3,11 @@
 Every job runs inside :func:`graph_engine.runs.open_run` and leaves a ``(:Run)``
 node (algorithm, parameters, timings, iterations, convergence, metrics). All the
 properties a job writes (``ppr_ids`` with ``ppr_scores``, ``hub`` with
-``authority``) are replaced in ONE
-transaction: the new values and their ``<prop>_run`` are written and stale
-values of earlier runs removed together, so a reader sees either the old or the
-new property, never a mix, and a failed job leaves the old values (re-running
-it is the resume).
+``authority``) are one family, written in batches and published at one point
+(:mod:`graph_engine.published`): a reader of the published run sees the old or the
+new values, never a mix; on one node the plain properties of a family are always
+of one run; a failed job publishes nothing and restores the plain values
+(re-running it is the resume).
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-import neo4j
 import numpy as np
 
 from graph_engine import cypher
-from graph_engine.batching import batched
 from graph_engine.client import GraphClient, Scored
 from graph_engine.errors import MedkgError, ScoringError
 from graph_engine.export import GraphMatrix, GraphTables
+from graph_engine.published import publish_properties
 from graph_engine.runs import open_run
 from graph_engine.schema import check_property_key
 
@@ -36,14 +35,6 @@ class JobResult:
     metrics: dict[str, Any] = field(default_factory=dict)
 
 
-def _to_py(v: Any) -> Any:
-    if isinstance(v, np.ndarray):
-        return v.astype(float).tolist()
-    if isinstance(v, np.generic):
-        return v.item()
-    return v
-
-
 def replace_properties(
     client: GraphClient,
     groups: Mapping[str, tuple[Any, Mapping[str, Sequence[Any]]]],
@@ -51,43 +42,18 @@ def replace_properties(
     batch_size: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, int]:
-    """Atomically replace several properties across the graph, in ONE transaction.
+    """Replace a property family across the graph; it becomes visible at one point.
 
-    ``groups`` maps a label to ``(ids, {prop: values})`` (values aligned with ids).
-    Each node gets the new values and ``<prop>_run = run_id`` for every prop; every
-    node, of any schema label, that an earlier run gave one of the props and this run
-    does not, loses it. A reader never sees one property of the set from a new run
-    and another from an old one; a failure changes nothing.
+    ``groups`` maps a label to ``(ids, {prop: values})`` (values aligned with ids). Each node
+    gets the new values and ``<prop>_run = run_id`` for every prop; every node, of any schema
+    label, that an earlier run gave one of the props and this run does not, loses it. Writes are
+    batched (any graph size fits Neo4j's transaction memory) and published by one pointer switch:
+    see :mod:`graph_engine.published` for what a reader sees; a failure publishes nothing.
 
     Returns:
         Nodes written per label.
     """
-    props = sorted({p for _, values in groups.values() for p in values})
-    run_keys = {p: check_property_key(check_property_key(p) + "_run") for p in props}
-    for label in groups:
-        client.schema.check_label(label)
-    size = batch_size or client.batch_size
-
-    def work(tx: neo4j.ManagedTransaction) -> dict[str, int]:
-        written: dict[str, int] = {}
-        for label, (ids, values) in groups.items():
-            query = cypher.set_node_properties(label)
-            names = list(values)
-            rows = ({"id": str(i), "props": {k: v for p, x in zip(names, vs)
-                                             for k, v in ((p, _to_py(x)), (run_keys[p], run_id))}}
-                    for i, *vs in zip(ids, *(values[p] for p in names)))
-            written[label] = 0
-            for chunk in batched(rows, size):
-                record = tx.run(query, rows=chunk).single()
-                written[label] += int(record["written"]) if record else 0
-                if progress:
-                    progress(len(chunk) * len(names))
-        for prop in props:
-            for label in client.schema.labels:
-                tx.run(cypher.clear_stale_property(label, prop), run_id=run_id).consume()
-        return written
-
-    return client.run_in_transaction(work)
+    return publish_properties(client, groups, run_id, batch_size=batch_size, progress=progress)
 
 
 def replace_property(
