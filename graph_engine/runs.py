@@ -81,10 +81,19 @@ class Run:
     status: str = "succeeded"
 
 
-def stale_reason(pid: Any, host: Any, age_s: Any, stale_after_s: float = STALE_AFTER_S) -> str | None:
-    """Why a running Run is stale (owner gone on this host, heartbeat too old), or ``None``."""
+#: Ids of the Runs this process has open (inside :func:`open_run`).
+_OPEN: set[str] = set()
+
+
+def stale_reason(pid: Any, host: Any, age_s: Any, stale_after_s: float = STALE_AFTER_S,
+                 run_id: str | None = None) -> str | None:
+    """Why a running Run is stale (owner gone on this host, owner is this process but closed it
+    without recording the end — the server was down —, heartbeat too old), or ``None``."""
     if host == socket.gethostname() and isinstance(pid, int) and pid > 0 and not pid_alive(pid):
         return f"owner process {pid} on {host} is gone"
+    if (run_id is not None and host == socket.gethostname() and pid == os.getpid()
+            and run_id not in _OPEN):
+        return f"owner process {pid} ended it without recording how (the server was unreachable)"
     if age_s is not None and age_s > stale_after_s:
         return f"no heartbeat for {int(age_s)} s (limit {int(stale_after_s)} s)"
     return None
@@ -96,7 +105,7 @@ def mark_abandoned(client: RunClient, stale_after_s: float = STALE_AFTER_S) -> l
     def sweep(tx: Any) -> list[str]:
         rows = []
         for r in tx.run(RUNNING):
-            reason = stale_reason(r["pid"], r["host"], r["age_s"], stale_after_s)
+            reason = stale_reason(r["pid"], r["host"], r["age_s"], stale_after_s, r["id"])
             if reason:
                 rows.append({"id": r["id"], "reason": reason})
         if not rows:
@@ -140,6 +149,7 @@ def open_run(client: RunClient, kind: str, algorithm: str, params: Mapping[str, 
     run = Run(client.create_run(kind, algorithm, dict(params)), kind, algorithm)
     start = time.perf_counter()
     heart = _Heartbeat(client, run.id, heartbeat_s)
+    _OPEN.add(run.id)
     try:
         heart.beat()
         heart.thread.start()
@@ -156,5 +166,6 @@ def open_run(client: RunClient, kind: str, algorithm: str, params: Mapping[str, 
         heart.stop.set()
         if heart.thread.is_alive():
             heart.thread.join(timeout=5)
+        _OPEN.discard(run.id)
     run.metrics["seconds"] = time.perf_counter() - start
     client.finish_run(run.id, run.metrics, status=run.status)

@@ -45,7 +45,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 from graph_engine.errors import ServerError
 from graph_engine.settings import Settings, read_secret_file, write_secret_file
@@ -112,6 +112,19 @@ def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def _port_free(host: str, port: Any) -> bool:
+    if not isinstance(port, int) or not 0 < port < 65536:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        # as Neo4j binds (SO_REUSEADDR): connections of the previous server in TIME_WAIT do not block it
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -202,6 +215,7 @@ class ManagedNeo4j:
         self.log_dir = self.home / "logs"
         self.password_file = self.root / "password"
         self.state_file = self.root / "state.json"
+        self.ports_file = self.root / "ports.json"
         self.lock_file = self.root / "start.lock"
 
     @contextlib.contextmanager
@@ -394,7 +408,7 @@ db.tx_log.rotation.retention_policy=1 files
         java = self._java()
         self.provision()
         host = self.settings.listen_address
-        bolt, http = _free_port(host), _free_port(host)
+        bolt, http = self._last_ports(host)
         while http == bolt:
             http = _free_port(host)
         self._write_conf(host, bolt, http)
@@ -420,7 +434,20 @@ db.tx_log.rotation.retention_policy=1 files
         state = {"pid": proc.pid, "host": host, "bolt_port": bolt, "http_port": http,
                  "version": self.settings.neo4j_version, "started": time.time()}
         self.state_file.write_text(json.dumps(state), encoding="utf-8")
+        self.ports_file.write_text(json.dumps({"bolt_port": bolt, "http_port": http}), encoding="utf-8")
         return self._wait(state, timeout, proc)
+
+    def _last_ports(self, host: str) -> tuple[int, int]:
+        """The ports of the previous start when both are still free (a restarted server keeps its
+        address, so running clients reconnect), else two new free ports."""
+        try:
+            last = json.loads(self.ports_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            last = {}
+        bolt, http = last.get("bolt_port"), last.get("http_port")
+        if bolt != http and _port_free(host, bolt) and _port_free(host, http):
+            return int(bolt), int(http)
+        return _free_port(host), _free_port(host)
 
     def _wait(self, state: dict, timeout: float, proc: subprocess.Popen | None = None) -> ServerInfo:
         import neo4j

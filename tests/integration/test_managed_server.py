@@ -77,6 +77,8 @@ def test_lifecycle(server, tmp_path):
         d.execute_query("CREATE (:Marker {id: 'm'})")
     server.stop()
     info3 = server.start()
+    # a restart keeps the address (ports free again), so a long-running client's driver reconnects
+    assert (info3.uri, info3.http_uri) == (info2.uri, info2.http_uri)
     with neo4j.GraphDatabase.driver(info3.uri, auth=("neo4j", info3.password)) as d:
         assert d.execute_query("MATCH (m:Marker) RETURN count(m) AS n").records[0]["n"] == 1
 

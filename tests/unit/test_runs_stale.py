@@ -56,3 +56,26 @@ def test_next_job_abandons_a_killed_jobs_run_and_keeps_live_ones():
     assert g.runs["silent"]["status"] == "abandoned"
     assert g.runs["done"]["status"] == "succeeded"
     assert mark_abandoned(g) == []  # idempotent
+
+
+def test_a_run_this_process_closed_without_recording_is_abandoned_by_the_next_job():
+    """The server was down when the job failed: finish_run failed too, the Run stayed 'running' with a
+    live owner (this process). The next job in the same process must not wait 300 s for it."""
+    import os
+
+    g = FakeGraph({})
+    real_finish = g.finish_run
+
+    def down(*a, **kw):
+        raise ConnectionError("server unreachable")
+
+    g.finish_run = down
+    with pytest.raises(RuntimeError):
+        with open_run(g, "score", "pagerank", {}) as lost:
+            raise RuntimeError("job failed while the server restarted")
+    assert g.runs[lost.id]["status"] == "running"
+    g.finish_run = real_finish
+    with open_run(g, "score", "pagerank", {}) as run:
+        # a run open in this process is live, the one it closed is not
+        assert stale_reason(os.getpid(), socket.gethostname(), 1.0, run_id=run.id) is None
+    assert g.runs[lost.id]["status"] == "abandoned" and "unreachable" in g.runs[lost.id]["abandoned_reason"]
