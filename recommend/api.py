@@ -19,7 +19,7 @@ from typing import Any, Iterable
 from graph_engine.errors import ModelError, RecommendError
 from graph_engine.export import GraphTables
 
-from recommend.base import Recommender, get_recommender, load_recommender
+from recommend.base import RECOMMENDERS, Recommender, get_recommender, load_recommender
 from recommend.data import EXPORT_LABELS, EXPORT_REL_TYPES, as_id_list
 from recommend.patients import Patient, PatientResult, SafetyIndex, recommend_for_patient
 
@@ -33,6 +33,28 @@ def recommend_root(models_dir: str | Path) -> Path:
 def export_for_recommend(client: Any) -> GraphTables:
     """The slice of the live graph the recommenders read (``client.export``)."""
     return client.export(labels=list(EXPORT_LABELS), rel_types=list(EXPORT_REL_TYPES))
+
+
+def graph_structures(client: Any) -> dict[str, str]:
+    """``{drug id: SMILES}`` of every Drug node with a ``smiles`` property."""
+    from recommend import cypher
+
+    return {str(r["id"]): str(r["smiles"]) for r in client.read(cypher.DRUG_STRUCTURES)}
+
+
+def graph_params(client: Any, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``params`` plus what ``method`` reads from the live graph besides its edges: the structure
+    recommenders get the shipped DrugBank structures overlaid with the graph's own ``smiles`` (so a
+    compound loaded with ``medkg ingest structures``, even one with no edges, is scored)."""
+    from recommend.structure import StructureRecommender, default_structures
+
+    out = dict(params or {})
+    cls = RECOMMENDERS.get(method)
+    if issubclass(cls, StructureRecommender) and out.get("structures") is None:
+        own = graph_structures(client)
+        if own:
+            out["structures"] = {**default_structures(), **own}
+    return out
 
 
 def fit_and_save(tables: GraphTables, method: str, models_dir: str | Path, seed: int = 0,

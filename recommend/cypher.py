@@ -47,3 +47,5 @@ RETURN p.id AS id, coalesce(p.synthetic, false) AS synthetic, conditions, curren
 
 #: All patient ids. No params.
 LIST_PATIENTS = "MATCH (p:Patient) RETURN p.id AS id ORDER BY id"
+# structures on Drug nodes (``medkg ingest structures``, DrugBank attach): the structure recommenders read them
+DRUG_STRUCTURES = "MATCH (d:Drug) WHERE d.smiles IS NOT NULL RETURN d.id AS id, d.smiles AS smiles ORDER BY id"

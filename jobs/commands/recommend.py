@@ -160,6 +160,7 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
         else:
             with _open_client() as client:
                 tables = api.export_for_recommend(client)
+                params = api.graph_params(client, method, params)
         path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, **params)
     except MedkgError as e:
         fail(e)

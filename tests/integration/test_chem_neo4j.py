@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from graph_engine.errors import IngestError, ModelError
@@ -132,3 +133,35 @@ def test_side_effect_predictions_replace_per_run(graph: Any) -> None:
     run2, n2 = write_side_effects(graph, [q[0] for q in queries], fewer, MODEL_NAME, MODEL_VERSION)
     rows = graph.read(q)
     assert n2 == 4 and len(rows) == 4 and {r["run"] for r in rows} == {run2}
+
+
+def test_structure_recommender_reads_graph_smiles_for_a_compound_without_edges(demo: Any, tmp_path: Path) -> None:
+    """A user's compound loaded with `ingest structures` (no edges at all) is ranked for the diseases
+    its structural neighbours treat, once the recommender is fitted from the graph."""
+    from graph_engine.chem import read_drugbank_approved
+    from ingest.structures import load_structures
+    from recommend import api, get_recommender
+
+    approved = {rid: smi for _, rid, smi, _ in read_drugbank_approved() if smi}
+    treats = demo.read("MATCH (c:Drug)-[:TREATS]->(d:Disease) RETURN c.id AS c, collect(d.id) AS ds "
+                       "ORDER BY size(ds) DESC, c")
+    drug, diseases = next((r["c"], r["ds"]) for r in treats if r["c"] in approved)
+    analog = approved[drug] + "C"  # one more carbon: a new compound, structurally next to `drug`
+    p = tmp_path / "mine.csv"
+    p.write_text(f"id,smiles,name\nCHEMBL:MEDKG_TEST1,{analog},test analog\n", encoding="utf-8")
+    assert load_structures(demo, p).written == 1
+    assert demo.read("MATCH (c:Drug {id: 'CHEMBL:MEDKG_TEST1'})--() RETURN count(*) AS n")[0]["n"] == 0
+
+    tables = api.export_for_recommend(demo)
+    params = api.graph_params(demo, "structure")
+    assert params["structures"]["CHEMBL:MEDKG_TEST1"] == demo.read(
+        "MATCH (c:Drug {id: 'CHEMBL:MEDKG_TEST1'}) RETURN c.smiles AS s")[0]["s"]
+    rec = get_recommender("structure", **params).fit(tables)
+    col = rec.col_of("CHEMBL:MEDKG_TEST1")
+    scores = rec.score(diseases)[:, col]
+    assert (scores > 0).all()  # every indication of its neighbour reaches it
+    ranks = [int(np.sum(rec.score([d])[0] > rec.score([d])[0][col])) for d in diseases]
+    assert min(ranks) < 10  # and it is in the top 10 of at least one of those diseases
+    # without the graph's structures (the old behaviour) it is a zero row
+    plain = get_recommender("structure").fit(tables)
+    assert not plain.score(diseases)[:, plain.col_of("CHEMBL:MEDKG_TEST1")].any()
