@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
 import os
 import sys
 import tempfile
@@ -32,6 +33,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,6 +89,25 @@ def main() -> None:
         args.json.write_text(json.dumps(out, indent=2))
 
 
+def write_loop(live: Settings, batch_size: int, stop: Any, results: Any) -> None:
+    """Re-run pagerank_job (alternating damping) until ``stop``; put (succeeded/failed counts, error types)."""
+    jobs: Counter = Counter()
+    job_errors: Counter = Counter()
+    with connect(live) as driver:
+        g = GraphClient(driver, live.database, batch_size=batch_size)
+        j = 0
+        while not stop.is_set():
+            try:
+                pagerank_job(g, Projection(), damping=(0.85, 0.8)[j % 2])
+                jobs["succeeded"] += 1
+            except Exception as e:  # noqa: BLE001 - counted and reported
+                jobs["failed"] += 1
+                job_errors[type(e).__name__] += 1
+                time.sleep(0.5)
+            j += 1
+    results.put((dict(jobs), dict(job_errors)))
+
+
 def soak(server: ManagedNeo4j, live: Settings, args: argparse.Namespace) -> dict:
     nodes, edges = (args.nodes, args.edges) if args.nodes else demo_files()
     with connect(live) as driver:
@@ -135,24 +156,12 @@ def soak(server: ManagedNeo4j, live: Settings, args: argparse.Namespace) -> dict
                     if kind == "published" and res is not None and res["n"] != expected:
                         counts["published incomplete"] += 1
 
-        jobs: Counter = Counter()
-        job_errors: Counter = Counter()
-
-        def writer() -> None:
-            damping = (0.85, 0.8)
-            j = 0
-            while not stop.is_set():
-                try:
-                    pagerank_job(g, Projection(), damping=damping[j % 2])
-                    jobs["succeeded"] += 1
-                except Exception as e:  # noqa: BLE001 - counted and reported
-                    jobs["failed"] += 1
-                    job_errors[type(e).__name__] += 1
-                    time.sleep(0.5)
-                j += 1
+        ctx = mp.get_context("spawn")  # the writer in its own process: 50 reader threads would starve it of the GIL
+        writer_stop, results = ctx.Event(), ctx.Queue()
+        writer = ctx.Process(target=write_loop, args=(live, args.batch_size, writer_stop, results), daemon=True)
 
         threads = [threading.Thread(target=reader, args=(k,), daemon=True) for k in range(args.readers)]
-        threads.append(threading.Thread(target=writer, daemon=True))
+        writer.start()
         for t in threads:
             t.start()
         if args.restart_at >= 0:
@@ -163,8 +172,11 @@ def soak(server: ManagedNeo4j, live: Settings, args: argparse.Namespace) -> dict
             window["up"] = time.monotonic()
         time.sleep(max(0.0, args.seconds - (time.monotonic() - t0)))
         stop.set()
+        writer_stop.set()
         for t in threads:
             t.join(timeout=300)
+        jobs, job_errors = results.get(timeout=600)
+        writer.join(timeout=60)
 
         mark_abandoned(g)
         left_running = g.read("MATCH (r:Run {status: 'running'}) RETURN count(r) AS n")[0]["n"]

@@ -159,6 +159,7 @@ def load_toxicity_model(models_dir: Path | str | None = None, tasks: str = "clas
     all_tasks = [t for names, _ in ensembles for t in names]
     version = admet_version() if models_dir is None else f"custom:{root.name}"
     model = ToxicityModel(root, all_tasks, ensembles, version)
+    drugbank_reference()  # the applicability-domain fingerprints: loaded once, with the model, not per call
     if knowledge and "hERG" in all_tasks:
         model.combiner = HergCombiner.load()
     return model
