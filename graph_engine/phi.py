@@ -90,6 +90,11 @@ def id_problem(value: str) -> str | None:
     return None
 
 
+def shown(value: str) -> str:
+    """``repr(value)`` for a message, or a placeholder when the value looks like PHI (never echoed)."""
+    return "(withheld: it looks like PHI)" if id_problem(value) else repr(value)
+
+
 def check_patient_id(value: Any, what: str = "patient id") -> str:
     """Return ``value`` if it is a pseudonymous patient id, else raise :class:`PHIError` (value not echoed)."""
     if not isinstance(value, str) or not PATIENT_ID_RE.match(value):

@@ -20,6 +20,10 @@ Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a he
 * edges: ``source``, ``type``, ``target`` required; ``source_label``, ``target_label``
   optional when the ids are defined in the nodes file of the same load; other
   columns become relationship properties, typed as above.
+* entity labels only: a record label (``Patient``, ``Case``, ``Run`` …, see
+  :func:`graph_engine.phi.record_label_refusal`) is a bad row, and so is an edge touching one;
+  such rows reach the rejects file without their raw text. An id that looks like PHI is never
+  echoed in a message (:func:`graph_engine.phi.shown`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any, Callable, Iterator, TextIO
 from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
 from graph_engine.hetionet import HetionetMapping, MappingError
-from graph_engine.phi import record_label_refusal
+from graph_engine.phi import record_label_refusal, shown
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.schema import Schema, check_property_key
 from graph_engine.settings import Settings
@@ -656,8 +660,8 @@ class _Loader:
         good = []
         for line, rec in batch:
             if rec.source_id in missing_s or rec.target_id in missing_t:
-                which = [f"source ({s_label} {rec.source_id})"] if rec.source_id in missing_s else []
-                which += [f"target ({t_label} {rec.target_id})"] if rec.target_id in missing_t else []
+                which = [f"source ({s_label} {shown(rec.source_id)})"] if rec.source_id in missing_s else []
+                which += [f"target ({t_label} {shown(rec.target_id)})"] if rec.target_id in missing_t else []
                 self.reject(path, line, f"missing endpoint: {' and '.join(which)} not in the nodes file or the graph", counter)
             else:
                 good.append(rec)
@@ -738,7 +742,7 @@ def _run_loader(
                 for end, label in (("source", s_label), ("target", t_label)):
                     if not label:
                         raise RowError(
-                            f"cannot tell the label of {end} {row[end]!r}: it is not (uniquely) defined in the nodes "
+                            f"cannot tell the label of {end} {shown(row[end])}: it is not (uniquely) defined in the nodes "
                             f"file; add a {end}_label column"
                         )
                     gen.check_loadable(str(label), end=end)

@@ -294,3 +294,19 @@ def test_synthea_pseudonyms_are_checked_and_columns_counted(tmp_path: Path) -> N
     assert "patients.csv" in str(e.value) and "Zebulon" not in str(e.value)
     counts = columns_not_read(d, ["patients.csv"])
     assert counts["patients.csv"] == 28 - 4  # only Id, BIRTHDATE, DEATHDATE, GENDER of the header are read
+
+
+def test_loader_messages_withhold_ids_that_look_like_phi(tmp_path: Path) -> None:
+    """An edge to an id the load cannot place: a CURIE is named, a PHI-looking id is withheld."""
+    n, e = _generic(tmp_path, "id,label\nDOID:1,Disease\n", f"source,type,target\n\"{SECRET}\",TREATS,DOID:1\n")
+    with pytest.raises(IngestError) as err:
+        _load(tmp_path, n, e)
+    assert "cannot tell the label of source (withheld" in str(err.value) and SECRET not in str(err.value)
+    n, e = _generic(tmp_path, "id,label\nDOID:1,Disease\n", "source,type,target\nDRUGBANK:DB9,TREATS,DOID:1\n")
+    with pytest.raises(IngestError, match="'DRUGBANK:DB9'"):
+        _load(tmp_path, n, e)
+    n, e = _generic(tmp_path, "id,label\nDOID:1,Disease\n",
+                    f"source,source_label,type,target\n\"{SECRET}\",Drug,TREATS,DOID:1\n")
+    with pytest.raises(IngestError) as err:
+        _load(tmp_path, n, e)
+    assert "missing endpoint" in str(err.value) and SECRET not in str(err.value)
