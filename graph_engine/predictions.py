@@ -18,7 +18,9 @@ Rules, the same for all kinds:
 * **Refuse missing nodes.** A target or object id that is not in the graph is
   an error naming the id (at most five shown); nothing is written. Only a kind
   whose targets are the input records themselves (``create_targets``: a
-  diagnosis ``Case``) creates its targets, and never its objects.
+  diagnosis ``Case``) creates its targets, and never its objects; such target
+  ids must pass :func:`graph_engine.phi.check_case_id` (no dates, SSN- or
+  phone-like numbers, personal names; the refusal never echoes the id).
 * Labels, relationship types and property keys are checked against the schema
   before they are put into Cypher text; all values travel as parameters.
 """
@@ -32,6 +34,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from graph_engine.batching import batched
 from graph_engine.cypher import _ident
 from graph_engine.errors import QueryError
+from graph_engine.phi import PHIError, check_case_id
 from graph_engine.runs import RunClient
 from graph_engine.schema import Schema, check_property_key, default_schema
 
@@ -191,6 +194,12 @@ def replace_predictions(
         raise error(f"{spec.label} predictions do not own their {spec.for_label} targets; target_props refused")
     for key in target_props or {}:
         check_property_key(key)
+    if spec.create_targets:  # targets created from input records: pseudonyms only (the id is never echoed)
+        for n, tid in enumerate(tids, start=1):
+            try:
+                check_case_id(tid, what=f"{spec.for_label} id {n} of {len(tids)} (sorted)")
+            except PHIError as e:
+                raise error(f"{spec.label} write-back refused: {e}; nothing was written") from None
     when = created_at or datetime.now(timezone.utc).isoformat()
     params: list[dict[str, Any]] = [{"id": str(r["id"]), "for": str(r["for"]), "object": None if r.get("object") is None else str(r["object"]),
                "props": {**dict(r.get("props", {})), **scope}} for r in rows]

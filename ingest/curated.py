@@ -20,6 +20,10 @@ Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a he
 * edges: ``source``, ``type``, ``target`` required; ``source_label``, ``target_label``
   optional when the ids are defined in the nodes file of the same load; other
   columns become relationship properties, typed as above.
+* entity labels only: a record label (``Patient``, ``Case``, ``Run`` …, see
+  :func:`graph_engine.phi.record_label_refusal`) is a bad row, and so is an edge touching one;
+  such rows reach the rejects file without their raw text. An id that looks like PHI is never
+  echoed in a message (:func:`graph_engine.phi.shown`).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from typing import Any, Callable, Iterator, TextIO
 from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
 from graph_engine.hetionet import HetionetMapping, MappingError
+from graph_engine.phi import record_label_refusal, shown
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.schema import Schema, check_property_key
 from graph_engine.settings import Settings
@@ -46,6 +51,18 @@ from graph_engine.settings import Settings
 
 class RowError(Exception):
     """A bad row; the loader adds file and line."""
+
+
+class RecordRowError(RowError):
+    """A row the generic loader refuses because it writes a record label (``Patient`` …).
+
+    Its raw text is withheld from the rejects file (it may hold PHI); ``node_id`` (kept in
+    memory only) lets the loader refuse the relationships that touch the refused node.
+    """
+
+    def __init__(self, reason: str, node_id: str | None = None) -> None:
+        super().__init__(reason)
+        self.node_id = node_id
 
 
 def _compose(outer: Callable[[Any], EdgeRecord], inner: Callable[[], Any]) -> EdgeRecord:
@@ -346,11 +363,18 @@ class GenericFormat:
             self.schema.check_label(label)
         except SchemaError as e:
             raise RowError(str(e)) from None
+        self.check_loadable(label, node_id)
         props = {k: v for k, v in row.items() if k not in ("id", "label", "name", "synonyms", "xrefs") and v is not None}
         return NodeRecord(
             label=label, id=node_id, name=(row.get("name") or None), synonyms=_split_list(row.get("synonyms")),
             xrefs=_split_list(row.get("xrefs")), source=self.source, properties=props,
         )
+
+    def check_loadable(self, label: str, node_id: str | None = None, end: str | None = None) -> None:
+        """Raise :class:`RecordRowError` if ``label`` is a record label (never the row's values in the message)."""
+        why = record_label_refusal(label, self.schema.record_labels)
+        if why:
+            raise RecordRowError(f"{end} {why}" if end else why, node_id)
 
     def edge_rows(self, path: Path, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], dict[str, Any]]]]:
         for line, row in self._rows(path, lines, ("source", "type", "target")):
@@ -369,6 +393,9 @@ class GenericFormat:
                     self.schema.check_label(row[key].strip())
         except SchemaError as e:
             raise RowError(str(e)) from None
+        for key in ("source_label", "target_label"):
+            if row.get(key):
+                self.check_loadable(row[key].strip(), end=key)
         return row
 
 
@@ -385,19 +412,21 @@ class _Loader:
         self.summary = LoadSummary()
         self.known: dict[str, set[str]] = defaultdict(set)  # label -> ids defined in this load
         self.label_of: dict[str, str | None] = {}  # id -> label (None when ambiguous)
+        self.refused: dict[str, int] = {}  # id of a node row refused for its record label -> its line
         self._rejects: TextIO | None = None
         make_writer = getattr(client, "column_writer", None)
         self.writer = make_writer() if callable(make_writer) else None  # the column path, where the sink has one
 
     # -- rejects
-    def reject(self, path: Path, line: Line, reason: str, counter: KindCount) -> None:
+    def reject(self, path: Path, line: Line, reason: str, counter: KindCount, withhold: bool = False) -> None:
+        """Stop, or write the row to the rejects file (``withhold``: without its raw text, which may hold PHI)."""
         if self.on_error == "fail":
             raise IngestError(reason, str(path), line.number)
         if self._rejects is None:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
             self._rejects = open(self.rejects_path, "w", encoding="utf-8", newline="")
             self._rejects.write("file\tline\treason\traw\n")
-        raw = line.raw.decode("utf-8", errors="backslashreplace").replace("\t", "\\t")
+        raw = "(withheld)" if withhold else line.raw.decode("utf-8", errors="backslashreplace").replace("\t", "\\t")
         self._rejects.write(f"{path}\t{line.number}\t{reason}\t{raw}\n")
         counter.rejected += 1
         self.summary.rejects_path = self.rejects_path
@@ -436,7 +465,9 @@ class _Loader:
             return make()
         except RowError as e:
             unknown.read += 1
-            self.reject(path, line, str(e), unknown)
+            if isinstance(e, RecordRowError) and e.node_id:
+                self.refused.setdefault(e.node_id, line.number)
+            self.reject(path, line, str(e), unknown, withhold=isinstance(e, RecordRowError))
             return None
 
     # -- nodes
@@ -629,8 +660,8 @@ class _Loader:
         good = []
         for line, rec in batch:
             if rec.source_id in missing_s or rec.target_id in missing_t:
-                which = [f"source ({s_label} {rec.source_id})"] if rec.source_id in missing_s else []
-                which += [f"target ({t_label} {rec.target_id})"] if rec.target_id in missing_t else []
+                which = [f"source ({s_label} {shown(rec.source_id)})"] if rec.source_id in missing_s else []
+                which += [f"target ({t_label} {shown(rec.target_id)})"] if rec.target_id in missing_t else []
                 self.reject(path, line, f"missing endpoint: {' and '.join(which)} not in the nodes file or the graph", counter)
             else:
                 good.append(rec)
@@ -702,14 +733,19 @@ def _run_loader(
             loader.load_nodes(nodes, lambda lines: gen.node_rows(nodes, lines))
 
             def to_record(row: dict[str, Any]) -> EdgeRecord:
+                for end in ("source", "target"):
+                    if row[end].strip() in loader.refused:
+                        raise RecordRowError(f"{end} is the node refused at {nodes.name} line "
+                                             f"{loader.refused[row[end].strip()]} (a record label)")
                 s_label = (row.get("source_label") or "").strip() or loader.label_of.get(row["source"].strip())
                 t_label = (row.get("target_label") or "").strip() or loader.label_of.get(row["target"].strip())
                 for end, label in (("source", s_label), ("target", t_label)):
                     if not label:
                         raise RowError(
-                            f"cannot tell the label of {end} {row[end]!r}: it is not (uniquely) defined in the nodes "
+                            f"cannot tell the label of {end} {shown(row[end])}: it is not (uniquely) defined in the nodes "
                             f"file; add a {end}_label column"
                         )
+                    gen.check_loadable(str(label), end=end)
                 props = {k: v for k, v in row.items()
                          if k not in ("source", "target", "type", "source_label", "target_label") and v is not None}
                 for k in props:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graph_engine.errors import ModelError
+from graph_engine.phi import PHIError, check_case_id
 from graph_engine.predictions import PredictionKind, replace_predictions
 from graph_engine.runs import RunClient, open_run
 from models.records import InferenceReport
@@ -100,12 +101,19 @@ def write_diagnoses(
         :class:`WriteSummary`.
 
     Raises:
-        ModelError: nothing to write, or a suggested Disease is not in the graph (the error
+        ModelError: nothing to write, a case id that looks like PHI (a date, an SSN- or phone-like
+            number, a personal name: :func:`graph_engine.phi.check_case_id`; the message names the
+            record's position, never the id), or a suggested Disease is not in the graph (the error
             names it; nothing is written). Database errors propagate after the Run is
             marked ``failed``; the previous run's Diagnosis nodes stay in place.
     """
     if not report.predictions:
         raise ModelError(f"no predictions to write ({len(report.skipped)} records skipped: {report.skipped_by_reason()})")
+    for n, p in enumerate(report.predictions, start=1):  # before the Run opens: a refusal leaves no trace
+        try:
+            check_case_id(p.id, what=f"case id of record {n} of {len(report.predictions)}")
+        except PHIError as e:
+            raise ModelError(f"{e}; nothing was written") from None
     man = model.manifest
     rows = diagnosis_rows(model, report, top_k)
     case_ids = sorted({p.id for p in report.predictions})

@@ -8,9 +8,12 @@ Import format (JSON Lines, one patient per line, UTF-8)::
      "avoid_side_effects": ["UMLS:C0020649"],     # SideEffect ids to avoid
      "allergies": ["DRUGBANK:DB00945"]}           # Drug ids the patient must not get
 
-``id`` is a pseudonym (letters, digits, ``_ . : -``; no names, no dates of
-birth); every other key is optional and defaults to empty. ``synthetic`` marks
-generated records and is kept on the graph node. In the graph a patient is
+``id`` is a pseudonym (letters, digits, ``_ . : -``; :func:`graph_engine.phi.check_patient_id`
+refuses ids holding a date, an SSN- or phone-like number or a personal name); the keys
+above are the only ones allowed (any other key is refused, naming the key, never its
+value); every key but ``id`` is optional and defaults to empty. ``synthetic`` is a real
+boolean (``true`` / ``false``, or the strings ``"true"`` / ``"false"``), default false, kept
+on the graph node. Errors name the file, the line and the field, never the refused value. In the graph a patient is
 ``(:Patient {id, synthetic})`` with ``HAS_CONDITION -> Disease``,
 ``TAKES -> Drug``, ``AVOIDS -> SideEffect`` and ``ALLERGIC_TO -> Drug``
 (:func:`patient_records`, :func:`patients_from_tables`).
@@ -41,12 +44,12 @@ import scipy.sparse as sp
 from graph_engine.chem import QT_SIDE_EFFECTS
 from graph_engine.errors import IngestError, RecommendError
 from graph_engine.export import GraphTables
+from graph_engine.phi import PHIError, check_patient_id, parse_synthetic
 from graph_engine.records import EdgeRecord, NodeRecord
 
 from recommend.base import Recommender
 from recommend.data import DISEASE, DRUG, PATIENT, adjacency
 
-_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,63}$")
 SIDE_EFFECT = "SideEffect"
 SYNTHETIC_SOURCE = "medkg-synthetic-cohort"
 
@@ -63,30 +66,43 @@ class Patient:
     synthetic: bool = False
 
     def __post_init__(self) -> None:
-        if not isinstance(self.id, str) or not _ID_RE.match(self.id):
-            raise RecommendError(
-                f"patient id {self.id!r} is not a pseudonym: use letters, digits and _ . : - (max 64), "
-                "starting with a letter")
+        try:
+            check_patient_id(self.id)
+            self.synthetic = parse_synthetic(self.synthetic)
+        except PHIError as e:
+            raise RecommendError(str(e)) from None
         for name in ("conditions", "current_drugs", "avoid_side_effects", "allergies"):
             value = getattr(self, name)
-            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
-                raise RecommendError(f"patient {self.id}: {name!r} must be a list of id strings")
+            if isinstance(value, str) or not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+                raise RecommendError(f"patient field {name!r} must be a list of id strings")
             setattr(self, name, list(dict.fromkeys(value)))
 
 
-_KEYS = {"id", "conditions", "current_drugs", "avoid_side_effects", "allergies", "synthetic"}
+#: the fields of the patient import format: nothing else is accepted
+PATIENT_FIELDS = ("id", "synthetic", "conditions", "current_drugs", "avoid_side_effects", "allergies")
+_KEYS = set(PATIENT_FIELDS)
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
+
+
+def _field_names(keys: Iterable[str]) -> str:
+    """Unknown keys for an error message: names that look like field names; others only counted."""
+    shown = sorted(k for k in keys if _FIELD_NAME.match(k))
+    hidden = len(set(keys)) - len(shown)
+    return ", ".join(map(repr, shown)) + (f"{', ' if shown else ''}{hidden} key(s) not shown" if hidden else "")
 
 
 def read_patients(path: str | Path) -> list[Patient]:
     """Read a JSONL patient file.
 
     Raises:
-        IngestError: bad JSON, unknown keys, a non-pseudonymous id or duplicate ids (with the line).
+        IngestError: bad JSON, unknown keys, a non-pseudonymous id, a non-boolean ``synthetic``
+            or duplicate ids (with the line and the field; never the refused value).
     """
     p = Path(path)
     if not p.exists():
         raise IngestError("patient file not found", str(p))
-    out, seen = [], set()
+    out: list[Patient] = []
+    seen: dict[str, int] = {}
     with p.open(encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip() or line.lstrip().startswith("#"):
@@ -99,14 +115,15 @@ def read_patients(path: str | Path) -> list[Patient]:
                 raise IngestError("expected an object with an 'id'", str(p), n)
             unknown = set(obj) - _KEYS
             if unknown:
-                raise IngestError(f"unknown keys {sorted(unknown)}; allowed: {sorted(_KEYS)}", str(p), n)
+                raise IngestError(f"unknown keys {_field_names(unknown)}; allowed fields: "
+                                  f"{', '.join(PATIENT_FIELDS)}", str(p), n)
             try:
                 pat = Patient(**obj)
             except RecommendError as e:
-                raise IngestError(str(e), str(p), n) from e
+                raise IngestError(str(e), str(p), n) from None
             if pat.id in seen:
-                raise IngestError(f"duplicate patient id {pat.id!r}", str(p), n)
-            seen.add(pat.id)
+                raise IngestError(f"duplicate patient id (the same as line {seen[pat.id]})", str(p), n)
+            seen[pat.id] = n
             out.append(pat)
     return out
 

@@ -31,6 +31,8 @@ import numpy as np
 import pandas as pd
 
 from graph_engine.client import GraphClient
+from graph_engine.errors import IngestError
+from graph_engine.phi import PHIError, check_patient_id
 from graph_engine.records import EdgeRecord, NodeRecord
 from graph_engine.settings import Settings
 from ingest.synthea.mapping import (
@@ -42,7 +44,7 @@ from ingest.synthea.mapping import (
     unlinked_disease_id,
 )
 from ingest.synthea.pseudonym import Pseudonymizer, load_key
-from ingest.synthea.reader import FileReport, SyntheaTables, read_synthea
+from ingest.synthea.reader import EVENT_COLUMNS, PATIENT_COLUMNS, FileReport, SyntheaTables, read_synthea
 
 SOURCE = "synthea"
 ALLERGEN = "Allergen"
@@ -58,6 +60,7 @@ class PatientImportSummary:
     relationships: dict[str, int] = field(default_factory=dict)
     coverage: list[str] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
+    columns_not_read: dict[str, int] = field(default_factory=dict)  # file -> columns outside the allow-list
     seconds: float = 0.0
 
     @property
@@ -76,6 +79,9 @@ class PatientImportSummary:
         lines = [r.render() for r in self.files.values()]
         if self.ignored:
             lines.append("present but not modelled in the graph: " + ", ".join(self.ignored))
+        if any(self.columns_not_read.values()):
+            lines.append("columns outside the allow-list, never read: " + ", ".join(
+                f"{f} {n}" for f, n in self.columns_not_read.items() if n))
         lines += self.coverage
         lines.append("graph upserts: " + ", ".join(f"{k} {v}" for k, v in {**self.nodes, **self.relationships}.items()))
         lines.append(f"read {self.read} = written {self.written} + rejected {self.rejected} in {self.seconds:.1f}s")
@@ -116,7 +122,11 @@ def build_records(tables: SyntheaTables, linker: Linker) -> tuple[list[NodeRecor
     nodes: list[NodeRecord] = []
     edges: list[EdgeRecord] = []
     cov: list[str] = []
-    for row in tables.patients.itertuples(index=False):
+    for n, row in enumerate(tables.patients.itertuples(index=False), start=1):
+        try:  # the keyed pseudonyms always pass; a custom pseudonym function is held to the same rule
+            check_patient_id(row.pid, what=f"pseudonym of patient {n} kept from patients.csv")
+        except PHIError as e:
+            raise IngestError(str(e), str(tables.directory / "patients.csv")) from None
         props: dict[str, Any] = {"synthetic": True, "birth_year": int(row.birth_year), "sex": str(row.sex)}
         if not np.isnan(row.death_year):
             props["death_year"] = int(row.death_year)
@@ -223,7 +233,8 @@ def import_synthea(client: GraphClient, directory: str | Path, settings: Setting
     nodes, edges, cov = build_records(tables, linker)
     nodes.sort(key=lambda r: r.label)
     edges.sort(key=lambda r: (r.source_label, r.type, r.target_label))
-    summary = PatientImportSummary(tables.reports, coverage=cov, ignored=present)
+    summary = PatientImportSummary(tables.reports, coverage=cov, ignored=present,
+                                   columns_not_read=columns_not_read(directory, tables.reports))
     bar = _bar(len(nodes) + len(edges), progress)
     for label, group in _groups(nodes, lambda r: r.label):
         summary.nodes[label] = client.upsert_nodes(group, batch_size)
@@ -234,6 +245,16 @@ def import_synthea(client: GraphClient, directory: str | Path, settings: Setting
     bar.close()
     summary.seconds = time.perf_counter() - t0
     return summary
+
+
+def columns_not_read(directory: str | Path, files: Iterable[str]) -> dict[str, int]:
+    """Per file read, how many header columns are outside the reader's allow-list (counted, never loaded)."""
+    out: dict[str, int] = {}
+    for name in files:
+        allowed = set(PATIENT_COLUMNS if name == "patients.csv" else EVENT_COLUMNS.get(name, ()))
+        header = pd.read_csv(Path(directory) / name, nrows=0).columns
+        out[name] = sum(c not in allowed for c in header)
+    return out
 
 
 def _groups(items: list, key: Any) -> Iterable[tuple[Any, list]]:

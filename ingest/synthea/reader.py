@@ -42,6 +42,8 @@ _EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "devices.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
 }
 _PATIENT_COLUMNS = ("Id", "BIRTHDATE", "DEATHDATE", "BIRTH_YEAR", "DEATH_YEAR", "GENDER")
+#: the allow-lists: the only columns ever read (every other column is never loaded)
+PATIENT_COLUMNS, EVENT_COLUMNS = _PATIENT_COLUMNS, _EVENT_COLUMNS
 
 
 @dataclass
