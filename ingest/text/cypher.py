@@ -17,7 +17,9 @@ Graph model written here::
     (:Gene)-[:ASSOCIATES]->(:Disease)
         relationship properties: evidence_count, pmids, confidence, extractor,
         sources (+ "text"), and the evidence itself as parallel lists
-        evidence_keys / evidence (sentences) / evidence_pmids / evidence_scores.
+        evidence_keys / evidence (sentences) / evidence_pmids / evidence_scores;
+        TARGETS also evidence_actions (parallel) and action (that of its most
+        confident evidence: activator, inhibitor, agonist, antagonist, substrate).
 
 Evidence lives on the relationship, keyed by ``doc:subject-span:object-span``:
 re-ingesting a document finds its keys already present and changes nothing,
@@ -83,6 +85,18 @@ RETURN count(*) AS written
 """
 
 
+#: extra SET items of one relationship type, run with each new piece of evidence
+_EXTRA_SET: dict[str, str] = {
+    "TARGETS": """,
+    r.evidence_actions = coalesce(r.evidence_actions, []) + coalesce(row.action, ''),
+    r.action = CASE WHEN row.action IS NOT NULL AND (r.action IS NULL OR row.score > coalesce(r.action_score, -1.0)
+                         OR (row.score = r.action_score AND row.action < r.action))
+                    THEN row.action ELSE r.action END,
+    r.action_score = CASE WHEN row.action IS NOT NULL AND row.score > coalesce(r.action_score, -1.0)
+                          THEN row.score ELSE r.action_score END""",
+}
+
+
 def _merge_relation(rel: str, s_label: str, o_label: str) -> str:
     return f"""
 UNWIND $rows AS row
@@ -102,7 +116,7 @@ SET r.evidence_keys = coalesce(r.evidence_keys, []) + row.key,
                       THEN coalesce(r.evidence, []) + row.sentence ELSE r.evidence END,
     r.pmids = CASE WHEN row.pmid IN coalesce(r.pmids, []) THEN r.pmids ELSE coalesce(r.pmids, []) + row.pmid END,
     r.sources = CASE WHEN 'text' IN coalesce(r.sources, []) THEN r.sources ELSE coalesce(r.sources, []) + 'text' END,
-    r.extractor = row.extractor
+    r.extractor = row.extractor{_EXTRA_SET.get(rel, "")}
 SET r.evidence_count = size(r.evidence_keys),
     r.confidence = 1.0 - reduce(p = 1.0, x IN r.evidence_scores | p * (1.0 - x))
 RETURN count(r) AS written

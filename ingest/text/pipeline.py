@@ -242,6 +242,7 @@ def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Docume
     relations = []
     version = EXTRACTOR_VERSION
     rels = doc._.medkg_relations or []
+    attrs = doc._.medkg_relation_attrs or {}
     if rels:
         bounds = sentence_bounds(doc)
         starts = [b[0] for b in bounds]
@@ -254,7 +255,8 @@ def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Docume
         s0, s1 = idx[ss], idx[se - 1] + length[se - 1]
         o0, o1 = idx[os_], idx[oe - 1] + length[oe - 1]
         ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, EXTRACTOR, version)
-        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev))
+        action = attrs.get((rel_type, ss, se, os_, oe), {}).get("action") if attrs else None
+        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev, action))
     source.mentions = mentions
     source.relations = relations
     release_cache(doc)

@@ -102,6 +102,8 @@ class Relation:
         speculative: the statement is hedged ("may cause"): not a fact.
         score: confidence in ``[0, 1]``.
         evidence: sentence, offsets and extractor.
+        action: ``TARGETS`` only: the ChemProt group read (``activator``, ``inhibitor``,
+            ``agonist``, ``antagonist``, ``substrate``); ``None`` otherwise.
     """
 
     doc_id: str
@@ -116,6 +118,7 @@ class Relation:
     speculative: bool
     score: float
     evidence: Evidence
+    action: str | None = None
 
     @property
     def asserted(self) -> bool:
@@ -129,7 +132,7 @@ class Relation:
     def to_json(self) -> dict[str, Any]:
         """The ``medkg extract`` line format (``doc_id``, ``type``, ``subject``, ``object``, ``negated``, ``sentence``, ``score``) plus evidence."""
         ev = self.evidence
-        return {
+        out: dict[str, Any] = {
             "doc_id": self.doc_id,
             "type": self.type,
             "subject": self.subject,
@@ -149,6 +152,9 @@ class Relation:
             "extractor": ev.extractor,
             "extractor_version": ev.extractor_version,
         }
+        if self.action is not None:
+            out["action"] = self.action
+        return out
 
 
 @dataclass(frozen=True, slots=True)

@@ -89,10 +89,11 @@ class ExtractionScores:
 
     def table(self) -> str:
         width = max([len(r.method) for r in self.rows] + [6])
-        lines = [f"{'relation':<16} {'method':<{width}} {'P':>6} {'R':>6} {'F1':>6} {'tp':>6} {'fp':>6} {'fn':>6}"]
+        rw = max([len(r.relation) for r in self.rows] + [16])
+        lines = [f"{'relation':<{rw}} {'method':<{width}} {'P':>6} {'R':>6} {'F1':>6} {'tp':>6} {'fp':>6} {'fn':>6}"]
         for r in self.rows:
             s = r.score
-            lines.append(f"{r.relation:<16} {r.method:<{width}} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.tp:6d} {s.fp:6d} {s.fn:6d}")
+            lines.append(f"{r.relation:<{rw}} {r.method:<{width}} {s.precision:6.3f} {s.recall:6.3f} {s.f1:6.3f} {s.tp:6d} {s.fp:6d} {s.fn:6d}")
         return "\n".join(lines)
 
 
@@ -482,10 +483,15 @@ def ddi_cooccurrence(unit: GoldUnit, predicted: list[Mention] | None = None) -> 
 
 
 def detect_task(path: str | Path) -> str:
-    """``ddi`` for a folder or ``.xml`` file, ``cid`` otherwise (PubTator)."""
+    """``chemprot`` for a ChemProt split (folder or one of its TSVs), ``ddi`` for a folder or ``.xml`` file,
+    ``cid`` otherwise (PubTator)."""
+    from ingest.text.chemprot import is_chemprot
+
     p = Path(path)
     if not p.exists():
         raise IngestError("input not found", str(p))
+    if is_chemprot(p):
+        return "chemprot"
     return "ddi" if p.is_dir() or p.suffix.lower() == ".xml" else "cid"
 
 
@@ -510,6 +516,10 @@ def evaluate_extraction(
         IngestError: bad input (see :func:`read_cid`, :func:`read_ddi_file`).
     """
     task = detect_task(data)
+    if task == "chemprot":
+        from ingest.text.chemprot import evaluate_chemprot
+
+        return evaluate_chemprot(data, nlp, limit, progress)
     if task == "cid":
         units = read_cid(data, limit)
     else:

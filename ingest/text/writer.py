@@ -70,8 +70,8 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
     for d in docs:
         for r in d.relations:
             key = (r.type, r.subject_label, r.object_label)
-            if not r.asserted or key not in cypher.MERGE_RELATIONS:
-                skipped += 1
+            if not r.asserted or key not in cypher.MERGE_RELATIONS or not r.subject or not r.object:
+                skipped += 1  # hedged, or an end with no vocabulary id (TARGETS reads unlinked genes too)
                 continue
             ev = r.evidence
             out[key].append(
@@ -79,6 +79,7 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
                     "s": r.subject, "o": r.object, "s_name": r.subject_text, "o_name": r.object_text,
                     "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
                     "extractor": f"{ev.extractor}@{ev.extractor_version}",
+                    **({"action": r.action} if r.type == "TARGETS" else {}),
                 }
             )
     return out, skipped

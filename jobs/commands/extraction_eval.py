@@ -1,4 +1,4 @@
-"""``medkg evaluate extraction``: end-to-end relation extraction scores on a CID PubTator file or a DDI 2013 folder.
+"""``medkg evaluate extraction``: end-to-end relation extraction scores on a CID PubTator file, a DDI 2013 folder or a ChemProt split.
 
 Calls :func:`ingest.text.relation_eval.evaluate_extraction`; nothing here holds logic the Python API lacks.
 """
@@ -17,7 +17,7 @@ from jobs.groups import subgroup
 
 @click.command("extraction")
 @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="PubTator file with CID lines (BC5CDR), or a DDI 2013 XML folder.")
+              help="PubTator file with CID lines (BC5CDR), a DDI 2013 XML folder, or a ChemProt split folder (*_abstracts/_entities/_gold_standard.tsv).")
 @click.option("--pipeline", "mode", type=click.Choice(["full", "fast"]), default="full", show_default=True,
               help="full: the shipped pipeline with statistical NER; fast: dictionary-only (--no-ner).")
 @click.option("--split", type=click.Choice(["validation", "train", "all"]), default="validation", show_default=True,
@@ -36,7 +36,7 @@ def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None
         scores = evaluate_extraction(data, nlp, split=split, limit=limit, progress=progress)
     except MedkgError as err:
         fail(err)
-    unit = "documents" if scores.task == "cid" else f"documents, {scores.units} sentences"
+    unit = "documents" if scores.task in ("cid", "chemprot") else f"documents, {scores.units} sentences"
     click.echo(f"{data}: {scores.task.upper()}, {scores.documents} {unit}, pipeline={mode}, "
                f"gold pairs: {', '.join(f'{k} {v}' for k, v in scores.gold_pairs.items())}")
     click.echo(scores.table())

@@ -23,12 +23,17 @@ from graph_engine.errors import ModelError
 from ingest.text.components import cache as _cache
 from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers
 from ingest.text.components.negation import Cue, doc_cues
+from ingest.text.components.targets import TargetsModel, default_targets_model, targets_relations
 
 EXTRACTOR = "medkg.relations"
 EXTRACTOR_VERSION = "0.1.0"
 
 if not Doc.has_extension("medkg_relations"):
     Doc.set_extension("medkg_relations", default=None)
+#: extra properties of a relation, keyed by (type, subject start, subject end, object start, object end)
+#: in tokens, e.g. ``{"action": "inhibitor"}`` for TARGETS
+if not Doc.has_extension("medkg_relation_attrs"):
+    Doc.set_extension("medkg_relation_attrs", default=None)
 
 
 @lru_cache(maxsize=1)
@@ -243,6 +248,10 @@ def default_relation_models() -> dict[str, str]:
     return out
 
 
+#: token distance cap of a TARGETS pair (the model was trained on every pair of a sentence)
+TARGETS_MAX_DISTANCE = 120
+
+
 class RelationExtractor:
     """Typed relations between linked mentions of one sentence.
 
@@ -258,7 +267,8 @@ class RelationExtractor:
     #: read entities through the document cache (set by load_pipeline when that is safe)
     cached_ents = False
 
-    def __init__(self, models: dict[str, LinearModel], threshold: float = 0.5, max_distance: int = 40, max_pairs_per_sentence: int = 60) -> None:
+    def __init__(self, models: dict[str, LinearModel], threshold: float = 0.5, max_distance: int = 40, max_pairs_per_sentence: int = 60,
+                 targets: TargetsModel | None = None) -> None:
         rules = relation_rules()
         self.pairs: dict[tuple[str, str], tuple[str, list[str]]] = {}
         for p in rules["pairs"]:
@@ -277,6 +287,8 @@ class RelationExtractor:
         self.max_distance = max_distance
         self.max_pairs = max_pairs_per_sentence
         self.version = f"{EXTRACTOR_VERSION}+rules{rules.get('version', '')}"
+        #: the trained TARGETS {action} classifier (ChemProt); it replaces the TARGETS trigger rule
+        self.targets = targets
 
     def _trigger_score(self, rel: str, window: str) -> float:
         hits = sum(1 for stem in self.triggers.get(rel, ()) if stem in window)
@@ -284,9 +296,10 @@ class RelationExtractor:
 
     def __call__(self, doc: Doc) -> Doc:
         out: list[RelationTuple] = []
+        doc._.medkg_relation_attrs = None
         ents = fast_ents(doc, self.cached_ents)
         linked = [e for e in ents if e[3]]
-        if len(linked) < 2:
+        if len(linked) < 2 and (self.targets is None or len(ents) < 2):
             doc._.medkg_relations = out
             return doc
         bounds = sentence_bounds(doc)
@@ -312,7 +325,7 @@ class RelationExtractor:
                     if a[3] == b[3] or b[0] - a[1] > self.max_distance:
                         continue
                     rule = self.pairs.get((a[2], b[2]))
-                    if rule is None:
+                    if rule is None or (self.targets is not None and rule[1] == ["TARGETS"]):
                         continue
                     n_pairs += 1
                     if n_pairs > self.max_pairs:
@@ -322,17 +335,35 @@ class RelationExtractor:
                         continue
                     best_type, best = rel
                     subj, obj = (a, b) if a[2] == rule[0] else (b, a)
-                    lo, hi = a[0], b[1]
-                    neg = spec = False
-                    for c in cues_by_sent.get(s_no, ()):
-                        if c.scope_start < hi and lo < c.scope_end and c.token < hi:
-                            if c.kind == "negation":
-                                neg = True
-                            else:
-                                spec = True
+                    neg, spec = _cue_flags(cues_by_sent.get(s_no, ()), a[0], b[1])
                     out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2]))
+        if self.targets is not None:
+            self._add_targets(doc, ents, bounds, sid, cues_by_sent, out)
         doc._.medkg_relations = out
         return doc
+
+    def _add_targets(self, doc: Doc, ents: list[EntTuple], bounds: list[tuple[int, int]], sid: list[int],
+                     cues_by_sent: dict[int, list[Cue]], out: list[RelationTuple]) -> None:
+        """TARGETS {action} from the trained classifier, over Drug and Gene mentions, linked or not."""
+        assert self.targets is not None
+        by_sent: dict[int, list[EntTuple]] = {}
+        for e in ents:
+            if e[2] in ("Drug", "Gene"):
+                by_sent.setdefault(sid[e[0]], []).append(e)
+        attrs: dict[tuple[str, int, int, int, int], dict[str, str]] = doc._.medkg_relation_attrs or {}
+        lowers: list[str] | None = None
+        masked: dict[int, str] | None = None
+        for s_no, group in by_sent.items():
+            if len(group) < 2 or len({e[2] for e in group}) < 2:
+                continue
+            lowers = lowers if lowers is not None else token_lowers(doc)
+            masked = masked if masked is not None else entity_masks(ents)[0]
+            for c, g, action, conf in targets_relations(self.targets, lowers, ents, masked, group, bounds[s_no], TARGETS_MAX_DISTANCE):
+                lo, hi = min(c[0], g[0]), max(c[1], g[1])
+                neg, spec = _cue_flags(cues_by_sent.get(s_no, ()), lo, hi)
+                out.append(("TARGETS", c[0], c[1], g[0], g[1], round(conf, 4), neg, spec, c[3], g[3], c[2], g[2]))
+                attrs[("TARGETS", c[0], c[1], g[0], g[1])] = {"action": action}
+        doc._.medkg_relation_attrs = attrs or None
 
     def _classify(
         self,
@@ -370,13 +401,29 @@ class RelationExtractor:
         return best_type, best
 
 
+def _cue_flags(cues: Iterable[Cue], lo: int, hi: int) -> tuple[bool, bool]:
+    """(negated, speculative) of a pair spanning tokens ``[lo, hi)``: a cue before ``hi`` whose scope overlaps it."""
+    neg = spec = False
+    for c in cues:
+        if c.scope_start < hi and lo < c.scope_end and c.token < hi:
+            if c.kind == "negation":
+                neg = True
+            else:
+                spec = True
+    return neg, spec
+
+
 @Language.factory("medkg_relations_v1", default_config={"models": "default", "threshold": 0.5, "max_distance": 40})
 def make_relations(nlp: Language, name: str, models: str, threshold: float, max_distance: int) -> RelationExtractor:
-    """Relation extractor; ``models`` is ``"default"`` (shipped classifiers), ``"none"`` (triggers only) or ``TYPE=path,...``."""
+    """Relation extractor; ``models`` is ``"default"`` (shipped classifiers), ``"none"`` (triggers only) or ``TYPE=path,...``
+    (``TARGETS=path``: a :class:`~ingest.text.components.targets.TargetsModel`)."""
     if models == "default":
         paths = default_relation_models()
+        targets_path = default_targets_model()
     elif models in {"", "none"}:
-        paths = {}
+        paths, targets_path = {}, None
     else:
         paths = dict(part.split("=", 1) for part in models.split(",") if "=" in part)
-    return RelationExtractor({k: LinearModel.load(v) for k, v in paths.items()}, threshold, max_distance)
+        targets_path = paths.pop("TARGETS", None)
+    targets = TargetsModel.load(targets_path) if targets_path else None
+    return RelationExtractor({k: LinearModel.load(v) for k, v in paths.items()}, threshold, max_distance, targets=targets)

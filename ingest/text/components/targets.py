@@ -1,0 +1,174 @@
+"""The trained chemical–gene classifier behind ``TARGETS {action}`` (ChemProt groups).
+
+One multinomial logistic regression over sparse pair features: classes ``none`` and the
+five ChemProt actions (``activator`` CPR:3, ``inhibitor`` CPR:4, ``agonist`` CPR:5,
+``antagonist`` CPR:6, ``substrate`` CPR:9). A pair is a relation when
+``P(not none)`` (after Platt calibration on validation data) reaches the model's
+threshold; its action is the most probable group. Trained by
+``python -m ingest.text.chemprot_training`` (weights only in
+``ingest/text/models/relations-chemprot-*.json``, never the corpus).
+
+The pair is a ``Drug`` and a ``Gene`` mention of one sentence, linked or not (most gene
+mentions the NER finds have no vocabulary id; the relation is still read, and the graph
+writer keeps only relations whose two ends are linked).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from graph_engine.errors import ModelError
+from ingest.text.components.cache import EntTuple
+
+TARGETS_MODEL_FILE = "relations-chemprot-0.1.0.json"
+
+#: trigger stems of each action (lower-cased prefixes), as features
+ACTION_STEMS: dict[str, tuple[str, ...]] = {
+    "activator": ("activat", "upregulat", "up-regulat", "stimulat", "increas", "induc", "enhanc", "potentiat", "elevat"),
+    "inhibitor": ("inhibit", "downregulat", "down-regulat", "suppress", "block", "decreas", "reduc", "attenuat", "abolish", "inactivat", "prevent"),
+    "agonist": ("agonist", "agonism"),
+    "antagonist": ("antagon", "blocker"),
+    "substrate": ("substrate", "metaboli", "hydroxyl", "catalyz", "conver", "transport", "uptake", "oxidat", "glucuronid", "product"),
+}
+
+
+def _stem(w: str) -> str:
+    return w[:5] if len(w) > 5 and w.isalpha() else w
+
+
+def targets_features(lowers: list[str], masked: dict[int, str], chem: EntTuple, gene: EntTuple, sent: tuple[int, int]) -> list[str]:
+    """Features of a chemical–gene pair in sentence ``sent``.
+
+    ``masked``: token -> ``<Label>`` for every entity token (other mentions are masked by their
+    label). Words between the two mentions (and their 5-letter stems, word pairs), three words
+    either side, the gene mention's words and last word, the chemical's last word, the order,
+    a distance bucket, the number of mentions between, and trigger-stem hits (per action:
+    between / before / after the pair, and inside the gene mention).
+    """
+    a, b = (chem, gene) if chem[0] < gene[0] else (gene, chem)
+    first = "c" if a is chem else "g"
+    feats = [f"o={first}", f"d={min(8, (b[0] - a[1]).bit_length())}"]
+    between: list[str] = []
+    n_ents = 0
+    for i in range(a[1], b[0]):
+        w = masked.get(i)
+        if w is not None:
+            if not between or between[-1] != w:
+                n_ents += 1
+                between.append(w)
+            continue
+        between.append(lowers[i])
+    feats.append(f"n={min(3, n_ents)}")
+    for w in between:
+        feats.append("b=" + w)
+        feats.append("s=" + _stem(w))
+    feats.extend(f"bb={x}_{y}" for x, y in zip(between, between[1:]))
+    if len(between) <= 3:
+        feats.append(f"adj{first}=" + "_".join(between))
+    left = [masked.get(i) or lowers[i] for i in range(max(sent[0], a[0] - 3), a[0])]
+    right = [masked.get(i) or lowers[i] for i in range(b[1], min(sent[1], b[1] + 3))]
+    feats.extend("l=" + w for w in left)
+    feats.extend("r=" + w for w in right)
+    if left:
+        feats.append("l1=" + left[-1])
+    if right:
+        feats.append("r1=" + right[0])
+    gene_words = lowers[gene[0] : gene[1]]
+    feats.extend("gw=" + w for w in gene_words)
+    feats.append("gh=" + gene_words[-1])
+    feats.append("ch=" + _stem(lowers[chem[1] - 1]))
+    windows = (("B", " ".join(between)), ("L", " ".join(left)), ("R", " ".join(right)), ("G", " ".join(gene_words)))
+    for action, stems in ACTION_STEMS.items():
+        for where, text in windows:
+            if any(s in text for s in stems):
+                feats.append(f"t{where}={action}")
+    return feats
+
+
+class TargetsModel:
+    """Multinomial logistic regression ``classes`` x sparse features, with Platt calibration of P(relation)."""
+
+    def __init__(self, classes: list[str], weights: dict[str, list[float]], bias: list[float], *,
+                 threshold: float = 0.5, calibration: tuple[float, float] = (1.0, 0.0), meta: dict[str, Any] | None = None) -> None:
+        if not classes or classes[0] != "none":
+            raise ModelError(f"TARGETS model classes {classes!r}: the first must be 'none'")
+        if len(bias) != len(classes) or any(len(w) != len(classes) for w in weights.values()):
+            raise ModelError("TARGETS model: every weight row and the bias need one value per class")
+        self.classes = classes
+        self.weights = weights
+        self.bias = bias
+        self.threshold = threshold
+        self.calibration = calibration
+        self.meta = meta or {}
+
+    def probs(self, feats: list[str]) -> list[float]:
+        z = list(self.bias)
+        get = self.weights.get
+        for f in feats:
+            row = get(f)
+            if row is not None:
+                for k, w in enumerate(row):
+                    z[k] += w
+        top = max(z)
+        e = [math.exp(v - top) for v in z]
+        s = sum(e)
+        return [v / s for v in e]
+
+    def confidence(self, p_relation: float) -> float:
+        """Calibrated probability that the pair is a relation (Platt on the logit of P(not none))."""
+        p = min(1 - 1e-9, max(1e-9, p_relation))
+        a, b = self.calibration
+        z = a * math.log(p / (1 - p)) + b
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def predict(self, feats: list[str]) -> tuple[str, float] | None:
+        """``(action, calibrated confidence)`` when the pair is a relation at the model's threshold, else ``None``."""
+        p = self.probs(feats)
+        conf = self.confidence(1.0 - p[0])
+        if conf < self.threshold:
+            return None
+        k = max(range(1, len(p)), key=p.__getitem__)
+        return self.classes[k], conf
+
+    def to_json(self) -> dict[str, Any]:
+        return {"classes": self.classes, "bias": self.bias, "threshold": self.threshold,
+                "calibration": list(self.calibration), "meta": self.meta, "weights": self.weights}
+
+    def save(self, path: str | Path) -> None:
+        Path(path).write_text(json.dumps(self.to_json(), sort_keys=True, separators=(",", ":")))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TargetsModel":
+        try:
+            data = json.loads(Path(path).read_text())
+            a, b = data.get("calibration", (1.0, 0.0))
+            return cls(data["classes"], data["weights"], data["bias"], threshold=data.get("threshold", 0.5),
+                       calibration=(float(a), float(b)), meta=data.get("meta", {}))
+        except (OSError, KeyError, TypeError, ValueError) as err:
+            raise ModelError(f"cannot load TARGETS model {path}: {err}; retrain with python -m ingest.text.chemprot_training") from err
+
+
+def default_targets_model() -> str | None:
+    """Path of the shipped TARGETS model, or ``None``."""
+    p = resources.files("ingest.text").joinpath("models").joinpath(TARGETS_MODEL_FILE)
+    return str(p) if p.is_file() else None
+
+
+def targets_relations(model: TargetsModel, lowers: list[str], ents: list[EntTuple], masked: dict[int, str],
+                      group: list[EntTuple], sent: tuple[int, int], max_distance: int) -> list[tuple[EntTuple, EntTuple, str, float]]:
+    """Every (chemical, gene, action, confidence) the model accepts among the mentions ``group`` of one sentence."""
+    chems = [e for e in group if e[2] == "Drug"]
+    genes = [e for e in group if e[2] == "Gene"]
+    out = []
+    for c in chems:
+        for g in genes:
+            if (g[0] - c[1] if c[0] < g[0] else c[0] - g[1]) > max_distance:
+                continue
+            hit = model.predict(targets_features(lowers, masked, c, g, sent))
+            if hit is not None:
+                out.append((c, g, hit[0], hit[1]))
+    return out

@@ -1,0 +1,212 @@
+"""ChemProt: the reader, the ``TARGETS {action}`` scores (hand-computed), the classifier and its place in the pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from graph_engine.errors import IngestError, ModelError
+from ingest.text import chemprot as cp
+from ingest.text import relation_eval as rv
+from ingest.text.components.cache import set_ents
+from ingest.text.components.relations import RelationExtractor, make_relations
+from ingest.text.components.targets import TargetsModel, default_targets_model, targets_features
+from ingest.text.corpora import blank_pipeline
+from ingest.text.evaluation import LabelScore
+from ingest.text.pipeline import doc_records
+from ingest.text.records import Document, Evidence, Mention, Relation
+from ingest.text.writer import relation_rows
+
+TITLE = "Aspirin inhibits COX-2."
+ABSTRACT = "Dopamine activates DRD2 but not DRD1. Caffeine is safe."
+
+
+def text() -> str:
+    return f"{TITLE} {ABSTRACT}"
+
+
+def at(surface: str, nth: int = 0) -> tuple[int, int]:
+    t, i = text(), -1
+    for _ in range(nth + 1):
+        i = t.index(surface, i + 1)
+    return i, i + len(surface)
+
+
+ENTITIES = [("T1", "CHEMICAL", "Aspirin"), ("T2", "GENE-Y", "COX-2"), ("T3", "CHEMICAL", "Dopamine"),
+            ("T4", "GENE-Y", "DRD2"), ("T5", "GENE-N", "DRD1"), ("T6", "CHEMICAL", "Caffeine")]
+GOLD = [("CPR:4", "T1", "T2"), ("CPR:3", "T3", "T4")]
+
+
+def corpus(tmp_path: Path, entities: list[str] | None = None, gold: list[str] | None = None, abstracts: str | None = None) -> Path:
+    d = tmp_path / "cp"
+    d.mkdir(exist_ok=True)
+    (d / "x_abstracts.tsv").write_text(abstracts if abstracts is not None else f"9\t{TITLE}\t{ABSTRACT}\n")
+    ents = entities if entities is not None else [f"9\t{t}\t{k}\t{at(s)[0]}\t{at(s)[1]}\t{s}" for t, k, s in ENTITIES]
+    (d / "x_entities.tsv").write_text("\n".join(ents) + "\n")
+    golds = gold if gold is not None else [f"9\t{g}\tArg1:{a}\tArg2:{b}" for g, a, b in GOLD]
+    (d / "x_gold_standard.tsv").write_text("\n".join(golds) + "\n")
+    return d
+
+
+# ---------------------------------------------------------------- reader
+
+
+def test_reader_gives_labels_ids_and_typed_pairs(tmp_path: Path) -> None:
+    (u,) = cp.read_chemprot(corpus(tmp_path))
+    assert u.doc.id == "9" and u.doc.text == text()
+    by_id = {m.ids[0]: m for m in u.mentions}
+    assert {k: m.label for k, m in by_id.items()} == {"T1": "Drug", "T2": "Gene", "T3": "Drug", "T4": "Gene", "T5": "Gene", "T6": "Drug"}
+    assert u.doc.text[by_id["T2"].start:by_id["T2"].end] == "COX-2"
+    assert u.pairs == {("9", "CPR:4", "T1", "T2"), ("9", "CPR:3", "T3", "T4")}
+    # a folder or any one of its files; detect_task tells it from DDI folders and PubTator files
+    assert rv.detect_task(corpus(tmp_path)) == "chemprot"
+    assert rv.detect_task(corpus(tmp_path) / "x_entities.tsv") == "chemprot"
+
+
+@pytest.mark.parametrize("entities,gold,message", [
+    (["9\tT1\tCHEMICAL\t0\t5\tAspir"] + [f"9\tT2\tGENE-Y\t{at('COX-2')[0]}\t{at('COX-2')[1]}\tCOX-2"], ["9\tCPR:4\tArg1:T1\tArg2:T2"], None),
+    (["9\tT1\tCHEMICAL\t1\t8\tAspirin"], ["9\tCPR:4\tArg1:T1\tArg2:T1"], "do not give its text"),
+    (["9\tT1\tPROTEIN\t0\t7\tAspirin"], [], "unknown type"),
+    (["9\tT1\tCHEMICAL\t0\t7"], [], "6"),
+    (None, ["9\tCPR:4\tArg1:T1\tArg2:T9"], "names no entity"),
+    (None, ["9\tCPR:4\tArg1:T2\tArg2:T1"], "expected a chemical"),
+    (None, ["9\tCPR:2\tArg1:T1\tArg2:T2"], "not one of the evaluated groups"),
+    (None, [], "no gold relations"),
+])
+def test_bad_input_names_file_and_line(tmp_path: Path, entities: list[str] | None, gold: list[str], message: str | None) -> None:
+    folder = corpus(tmp_path, entities, gold)
+    if message is None:  # a valid, partial mention is fine
+        assert cp.read_chemprot(folder)[0].pairs == {("9", "CPR:4", "T1", "T2")}
+        return
+    with pytest.raises(IngestError, match=message) as err:
+        cp.read_chemprot(folder)
+    if "no gold" not in message:
+        assert ":1" in str(err.value) or "line 1" in str(err.value)
+
+
+def test_missing_file_is_refused(tmp_path: Path) -> None:
+    folder = corpus(tmp_path)
+    (folder / "x_gold_standard.tsv").unlink()
+    with pytest.raises(IngestError, match="gold_standard"):
+        cp.read_chemprot(folder)
+
+
+# ---------------------------------------------------------------- scoring
+
+
+def targets(pmid: str, subj: tuple[int, int], obj: tuple[int, int], action: str | None, ids: tuple[str, str] = ("MESH:X", "HGNC:Y"),
+            negated: bool = False) -> Relation:
+    t = text()
+    ev = Evidence(pmid, t, 0, len(t), subj[0], subj[1], obj[0], obj[1], "test", "0")
+    return Relation(pmid, "TARGETS", ids[0], ids[1], "Drug", "Gene", t[subj[0]:subj[1]], t[obj[0]:obj[1]], negated, False, 0.8, ev, action)
+
+
+def test_scores_by_hand(tmp_path: Path) -> None:
+    units = cp.read_chemprot(corpus(tmp_path))
+    sentences = [(0, len(TITLE)), (len(TITLE) + 1, len(TITLE) + 1 + ABSTRACT.index(".") + 1), (text().index("Caffeine"), len(text()))]
+    rels = [
+        targets("9", at("Aspirin"), at("COX"), "inhibitor"),                   # partial overlap of COX-2: T1-T2 CPR:4, right
+        targets("9", at("Dopamine"), at("DRD2"), "inhibitor", negated=True),   # right pair, wrong group
+        targets("9", at("Dopamine"), at("DRD1"), "activator", ids=("MESH:X", "")),  # no such gold pair; gene unlinked
+    ]
+    mentions = [Mention("9", *at("Aspirin"), "Aspirin", "Drug", "MESH:X"), Mention("9", *at("COX"), "COX", "Gene", None),
+                Mention("9", *at("Dopamine"), "Dopamine", "Drug", "MESH:Z"), Mention("9", *at("DRD1"), "DRD1", "Gene", None),
+                Mention("9", *at("safe"), "safe", "Gene", None)]
+    e2e = [rv.Predicted(mentions, rels, sentences)]
+    gold_run = [rv.Predicted([], rels[:1], sentences)]
+    scores = cp.score_chemprot("x", units, e2e, gold_run)
+    rows = {(r.relation, r.method): r.score for r in scores.rows}
+
+    def prf(s: LabelScore) -> tuple[int, int, int]:
+        return s.tp, s.fp, s.fn
+
+    e2e_name = "pipeline (end to end)"
+    assert prf(rows[("TARGETS (5 groups)", e2e_name)]) == (1, 2, 1)       # P 1/3, R 1/2
+    assert rows[("TARGETS (5 groups)", e2e_name)].f1 == pytest.approx(0.4)
+    assert prf(rows[("TARGETS detection", e2e_name)]) == (2, 1, 0)        # the wrong group still detects the pair
+    assert prf(rows[("CPR:4 inhibitor", e2e_name)]) == (1, 1, 0)
+    assert prf(rows[("CPR:3 activator", e2e_name)]) == (0, 1, 1)
+    assert prf(rows[("TARGETS detection", "pipeline, both ends linked")]) == (2, 0, 0)  # the unlinked one is left out
+    assert prf(rows[("TARGETS detection", "pipeline, linked + asserted (graph)")]) == (1, 0, 1)
+    assert prf(rows[("TARGETS (5 groups)", "relation step on gold mentions")]) == (1, 0, 1)
+    # gold same sentence: (T1,T2), (T3,T4), (T3,T5): detection tp 2 fp 1; all guessed CPR:4: tp 1 (T1-T2) fp 2 fn 1
+    assert prf(rows[("TARGETS detection", "ref: gold mentions, same sentence")]) == (2, 1, 0)
+    assert prf(rows[("TARGETS (5 groups)", "ref: gold mentions, same sentence, all CPR:4")]) == (1, 2, 1)
+    # pipeline mentions: (Aspirin, COX) -> T1-T2 tp; (Dopamine, DRD1) -> T3-T5 fp; "safe" is no gold gene and
+    # shares no sentence with a chemical mention of the pipeline's
+    assert prf(rows[("TARGETS detection", "ref: pipeline mentions, same sentence")]) == (1, 1, 1)
+    assert scores.gold_pairs["TARGETS"] == 2 and scores.gold_pairs["CPR:3 activator"] == 1
+    assert "TARGETS (5 groups)" in scores.table()
+
+
+def test_relation_without_action_counts_for_detection_only(tmp_path: Path) -> None:
+    (u,) = cp.read_chemprot(corpus(tmp_path))
+    pairs = cp.typed_pairs_from_relations(u, [targets("9", at("Aspirin"), at("COX-2"), None)])
+    assert pairs == {("9", "?", "T1", "T2")}
+    rows = {r.relation: r.score for r in cp.method_rows("m", u.pairs, pairs)}
+    assert (rows["TARGETS detection"].tp, rows["TARGETS (5 groups)"].tp, rows["TARGETS (5 groups)"].fn) == (1, 0, 2)
+
+
+# ---------------------------------------------------------------- the classifier in the pipeline
+
+
+def tiny_model(threshold: float = 0.5) -> TargetsModel:
+    classes = ["none", "activator", "inhibitor", "agonist", "antagonist", "substrate"]
+    return TargetsModel(classes, {"b=inhibits": [0.0, 0.0, 4.0, 0.0, 0.0, 0.0], "b=activates": [0.0, 4.0, 0.0, 0.0, 0.0, 0.0]},
+                        [2.0, 0.0, 0.0, 0.0, 0.0, 0.0], threshold=threshold)
+
+
+def test_targets_model_predicts_calibrates_and_round_trips(tmp_path: Path) -> None:
+    m = tiny_model()
+    p = m.probs(["b=inhibits", "unknown"])
+    assert p[2] == pytest.approx(max(p)) and sum(p) == pytest.approx(1.0)
+    assert m.predict(["b=inhibits"])[0] == "inhibitor"
+    assert m.predict(["b=other"]) is None  # P(none) = e^2 / (e^2 + 5)
+    m.calibration = (1.0, -10.0)  # a calibration that says "never"
+    assert m.predict(["b=inhibits"]) is None
+    m.save(tmp_path / "m.json")
+    back = TargetsModel.load(tmp_path / "m.json")
+    assert back.calibration == (1.0, -10.0) and back.weights == m.weights
+    (tmp_path / "bad.json").write_text(json.dumps({"classes": ["inhibitor"], "weights": {}, "bias": [0.0]}))
+    with pytest.raises(ModelError, match="none"):
+        TargetsModel.load(tmp_path / "bad.json")
+
+
+def test_targets_features_mask_other_mentions_and_mark_triggers() -> None:
+    lowers = "aspirin strongly inhibits cox-1 and cox-2 .".split()
+    masked = {0: "<Drug>", 3: "<Gene>", 5: "<Gene>"}
+    f = targets_features(lowers, masked, (0, 1, "Drug", ""), (5, 6, "Gene", ""), (0, 7))
+    assert "b=<Gene>" in f and "b=cox-1" not in f and "tB=inhibitor" in f and "o=c" in f and "n=1" in f
+
+
+def test_extractor_reads_targets_with_action_on_unlinked_genes_and_the_writer_keeps_linked_ones() -> None:
+    nlp = blank_pipeline()
+    nlp.add_pipe("medkg_sentences_v1")
+    doc = nlp("Aspirin inhibits PTGS2. Dopamine activates DRD2.")
+    set_ents(doc, [(0, 1, "Drug", "MESH:D001241"), (2, 3, "Gene", ""), (4, 5, "Drug", "MESH:D004298"), (6, 7, "Gene", "NCBIGene:1813")])
+    ex = RelationExtractor({}, targets=tiny_model())
+    doc = ex(doc)
+    d = doc_records(doc, Document(id="1", text=doc.text))
+    got = sorted((r.subject_text, r.object_text, r.action) for r in d.relations)
+    assert got == [("Aspirin", "PTGS2", "inhibitor"), ("Dopamine", "DRD2", "activator")]
+    assert all(r.type == "TARGETS" and 0 < r.score <= 1 for r in d.relations)
+    assert [r.to_json()["action"] for r in d.relations if r.object_text == "DRD2"] == ["activator"]
+    rows, skipped = relation_rows([d])
+    assert skipped == 1  # PTGS2 has no id: not written to the graph
+    assert [(r["o"], r["action"]) for r in rows[("TARGETS", "Drug", "Gene")]] == [("NCBIGene:1813", "activator")]
+    # without the model, the trigger rule reads linked pairs only and gives no action
+    plain = RelationExtractor({})(doc)
+    d2 = doc_records(plain, Document(id="1", text=doc.text))
+    assert [(r.object_text, r.action) for r in d2.relations] == [("DRD2", None)]
+
+
+def test_shipped_targets_model_is_loaded_by_default_and_not_in_trigger_mode() -> None:
+    path = default_targets_model()
+    assert path is not None
+    meta = TargetsModel.load(path).meta
+    assert meta["type"] == "TARGETS" and "ChemProt" in meta["trained_on"]
+    nlp = blank_pipeline()
+    assert make_relations(nlp, "relations", "default", 0.5, 40).targets is not None
+    assert make_relations(nlp, "relations", "none", 0.5, 40).targets is None
