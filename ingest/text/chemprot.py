@@ -70,14 +70,6 @@ def chemprot_files(path: str | Path) -> tuple[Path, Path, Path]:
     return out[0], out[1], out[2]
 
 
-def is_chemprot(path: str | Path) -> bool:
-    """Whether ``path`` is a ChemProt split folder or one of its files."""
-    p = Path(path)
-    if p.is_file():
-        return p.name.endswith(("_abstracts.tsv", "_entities.tsv", "_gold_standard.tsv"))
-    return p.is_dir() and any(p.glob("*_abstracts.tsv")) and any(p.glob("*_gold_standard.tsv"))
-
-
 def _rows(path: Path, n_cols: int, what: str) -> Iterable[tuple[int, list[str]]]:
     with open(path, encoding="utf-8") as fh:
         for no, line in enumerate(fh, 1):

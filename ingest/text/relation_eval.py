@@ -54,6 +54,8 @@ DDI_SPLIT_FILE = "data/ddi_train_split.tsv"
 DDI_VALIDATION_PERCENT = 20
 
 Pair = tuple[Any, ...]
+#: the files of a ChemProt split (``ingest.text.chemprot``)
+CHEMPROT_SUFFIXES = ("_abstracts.tsv", "_entities.tsv", "_gold_standard.tsv")
 
 
 # --------------------------------------------------------------------------- scores
@@ -485,12 +487,12 @@ def ddi_cooccurrence(unit: GoldUnit, predicted: list[Mention] | None = None) -> 
 def detect_task(path: str | Path) -> str:
     """``chemprot`` for a ChemProt split (folder or one of its TSVs), ``ddi`` for a folder or ``.xml`` file,
     ``cid`` otherwise (PubTator)."""
-    from ingest.text.chemprot import is_chemprot
-
     p = Path(path)
     if not p.exists():
         raise IngestError("input not found", str(p))
-    if is_chemprot(p):
+    if p.is_file() and p.name.endswith(CHEMPROT_SUFFIXES):
+        return "chemprot"
+    if p.is_dir() and any(p.glob("*_abstracts.tsv")) and any(p.glob("*_gold_standard.tsv")):
         return "chemprot"
     return "ddi" if p.is_dir() or p.suffix.lower() == ".xml" else "cid"
 
@@ -516,10 +518,9 @@ def evaluate_extraction(
         IngestError: bad input (see :func:`read_cid`, :func:`read_ddi_file`).
     """
     task = detect_task(data)
-    if task == "chemprot":
-        from ingest.text.chemprot import evaluate_chemprot
-
-        return evaluate_chemprot(data, nlp, limit, progress)
+    if task == "chemprot":  # ingest.text.chemprot builds on this module, so it is not imported here
+        raise IngestError("a ChemProt split: score it with ingest.text.chemprot.evaluate_chemprot "
+                          "(medkg evaluate extraction does)", str(data))
     if task == "cid":
         units = read_cid(data, limit)
     else:

@@ -27,13 +27,17 @@ from jobs.groups import subgroup
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
 def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None, json_out: Path | None, progress: bool | None) -> None:
     """Relation precision / recall / F1: end to end, on gold mentions, and naive references, in one table."""
+    from ingest.text.chemprot import evaluate_chemprot
     from ingest.text.pipeline import load_pipeline
     from ingest.text.relation_eval import detect_task, evaluate_extraction
 
     try:
-        detect_task(data)  # bad input fails before the pipeline loads
+        task = detect_task(data)  # bad input fails before the pipeline loads
         nlp = load_pipeline(ner=mode == "full", gene_ner="auto" if mode == "full" else False)
-        scores = evaluate_extraction(data, nlp, split=split, limit=limit, progress=progress)
+        if task == "chemprot":
+            scores = evaluate_chemprot(data, nlp, limit=limit, progress=progress)
+        else:
+            scores = evaluate_extraction(data, nlp, split=split, limit=limit, progress=progress)
     except MedkgError as err:
         fail(err)
     unit = "documents" if scores.task in ("cid", "chemprot") else f"documents, {scores.units} sentences"

@@ -41,7 +41,7 @@ GOLD = [("CPR:4", "T1", "T2"), ("CPR:3", "T3", "T4")]
 
 def corpus(tmp_path: Path, entities: list[str] | None = None, gold: list[str] | None = None, abstracts: str | None = None) -> Path:
     d = tmp_path / "cp"
-    d.mkdir(exist_ok=True)
+    d.mkdir(parents=True, exist_ok=True)
     (d / "x_abstracts.tsv").write_text(abstracts if abstracts is not None else f"9\t{TITLE}\t{ABSTRACT}\n")
     ents = entities if entities is not None else [f"9\t{t}\t{k}\t{at(s)[0]}\t{at(s)[1]}\t{s}" for t, k, s in ENTITIES]
     (d / "x_entities.tsv").write_text("\n".join(ents) + "\n")
@@ -210,3 +210,29 @@ def test_shipped_targets_model_is_loaded_by_default_and_not_in_trigger_mode() ->
     nlp = blank_pipeline()
     assert make_relations(nlp, "relations", "default", 0.5, 40).targets is not None
     assert make_relations(nlp, "relations", "none", 0.5, 40).targets is None
+
+
+def test_cli_chemprot_folder_table_json_and_bad_input(tmp_path: Path) -> None:
+    import click
+    from click.testing import CliRunner
+
+    from jobs.commands import extraction_eval
+
+    root = click.Group("medkg")
+    extraction_eval.register(root)
+    out = tmp_path / "cp.json"
+    result = CliRunner().invoke(root, ["evaluate", "extraction", "--data", str(corpus(tmp_path)), "--pipeline", "fast",
+                                       "--json-out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "CHEMPROT, 1 documents, pipeline=fast, gold pairs: TARGETS 2" in result.output
+    rows = {(r["relation"], r["method"]): r for r in json.loads(out.read_text())["rows"]}
+    ref = rows[("TARGETS detection", "ref: gold mentions, same sentence")]
+    assert (ref["tp"], ref["fp"], ref["fn"]) == (2, 1, 0)  # as by hand above: the pipeline does not change it
+    # the relation step on gold mentions (the shipped classifier) only ever pairs gold mentions
+    gold_step = rows[("TARGETS detection", "relation step on gold mentions")]
+    assert gold_step["tp"] + gold_step["fp"] <= 3 and gold_step["tp"] + gold_step["fn"] == 2
+    bad = CliRunner().invoke(root, ["evaluate", "extraction", "--data", str(corpus(tmp_path / "b", gold=["9\tCPR:4\tArg1:T1\tArg2:T9"])),
+                                    "--pipeline", "fast"])
+    assert bad.exit_code == 1 and bad.output.startswith("Error: ") and "names no entity" in bad.output and "Traceback" not in bad.output
+    with pytest.raises(IngestError, match="evaluate_chemprot"):
+        rv.evaluate_extraction(corpus(tmp_path), None)  # type: ignore[arg-type]

@@ -14,7 +14,8 @@ factory                    what it does
                            synonym match; unlinked mentions keep ``kb_id_ == ""``
 ``medkg_negation_v1``      negation and speculation cues with their scope
 ``medkg_relations_v1``     sentence-level typed relations between linked
-                           mentions (``doc._.medkg_relations``)
+                           mentions (``doc._.medkg_relations``); ``TARGETS``
+                           by the ChemProt classifier of ``targets``
 =========================  ===================================================
 
 One module per component (``dictionary``, ``span_repair``, ``abbreviations``,
@@ -33,6 +34,6 @@ that defines them.
 from __future__ import annotations
 
 # registers the factories above (spaCy configs and shipped models refer to them by name)
-from ingest.text.components import abbreviations, cache, dictionary, linker, negation, relations, span_repair  # noqa: F401
+from ingest.text.components import abbreviations, cache, dictionary, linker, negation, relations, span_repair, targets  # noqa: F401
 
-__all__ = ["abbreviations", "cache", "dictionary", "linker", "negation", "relations", "span_repair"]
+__all__ = ["abbreviations", "cache", "dictionary", "linker", "negation", "relations", "span_repair", "targets"]
