@@ -215,3 +215,71 @@ def test_negated_disease_flags_a_cross_sentence_relation(nlp: spacy.Language) ->
     doc = _doc(nlp, text, [("Zorbatin", "Drug", "C:1"), ("hepatitis", "Disease", "D:1")])
     rels = _relations(doc, RelationExtractor({"CAUSES": NEVER, DOC_MODEL: LinearModel({"cross=2": 3.0}, 0.0, 0.5)}))
     assert len(rels) == 1 and rels[0].negated and not rels[0].asserted
+
+
+@pytest.mark.parametrize(("sentence", "negated"), [
+    ("Zorbatin should not be combined with Quixil.", False),
+    ("Do not use Zorbatin with Quixil.", False),
+    ("Zorbatin is not recommended with Quixil.", False),
+    ("Zorbatin did not alter the levels of Quixil.", True),
+])
+def test_a_prohibition_is_no_negation_of_an_interaction(nlp: spacy.Language, sentence: str, negated: bool) -> None:
+    doc = _doc(nlp, sentence, [("Zorbatin", "Drug", "X:1"), ("Quixil", "Drug", "X:2")])
+    rels = _relations(doc, RelationExtractor({"INTERACTS_WITH": ALWAYS}))
+    assert [(r.negated, r.asserted) for r in rels] == [(negated, not negated)]
+    # a CAUSES statement keeps its negation: "should not cause" is no claim that it causes
+    doc = _doc(nlp, "Zorbatin should not cause hepatitis.", [("Zorbatin", "Drug", "X:1"), ("hepatitis", "Disease", "D:1")])
+    assert [r.negated for r in _relations(doc, RelationExtractor({"CAUSES": ALWAYS}))] == [True]
+
+
+def test_doc_scorer_matches_the_model_over_the_features() -> None:
+    import random
+
+    from ingest.text.components.relations import DocScorer
+
+    rng = random.Random(0)
+    shipped = LinearModel.load(Path(__file__).resolve().parents[2] / "ingest/text/models/relations-cid-doc-0.2.0.json")
+    keys = ["A", "B", "C", "X", "Y", "Z", "text:foo"]
+    checked = 0
+    for _ in range(300):
+        mentions = []
+        for i in range(rng.randint(2, 9)):
+            label = rng.choice(["Drug", "Disease"])
+            k = rng.choice(keys[:3] + ["text:foo"]) if label == "Drug" else rng.choice(keys[3:6])
+            mentions.append(((i * 3, i * 3 + 1, label, k), k, rng.randint(0, 6)))
+        scored: dict = {}
+        for e, k, s_no in mentions:
+            for e2, k2, s2 in mentions:
+                if e[2] == "Drug" and e2[2] == "Disease" and s_no == s2 and rng.random() < 0.7:
+                    scored.setdefault((k, k2), []).append((rng.uniform(-4, 4), e, e2, s_no))
+        last = rng.choice([None, 6, 0])
+        for model in (shipped, LinearModel({"cross=2": 1.5, "both_last": 0.7, "s_id=A": 2.0, "shared_unscored": 1.0, "lse": 0.4}, -0.3, 0.3)):
+            want = {(ks, ko): (model.prob_values(f), best) for ks, ko, f, best in doc_pair_candidates(mentions, scored, "Drug", "Disease", last)}
+            got = {(ks, ko): (p, best) for ks, ko, p, best in DocScorer(model).accepted(mentions, scored, "Drug", "Disease", last)}
+            assert set(got) == {k for k, (p, _) in want.items() if p >= model.threshold}
+            for k, (p, best) in got.items():
+                assert p == pytest.approx(want[k][0], abs=1e-9) and best == want[k][1]
+                checked += 1
+    assert checked > 100
+
+
+def test_merged_type_tables_give_each_class_its_own_log_odds_bit_for_bit() -> None:
+    import random
+
+    from ingest.text.components.relations import _pair_parts, default_relation_models, load_relation_models
+
+    model = load_relation_models(default_relation_models())[TYPE_MODEL]
+    assert model.vector is not None
+    rng = random.Random(1)
+    words = sorted({k.partition("=")[2] for m in model.models.values() for k in m.weights if k[:2] in ("b=", "l=", "r=")})[:400]
+    words += ["<Drug>", "unknownword", "with"]
+    for _ in range(2000):
+        n = rng.randint(4, 30)
+        lowers = [rng.choice(words) for _ in range(n)]
+        a0 = rng.randint(0, n - 3)
+        b0 = rng.randint(a0 + 1, n - 1)
+        ents = [(a0, a0 + 1, "Drug", "X"), (b0, b0 + 1, "Drug", "Y")]
+        parts = _pair_parts(lowers, ents, ents[0], ents[1], (0, n))
+        got = model.vector.logits(parts, "Drug", "Drug")
+        want = [model.scorers[c].logit_parts(parts, "Drug", "Drug") for c in model.classes[1:]]
+        assert got == want

@@ -23,6 +23,7 @@ from graph_engine.errors import ModelError
 from ingest.text.components import cache as _cache
 from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers
 from ingest.text.components.negation import Cue, doc_cues
+from ingest.text.records import HEDGED_TYPES  # relation types stated as advice: prohibitions there are no negation
 
 EXTRACTOR = "medkg.relations"
 EXTRACTOR_VERSION = "0.1.0"
@@ -225,10 +226,14 @@ class PairScorer:
     def logit(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
               masks: tuple[dict[int, str], list[int]] | None = None) -> float:
         """The model's log-odds for the ordered pair ``a`` before ``b`` in sentence ``sent``."""
-        dist, between, left, right, n_between = _pair_parts(lowers, ents, a, b, sent, masks)
+        return self.logit_parts(_pair_parts(lowers, ents, a, b, sent, masks), a[2], b[2])
+
+    def logit_parts(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> float:
+        """:meth:`logit` from the pair's :func:`_pair_parts` (shared by several models of one pair)."""
+        dist, between, left, right, n_between = parts
         ws: list[float] = []
         append = ws.append
-        w = self.order.get((a[2], b[2]))
+        w = self.order.get((a_label, b_label))
         if w:
             append(w)
         w = self.dist.get(dist)
@@ -261,6 +266,72 @@ class PairScorer:
         return self.bias + sum(ws)
 
 
+class _VectorScorer:
+    """Several :class:`PairScorer` tables merged: one lookup per word gives every class's weight,
+    and each class's log-odds is its bias plus the same non-zero weights in the same order as its
+    own :meth:`PairScorer.logit_parts` (zeros added in between change no float), so the
+    log-odds are bit-identical."""
+
+    def __init__(self, scorers: list[PairScorer]) -> None:
+        k = len(scorers)
+
+        def merge(tables: list[dict[Any, float]]) -> dict[Any, tuple[float, ...]]:
+            out: dict[Any, list[float]] = {}
+            for i, table in enumerate(tables):
+                for key, w in table.items():
+                    out.setdefault(key, [0.0] * k)[i] = w
+            return {key: tuple(v) for key, v in out.items()}
+
+        self.bias = [s.bias for s in scorers]
+        self.b = merge([s.b for s in scorers])
+        self.l = merge([s.l for s in scorers])
+        self.r = merge([s.r for s in scorers])
+        self.adjacent = merge([s.adjacent for s in scorers])
+        self.order = merge([s.order for s in scorers])
+        self.dist = merge([s.dist for s in scorers])
+        self.n_between = merge([s.n_between for s in scorers])
+        firsts = {x for s in scorers for x in s.bb}
+        self.bb = {x: merge([s.bb.get(x, {}) for s in scorers]) for x in firsts}
+
+    def logits(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> list[float]:
+        dist, between, left, right, n_between = parts
+        hits: list[tuple[float, ...]] = []
+        append = hits.append
+        w = self.order.get((a_label, b_label))
+        if w:
+            append(w)
+        w = self.dist.get(dist)
+        if w:
+            append(w)
+        get = self.b.get
+        for x in between:
+            w = get(x)
+            if w:
+                append(w)
+        bb = self.bb
+        for i in range(len(between) - 1):
+            row = bb.get(between[i])
+            if row is not None:
+                w = row.get(between[i + 1])
+                if w:
+                    append(w)
+        if len(between) <= 2:
+            w = self.adjacent.get("_".join(between))
+            if w:
+                append(w)
+        for get, words in ((self.l.get, left), (self.r.get, right)):
+            for x in words:
+                w = get(x)
+                if w:
+                    append(w)
+        w = self.n_between.get(n_between)
+        if w:
+            append(w)
+        if not hits:
+            return [b + 0 for b in self.bias]
+        return [b + sum(col) for b, col in zip(self.bias, zip(*hits))]
+
+
 class TypeModel:
     """Multinomial logistic regression over :func:`pair_features`: one weight table per class.
 
@@ -276,16 +347,19 @@ class TypeModel:
         self.models = models
         self.meta = meta or {}
         self.scorers: dict[str, PairScorer] = {}
+        self.vector: _VectorScorer | None = None
         try:
             self.scorers = {c: PairScorer(m) for c, m in models.items()}
+            self.vector = _VectorScorer([self.scorers[c] for c in classes[1:]])
         except ValueError:  # unknown feature family: the string path
             self.scorers = {}
 
     def best(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
              masks: tuple[dict[int, str], list[int]] | None = None) -> str:
         """The most likely class other than ``classes[0]`` for the ordered pair ``a`` before ``b``."""
-        if self.scorers:
-            scores = [(self.scorers[c].logit(lowers, ents, a, b, sent, masks), c) for c in self.classes[1:]]
+        if self.vector is not None:
+            z = self.vector.logits(_pair_parts(lowers, ents, a, b, sent, masks), a[2], b[2])
+            scores = list(zip(z, self.classes[1:]))
         else:
             feats = _pair_features(lowers, ents, a, b, sent, masks)
             scores = [(self.models[c].logit(feats), c) for c in self.classes[1:]]
@@ -368,7 +442,7 @@ def doc_pair_features(
     elif shared:
         f["shared_unscored"] = 1.0
     else:
-        dist = min(abs(i - j) for i in subj_sents for j in obj_sents)
+        dist = min(abs(i - j) for i in set(subj_sents) for j in set(obj_sents))
         f["cross=1" if dist == 1 else "cross=2" if dist == 2 else "cross=3+"] = 1.0
     s_title, o_title = 0 in subj_sents, 0 in obj_sents
     f["s_title"] = float(s_title)
@@ -393,6 +467,50 @@ def doc_pair_features(
 ScoredPair = tuple[float, EntTuple, EntTuple, int]
 
 
+class _Entity:
+    """One entity of a document for the document-level step: its mentions' sentences and flags."""
+
+    __slots__ = ("key", "sents", "uniq", "title", "last", "top", "salient")
+
+    def __init__(self, key: str, sents: list[int], top_count: int, last: int) -> None:
+        self.key = key
+        self.sents = sents
+        self.uniq = frozenset(sents)
+        self.title = 0 in self.uniq
+        self.last = last > 0 and last in self.uniq
+        self.top = len(sents) == top_count
+        # salient: in the title, or the most mentioned of its label (and mentioned more than once)
+        self.salient = self.title or (self.top and top_count > 1)
+
+
+def _doc_entities(mentions: list[tuple[EntTuple, str, int]], subject_label: str, object_label: str,
+                  last_sentence: int | None) -> tuple[list[_Entity], list[_Entity], int] | None:
+    sents: dict[str, list[int]] = {}
+    label_of: dict[str, str] = {}
+    for e, key, s_no in mentions:
+        if e[2] in (subject_label, object_label):
+            sents.setdefault(key, []).append(s_no)
+            label_of[key] = e[2]
+    subj = [k for k in sents if label_of[k] == subject_label]
+    obj = [k for k in sents if label_of[k] == object_label]
+    if not subj or not obj:
+        return None
+    last = max(s_no for _, _, s_no in mentions) if last_sentence is None else last_sentence
+    top_s = max(len(sents[k]) for k in subj)
+    top_o = max(len(sents[k]) for k in obj)
+    return [_Entity(k, sents[k], top_s, last) for k in subj], [_Entity(k, sents[k], top_o, last) for k in obj], last
+
+
+def _candidate_pairs(subj: list[_Entity], obj: list[_Entity], scored: dict[tuple[str, str], list[ScoredPair]]
+                     ) -> Iterator[tuple[_Entity, _Entity, list[ScoredPair] | None]]:
+    for s in subj:
+        for o in obj:
+            pairs = scored.get((s.key, o.key))
+            if not pairs and not s.salient and not o.salient and s.uniq.isdisjoint(o.uniq):
+                continue
+            yield s, o, pairs
+
+
 def doc_pair_candidates(
     mentions: list[tuple[EntTuple, str, int]],
     scored: dict[tuple[str, str], list[ScoredPair]],
@@ -404,44 +522,100 @@ def doc_pair_candidates(
 
     ``mentions``: ``(entity, pairing key, sentence number)`` of every mention;
     ``last_sentence``: the document's last sentence number (default: the last one with a
-    mention). A pair is a
-    candidate when it has scored mention pairs, shares a sentence, or one of its entities
-    is salient (in the title or the most mentioned of its label): cross-sentence relations
-    are nearly always about the document's main chemical or disease. Besides
-    :func:`doc_pair_features`, each pair has the indicator features ``s_id=<subject key>`` and
-    ``o_id=<object key>`` (entity priors learned from the training corpus). The last item is
-    the evidence mention pair: the best-scored one, else ``None`` (the caller picks the
-    nearest mentions).
+    mention). A pair is a candidate when it has scored mention pairs, shares a sentence, or
+    one of its entities is salient (in the title, or the most mentioned of its label and
+    mentioned more than once): cross-sentence relations are nearly always about the
+    document's main chemical or disease. Besides :func:`doc_pair_features`, each pair has
+    the indicator features ``s_id=<subject key>`` and ``o_id=<object key>`` (entity priors
+    learned from the training corpus). The last item is the evidence mention pair: the
+    best-scored one, else ``None`` (the caller picks the nearest mentions).
+    :class:`DocScorer` gives the same probabilities without building the features.
     """
-    sents: dict[str, list[int]] = {}
-    label_of: dict[str, str] = {}
-    for e, key, s_no in mentions:
-        if e[2] in (subject_label, object_label):
-            sents.setdefault(key, []).append(s_no)
-            label_of[key] = e[2]
-    subj = [k for k in sents if label_of[k] == subject_label]
-    obj = [k for k in sents if label_of[k] == object_label]
-    if not subj or not obj:
+    found = _doc_entities(mentions, subject_label, object_label, last_sentence)
+    if found is None:
         return
-    top_s = max(len(sents[k]) for k in subj)
-    top_o = max(len(sents[k]) for k in obj)
-    last = max(s_no for _, _, s_no in mentions) if last_sentence is None else last_sentence
-    salient = {k for k in subj if 0 in sents[k] or len(sents[k]) == top_s} | {k for k in obj if 0 in sents[k] or len(sents[k]) == top_o}
-    for ks in subj:
-        ss = sents[ks]
-        s_set = set(ss)
-        for ko in obj:
-            pairs = scored.get((ks, ko))
-            os_ = sents[ko]
-            if not pairs and ks not in salient and ko not in salient and s_set.isdisjoint(os_):
+    subj, obj, last = found
+    for s, o, pairs in _candidate_pairs(subj, obj, scored):
+        logits = [p[0] for p in pairs] if pairs else []
+        feats = doc_pair_features(s.sents, o.sents, logits, s.top, o.top, len(subj), len(obj), last)
+        # the two entities themselves: a learned prior (some diseases are mostly drug-induced ones)
+        feats["s_id=" + s.key] = 1.0
+        feats["o_id=" + o.key] = 1.0
+        best = max(pairs, key=lambda p: p[0]) if pairs else None
+        yield s.key, o.key, feats, (best[1], best[2]) if best else None
+
+
+class DocScorer:
+    """``model.prob_values(features)`` of every :func:`doc_pair_candidates` pair, without building
+    the features: each entity's own terms are summed once per document, and only the pair terms
+    per pair (the same probabilities up to float rounding, tested). Yields only the pairs at or
+    above the model's threshold."""
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.w = model.weights
+        get = model.weights.get
+        self.w_own = {pre: tuple(get(pre + n, 0.0) for n in ("title", "count", "top", "last")) for pre in ("s_", "o_")}
+        self.w_keys = (get("n_s_keys", 0.0), get("n_o_keys", 0.0))
+        self.w_both = (get("both_title", 0.0), get("both_top", 0.0), get("both_last", 0.0))
+        self.w_pool = (get("max_p", 0.0), get("lse", 0.0), get("n_pos", 0.0), get("n_sent", 0.0))
+        self.w_unscored = get("shared_unscored", 0.0)
+        self.w_cross = {1: get("cross=1", 0.0), 2: get("cross=2", 0.0), 3: get("cross=3+", 0.0)}
+
+    def accepted(self, mentions: list[tuple[EntTuple, str, int]], scored: dict[tuple[str, str], list[ScoredPair]],
+                 subject_label: str, object_label: str, last_sentence: int | None = None
+                 ) -> Iterator[tuple[str, str, float, tuple[EntTuple, EntTuple] | None]]:
+        found = _doc_entities(mentions, subject_label, object_label, last_sentence)
+        if found is None:
+            return
+        subj, obj, last = found
+        t = min(max(self.model.threshold, 1e-9), 1 - 1e-9)
+        z_threshold = math.log(t / (1 - t)) - 1e-9
+        get = self.w.get
+        base = self.model.bias + self.w_keys[0] * math.log1p(len(subj)) + self.w_keys[1] * math.log1p(len(obj))
+        own: dict[int, float] = {}
+        for ents, pre in ((subj, "s_"), (obj, "o_")):
+            w_title, w_count, w_top, w_last = self.w_own[pre]
+            id_pre = pre + "id="
+            for e in ents:
+                z = w_title * e.title + w_count * math.log1p(len(e.sents)) + w_top * e.top + get(id_pre + e.key, 0.0)
+                if last > 0:
+                    z += w_last * e.last
+                own[id(e)] = z
+        w_both, w_pool, w_unscored, w_cross = self.w_both, self.w_pool, self.w_unscored, self.w_cross
+        for s, o, pairs in _candidate_pairs(subj, obj, scored):
+            z = base + own[id(s)] + own[id(o)] + w_both[0] * (s.title and o.title) + w_both[1] * (s.top and o.top)
+            if last > 0:
+                z += w_both[2] * (s.last and o.last)
+            if pairs:
+                logits = [p[0] for p in pairs]
+                zmax = max(logits)
+                lse = max(-10.0, min(10.0, zmax + math.log(sum(math.exp(x - zmax) for x in logits))))
+                z += (w_pool[0] * sigmoid(zmax) + w_pool[1] * lse + w_pool[2] * math.log1p(sum(1 for x in logits if x > 0))
+                      + w_pool[3] * math.log1p(len(s.uniq & o.uniq)))
+            elif not s.uniq.isdisjoint(o.uniq):
+                z += w_unscored
+            else:
+                z += w_cross[min(3, min(abs(i - j) for i in s.uniq for j in o.uniq))]
+            if z < z_threshold:
                 continue
-            logits = [p[0] for p in pairs] if pairs else []
-            feats = doc_pair_features(ss, os_, logits, len(ss) == top_s, len(os_) == top_o, len(subj), len(obj), last)
-            # the two entities themselves: a learned prior (some diseases are mostly drug-induced ones)
-            feats["s_id=" + ks] = 1.0
-            feats["o_id=" + ko] = 1.0
             best = max(pairs, key=lambda p: p[0]) if pairs else None
-            yield ks, ko, feats, (best[1], best[2]) if best else None
+            yield s.key, o.key, sigmoid(z), (best[1], best[2]) if best else None
+
+
+#: words before "not" that make it a prohibition, and words after it that make it advice ("is not recommended")
+PROHIBITIVE_BEFORE = frozenset({"should", "must", "do", "does", "need", "shall"})
+PROHIBITIVE_AFTER = frozenset({"recommended", "advised", "advisable", "exceed", "coadminister", "coadministered", "combine", "combined"})
+
+
+def prohibition(lowers: list[str], cue: Cue) -> bool:
+    """Whether a negation cue is a prohibition or a warning ("should not", "do not use", "is not
+    recommended"): for drug interactions that is the advice itself, not a negated statement."""
+    if cue.kind != "negation" or lowers[cue.token] not in ("not", "n't"):
+        return False
+    before = lowers[cue.token - 1] if cue.token > 0 else ""
+    after = lowers[cue.token + 1] if cue.token + 1 < len(lowers) else ""
+    return before in PROHIBITIVE_BEFORE or before == "ca" or after in PROHIBITIVE_AFTER
 
 
 #: what :meth:`RelationExtractor.sentence_pass` hands the document-level step
@@ -490,6 +664,7 @@ class RelationExtractor:
             raise ModelError(f"{DOC_MODEL}: expected a LinearModel, got {type(doc_model).__name__}")
         self.type_model: TypeModel | None = type_model
         self.doc_model: LinearModel | None = doc_model if "CAUSES" in models else None
+        self.doc_scorer: DocScorer | None = DocScorer(self.doc_model) if self.doc_model is not None else None
         self.models: dict[str, LinearModel] = models
         self.scorers: dict[str, PairScorer] = {}
         for rel, model in models.items():
@@ -571,7 +746,10 @@ class RelationExtractor:
                     kind = None
                     if best_type == "INTERACTS_WITH" and self.type_model is not None:
                         kind = self.type_model.best(lowers, ents, a, b, sent, masks)
-                    neg, spec = self._flags(cues_by_sent.get(s_no, ()), a[0], b[1])
+                    cues = cues_by_sent.get(s_no, ())
+                    if best_type in HEDGED_TYPES and cues:
+                        cues = [c for c in cues if not prohibition(lowers, c)]
+                    neg, spec = self._flags(cues, a[0], b[1])
                     out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], kind))
         return cand, keys, sid, scored, cues_by_sent
 
@@ -592,16 +770,15 @@ class RelationExtractor:
         """Append one ``CAUSES`` per (drug, disease) pair the document-level model accepts."""
         model = self.doc_model
         assert model is not None
+        if self.doc_scorer is None or self.doc_scorer.model is not model:  # the model was swapped
+            self.doc_scorer = DocScorer(model)
         mentions = [(e, k, sid[e[0]]) for e, k in zip(cand, keys)]
-        first: dict[str, list[EntTuple]] = {}
-        for e, k, _ in mentions:
-            first.setdefault(k, []).append(e)
-        for ks, ko, feats, best in doc_pair_candidates(mentions, scored, "Drug", "Disease", sid[-1]):
-            p = model.prob_values(feats)
-            if p < model.threshold:
+        for ks, ko, p, best in self.doc_scorer.accepted(mentions, scored, "Drug", "Disease", sid[-1]):
+            if p < model.threshold:  # the scorer's log-odds test, up to rounding
                 continue
             if best is None:  # the nearest mentions (earliest on ties) stand as evidence
-                subj, obj = min(((s, o) for s in first[ks] for o in first[ko]), key=lambda so: (abs(sid[so[0][0]] - sid[so[1][0]]), so[0][0], so[1][0]))
+                subj, obj = min(((s, o) for s, k1, _ in mentions if k1 == ks for o, k2, _ in mentions if k2 == ko),
+                                key=lambda so: (abs(sid[so[0][0]] - sid[so[1][0]]), so[0][0], so[1][0]))
             else:
                 subj, obj = best
             lo, hi = min(subj[0], obj[0]), max(subj[1], obj[1])
