@@ -173,6 +173,46 @@ class LinearModel:
             raise ModelError(f"cannot load relation model {path}: {err}; retrain with benchmarks/train_relations.py") from err
 
 
+def _hits(tables: Any, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> list[Any]:
+    """The non-zero weights (floats, or tuples of per-class floats) a pair meets in ``tables``
+    (a :class:`PairScorer` or :class:`_VectorScorer`), in the order :meth:`LinearModel.prob` adds
+    them over :func:`_pair_features`."""
+    dist, between, left, right, n_between = parts
+    ws: list[Any] = []
+    append = ws.append
+    w = tables.order.get((a_label, b_label))
+    if w:
+        append(w)
+    w = tables.dist.get(dist)
+    if w:
+        append(w)
+    get = tables.b.get
+    for x in between:
+        w = get(x)
+        if w:
+            append(w)
+    bb = tables.bb
+    for k in range(len(between) - 1):
+        row = bb.get(between[k])
+        if row is not None:
+            w = row.get(between[k + 1])
+            if w:
+                append(w)
+    if len(between) <= 2:
+        w = tables.adjacent.get("_".join(between))
+        if w:
+            append(w)
+    for get, words in ((tables.l.get, left), (tables.r.get, right)):
+        for x in words:
+            w = get(x)
+            if w:
+                append(w)
+    w = tables.n_between.get(n_between)
+    if w:
+        append(w)
+    return ws
+
+
 class PairScorer:
     """``LinearModel.prob(_pair_features(...))`` without building the feature strings.
 
@@ -230,40 +270,7 @@ class PairScorer:
 
     def logit_parts(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> float:
         """:meth:`logit` from the pair's :func:`_pair_parts` (shared by several models of one pair)."""
-        dist, between, left, right, n_between = parts
-        ws: list[float] = []
-        append = ws.append
-        w = self.order.get((a_label, b_label))
-        if w:
-            append(w)
-        w = self.dist.get(dist)
-        if w:
-            append(w)
-        get = self.b.get
-        for x in between:
-            w = get(x)
-            if w:
-                append(w)
-        bb = self.bb
-        for k in range(len(between) - 1):
-            row = bb.get(between[k])
-            if row is not None:
-                w = row.get(between[k + 1])
-                if w:
-                    append(w)
-        if len(between) <= 2:
-            w = self.adjacent.get("_".join(between))
-            if w:
-                append(w)
-        for get, words in ((self.l.get, left), (self.r.get, right)):
-            for x in words:
-                w = get(x)
-                if w:
-                    append(w)
-        w = self.n_between.get(n_between)
-        if w:
-            append(w)
-        return self.bias + sum(ws)
+        return self.bias + sum(_hits(self, parts, a_label, b_label))
 
 
 class _VectorScorer:
@@ -294,41 +301,9 @@ class _VectorScorer:
         self.bb = {x: merge([s.bb.get(x, {}) for s in scorers]) for x in firsts}
 
     def logits(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> list[float]:
-        dist, between, left, right, n_between = parts
-        hits: list[tuple[float, ...]] = []
-        append = hits.append
-        w = self.order.get((a_label, b_label))
-        if w:
-            append(w)
-        w = self.dist.get(dist)
-        if w:
-            append(w)
-        get = self.b.get
-        for x in between:
-            w = get(x)
-            if w:
-                append(w)
-        bb = self.bb
-        for i in range(len(between) - 1):
-            row = bb.get(between[i])
-            if row is not None:
-                w = row.get(between[i + 1])
-                if w:
-                    append(w)
-        if len(between) <= 2:
-            w = self.adjacent.get("_".join(between))
-            if w:
-                append(w)
-        for get, words in ((self.l.get, left), (self.r.get, right)):
-            for x in words:
-                w = get(x)
-                if w:
-                    append(w)
-        w = self.n_between.get(n_between)
-        if w:
-            append(w)
+        hits: list[tuple[float, ...]] = _hits(self, parts, a_label, b_label)
         if not hits:
-            return [b + 0 for b in self.bias]
+            return list(self.bias)
         return [b + sum(col) for b, col in zip(self.bias, zip(*hits))]
 
 
