@@ -520,6 +520,9 @@ def doc_pair_candidates(
         yield s.key, o.key, feats, (best[1], best[2]) if best else None
 
 
+_LOG1P_1 = math.log1p(1)
+
+
 class DocScorer:
     """``model.prob_values(features)`` of every :func:`doc_pair_candidates` pair, without building
     the features: each entity's own terms are summed once per document, and only the pair terms
@@ -563,10 +566,16 @@ class DocScorer:
             if last > 0:
                 z += w_both[2] * (s.last and o.last)
             if pairs:
-                logits = [p[0] for p in pairs]
-                zmax = max(logits)
-                lse = max(-10.0, min(10.0, zmax + math.log(sum(math.exp(x - zmax) for x in logits))))
-                z += (w_pool[0] * sigmoid(zmax) + w_pool[1] * lse + w_pool[2] * math.log1p(sum(1 for x in logits if x > 0))
+                if len(pairs) == 1:  # the common case: log-sum-exp of one value is the value
+                    zmax = pairs[0][0]
+                    lse = max(-10.0, min(10.0, zmax))
+                    n_pos = _LOG1P_1 if zmax > 0 else 0.0
+                else:
+                    logits = [p[0] for p in pairs]
+                    zmax = max(logits)
+                    lse = max(-10.0, min(10.0, zmax + math.log(sum(math.exp(x - zmax) for x in logits))))
+                    n_pos = math.log1p(sum(1 for x in logits if x > 0))
+                z += (w_pool[0] * sigmoid(zmax) + w_pool[1] * lse + w_pool[2] * n_pos
                       + w_pool[3] * math.log1p(len(s.uniq & o.uniq)))
             elif not s.uniq.isdisjoint(o.uniq):
                 z += w_unscored
