@@ -365,6 +365,24 @@ def main(argv: list[str] | None = None) -> None:
     nlp = _blank()
     report: dict[str, Any] = {}
     t0 = time.time()
+    files = ddi_files(args.ddi)
+    tr = [f for f in files if not _held_out(f.name)]
+    te = [f for f in files if _held_out(f.name)]
+    # the sentence models first: the type model's report reads the detector trained here
+    if "CAUSES" in only:
+        train = list(cid_examples(args.bc5cdr_train, nlp))
+        dev = list(cid_examples(args.bc5cdr_dev, nlp))
+        cid = fit(train, args.c, {"type": "CAUSES", "trained_on": "BC5CDR train (CID, sentence level)", "version": EXTRACTOR_VERSION})
+        report["CAUSES"] = {"train_pairs": len(train), "train_pos": sum(y for _, y in train), "dev_pairs": len(dev), "dev_pos": sum(y for _, y in dev), "dev": evaluate(cid, dev)}
+        cid.meta["held_out"] = report["CAUSES"]
+        cid.save(out / MODEL_FILES["CAUSES"])
+    if "INTERACTS_WITH" in only:
+        dtrain = list(ddi_examples(tr, nlp))
+        dtest = list(ddi_examples(te, nlp))
+        ddi = fit(dtrain, args.c, {"type": "INTERACTS_WITH", "trained_on": "DDI 2013 train, 80% of documents", "version": EXTRACTOR_VERSION})
+        report["INTERACTS_WITH"] = {"train_docs": len(tr), "test_docs": len(te), "train_pairs": len(dtrain), "train_pos": sum(y for _, y in dtrain), "test_pairs": len(dtest), "test_pos": sum(y for _, y in dtest), "held_out": evaluate(ddi, dtest)}
+        ddi.meta["held_out"] = report["INTERACTS_WITH"]
+        ddi.save(out / MODEL_FILES["INTERACTS_WITH"])
     if DOC_MODEL in only:
         from ingest.text.pipeline import load_pipeline
 
@@ -377,35 +395,16 @@ def main(argv: list[str] | None = None) -> None:
             "sentence_c": args.c, "c": args.doc_c, "version": "0.2.0"})
         doc_model.save(out / MODEL_FILES[DOC_MODEL])
     if TYPE_MODEL in only:
-        files = ddi_files(args.ddi)
-        dtrain_t = list(ddi_examples([f for f in files if not _held_out(f.name)], nlp, typed=True))
-        dtest_t = list(ddi_examples([f for f in files if _held_out(f.name)], nlp, typed=True))
+        dtrain_t = list(ddi_examples(tr, nlp, typed=True))
+        dtest_t = list(ddi_examples(te, nlp, typed=True))
         types = fit_types(dtrain_t, args.c, {"type": TYPE_MODEL, "trained_on": "DDI 2013 train, the 'train' part of ddi_train_split.tsv",
                                               "c": args.c, "version": "0.2.0"})
-        detector = LinearModel.load(out / MODEL_FILES["INTERACTS_WITH"]) if (out / MODEL_FILES["INTERACTS_WITH"]).exists() else None
-        if detector is not None:
-            report[TYPE_MODEL] = {"train_pairs": len(dtrain_t), "validation_pairs": len(dtest_t), "validation": evaluate_types(detector, types, dtest_t)}
+        detector_path = out / MODEL_FILES["INTERACTS_WITH"]
+        if detector_path.exists():
+            report[TYPE_MODEL] = {"train_pairs": len(dtrain_t), "validation_pairs": len(dtest_t),
+                                  "validation": evaluate_types(LinearModel.load(detector_path), types, dtest_t)}
             types.meta["held_out"] = report[TYPE_MODEL]
         types.save(out / MODEL_FILES[TYPE_MODEL])
-    if "CAUSES" not in only and "INTERACTS_WITH" not in only:
-        report["seconds"] = round(time.time() - t0, 1)
-        print(json.dumps(report, indent=2))
-        return
-    train = list(cid_examples(args.bc5cdr_train, nlp))
-    dev = list(cid_examples(args.bc5cdr_dev, nlp))
-    cid = fit(train, args.c, {"type": "CAUSES", "trained_on": "BC5CDR train (CID, sentence level)", "version": EXTRACTOR_VERSION})
-    report["CAUSES"] = {"train_pairs": len(train), "train_pos": sum(y for _, y in train), "dev_pairs": len(dev), "dev_pos": sum(y for _, y in dev), "dev": evaluate(cid, dev)}
-    cid.meta["held_out"] = report["CAUSES"]
-    cid.save(out / f"relations-cid-{EXTRACTOR_VERSION}.json")
-    files = ddi_files(args.ddi)
-    tr = [f for f in files if not _held_out(f.name)]
-    te = [f for f in files if _held_out(f.name)]
-    dtrain = list(ddi_examples(tr, nlp))
-    dtest = list(ddi_examples(te, nlp))
-    ddi = fit(dtrain, args.c, {"type": "INTERACTS_WITH", "trained_on": "DDI 2013 train, 80% of documents", "version": EXTRACTOR_VERSION})
-    report["INTERACTS_WITH"] = {"train_docs": len(tr), "test_docs": len(te), "train_pairs": len(dtrain), "train_pos": sum(y for _, y in dtrain), "test_pairs": len(dtest), "test_pos": sum(y for _, y in dtest), "held_out": evaluate(ddi, dtest)}
-    ddi.meta["held_out"] = report["INTERACTS_WITH"]
-    ddi.save(out / f"relations-ddi-{EXTRACTOR_VERSION}.json")
     report["seconds"] = round(time.time() - t0, 1)
     print(json.dumps(report, indent=2))
 
