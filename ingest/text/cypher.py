@@ -17,7 +17,9 @@ Graph model written here::
     (:Gene)-[:ASSOCIATES]->(:Disease)
         relationship properties: evidence_count, pmids, confidence, extractor,
         sources (+ "text"), and the evidence itself as parallel lists
-        evidence_keys / evidence (sentences) / evidence_pmids / evidence_scores.
+        evidence_keys / evidence (sentences) / evidence_pmids / evidence_scores;
+        INTERACTS_WITH also interaction_type (mechanism / effect / advise / int, from
+        its best-scored typed evidence) and interaction_type_score.
 
 Evidence lives on the relationship, keyed by ``doc:subject-span:object-span``:
 re-ingesting a document finds its keys already present and changes nothing,
@@ -83,7 +85,21 @@ RETURN count(*) AS written
 """
 
 
+#: per relationship type: extra SET items on a new piece of evidence (``INTERACTS_WITH``: the
+#: interaction type of its best-scored typed evidence; items are applied in order)
+_EXTRA_SET = {
+    "INTERACTS_WITH": """,
+    r.interaction_type = CASE WHEN row.interaction_type IS NOT NULL
+                                   AND row.score >= coalesce(r.interaction_type_score, -1.0)
+                              THEN row.interaction_type ELSE r.interaction_type END,
+    r.interaction_type_score = CASE WHEN row.interaction_type IS NOT NULL
+                                         AND row.score >= coalesce(r.interaction_type_score, -1.0)
+                                    THEN row.score ELSE r.interaction_type_score END""",
+}
+
+
 def _merge_relation(rel: str, s_label: str, o_label: str) -> str:
+    extra = _EXTRA_SET.get(rel, "")
     return f"""
 UNWIND $rows AS row
 MERGE (s:{s_label} {{id: row.s}})
@@ -102,7 +118,7 @@ SET r.evidence_keys = coalesce(r.evidence_keys, []) + row.key,
                       THEN coalesce(r.evidence, []) + row.sentence ELSE r.evidence END,
     r.pmids = CASE WHEN row.pmid IN coalesce(r.pmids, []) THEN r.pmids ELSE coalesce(r.pmids, []) + row.pmid END,
     r.sources = CASE WHEN 'text' IN coalesce(r.sources, []) THEN r.sources ELSE coalesce(r.sources, []) + 'text' END,
-    r.extractor = row.extractor
+    r.extractor = row.extractor{extra}
 SET r.evidence_count = size(r.evidence_keys),
     r.confidence = 1.0 - reduce(p = 1.0, x IN r.evidence_scores | p * (1.0 - x))
 RETURN count(r) AS written
@@ -118,7 +134,8 @@ def _read_evidence(rel: str, s_label: str, o_label: str) -> str:
 MATCH (s:{s_label} {{id: $subject}})-[r:{rel}]->(o:{o_label} {{id: $object}})
 RETURN '{rel}' AS type, s.id AS subject, o.id AS object, r.evidence_count AS evidence_count,
        r.confidence AS confidence, r.pmids AS pmids, r.extractor AS extractor,
-       r.evidence AS sentences, r.evidence_pmids AS evidence_pmids, r.evidence_scores AS evidence_scores
+       r.evidence AS sentences, r.evidence_pmids AS evidence_pmids, r.evidence_scores AS evidence_scores,
+       r.interaction_type AS interaction_type
 """
 
 

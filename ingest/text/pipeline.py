@@ -247,14 +247,16 @@ def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Docume
         starts = [b[0] for b in bounds]
         if not ents:
             idx, length = char_offsets(doc)
-    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in rels:
-        lo, hi = bounds[bisect.bisect_right(starts, ss) - 1]
+    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label, kind in rels:
+        # the sentence of the mentions (from the first one's to the last one's for a document-level relation)
+        lo = bounds[bisect.bisect_right(starts, min(ss, os_)) - 1][0]
+        hi = bounds[bisect.bisect_right(starts, max(se, oe) - 1) - 1][1]
         sc = idx[lo]
         sentence = text[sc : idx[hi - 1] + length[hi - 1]]
         s0, s1 = idx[ss], idx[se - 1] + length[se - 1]
         o0, o1 = idx[os_], idx[oe - 1] + length[oe - 1]
         ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, EXTRACTOR, version)
-        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev))
+        relations.append(Relation(doc_id, rel_type, s_id or None, o_id or None, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev, kind))
     source.mentions = mentions
     source.relations = relations
     release_cache(doc)

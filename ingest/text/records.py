@@ -11,6 +11,8 @@ from typing import Any
 
 #: Entity labels the text pipeline produces (graph labels, see schema.toml).
 ENTITY_LABELS: tuple[str, ...] = ("Disease", "Drug", "Gene")
+#: relation types whose speculative statements still count as asserted (drug interactions are advice)
+HEDGED_TYPES = frozenset({"INTERACTS_WITH"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,25 +91,31 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A typed relation between two linked mentions, read from one sentence.
+    """A typed relation between two mentions, read from one sentence (a document-level ``CAUSES``:
+    from the sentences of its two mentions).
 
     Attributes:
         doc_id: the document's id.
         type: ``TREATS``, ``CAUSES``, ``TARGETS``, ``ASSOCIATES`` or ``INTERACTS_WITH``.
-        subject: id of the subject entity (e.g. the drug).
-        object: id of the object entity (e.g. the disease).
+        subject: id of the subject entity (e.g. the drug); ``None`` when its mention is unlinked
+            (such a relation is in the ``medkg extract`` output but never written to the graph).
+        object: id of the object entity (e.g. the disease), or ``None`` likewise.
         subject_label, object_label: their graph labels.
         subject_text, object_text: their surface forms.
         negated: the statement is negated ("did not cause"): not a fact.
-        speculative: the statement is hedged ("may cause"): not a fact.
+        speculative: the statement is hedged ("may cause"): not a fact, except for
+            ``INTERACTS_WITH``, whose statements are advice by nature ("should be used with
+            caution", "may increase the levels of"): there the flag is kept but does not veto.
         score: confidence in ``[0, 1]``.
         evidence: sentence, offsets and extractor.
+        interaction_type: ``INTERACTS_WITH`` only: ``mechanism``, ``effect``, ``advise`` or ``int``
+            (the DDI 2013 types) when the type model is loaded, else ``None``.
     """
 
     doc_id: str
     type: str
-    subject: str
-    object: str
+    subject: str | None
+    object: str | None
     subject_label: str
     object_label: str
     subject_text: str
@@ -116,10 +124,14 @@ class Relation:
     speculative: bool
     score: float
     evidence: Evidence
+    interaction_type: str | None = None
 
     @property
     def asserted(self) -> bool:
-        """Whether the relation may be stated as a fact (neither negated nor speculative)."""
+        """Whether the relation may be stated as a fact: not negated, and not speculative
+        (speculation does not veto ``INTERACTS_WITH``, see :attr:`speculative`)."""
+        if self.type in HEDGED_TYPES:
+            return not self.negated
         return not (self.negated or self.speculative)
 
     @property
@@ -148,6 +160,7 @@ class Relation:
             "object_span": [ev.object_start, ev.object_end],
             "extractor": ev.extractor,
             "extractor_version": ev.extractor_version,
+            "interaction_type": self.interaction_type,
         }
 
 

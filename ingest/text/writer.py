@@ -6,8 +6,8 @@ transaction with retries) and ``read(cypher, params) -> list[dict]``. All
 statements come from :mod:`ingest.text.cypher`.
 
 Only linked mentions (with an id) become MENTIONS, and only asserted relations
-(neither negated nor speculative) become relationships; everything is still in
-the ``medkg extract`` JSONL. Writes are idempotent per document id.
+(see :attr:`~ingest.text.records.Relation.asserted`) between two linked mentions
+become relationships; everything is still in the ``medkg extract`` JSONL. Writes are idempotent per document id.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
     for d in docs:
         for r in d.relations:
             key = (r.type, r.subject_label, r.object_label)
-            if not r.asserted or key not in cypher.MERGE_RELATIONS:
+            if not r.asserted or key not in cypher.MERGE_RELATIONS or not r.subject or not r.object:
                 skipped += 1
                 continue
             ev = r.evidence
@@ -78,7 +78,7 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
                 {
                     "s": r.subject, "o": r.object, "s_name": r.subject_text, "o_name": r.object_text,
                     "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
-                    "extractor": f"{ev.extractor}@{ev.extractor_version}",
+                    "extractor": f"{ev.extractor}@{ev.extractor_version}", "interaction_type": r.interaction_type,
                 }
             )
     return out, skipped
