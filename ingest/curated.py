@@ -12,7 +12,15 @@ with ``on_error="skip"``, goes to a rejects file (``file, line, reason, raw``)
 and the load goes on. Batches written before a stop stay written; since writes
 are idempotent, fixing the file and loading again resumes the load.
 
-Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a header row):
+Every record is also checked against :mod:`graph_engine.limits` (ids and names
+that fit Neo4j's index key limit, finite floats, cells of sane size) before it is
+buffered, on every path (row, column, bulk): see :func:`record_problem`. An empty
+file (no header) is an error; a header without rows loads nothing, with a warning
+in :attr:`LoadSummary.warnings`.
+
+Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a header row;
+parsed as CSV *records*, so a quoted field may span lines; a record is reported at the
+line it starts on):
 
 * nodes: ``id``, ``label`` required; ``name``, ``synonyms``, ``xrefs`` (``|``-separated) optional;
   any other column becomes a property. A header may carry a type: ``year:int``,
@@ -227,7 +235,8 @@ class LoadSummary:
         return {"read": self.read, "written": self.written, "rejected": self.rejected,
                 "nodes": part(self.nodes), "relationships": part(self.edges),
                 "rejects": str(self.rejects_path) if self.rejected and self.rejects_path else None,
-                "warnings": list(self.warnings), "seconds": round(self.seconds, 3)}
+                "warnings": list(self.warnings), "seconds": round(self.seconds, 3),
+                **({"phases": {k: round(v, 3) for k, v in self.phases.items()}} if self.phases else {})}
 
     def render(self) -> str:
         lines = [f"{'kind':<48} {'read':>9} {'written':>9} {'rejected':>9}"]
