@@ -47,14 +47,19 @@ def value_problem(value: Any, what: str) -> str | None:
 
     Lists are checked element by element.
     """
+    kind = type(value)
+    if kind is str:
+        if len(value) <= MAX_VALUE_CHARS:
+            return None
+        return f"{what} has {len(value):,} characters; the limit is {MAX_VALUE_CHARS:,} for one value"
+    if isinstance(value, float):
+        return None if math.isfinite(value) else f"{what} is {value!r}: NaN and ±infinity are refused (expected a finite number)"
     if isinstance(value, (list, tuple)):
         for k, item in enumerate(value):
             problem = value_problem(item, f"{what}[{k}]")
             if problem:
                 return problem
         return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{what} is {value!r}: NaN and ±infinity are refused (expected a finite number)"
-    if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
-        return f"{what} has {len(value):,} characters; the limit is {MAX_VALUE_CHARS:,} for one value"
+    if isinstance(value, str):  # a str subclass
+        return value_problem(str(value), what)
     return None

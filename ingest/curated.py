@@ -49,7 +49,7 @@ from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
 from graph_engine.hetionet import HetionetMapping, MappingError
 from graph_engine.records import EdgeRecord, NodeRecord
-from graph_engine.limits import fits_index, index_key_problem, value_problem
+from graph_engine.limits import MAX_VALUE_CHARS, fits_index, index_key_problem, value_problem
 from graph_engine.schema import MAX_PROPERTY_NAME, Schema, check_property_key
 from graph_engine.settings import Settings
 
@@ -176,7 +176,8 @@ class _RecordFeed:
         taken = self.taken
         if len(taken) == 1:
             line = taken[0]
-            return Line(line.number, line.text, line.raw, line.error, end=line.number)
+            line.end = line.number
+            return line
         if not taken:  # pragma: no cover - csv.reader always takes a line first
             return Line(0, "", b"")
         text = "\n".join(t.text or "" for t in taken)  # (an undecodable line: the caller rejects the record)
@@ -288,7 +289,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 def _id_problem(value: str, what: str) -> str | None:
-    if _CONTROL.search(value):
+    if not value.isprintable() and _CONTROL.search(value):
         return f"{what} {value[:60]!r} contains a control character (a line break, tab ...); ids are single-line text"
     return index_key_problem(value, what)
 
@@ -302,7 +303,7 @@ def record_problem(rec: NodeRecord | EdgeRecord) -> str | None:
     """
     if isinstance(rec, NodeRecord):
         problem = _id_problem(rec.id, "id") or (index_key_problem(rec.name, "name") if rec.name else None)
-        if problem is None and (rec.synonyms or rec.xrefs):
+        if problem is None and max(map(len, (*rec.synonyms, *rec.xrefs)), default=0) > MAX_VALUE_CHARS:
             problem = value_problem(list(rec.synonyms), "synonyms") or value_problem(list(rec.xrefs), "xrefs")
     else:
         problem = _id_problem(rec.source_id, "source id") or _id_problem(rec.target_id, "target id")
