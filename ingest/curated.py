@@ -49,7 +49,7 @@ from graph_engine.client import GraphClient
 from graph_engine.errors import IngestError, SchemaError
 from graph_engine.hetionet import HetionetMapping, MappingError
 from graph_engine.records import EdgeRecord, NodeRecord
-from graph_engine.limits import MAX_VALUE_CHARS, fits_index, index_key_problem, value_problem
+from graph_engine.limits import INDEX_KEY_MAX_BYTES, MAX_VALUE_CHARS, fits_index, index_key_problem, value_problem
 from graph_engine.schema import MAX_PROPERTY_NAME, Schema, check_property_key
 from graph_engine.settings import Settings
 
@@ -148,28 +148,18 @@ class _RecordFeed:
     def __init__(self, lines: Iterator[Line]) -> None:
         self._lines = lines
         self.taken: list[Line] = []
-        self.bad: Line | None = None  # the first undecodable line of the record
-        self.exhausted = False
+        self.exhausted = False  # set when asked for a line after the last one
 
-    def __iter__(self) -> "_RecordFeed":
-        return self
-
-    def __next__(self) -> str:
-        try:
-            line = next(self._lines)
-        except StopIteration:
-            self.exhausted = True  # asked for more inside a record: the file ended in a quoted field
-            raise
-        self.taken.append(line)
-        if line.text is None:
-            self.bad = self.bad or line
-            return line.raw.decode("utf-8", errors="replace") + "\n"
-        return line.text + "\n"
+    def __iter__(self) -> Iterator[str]:
+        append = self.taken.append
+        for line in self._lines:
+            append(line)
+            text = line.text
+            yield (text if text is not None else line.raw.decode("utf-8", errors="replace")) + "\n"
+        self.exhausted = True  # (inside a record: the file ended in a quoted field)
 
     def start(self) -> None:
-        self.taken = []
-        self.bad = None
-        self.exhausted = False
+        self.taken.clear()
 
     def record(self) -> Line:
         """The record as one :class:`Line`: its first line number, its text and bytes (lines joined by ``\\n``)."""
@@ -180,8 +170,12 @@ class _RecordFeed:
             return line
         if not taken:  # pragma: no cover - csv.reader always takes a line first
             return Line(0, "", b"")
-        text = "\n".join(t.text or "" for t in taken)  # (an undecodable line: the caller rejects the record)
+        text = "\n".join(t.text or "" for t in taken)  # (an undecodable line: see bad())
         return Line(taken[0].number, text, b"\n".join(t.raw for t in taken), end=taken[-1].number)
+
+    def bad(self) -> Line | None:
+        """The record's first line that is not valid UTF-8."""
+        return next((t for t in self.taken if t.text is None), None)
 
     def span(self) -> str:
         """`` (the record spans lines a-b: ...)`` for a multi-line record, else ``""``."""
@@ -294,25 +288,44 @@ def _id_problem(value: str, what: str) -> str | None:
     return index_key_problem(value, what)
 
 
+#: any string of at most this many characters fits the index (4 bytes per character at most)
+_SHORT = INDEX_KEY_MAX_BYTES // 4
+
+
 def record_problem(rec: NodeRecord | EdgeRecord) -> str | None:
     """Why a parsed record cannot be written (an oversized id or name, a NaN, a huge value), or ``None``.
 
     Checked for every row of every format, before any write, so the row is rejected
     with its file and line instead of failing its whole batch at commit
-    (see :mod:`graph_engine.limits`).
+    (see :mod:`graph_engine.limits`). Cheap checks first: most rows pass them all.
     """
     if isinstance(rec, NodeRecord):
-        problem = _id_problem(rec.id, "id") or (index_key_problem(rec.name, "name") if rec.name else None)
-        if problem is None and max(map(len, (*rec.synonyms, *rec.xrefs)), default=0) > MAX_VALUE_CHARS:
-            problem = value_problem(list(rec.synonyms), "synonyms") or value_problem(list(rec.xrefs), "xrefs")
-    else:
-        problem = _id_problem(rec.source_id, "source id") or _id_problem(rec.target_id, "target id")
-    if problem is None:
-        for key, value in rec.properties.items():
-            problem = value_problem(value, f"column {key!r}")
+        ident, name = rec.id, rec.name
+        if not (len(ident) <= _SHORT and ident.isprintable()):
+            problem = _id_problem(ident, "id")
             if problem:
-                break
-    return problem
+                return problem
+        if name and len(name) > _SHORT:
+            problem = index_key_problem(name, "name")
+            if problem:
+                return problem
+        for group, what in ((rec.synonyms, "synonyms"), (rec.xrefs, "xrefs")):
+            if group and max(map(len, group)) > MAX_VALUE_CHARS:
+                return value_problem(list(group), what)
+    else:
+        for ident, what in ((rec.source_id, "source id"), (rec.target_id, "target id")):
+            if not (len(ident) <= _SHORT and ident.isprintable()):
+                problem = _id_problem(ident, what)
+                if problem:
+                    return problem
+    for key, value in rec.properties.items():
+        kind = type(value)
+        if kind is int or kind is bool or (kind is str and len(value) <= MAX_VALUE_CHARS):
+            continue
+        problem = value_problem(value, f"column {key!r}")
+        if problem:
+            return problem
+    return None
 
 
 class HetionetFormat:
@@ -472,12 +485,15 @@ class GenericFormat:
                 yield line, RowError(f"unclosed quote: a quoted field starting on line {line.number} runs to the end "
                                      f"of the file{feed.span()}")
                 continue
-            if feed.bad is not None:
-                bad = feed.bad
-                yield line, RowError((bad.error or "invalid UTF-8") + (f" (line {bad.number})" if bad.number != line.number else ""))
+            if line.text is None:  # one line, not UTF-8
+                yield line, RowError(line.error or "invalid UTF-8")
                 continue
-            if line.end == line.number and not (line.text or "").strip():
-                continue  # a blank line
+            if line.end == line.number:
+                if not line.text.strip():
+                    continue  # a blank line
+            elif (bad := feed.bad()) is not None:
+                yield line, RowError(f"{bad.error or 'invalid UTF-8'} (line {bad.number})")
+                continue
             if len(values) != len(header):
                 yield line, RowError(f"expected {len(header)} columns, got {len(values)}{feed.span()}")
                 continue
