@@ -364,22 +364,36 @@ def extract_text(nlp: Language, text: str, doc_id: str = "text") -> Document:
 
 @dataclass
 class ExtractSummary:
-    """Counts of an extraction run: every input document is read (then extracted) or rejected."""
+    """Counts of an extraction run: every input document is read, then written (to the JSONL
+    output or the graph) or rejected: ``read = written + rejected``.
+
+    ``extracted`` counts the documents the pipeline processed (equal to ``written`` once
+    the run is done); ``rejected`` documents are in the rejects file with their line.
+    """
 
     read: int = 0
-    extracted: int = 0
+    written: int = 0
     rejected: int = 0
+    extracted: int = 0
     recoded: int = 0
     mentions: int = 0
     linked: int = 0
     relations: int = 0
     asserted: int = 0
 
+    def balanced(self) -> bool:
+        return self.read == self.written + self.rejected
+
     def line(self) -> str:
         return (
-            f"read {self.read} · extracted {self.extracted} · rejected {self.rejected} · "
+            f"read {self.read} = written {self.written} + rejected {self.rejected} · "
             f"mentions {self.mentions} ({self.linked} linked) · relations {self.relations} ({self.asserted} asserted)"
         )
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-ready counts (``--json``)."""
+        return {k: getattr(self, k) for k in ("read", "written", "rejected", "extracted", "recoded", "mentions",
+                                              "linked", "relations", "asserted")}
 
 
 def extract_to_jsonl(
@@ -409,7 +423,7 @@ def extract_to_jsonl(
     import the cluster layer: the cluster layer builds pipelines on its workers.
 
     Returns:
-        The counts, where ``read + rejected`` covers every input document.
+        The counts: ``read = written + rejected``, every input document.
     """
     import json
 
@@ -442,6 +456,7 @@ def extract_to_jsonl(
         for d in extracted:
             fh.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
             summary.extracted += 1
+            summary.written += 1
             summary.mentions += len(d.mentions)
             summary.linked += sum(1 for m in d.mentions if m.id)
             summary.relations += len(d.relations)
@@ -452,6 +467,8 @@ def extract_to_jsonl(
             fh.write("path\tline\treason\n")
             for err in stats.errors:
                 fh.write(f"{err.path or ''}\t{err.line or ''}\t{err.reason.replace(chr(9), ' ')}\n")
+    if not summary.balanced():  # an internal invariant (an extractor that lost documents): never silent
+        raise ModelError(f"internal error: read {summary.read} != written {summary.written} + rejected {summary.rejected}")
     return summary
 
 

@@ -18,6 +18,7 @@ from typing import Any, Iterable, Protocol
 
 from graph_engine.batching import batched
 from graph_engine.errors import QueryError
+from graph_engine.limits import fits_index
 from ingest.text import cypher
 from ingest.text.records import Document
 
@@ -41,6 +42,12 @@ class WriteSummary:
     skipped_relations: int = 0
 
 
+def _name(texts: list[str]) -> str | None:
+    """The first surface form that can be an entity's (indexed) ``name``; ``None`` when every one is
+    longer than Neo4j's index key limit (the entity then gets no name from text)."""
+    return next((t for t in texts if fits_index(t)), None)
+
+
 def article_rows(docs: list[Document], extractor: str) -> list[dict[str, Any]]:
     return [{"id": d.id, "title": d.title, "year": d.year, "source": d.source, "extractor": extractor} for d in docs]
 
@@ -58,7 +65,8 @@ def mention_rows(docs: list[Document]) -> tuple[dict[str, list[dict[str, Any]]],
                 if m.text not in texts[(m.label, m.id)]:
                     texts[(m.label, m.id)].append(m.text)
         for (label, ident), n in counts.items():
-            by_label[label].append({"article": d.id, "id": ident, "name": texts[(label, ident)][0], "count": n, "texts": texts[(label, ident)][:10]})
+            by_label[label].append({"article": d.id, "id": ident, "name": _name(texts[(label, ident)]), "count": n,
+                                    "texts": texts[(label, ident)][:10]})
         prune.append({"article": d.id, "ids": [i for _, i in counts]})
     return by_label, prune
 
@@ -76,7 +84,7 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
             ev = r.evidence
             out[key].append(
                 {
-                    "s": r.subject, "o": r.object, "s_name": r.subject_text, "o_name": r.object_text,
+                    "s": r.subject, "o": r.object, "s_name": _name([r.subject_text]), "o_name": _name([r.object_text]),
                     "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
                     "extractor": f"{ev.extractor}@{ev.extractor_version}", "interaction_type": r.interaction_type,
                 }
