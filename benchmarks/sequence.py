@@ -21,11 +21,9 @@ import torch
 
 
 def main() -> None:
-    from ingest.synthea.pseudonym import Pseudonymizer
-    from ingest.synthea.reader import read_synthea
-    from jobs.patient_recs import evaluate_patient_recommendations
-    from models.sequence.api import (_summ, calibration_stats, default_linker, load_sequence_model, ranking_metrics,
-                                     read_cohort)
+    from graph_engine.synthea import Pseudonymizer, read_synthea
+    from jobs.patient_recs import default_linker, evaluate_patient_recommendations
+    from models.sequence.api import _summ, calibration_stats, load_sequence_model, ranking_metrics, read_cohort
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)

@@ -41,8 +41,7 @@ from ingest.synthea.mapping import (
     strip_tag,
     unlinked_disease_id,
 )
-from ingest.synthea.pseudonym import Pseudonymizer, load_key
-from ingest.synthea.reader import FileReport, SyntheaTables, read_synthea
+from graph_engine.synthea import FileReport, Pseudonymizer, SyntheaTables, load_key, read_synthea
 
 SOURCE = "synthea"
 ALLERGEN = "Allergen"

@@ -30,8 +30,7 @@ from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
 from graph_engine.errors import ModelError
-from ingest.synthea.pseudonym import Pseudonymizer
-from ingest.synthea.reader import SyntheaTables, read_synthea
+from graph_engine.synthea import Pseudonymizer, SyntheaTables, read_synthea
 from models.artifacts import (
     FORMAT_VERSION,
     MANIFEST,
@@ -223,6 +222,8 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     """Train on a Synthea export and write an artifact to ``output``.
 
     ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``) goes into the model card.
+    ``linker``: anything with ``condition(code, description) -> graph id | None`` (the CLI passes the
+    extraction linker, ``jobs.patient_recs.default_linker``); without it the targets' graph ids are ``None``.
     """
     cfg = cfg or SequenceConfig()
     t_start = time.perf_counter()
@@ -230,8 +231,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tables = read_cohort(data)
-    if linker is None:
-        linker = default_linker()
     vocab = build_vocab(tables, cfg.min_token_patients, linker)
     s = training_samples(tables, vocab, cfg)
     pats = np.array(sorted(set(s.pids)))
@@ -293,14 +292,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
 
 def _summ(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if k != "per_disorder_auroc"}
-
-
-def default_linker() -> Any:
-    """The extraction linker over the shipped vocabulary (graph ids of the Hetionet-based graph)."""
-    from ingest.synthea.mapping import Linker
-    from ingest.text.vocabulary import Vocabulary, default_vocabulary_path
-
-    return Linker(Vocabulary.load(default_vocabulary_path()))
 
 
 # ---------------------------------------------------------------- artifacts

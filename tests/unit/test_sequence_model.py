@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.synthea.pseudonym import Pseudonymizer
-from ingest.synthea.reader import read_synthea
+from graph_engine.synthea import Pseudonymizer, read_synthea
 from models.sequence.api import (fit_platt, load_sequence_model, predict_sequence, ranking_metrics, sigmoid,
                                  train_sequence)
 from models.sequence.baselines import Baselines
