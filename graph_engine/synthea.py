@@ -108,12 +108,15 @@ _EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "medications.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION", "REASONCODE"),
     "procedures.csv": ("START", "PATIENT", "CODE", "DESCRIPTION"),
     "allergies.csv": ("START", "STOP", "PATIENT", "CODE", "SYSTEM", "DESCRIPTION", "CATEGORY"),
-    "encounters.csv": ("START", "PATIENT", "CODE", "DESCRIPTION"),
+    "encounters.csv": ("START", "PATIENT", "CODE", "DESCRIPTION", "ENCOUNTERCLASS"),
     "immunizations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION"),
     "careplans.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
-    "observations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION"),
+    "observations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION", "VALUE", "TYPE"),
     "devices.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
 }
+#: text observations whose VALUE is kept (a coded answer, never free text); every other text VALUE is dropped
+#: on reading: survey items such as PRAPARE "What address do you live at?" carry the fake address
+SAFE_TEXT_OBSERVATIONS = frozenset({"72166-2"})  # Tobacco smoking status
 _PATIENT_COLUMNS = ("Id", "BIRTHDATE", "DEATHDATE", "BIRTH_YEAR", "DEATH_YEAR", "GENDER")
 
 
@@ -192,6 +195,17 @@ def _blur(d: pd.Series, birth: pd.Series, death: pd.Series) -> pd.Series:
     on_death = d == death
     d = d.mask(infant, pd.to_datetime(birth.dt.year.astype("Int64").astype(str) + "-01-01", errors="coerce"))
     return d.mask(on_death, death.dt.to_period("M").dt.to_timestamp())
+
+
+def _observation_values(df: pd.DataFrame, code: pd.Series) -> np.ndarray:
+    """Numeric VALUEs as floats, the coded text answers of :data:`SAFE_TEXT_OBSERVATIONS` as strings, else NaN."""
+    value = df["VALUE"].fillna("")
+    numeric = df["TYPE"].fillna("").eq("numeric") if "TYPE" in df else pd.Series(True, index=df.index)
+    num = pd.to_numeric(value.where(numeric), errors="coerce")
+    out = np.array(num.to_numpy(dtype=float), dtype=object)
+    safe = (code.isin(SAFE_TEXT_OBSERVATIONS) & ~numeric & value.ne("")).to_numpy()
+    out[safe] = value.to_numpy()[safe]
+    return out
 
 
 def _read_csv(path: Path, wanted: tuple[str, ...], required: tuple[str, ...]) -> pd.DataFrame:
@@ -297,9 +311,12 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
                             "stop": _blur(stop, b, dd).to_numpy(),
                             "code": code[ok].to_numpy(),
                             "description": df["DESCRIPTION"].fillna("")[ok].to_numpy() if "DESCRIPTION" in df else ""})
-        for extra, col in (("REASONCODE", "reason_code"), ("SYSTEM", "system"), ("CATEGORY", "category")):
+        for extra, col in (("REASONCODE", "reason_code"), ("SYSTEM", "system"), ("CATEGORY", "category"),
+                           ("ENCOUNTERCLASS", "encounter_class")):
             if extra in df:
                 out[col] = df[extra].fillna("")[ok].to_numpy()
+        if "VALUE" in df:
+            out["value"] = _observation_values(df[ok], code[ok])
         rep.written = len(out)
         reports[name] = rep
         events[name.removesuffix(".csv")] = out
