@@ -4,9 +4,10 @@
         --data runs/val-oh [--as-of YYYY-MM-DD] [--out runs/sequence-bench.json]
 
 One process, one cut date: the model and its three baselines (population, age band x sex, last-visit
-Markov) on the same samples; inference throughput of the model (probabilities, and probabilities plus
-"because" for the top 100) against the Markov baseline's scoring of the same samples (ratio); the
-patient x condition recommender against condition frequency and popularity.
+Markov) on the same samples; inference throughput of the model after loading (probabilities; probabilities
+plus the top 100 disorders with their "because"; the full ``models predict`` rows, and those rows as JSON
+lines) against the baselines' scoring of the same samples (ratio); the patient x condition recommender
+against condition frequency and popularity.
 """
 
 from __future__ import annotations
@@ -21,10 +22,9 @@ import torch
 
 
 def main() -> None:
-    from ingest.synthea.pseudonym import Pseudonymizer
-    from ingest.synthea.reader import read_synthea
-    from jobs.patient_recs import evaluate_patient_recommendations
-    from models.sequence.api import (_summ, calibration_stats, default_linker, load_sequence_model, ranking_metrics,
+    from graph_engine.synthea import Pseudonymizer, read_synthea
+    from jobs.patient_recs import default_linker, evaluate_patient_recommendations
+    from models.sequence.api import (_summ, calibration_stats, load_sequence_model, prediction_rows, ranking_metrics,
                                      read_cohort)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -32,22 +32,30 @@ def main() -> None:
     ap.add_argument("--train", type=Path, required=True)
     ap.add_argument("--data", type=Path, required=True)
     ap.add_argument("--as-of", default=None)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--out", type=Path, default=Path("runs/sequence-bench.json"))
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = load_sequence_model(a.model)
     tables = read_cohort(a.data)
     cut = np.datetime64(a.as_of, "D") if a.as_of else tables.end_date - np.timedelta64(model.cfg.horizon_days, "D")
+    t = time.perf_counter()
     s = model.samples(tables, cut)
-    model.probabilities(s.subset(np.arange(min(64, len(s)))))  # warm-up
+    t_samples = time.perf_counter() - t
+    prediction_rows(model, s.subset(np.arange(min(64, len(s)))), tables)  # warm-up
     t = time.perf_counter()
     p = model.probabilities(s)
     t_prob = time.perf_counter() - t
     t = time.perf_counter()
-    top = np.argsort(-np.where(s.present, -1, p), axis=1)[:, :100]
-    model.explain(s, top)
-    t_expl = time.perf_counter() - t
+    model.predict_top(s, top=100, explain=3)
+    t_top = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = prediction_rows(model, s, tables, top=100, explain=3)   # exactly what `models predict` writes
+    t_rows = time.perf_counter() - t
+    t = time.perf_counter()
+    for r in rows:
+        json.dumps(r)
+    t_json = time.perf_counter() - t
     t = time.perf_counter()
     base = model.baselines.scores(s)
     t_markov = time.perf_counter() - t
@@ -57,7 +65,10 @@ def main() -> None:
                        **{k: _summ(ranking_metrics(v, s)) for k, v in base.items()}},
            "calibration": calibration_stats(p, s),
            "throughput": {"probabilities_patients_per_s": len(s) / t_prob,
-                          "with_because_top100_patients_per_s": len(s) / (t_prob + t_expl),
+                          "with_because_top100_patients_per_s": len(s) / t_top,
+                          "predict_rows_with_because_patients_per_s": len(s) / t_rows,
+                          "predict_rows_and_json_patients_per_s": len(s) / (t_rows + t_json),
+                          "samples_from_tables_patients_per_s": len(s) / t_samples,
                           "baselines_patients_per_s": len(s) / t_markov,
                           "ratio_model_to_baselines_time": t_prob / t_markov}}
     local = Pseudonymizer(b"medkg-benchmark-local-pseudonyms")

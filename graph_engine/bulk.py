@@ -65,6 +65,8 @@ class BulkSink:
     batch_size: int = 50000
     node_files: dict[str, _File] = field(default_factory=dict)
     edge_files: dict[tuple[str, str, str], _File] = field(default_factory=dict)
+    #: a written value holds a line break (the import then needs ``--multiline-fields=true``)
+    multiline: bool = False
 
     def missing_ids(self, label: str, ids: Iterable[str]) -> set[str]:
         # the target database is empty: anything not defined in this load is missing
@@ -112,8 +114,10 @@ class BulkSink:
                     f"bulk import needs the same property columns for every {rec.label} node; node {rec.id!r} has "
                     f"{list(keys)}, earlier ones {list(f.prop_keys)} (use the online path for ragged properties)"
                 )
-            f.writer.writerow([rec.id, _cell(rec.name), _cell(rec.synonyms), _cell(rec.xrefs),
-                               _cell([rec.source] if rec.source else []), *(_cell(rec.properties[k]) for k in keys)])
+            row = [rec.id, _cell(rec.name), _cell(rec.synonyms), _cell(rec.xrefs),
+                   _cell([rec.source] if rec.source else []), *(_cell(rec.properties[k]) for k in keys)]
+            self._note_line_breaks(row)
+            f.writer.writerow(row)
         return len(records)
 
     def upsert_relationships(self, records: list[EdgeRecord], batch_size: int | None = None) -> int:
@@ -129,11 +133,16 @@ class BulkSink:
             elif keys != f.prop_keys:
                 raise IngestError(f"bulk import needs the same property columns for every {key} relationship")
             if keys:
-                f.writer.writerow([rec.source_id, rec.target_id, rec.source or "",
-                                   *(_cell(rec.properties[k]) for k in keys)])
+                row = [rec.source_id, rec.target_id, rec.source or "", *(_cell(rec.properties[k]) for k in keys)]
+                self._note_line_breaks(row)
+                f.writer.writerow(row)
             else:
                 f.writer.writerow((rec.source_id, rec.target_id, rec.source or ""))
         return len(records)
+
+    def _note_line_breaks(self, row: list[str]) -> None:
+        if not self.multiline and any("\n" in c or "\r" in c for c in row):
+            self.multiline = True
 
     def close(self) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
         """Close the files; returns ``(label, path)`` and ``(type, path)`` lists for the importer."""

@@ -19,7 +19,9 @@ from graph_engine.errors import SchemaError
 
 _LABEL_RE = re.compile(r"^[A-Z][A-Za-z0-9]{0,62}$")
 _REL_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
-_PROP_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+#: longest property name (a Cypher identifier medkg writes into query text)
+MAX_PROPERTY_NAME = 63
+_PROP_RE = re.compile(rf"^[a-z_][a-z0-9_]{{0,{MAX_PROPERTY_NAME - 1}}}$")
 _INDEX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 

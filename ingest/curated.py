@@ -12,7 +12,15 @@ with ``on_error="skip"``, goes to a rejects file (``file, line, reason, raw``)
 and the load goes on. Batches written before a stop stay written; since writes
 are idempotent, fixing the file and loading again resumes the load.
 
-Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a header row):
+Every record is also checked against :mod:`graph_engine.limits` (ids and names
+that fit Neo4j's index key limit, finite floats, cells of sane size) before it is
+buffered, on every path (row, column, bulk): see :func:`record_problem`. An empty
+file (no header) is an error; a header without rows loads nothing, with a warning
+in :attr:`LoadSummary.warnings`.
+
+Generic format (CSV for ``.csv``, TSV for ``.tsv``; ``.gz`` allowed; UTF-8; a header row;
+parsed as CSV *records*, so a quoted field may span lines; a record is reported at the
+line it starts on):
 
 * nodes: ``id``, ``label`` required; ``name``, ``synonyms``, ``xrefs`` (``|``-separated) optional;
   any other column becomes a property. A header may carry a type: ``year:int``,
@@ -34,6 +42,7 @@ import csv
 import gzip
 import io
 import itertools
+import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -45,7 +54,8 @@ from graph_engine.errors import IngestError, SchemaError
 from graph_engine.hetionet import HetionetMapping, MappingError
 from graph_engine.phi import record_label_refusal, shown
 from graph_engine.records import EdgeRecord, NodeRecord
-from graph_engine.schema import Schema, check_property_key
+from graph_engine.limits import INDEX_KEY_MAX_BYTES, MAX_VALUE_CHARS, fits_index, index_key_problem, value_problem
+from graph_engine.schema import MAX_PROPERTY_NAME, Schema, check_property_key
 from graph_engine.settings import Settings
 
 
@@ -81,6 +91,7 @@ class Line:
     text: str | None  # None when the bytes are not valid UTF-8
     raw: bytes
     error: str | None = None
+    end: int | None = None  # last line of a multi-line CSV/TSV record
 
     @staticmethod
     def decode(number: int, body: bytes) -> "Line":
@@ -143,6 +154,54 @@ class LineReader:
         self._raw.close()
 
 
+class _RecordFeed:
+    """Lines for :func:`csv.reader` (line ends kept, so quoted fields may span lines), remembering
+    which lines the current record came from.
+
+    ``csv.reader`` asks for one more line only while a record is unfinished, so the lines
+    taken between :meth:`start` and the record's return are exactly that record's.
+    """
+
+    def __init__(self, lines: Iterator[Line]) -> None:
+        self._lines = lines
+        self.taken: list[Line] = []
+        self.exhausted = False  # set when asked for a line after the last one
+
+    def __iter__(self) -> Iterator[str]:
+        append = self.taken.append
+        for line in self._lines:
+            append(line)
+            text = line.text
+            yield (text if text is not None else line.raw.decode("utf-8", errors="replace")) + "\n"
+        self.exhausted = True  # (inside a record: the file ended in a quoted field)
+
+    def start(self) -> None:
+        self.taken.clear()
+
+    def record(self) -> Line:
+        """The record as one :class:`Line`: its first line number, its text and bytes (lines joined by ``\\n``)."""
+        taken = self.taken
+        if len(taken) == 1:
+            line = taken[0]
+            line.end = line.number
+            return line
+        if not taken:  # pragma: no cover - csv.reader always takes a line first
+            return Line(0, "", b"")
+        text = "\n".join(t.text or "" for t in taken)  # (an undecodable line: see bad())
+        return Line(taken[0].number, text, b"\n".join(t.raw for t in taken), end=taken[-1].number)
+
+    def bad(self) -> Line | None:
+        """The record's first line that is not valid UTF-8."""
+        return next((t for t in self.taken if t.text is None), None)
+
+    def span(self) -> str:
+        """`` (the record spans lines a-b: ...)`` for a multi-line record, else ``""``."""
+        if len(self.taken) < 2:
+            return ""
+        return (f" (the record spans lines {self.taken[0].number}-{self.taken[-1].number}: "
+                "a quoted field holds line breaks; is a quote unbalanced?)")
+
+
 # ----------------------------------------------------------------------------- summary
 @dataclass
 class KindCount:
@@ -160,6 +219,7 @@ class LoadSummary:
     rejects_path: Path | None = None
     seconds: float = 0.0
     phases: dict[str, float] = field(default_factory=dict)  # seconds per phase (bulk path)
+    warnings: list[str] = field(default_factory=list)  # problems that cost no row (a file without data rows)
 
     def _total(self, part: dict[str, KindCount], attr: str) -> int:
         return sum(getattr(c, attr) for c in part.values())
@@ -178,6 +238,17 @@ class LoadSummary:
 
     def balanced(self) -> bool:
         return all(c.read == c.written + c.rejected for c in [*self.nodes.values(), *self.edges.values()])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary as JSON-ready data (``medkg ingest graph --json``): ``read = written + rejected``."""
+        def part(p: dict[str, KindCount]) -> dict[str, dict[str, int]]:
+            return {k: {"read": c.read, "written": c.written, "rejected": c.rejected} for k, c in sorted(p.items())}
+
+        return {"read": self.read, "written": self.written, "rejected": self.rejected,
+                "nodes": part(self.nodes), "relationships": part(self.edges),
+                "rejects": str(self.rejects_path) if self.rejected and self.rejects_path else None,
+                "warnings": list(self.warnings), "seconds": round(self.seconds, 3),
+                **({"phases": {k: round(v, 3) for k, v in self.phases.items()}} if self.phases else {})}
 
     def render(self) -> str:
         lines = [f"{'kind':<48} {'read':>9} {'written':>9} {'rejected':>9}"]
@@ -207,7 +278,10 @@ def _convert(value: str, kind: str) -> Any:
     if kind == "int":
         return int(value)
     if kind == "float":
-        return float(value)
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"{value!r} is not a finite number (NaN and ±infinity are refused)")
+        return number
     if kind == "bool":
         low = value.strip().lower()
         if low in ("true", "1", "yes"):
@@ -220,6 +294,55 @@ def _convert(value: str, kind: str) -> Any:
 
 def _split_list(value: str | None) -> tuple[str, ...]:
     return tuple(v.strip() for v in (value or "").split("|") if v.strip())
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _id_problem(value: str, what: str) -> str | None:
+    if not value.isprintable() and _CONTROL.search(value):
+        return f"{what} {value[:60]!r} contains a control character (a line break, tab ...); ids are single-line text"
+    return index_key_problem(value, what)
+
+
+#: any string of at most this many characters fits the index (4 bytes per character at most)
+_SHORT = INDEX_KEY_MAX_BYTES // 4
+
+
+def record_problem(rec: NodeRecord | EdgeRecord) -> str | None:
+    """Why a parsed record cannot be written (an oversized id or name, a NaN, a huge value), or ``None``.
+
+    Checked for every row of every format, before any write, so the row is rejected
+    with its file and line instead of failing its whole batch at commit
+    (see :mod:`graph_engine.limits`). Cheap checks first: most rows pass them all.
+    """
+    if isinstance(rec, NodeRecord):
+        ident, name = rec.id, rec.name
+        if not (len(ident) <= _SHORT and ident.isprintable()):
+            problem = _id_problem(ident, "id")
+            if problem:
+                return problem
+        if name and len(name) > _SHORT:
+            problem = index_key_problem(name, "name")
+            if problem:
+                return problem
+        for group, what in ((rec.synonyms, "synonyms"), (rec.xrefs, "xrefs")):
+            if group and max(map(len, group)) > MAX_VALUE_CHARS:
+                return value_problem(list(group), what)
+    else:
+        for ident, what in ((rec.source_id, "source id"), (rec.target_id, "target id")):
+            if not (len(ident) <= _SHORT and ident.isprintable()):
+                problem = _id_problem(ident, what)
+                if problem:
+                    return problem
+    for key, value in rec.properties.items():
+        kind = type(value)
+        if kind is int or kind is bool or (kind is str and len(value) <= MAX_VALUE_CHARS):
+            continue
+        problem = value_problem(value, f"column {key!r}")
+        if problem:
+            return problem
+    return None
 
 
 class HetionetFormat:
@@ -244,6 +367,8 @@ class HetionetFormat:
         header_seen = False
         for line in lines:
             if line.text is not None and not header_seen:
+                if not line.text.strip():
+                    continue  # blank lines before the header
                 header_seen = True
                 if line.text.split("\t")[:3] != header:
                     raise IngestError(f"expected the Hetionet {what} header '{'<TAB>'.join(header)}'", line=line.number)
@@ -251,6 +376,9 @@ class HetionetFormat:
             if line.text is not None and not line.text.strip():
                 continue
             yield line
+        if not header_seen:
+            raise IngestError(f"empty file: no header row (expected the Hetionet {what} header "
+                              f"'{'<TAB>'.join(header)}')")
 
     def node_rows(self, lines: Iterator[Line]) -> Iterator[tuple[Line, Callable[[], NodeRecord]]]:
         for line in self._data_lines(lines, ["id", "name", "kind"], "nodes"):
@@ -306,46 +434,95 @@ class GenericFormat:
             return ","
         return "\t" if "\t" in header else ","
 
+    @staticmethod
+    def _header(path: Path, line: Line, delim: str, required: tuple[str, ...]) -> list[tuple[str, str]]:
+        """The typed columns of the header row; an :class:`IngestError` naming the column when one is bad."""
+        header: list[tuple[str, str]] = []
+        for c in next(csv.reader([line.text or ""], delimiter=delim)):
+            m = _TYPED_HEADER.match(c.strip())
+            if not m:
+                raise IngestError(
+                    f"bad column name {c!r}: expected snake_case, optionally typed (name:int|float|bool|list)",
+                    str(path), line.number,
+                )
+            try:
+                check_property_key(m.group(1))
+            except SchemaError:
+                raise IngestError(
+                    f"column name {m.group(1)[:40]!r}... has {len(m.group(1))} characters; the limit is "
+                    f"{MAX_PROPERTY_NAME}: a column becomes a property, and medkg writes property names into Cypher "
+                    "text, so it accepts only snake_case names of at most that length (shorten it)",
+                    str(path), line.number,
+                ) from None
+            if m.group(1) in {h for h, _ in header}:
+                raise IngestError(f"duplicate column {m.group(1)!r}", str(path), line.number)
+            header.append((m.group(1), m.group(2) or ("list" if m.group(1) in ("synonyms", "xrefs") else "str")))
+        missing = [r for r in required if r not in {h for h, _ in header}]
+        if missing:
+            raise IngestError(f"missing required column(s) {missing}; header has {[h for h, _ in header]}",
+                              str(path), line.number)
+        return header
+
     def _rows(self, path: Path, lines: Iterator[Line], required: tuple[str, ...]) -> Iterator[tuple[Line, dict[str, Any] | RowError]]:
+        """Typed rows, one per CSV/TSV *record*: a quoted field may hold line breaks, and the
+        record is reported at the line it starts on."""
+        lines = iter(lines)
         header: list[tuple[str, str]] | None = None
         delim = ","
         for line in lines:
             if line.text is None:
                 yield line, RowError(line.error or "invalid UTF-8")
                 continue
-            if not line.text.strip():
-                continue
-            if header is None:
+            if line.text.strip():
+                line.text = line.text.removeprefix("\ufeff")  # a byte-order mark (spreadsheet exports)
                 delim = self._delimiter(path, line.text)
-                cols = next(csv.reader([line.text], delimiter=delim))
-                header = []
-                for c in cols:
-                    m = _TYPED_HEADER.match(c.strip())
-                    if not m:
-                        raise IngestError(
-                            f"bad column name {c!r}: expected snake_case, optionally typed (name:int|float|bool|list)",
-                            str(path), line.number,
-                        )
-                    header.append((m.group(1), m.group(2) or ("list" if m.group(1) in ("synonyms", "xrefs") else "str")))
-                missing = [r for r in required if r not in {h for h, _ in header}]
-                if missing:
-                    raise IngestError(f"missing required column(s) {missing}; header has {[h for h, _ in header]}",
-                                      str(path), line.number)
-                continue
+                header = self._header(path, line, delim, required)
+                break
+        if header is None:
+            raise IngestError(f"empty file: no header row (expected at least the columns {list(required)})", str(path))
+        what = "TSV" if delim == "\t" else "CSV"
+        feed = _RecordFeed(lines)
+        reader = csv.reader(feed, delimiter=delim)
+        while True:
+            feed.start()
             try:
-                values = next(csv.reader([line.text], delimiter=delim))
+                values = next(reader)
+            except StopIteration:
+                return
             except csv.Error as e:
-                yield line, RowError(f"malformed {('TSV' if delim == chr(9) else 'CSV')} row: {e}")
+                line = feed.record()
+                if "field larger than field limit" in str(e):
+                    yield line, RowError(f"a field is longer than {csv.field_size_limit():,} characters, the limit for "
+                                         f"one value (an unclosed quote?){feed.span()}")
+                else:
+                    yield line, RowError(f"malformed {what} row: {e}{feed.span()}")
+                continue
+            line = feed.record()
+            if feed.exhausted and feed.taken:
+                yield line, RowError(f"unclosed quote: a quoted field starting on line {line.number} runs to the end "
+                                     f"of the file{feed.span()}")
+                continue
+            if line.text is None:  # one line, not UTF-8
+                yield line, RowError(line.error or "invalid UTF-8")
+                continue
+            if line.end == line.number:
+                if not line.text.strip():
+                    continue  # a blank line
+            elif (bad := feed.bad()) is not None:
+                yield line, RowError(f"{bad.error or 'invalid UTF-8'} (line {bad.number})")
                 continue
             if len(values) != len(header):
-                yield line, RowError(f"expected {len(header)} columns, got {len(values)}")
+                yield line, RowError(f"expected {len(header)} columns, got {len(values)}{feed.span()}")
                 continue
             row: dict[str, Any] = {}
             try:
                 for (name, kind), value in zip(header, values):
-                    row[name] = value if name in ("synonyms", "xrefs") else _convert(value, kind)
+                    try:
+                        row[name] = value if name in ("synonyms", "xrefs") else _convert(value, kind)
+                    except ValueError as e:
+                        raise ValueError(f"column {name!r}: {e}") from None
             except ValueError as e:
-                yield line, RowError(f"bad value: {e}")
+                yield line, RowError(f"bad value in {e}")
                 continue
             yield line, row
 
@@ -426,7 +603,8 @@ class _Loader:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
             self._rejects = open(self.rejects_path, "w", encoding="utf-8", newline="")
             self._rejects.write("file\tline\treason\traw\n")
-        raw = "(withheld)" if withhold else line.raw.decode("utf-8", errors="backslashreplace").replace("\t", "\\t")
+        raw = line.raw.decode("utf-8", errors="backslashreplace")
+        raw = "(withheld)" if withhold else raw.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
         self._rejects.write(f"{path}\t{line.number}\t{reason}\t{raw}\n")
         counter.rejected += 1
         self.summary.rejects_path = self.rejects_path
@@ -454,6 +632,12 @@ class _Loader:
         part = self.summary.edges if what == "edges" else self.summary.nodes
         if not part["(unparsable)"].read:
             del part["(unparsable)"]
+        self._warn_if_empty(path, part, what)
+
+    def _warn_if_empty(self, path: Path, part: dict[str, KindCount], what: str) -> None:
+        """A file with a header and no data row loads nothing: say so (a file without a header is an error)."""
+        if not sum(c.read for c in part.values()):
+            self.summary.warnings.append(f"{path}: no data rows (a header only): no {what} read from it")
 
     def _record(self, path: Path, line: Line, make: Callable[[], Any], unknown: KindCount) -> Any:
         """The record of a data line, or ``None`` when the line is rejected (counted in ``unknown``)."""
@@ -462,7 +646,11 @@ class _Loader:
             self.reject(path, line, line.error or "invalid UTF-8", unknown)
             return None
         try:
-            return make()
+            rec = make()
+            problem = record_problem(rec)
+            if problem:
+                raise RowError(problem)
+            return rec
         except RowError as e:
             unknown.read += 1
             if isinstance(e, RecordRowError) and e.node_id:
@@ -498,6 +686,7 @@ class _Loader:
             reader.close()
         if not unknown.read:
             del self.summary.nodes["(unparsable)"]
+        self._warn_if_empty(path, self.summary.nodes, "nodes")
 
     def _flush_nodes(self, label: str, buffers: dict[str, list[NodeRecord]]) -> None:
         batch = buffers.pop(label, [])
@@ -594,6 +783,8 @@ class _Loader:
             curies = {hid: het.curie(hid) for hid in {*src, *dst}}
         except RowError:
             return None
+        if not all(fits_index(c[2]) for c in curies.values()):
+            return None  # an oversized id: the row path rejects it with its line
         curie_of = {hid: c[2] for hid, c in curies.items()}.__getitem__
         if len(metas) == 1:
             parts = [(next(iter(metas)), src, dst)]
@@ -819,7 +1010,9 @@ def bulk_load_graph(
         server.stop()
         summary.phases["stop_server"] = time.perf_counter() - t
         t = time.perf_counter()
-        server.bulk_import(node_files, rel_files, database=settings.database)
+        # quoted line breaks in a value need neo4j-admin's (slower) multi-line parser
+        server.bulk_import(node_files, rel_files, database=settings.database,
+                           extra_args=["--multiline-fields=true"] if sink.multiline else [])
         summary.phases["neo4j_admin_import"] = time.perf_counter() - t
     t = time.perf_counter()
     info = server.start()

@@ -131,9 +131,10 @@ ingest_group = subgroup(main, "ingest")
               help="First load of an empty managed database through neo4j-admin import (fastest).")
 @click.option("--force", is_flag=True, help="With --bulk: replace a non-empty database.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object (read = written + rejected).")
 @handle_errors
 def ingest_graph(fmt: str, nodes: Path, edges: Path, on_error: str, rejects: Path | None,
-                 batch_size: int | None, source: str | None, bulk: bool, force: bool, quiet: bool) -> None:
+                 batch_size: int | None, source: str | None, bulk: bool, force: bool, quiet: bool, as_json: bool) -> None:
     """Load a curated node + edge file pair (Hetionet TSV/SIF or the generic CSV/TSV format)."""
     from ingest.curated import bulk_load_graph, load_graph
     from jobs.context import open_client
@@ -145,7 +146,9 @@ def ingest_graph(fmt: str, nodes: Path, edges: Path, on_error: str, rejects: Pat
         with open_client() as g:
             summary = load_graph(g, fmt, nodes, edges, on_error=on_error, rejects_path=rejects,
                                  batch_size=batch_size, source=source, progress=not quiet)
-    click.echo(summary.render())
+    click.echo(json.dumps(summary.as_dict()) if as_json else summary.render())
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
     if summary.rejected:
         click.echo(f"rejected rows written to {summary.rejects_path}", err=True)
 

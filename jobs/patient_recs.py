@@ -18,9 +18,16 @@ import pandas as pd
 
 from graph_engine.client import GraphClient
 from graph_engine.errors import RecommendError
-from ingest.synthea.mapping import Linker, semantic_tag
-from ingest.synthea.reader import SyntheaTables
+from graph_engine.synthea import SyntheaTables, semantic_tag
+from ingest.synthea.mapping import Linker
 from recommend.history import HistoryRecommender, rank_metrics
+
+
+def default_linker() -> Linker:
+    """The extraction linker over the shipped vocabulary (graph ids of the Hetionet-based graph)."""
+    from ingest.text.vocabulary import Vocabulary, default_vocabulary_path
+
+    return Linker(Vocabulary.load(default_vocabulary_path()))
 
 
 def prescriptions(tables: SyntheaTables, linker: Linker) -> pd.DataFrame:

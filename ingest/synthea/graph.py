@@ -43,8 +43,8 @@ from ingest.synthea.mapping import (
     strip_tag,
     unlinked_disease_id,
 )
-from ingest.synthea.pseudonym import Pseudonymizer, load_key
-from ingest.synthea.reader import EVENT_COLUMNS, PATIENT_COLUMNS, FileReport, SyntheaTables, read_synthea
+from graph_engine.synthea import (EVENT_COLUMNS, PATIENT_COLUMNS, FileReport, Pseudonymizer, SyntheaTables, load_key,
+                                   read_synthea)
 
 SOURCE = "synthea"
 ALLERGEN = "Allergen"

@@ -22,9 +22,11 @@ from typing import Any
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from graph_engine.synthea import semantic_tag, strip_tag
 from ingest.text.vocabulary import VocabEntry, Vocabulary
 
-_TAG_RE = re.compile(r"\s*\(([a-z][a-z /-]*)\)\s*$")
+__all__ = ["Linker", "coverage_line", "distinct_codes", "ingredients", "semantic_tag", "strip_tag",
+           "unlinked_disease_id"]
 _BRACKET_RE = re.compile(r"\[[^\]]*\]")
 _LEAD_RE = re.compile(r"^(?:NDA\d+\s+|Abuse-Deterrent\s+|[\d.]+\s+(?:HR|ML|MG|DAY|ACTUAT)\s+)+", re.IGNORECASE)
 _STRENGTH_RE = re.compile(r"\s[\d.]+(?:\s|/|$).*$")
@@ -34,16 +36,6 @@ OWN_PREFIXES = ("SNOMEDCT:", "RXNORM-IN:")
 _TYPE_RE = re.compile(r"^(.+?) type (\d)$", re.IGNORECASE)  # "Diabetes mellitus type 2" -> "type 2 diabetes mellitus"
 _QUALIFIER_RE = re.compile(r"^(?:essential|primary|idiopathic)\s+", re.IGNORECASE)
 SALTS = frozenset(["hydrochloride", "hcl", "sodium", "potassium", "calcium", "magnesium", "maleate", "succinate", "besylate", "tartrate", "citrate", "sulfate", "mesylate", "acetate", "bromide", "hydrobromide", "fumarate", "phosphate", "bitartrate", "monohydrate", "dihydrate", "trihydrate", "macrocrystals", "propionate", "valerate", "dipropionate", "furoate", "disodium", "chloride", "xinafoate", "lysine"])
-
-
-def semantic_tag(description: str) -> str:
-    """``"(disorder)"`` tag of a SNOMED CT description, without parentheses (``""`` if none)."""
-    m = _TAG_RE.search(description)
-    return m.group(1) if m else ""
-
-
-def strip_tag(description: str) -> str:
-    return _TAG_RE.sub("", description).strip()
 
 
 def ingredients(description: str) -> list[str]:

@@ -18,8 +18,11 @@ Graph model written here::
         relationship properties: evidence_count, pmids, confidence, extractor,
         sources (+ "text"), and the evidence itself as parallel lists
         evidence_keys / evidence (sentences) / evidence_pmids / evidence_scores;
-        TARGETS also evidence_actions (parallel) and action (that of its most
-        confident evidence: activator, inhibitor, agonist, antagonist, substrate).
+        INTERACTS_WITH also interaction_type (mechanism / effect / advise / int) and
+        interaction_type_score; TARGETS also action (activator, inhibitor, agonist,
+        antagonist, substrate), action_score and evidence_actions (parallel to the
+        evidence): the relation's sub-type (``Relation.kind``) of its most confident
+        typed evidence, ties to the smaller name (the same whatever the write order).
 
 Evidence lives on the relationship, keyed by ``doc:subject-span:object-span``:
 re-ingesting a document finds its keys already present and changes nothing,
@@ -30,6 +33,7 @@ capped (``MAX_SENTENCES``) while keys and counts keep growing.
 from __future__ import annotations
 
 from graph_engine.schema import default_schema
+from ingest.text.records import KIND_ATTRIBUTE
 
 ARTICLE_LABEL = "Article"
 MENTIONS_TYPE = "MENTIONS"
@@ -85,19 +89,34 @@ RETURN count(*) AS written
 """
 
 
-#: extra SET items of one relationship type, run with each new piece of evidence
-_EXTRA_SET: dict[str, str] = {
-    "TARGETS": """,
-    r.evidence_actions = coalesce(r.evidence_actions, []) + coalesce(row.action, ''),
-    r.action = CASE WHEN row.action IS NOT NULL AND (r.action IS NULL OR row.score > coalesce(r.action_score, -1.0)
-                         OR (row.score = r.action_score AND row.action < r.action))
-                    THEN row.action ELSE r.action END,
-    r.action_score = CASE WHEN row.action IS NOT NULL AND row.score > coalesce(r.action_score, -1.0)
-                          THEN row.score ELSE r.action_score END""",
-}
+#: relationship types whose sub-type is also kept per evidence, in this list (parallel to ``evidence_keys``)
+_PER_EVIDENCE_KIND = {"TARGETS": "evidence_actions"}
+
+
+def _kind_set(prop: str, per_evidence: str | None) -> str:
+    """Extra SET items for one new piece of evidence: ``r.<prop>`` becomes the sub-type of the best-scored
+    typed evidence (``r.<prop>_score`` its score; equal scores: the smaller name), and the optional
+    ``per_evidence`` list gets the row's sub-type (``''`` when it has none)."""
+    items = ""
+    if per_evidence is not None:
+        items += f""",
+    r.{per_evidence} = coalesce(r.{per_evidence}, []) + coalesce(row.{prop}, '')"""
+    return items + f""",
+    r.{prop} = CASE WHEN row.{prop} IS NOT NULL
+                         AND (r.{prop} IS NULL OR row.score > coalesce(r.{prop}_score, -1.0)
+                              OR (row.score = r.{prop}_score AND row.{prop} < r.{prop}))
+                    THEN row.{prop} ELSE r.{prop} END,
+    r.{prop}_score = CASE WHEN row.{prop} IS NOT NULL AND row.score > coalesce(r.{prop}_score, -1.0)
+                          THEN row.score ELSE r.{prop}_score END"""
+
+
+#: per relationship type: extra SET items on a new piece of evidence (items are applied in order); the
+#: sub-type's property is named as in the row and the record (:data:`~ingest.text.records.KIND_ATTRIBUTE`)
+_EXTRA_SET: dict[str, str] = {rel: _kind_set(prop, _PER_EVIDENCE_KIND.get(rel)) for rel, prop in KIND_ATTRIBUTE.items()}
 
 
 def _merge_relation(rel: str, s_label: str, o_label: str) -> str:
+    extra = _EXTRA_SET.get(rel, "")
     return f"""
 UNWIND $rows AS row
 MERGE (s:{s_label} {{id: row.s}})
@@ -116,7 +135,7 @@ SET r.evidence_keys = coalesce(r.evidence_keys, []) + row.key,
                       THEN coalesce(r.evidence, []) + row.sentence ELSE r.evidence END,
     r.pmids = CASE WHEN row.pmid IN coalesce(r.pmids, []) THEN r.pmids ELSE coalesce(r.pmids, []) + row.pmid END,
     r.sources = CASE WHEN 'text' IN coalesce(r.sources, []) THEN r.sources ELSE coalesce(r.sources, []) + 'text' END,
-    r.extractor = row.extractor{_EXTRA_SET.get(rel, "")}
+    r.extractor = row.extractor{extra}
 SET r.evidence_count = size(r.evidence_keys),
     r.confidence = 1.0 - reduce(p = 1.0, x IN r.evidence_scores | p * (1.0 - x))
 RETURN count(r) AS written
@@ -132,7 +151,8 @@ def _read_evidence(rel: str, s_label: str, o_label: str) -> str:
 MATCH (s:{s_label} {{id: $subject}})-[r:{rel}]->(o:{o_label} {{id: $object}})
 RETURN '{rel}' AS type, s.id AS subject, o.id AS object, r.evidence_count AS evidence_count,
        r.confidence AS confidence, r.pmids AS pmids, r.extractor AS extractor,
-       r.evidence AS sentences, r.evidence_pmids AS evidence_pmids, r.evidence_scores AS evidence_scores
+       r.evidence AS sentences, r.evidence_pmids AS evidence_pmids, r.evidence_scores AS evidence_scores,
+       r.interaction_type AS interaction_type
 """
 
 

@@ -242,21 +242,21 @@ def doc_records(doc: Doc, source: Document, cached_ents: bool = False) -> Docume
     relations = []
     version = EXTRACTOR_VERSION
     rels = doc._.medkg_relations or []
-    attrs = doc._.medkg_relation_attrs or {}
     if rels:
         bounds = sentence_bounds(doc)
         starts = [b[0] for b in bounds]
         if not ents:
             idx, length = char_offsets(doc)
-    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label in rels:
-        lo, hi = bounds[bisect.bisect_right(starts, ss) - 1]
+    for rel_type, ss, se, os_, oe, score, neg, spec, s_id, o_id, s_label, o_label, kind in rels:
+        # the sentence of the mentions (from the first one's to the last one's for a document-level relation)
+        lo = bounds[bisect.bisect_right(starts, min(ss, os_)) - 1][0]
+        hi = bounds[bisect.bisect_right(starts, max(se, oe) - 1) - 1][1]
         sc = idx[lo]
         sentence = text[sc : idx[hi - 1] + length[hi - 1]]
         s0, s1 = idx[ss], idx[se - 1] + length[se - 1]
         o0, o1 = idx[os_], idx[oe - 1] + length[oe - 1]
         ev = Evidence(doc_id, sentence, sc, sc + len(sentence), s0, s1, o0, o1, EXTRACTOR, version)
-        action = attrs.get((rel_type, ss, se, os_, oe), {}).get("action") if attrs else None
-        relations.append(Relation(doc_id, rel_type, s_id, o_id, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev, action))
+        relations.append(Relation(doc_id, rel_type, s_id or None, o_id or None, s_label, o_label, text[s0:s1], text[o0:o1], neg, spec, score, ev, kind))
     source.mentions = mentions
     source.relations = relations
     release_cache(doc)
@@ -364,22 +364,36 @@ def extract_text(nlp: Language, text: str, doc_id: str = "text") -> Document:
 
 @dataclass
 class ExtractSummary:
-    """Counts of an extraction run: every input document is read (then extracted) or rejected."""
+    """Counts of an extraction run: every input document is read, then written (to the JSONL
+    output or the graph) or rejected: ``read = written + rejected``.
+
+    ``extracted`` counts the documents the pipeline processed (equal to ``written`` once
+    the run is done); ``rejected`` documents are in the rejects file with their line.
+    """
 
     read: int = 0
-    extracted: int = 0
+    written: int = 0
     rejected: int = 0
+    extracted: int = 0
     recoded: int = 0
     mentions: int = 0
     linked: int = 0
     relations: int = 0
     asserted: int = 0
 
+    def balanced(self) -> bool:
+        return self.read == self.written + self.rejected
+
     def line(self) -> str:
         return (
-            f"read {self.read} · extracted {self.extracted} · rejected {self.rejected} · "
+            f"read {self.read} = written {self.written} + rejected {self.rejected} · "
             f"mentions {self.mentions} ({self.linked} linked) · relations {self.relations} ({self.asserted} asserted)"
         )
+
+    def as_dict(self) -> dict[str, int]:
+        """JSON-ready counts (``--json``)."""
+        return {k: getattr(self, k) for k in ("read", "written", "rejected", "extracted", "recoded", "mentions",
+                                              "linked", "relations", "asserted")}
 
 
 def extract_to_jsonl(
@@ -409,7 +423,7 @@ def extract_to_jsonl(
     import the cluster layer: the cluster layer builds pipelines on its workers.
 
     Returns:
-        The counts, where ``read + rejected`` covers every input document.
+        The counts: ``read = written + rejected``, every input document.
     """
     import json
 
@@ -442,6 +456,7 @@ def extract_to_jsonl(
         for d in extracted:
             fh.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
             summary.extracted += 1
+            summary.written += 1
             summary.mentions += len(d.mentions)
             summary.linked += sum(1 for m in d.mentions if m.id)
             summary.relations += len(d.relations)
@@ -452,6 +467,8 @@ def extract_to_jsonl(
             fh.write("path\tline\treason\n")
             for err in stats.errors:
                 fh.write(f"{err.path or ''}\t{err.line or ''}\t{err.reason.replace(chr(9), ' ')}\n")
+    if not summary.balanced():  # an internal invariant (an extractor that lost documents): never silent
+        raise ModelError(f"internal error: read {summary.read} != written {summary.written} + rejected {summary.rejected}")
     return summary
 
 

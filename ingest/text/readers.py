@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import IO, Any, Callable, Iterator
 
 from graph_engine.errors import IngestError
+from graph_engine.limits import index_key_problem, value_problem
 from ingest.text.records import Document, GoldRelation, Mention
 
 FORMATS: tuple[str, ...] = ("text", "jsonl", "pubmed-xml", "pubtator", "iob")
@@ -42,10 +43,12 @@ def _raise(err: IngestError) -> None:
 
 @dataclass
 class ReadStats:
-    """Counts kept while reading: every input document ends in ``read`` or ``rejected``.
+    """Counts kept while reading: every input document is read, then accepted or rejected
+    (``read = accepted + rejected``).
 
     Attributes:
-        read: documents handed on.
+        read: input documents (accepted and rejected).
+        accepted: documents handed on.
         rejected: documents refused (each has an entry in ``errors``).
         recoded: documents that were not valid UTF-8 and were decoded as cp1252/latin-1.
         errors: the per-document errors, in order.
@@ -53,12 +56,18 @@ class ReadStats:
     """
 
     read: int = 0
+    accepted: int = 0
     rejected: int = 0
     recoded: int = 0
     errors: list[IngestError] = field(default_factory=list)
     warnings: list[IngestError] = field(default_factory=list)
 
+    def accept(self) -> None:
+        self.read += 1
+        self.accepted += 1
+
     def reject(self, err: IngestError) -> None:
+        self.read += 1
         self.rejected += 1
         self.errors.append(err)
 
@@ -512,8 +521,15 @@ def read_documents(
     on_error: ErrorHandler | None = None,
     stats: ReadStats | None = None,
     max_chars: int = DEFAULT_MAX_CHARS,
+    unique_ids: bool = True,
 ) -> Iterator[Document]:
     """Read any supported format, rejecting empty, binary and oversized documents.
+
+    A document is also rejected when its id is longer than Neo4j's index key limit
+    (:data:`graph_engine.limits.INDEX_KEY_MAX_BYTES`, UTF-8 bytes: the ``Article`` id is
+    indexed), and, with ``unique_ids``, when an earlier document of the input had the
+    same id: the first one wins, the later one is rejected with its line and the first
+    one's (writing both would merge them into one ``Article``).
 
     Args:
         path: a file (or a directory for ``text``).
@@ -522,6 +538,8 @@ def read_documents(
             only counted in ``stats`` (or raised when ``stats`` is also ``None``).
         stats: counters updated while reading.
         max_chars: longer documents are rejected with a clear error.
+        unique_ids: reject a document whose id an earlier one had (ids are kept in memory,
+            about 200 bytes per document).
 
     Yields:
         Documents with non-empty text of at most ``max_chars`` characters.
@@ -540,7 +558,11 @@ def read_documents(
     if fmt not in _READERS:
         raise IngestError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}", str(p))
 
+    count = 0  # documents read so far, accepted or rejected
+
     def handle(err: IngestError) -> None:
+        nonlocal count
+        count += 1
         if stats is not None:
             stats.reject(err)
         if on_error is not None:
@@ -548,7 +570,13 @@ def read_documents(
         elif stats is None:
             raise err
 
+    seen: dict[str, tuple[str | None, int | None, int]] = {}  # id -> where the first document with it was
     for doc in _READERS[fmt](p, on_error=handle, stats=stats):
+        number = count + 1
+        problem = index_key_problem(doc.id, "its id") or value_problem(doc.source, "its source")
+        if problem:
+            handle(IngestError(f"document {_short(doc.id)}: {problem}", doc.path, doc.line))
+            continue
         if not doc.text.strip():
             handle(IngestError(f"document {doc.id!r} is empty", doc.path, doc.line))
             continue
@@ -558,6 +586,23 @@ def read_documents(
         if _CONTROL.search(doc.text[:4096]) and len(_CONTROL.findall(doc.text[:4096])) > max(8, min(len(doc.text), 4096) // 20):
             handle(IngestError(f"document {doc.id!r} looks binary (control characters)", doc.path, doc.line))
             continue
+        if unique_ids:
+            first = seen.setdefault(doc.id, (doc.path, doc.line, number))
+            if first[2] != number:
+                handle(IngestError(f"duplicate document id {_short(doc.id)}: the first one, at {_where(*first, doc.path)}, "
+                                   "is kept and this one is rejected", doc.path, doc.line))
+                continue
+        count += 1
         if stats is not None:
-            stats.read += 1
+            stats.accept()
         yield doc
+
+
+def _short(doc_id: str) -> str:
+    """A document id for a message (the start of a long one)."""
+    return repr(doc_id) if len(doc_id) <= 80 else f"{doc_id[:60]!r}... ({len(doc_id):,} characters)"
+
+
+def _where(path: str | None, line: int | None, number: int, this_path: str | None) -> str:
+    place = f"line {line}" if line is not None else f"document {number} of the input"
+    return place if path == this_path else f"{path}, {place}"

@@ -11,6 +11,11 @@ from typing import Any
 
 #: Entity labels the text pipeline produces (graph labels, see schema.toml).
 ENTITY_LABELS: tuple[str, ...] = ("Disease", "Drug", "Gene")
+#: relation types whose speculative statements still count as asserted (drug interactions are advice)
+HEDGED_TYPES = frozenset({"INTERACTS_WITH"})
+
+#: relation type -> the name its :attr:`Relation.kind` goes by (record attribute, graph property)
+KIND_ATTRIBUTE: dict[str, str] = {"INTERACTS_WITH": "interaction_type", "TARGETS": "action"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,27 +94,35 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Relation:
-    """A typed relation between two linked mentions, read from one sentence.
+    """A typed relation between two mentions, read from one sentence (a document-level ``CAUSES``:
+    from the sentences of its two mentions).
 
     Attributes:
         doc_id: the document's id.
         type: ``TREATS``, ``CAUSES``, ``TARGETS``, ``ASSOCIATES`` or ``INTERACTS_WITH``.
-        subject: id of the subject entity (e.g. the drug).
-        object: id of the object entity (e.g. the disease).
+        subject: id of the subject entity (e.g. the drug); ``None`` when its mention is unlinked
+            (such a relation is in the ``medkg extract`` output but never written to the graph).
+        object: id of the object entity (e.g. the disease), or ``None`` likewise.
         subject_label, object_label: their graph labels.
         subject_text, object_text: their surface forms.
         negated: the statement is negated ("did not cause"): not a fact.
-        speculative: the statement is hedged ("may cause"): not a fact.
+        speculative: the statement is hedged ("may cause"): not a fact, except for
+            ``INTERACTS_WITH``, whose statements are advice by nature ("should be used with
+            caution", "may increase the levels of"): there the flag is kept but does not veto.
         score: confidence in ``[0, 1]``.
         evidence: sentence, offsets and extractor.
-        action: ``TARGETS`` only: the ChemProt group read (``activator``, ``inhibitor``,
-            ``agonist``, ``antagonist``, ``substrate``); ``None`` otherwise.
+        kind: the relation's sub-type, read by a type-specific model, or ``None``; exposed under
+            the name of its type (:data:`KIND_ATTRIBUTE`):
+            :attr:`interaction_type` (``INTERACTS_WITH``: ``mechanism``, ``effect``, ``advise`` or
+            ``int``, the DDI 2013 types, when the type model is loaded) and :attr:`action`
+            (``TARGETS``: the ChemProt group, ``activator``, ``inhibitor``, ``agonist``,
+            ``antagonist`` or ``substrate``).
     """
 
     doc_id: str
     type: str
-    subject: str
-    object: str
+    subject: str | None
+    object: str | None
     subject_label: str
     object_label: str
     subject_text: str
@@ -118,16 +131,29 @@ class Relation:
     speculative: bool
     score: float
     evidence: Evidence
-    action: str | None = None
+    kind: str | None = None
 
     @property
     def asserted(self) -> bool:
-        """Whether the relation may be stated as a fact (neither negated nor speculative)."""
+        """Whether the relation may be stated as a fact: not negated, and not speculative
+        (speculation does not veto ``INTERACTS_WITH``, see :attr:`speculative`)."""
+        if self.type in HEDGED_TYPES:
+            return not self.negated
         return not (self.negated or self.speculative)
 
     @property
     def sentence(self) -> str:
         return self.evidence.sentence
+
+    @property
+    def interaction_type(self) -> str | None:
+        """``INTERACTS_WITH``: the DDI interaction type (:attr:`kind`); ``None`` for other types."""
+        return self.kind if self.type == "INTERACTS_WITH" else None
+
+    @property
+    def action(self) -> str | None:
+        """``TARGETS``: the ChemProt action (:attr:`kind`); ``None`` for other types."""
+        return self.kind if self.type == "TARGETS" else None
 
     def to_json(self) -> dict[str, Any]:
         """The ``medkg extract`` line format (``doc_id``, ``type``, ``subject``, ``object``, ``negated``, ``sentence``, ``score``) plus evidence."""
@@ -151,9 +177,9 @@ class Relation:
             "object_span": [ev.object_start, ev.object_end],
             "extractor": ev.extractor,
             "extractor_version": ev.extractor_version,
+            "interaction_type": self.interaction_type,
+            "action": self.action,
         }
-        if self.action is not None:
-            out["action"] = self.action
         return out
 
 

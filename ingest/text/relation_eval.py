@@ -45,6 +45,7 @@ from ingest.text.components.cache import set_ents
 from ingest.text.evaluation import LabelScore
 from ingest.text.readers import ReadStats, corpus_id, corpus_label, read_documents
 from ingest.text.records import Document, Mention
+from ingest.text.tokenizer import TITLE_END_KEY
 
 #: DDI 2013 interaction types
 DDI_TYPES = ("mechanism", "effect", "advise", "int")
@@ -316,6 +317,15 @@ def _sentence_chars(doc: Any) -> list[tuple[int, int]]:
     return [(s.start_char, s.end_char) for s in doc.sents] if len(doc) else []
 
 
+def _as_input(nlp: Language, d: Document) -> Any:
+    """What ``medkg extract`` hands the pipeline for ``d``: a title is marked as its own sentence."""
+    if d.title and d.text.startswith(d.title) and len(d.text) > len(d.title):
+        doc = nlp.make_doc(d.text)
+        doc.user_data[TITLE_END_KEY] = len(d.title) + 1
+        return doc
+    return d.text
+
+
 def run_pipeline(nlp: Language, units: list[GoldUnit], batch_size: int = 32, progress: bool | None = None) -> list[Predicted]:
     """The whole pipeline on each document's text."""
     from tqdm import tqdm
@@ -324,9 +334,10 @@ def run_pipeline(nlp: Language, units: list[GoldUnit], batch_size: int = 32, pro
 
     out = []
     cached = getattr(nlp, "medkg_cached_ents", False)
-    texts = (u.doc.text for u in units)
+    texts = (_as_input(nlp, u.doc) for u in units)
     for u, doc in tqdm(zip(units, nlp.pipe(texts, batch_size=batch_size)), total=len(units), unit="doc",
                        desc="pipeline", disable=not progress if progress is not None else None):
+        doc.user_data.pop(TITLE_END_KEY, None)
         sents = _sentence_chars(doc)
         rec = doc_records(doc, Document(id=u.doc.id, text=u.doc.text), cached)
         out.append(Predicted(rec.mentions, rec.relations, sents))
@@ -353,7 +364,8 @@ def run_relations_on_gold(nlp: Language, units: list[GoldUnit], progress: bool |
     out = []
     cached = getattr(nlp, "medkg_cached_ents", False)
     for u in tqdm(units, unit="doc", desc="gold mentions", disable=not progress if progress is not None else None):
-        doc = nlp.make_doc(u.doc.text)
+        doc = _as_input(nlp, u.doc)
+        doc = doc if not isinstance(doc, str) else nlp.make_doc(doc)
         for step in before:
             doc = step(doc)
         ents = []

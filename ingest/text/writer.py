@@ -6,8 +6,8 @@ transaction with retries) and ``read(cypher, params) -> list[dict]``. All
 statements come from :mod:`ingest.text.cypher`.
 
 Only linked mentions (with an id) become MENTIONS, and only asserted relations
-(neither negated nor speculative) become relationships; everything is still in
-the ``medkg extract`` JSONL. Writes are idempotent per document id.
+(see :attr:`~ingest.text.records.Relation.asserted`) between two linked mentions
+become relationships; everything is still in the ``medkg extract`` JSONL. Writes are idempotent per document id.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ from typing import Any, Iterable, Protocol
 
 from graph_engine.batching import batched
 from graph_engine.errors import QueryError
+from graph_engine.limits import fits_index
 from ingest.text import cypher
-from ingest.text.records import Document
+from ingest.text.records import KIND_ATTRIBUTE, Document
 
 
 class WriteClient(Protocol):
@@ -41,6 +42,12 @@ class WriteSummary:
     skipped_relations: int = 0
 
 
+def _name(texts: list[str]) -> str | None:
+    """The first surface form that can be an entity's (indexed) ``name``; ``None`` when every one is
+    longer than Neo4j's index key limit (the entity then gets no name from text)."""
+    return next((t for t in texts if fits_index(t)), None)
+
+
 def article_rows(docs: list[Document], extractor: str) -> list[dict[str, Any]]:
     return [{"id": d.id, "title": d.title, "year": d.year, "source": d.source, "extractor": extractor} for d in docs]
 
@@ -58,7 +65,8 @@ def mention_rows(docs: list[Document]) -> tuple[dict[str, list[dict[str, Any]]],
                 if m.text not in texts[(m.label, m.id)]:
                     texts[(m.label, m.id)].append(m.text)
         for (label, ident), n in counts.items():
-            by_label[label].append({"article": d.id, "id": ident, "name": texts[(label, ident)][0], "count": n, "texts": texts[(label, ident)][:10]})
+            by_label[label].append({"article": d.id, "id": ident, "name": _name(texts[(label, ident)]), "count": n,
+                                    "texts": texts[(label, ident)][:10]})
         prune.append({"article": d.id, "ids": [i for _, i in counts]})
     return by_label, prune
 
@@ -71,17 +79,18 @@ def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list
         for r in d.relations:
             key = (r.type, r.subject_label, r.object_label)
             if not r.asserted or key not in cypher.MERGE_RELATIONS or not r.subject or not r.object:
-                skipped += 1  # hedged, or an end with no vocabulary id (TARGETS reads unlinked genes too)
+                skipped += 1  # not asserted, or an end with no vocabulary id (unlinked mentions are paired too)
                 continue
             ev = r.evidence
-            out[key].append(
-                {
-                    "s": r.subject, "o": r.object, "s_name": r.subject_text, "o_name": r.object_text,
-                    "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
-                    "extractor": f"{ev.extractor}@{ev.extractor_version}",
-                    **({"action": r.action} if r.type == "TARGETS" else {}),
-                }
-            )
+            row = {
+                "s": r.subject, "o": r.object, "s_name": _name([r.subject_text]), "o_name": _name([r.object_text]),
+                "key": ev.key, "pmid": r.doc_id, "sentence": ev.sentence, "score": float(r.score),
+                "extractor": f"{ev.extractor}@{ev.extractor_version}",
+            }
+            kind_attr = KIND_ATTRIBUTE.get(r.type)
+            if kind_attr is not None:  # the relation's sub-type, under its type's name (interaction_type, action)
+                row[kind_attr] = r.kind
+            out[key].append(row)
     return out, skipped
 
 

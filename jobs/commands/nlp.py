@@ -43,8 +43,9 @@ def _cluster(value: str | None) -> str | None:
 @click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=lambda c, p, v: _cluster(v),
               help="Extract on a Dask cluster: N local worker processes, or a running scheduler. Same output, same order.")
 @click.option("--partition-size", default=256, show_default=True, type=click.IntRange(1, 100_000), help="Documents per cluster task.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object (read = written + rejected).")
 def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, batch_size: int, n_process: int, max_chars: int, progress: bool,
-                cluster: str | None, partition_size: int) -> None:
+                cluster: str | None, partition_size: int, as_json: bool) -> None:
     """Extract Disease/Drug/Gene mentions and relations to JSONL (no database)."""
     from ingest.text.pipeline import extract_to_jsonl
 
@@ -64,7 +65,7 @@ def extract_cmd(input_path: Path, fmt: str | None, output: Path, no_ner: bool, b
                                    extractor=extractor)
     except MedkgError as err:
         fail(err)
-    click.echo(summary.line())
+    click.echo(json.dumps(summary.as_dict()) if as_json else summary.line())
     if summary.rejected:
         click.echo(f"rejected documents are listed in {output}.rejects.tsv", err=True)
 
@@ -230,7 +231,9 @@ def _ner_only_config() -> Path:
 @click.option("--cluster", default=None, metavar="local:N|tcp://HOST:PORT", callback=lambda c, p, v: _cluster(v),
               help="Extract on a Dask cluster (results come back in order; writes stay batched here).")
 @click.option("--partition-size", default=256, show_default=True, type=click.IntRange(1, 100_000), help="Documents per cluster task.")
-def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int, cluster: str | None, partition_size: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object (read = written + rejected).")
+def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size: int, n_process: int, cluster: str | None, partition_size: int,
+                    as_json: bool) -> None:
     """Extract from text and write Articles, MENTIONS and evidence-backed relations to Neo4j."""
     from jobs.context import open_client
 
@@ -265,13 +268,23 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
             written = write_documents(client, counted(docs), batch_size=batch_size)
     except MedkgError as err:
         fail(err)
-    summary.read, summary.rejected = stats.read, stats.rejected
-    click.echo(
-        f"{summary.line()} · written: {written.articles} articles, {written.mentions} MENTIONS, "
-        f"{written.relations} new relation evidences ({written.skipped_relations} negated/speculative kept out of the graph)"
-    )
+    summary.read, summary.rejected, summary.recoded = stats.read, stats.rejected, stats.recoded
+    summary.written = written.articles
+    if as_json:
+        click.echo(json.dumps({**summary.as_dict(), "mentions_written": written.mentions,
+                               "relation_evidence_written": written.relations,
+                               "relations_not_asserted": written.skipped_relations}))
+    else:
+        click.echo(
+            f"{summary.line()} · written: {written.articles} articles, {written.mentions} MENTIONS, "
+            f"{written.relations} new relation evidences ({written.skipped_relations} negated/speculative kept out of the graph)"
+        )
     for rejected in stats.errors[:20]:
         click.echo(f"rejected: {rejected}", err=True)
+    if len(stats.errors) > 20:
+        click.echo(f"... and {len(stats.errors) - 20} more rejected documents", err=True)
+    if not summary.balanced():  # an internal invariant: never lose documents silently
+        fail(MedkgError(f"internal error: read {summary.read} != written {summary.written} + rejected {summary.rejected}"))
 
 
 def register(root: click.Group) -> None:

@@ -72,10 +72,8 @@ def evaluate_patient_recommend(train_dir: Path, data_dir: Path, as_of: str | Non
     """Hits@5/10 and MRR of patient x condition drug recommendations against what was prescribed (REASONCODE)."""
     import json
 
-    from ingest.synthea.pseudonym import Pseudonymizer
-    from ingest.synthea.reader import read_synthea
-    from jobs.patient_recs import evaluate_patient_recommendations
-    from models.sequence.api import default_linker
+    from graph_engine.synthea import Pseudonymizer, read_synthea
+    from jobs.patient_recs import default_linker, evaluate_patient_recommendations
 
     files = ("patients.csv", "conditions.csv", "medications.csv", "allergies.csv")
     local = Pseudonymizer(b"medkg-evaluation-local-pseudonyms")

@@ -25,6 +25,7 @@ def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides:
     from tqdm import tqdm
 
     from graph_engine.settings import parse_assignments
+    from jobs.patient_recs import default_linker
     from models.sequence.api import train_sequence
     from models.sequence.model import SequenceConfig
 
@@ -45,7 +46,7 @@ def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides:
         bar.set_postfix(loss=f"{stats['train_loss']:.4f}", val_loss=f"{stats['val_loss']:.4f}")
 
     try:
-        model = train_sequence(data, output, cfg, cohort=cohort, progress=progress)
+        model = train_sequence(data, output, cfg, cohort=cohort, linker=default_linker(), progress=progress)
     except MedkgError as e:
         fail(e)
     finally:

@@ -16,10 +16,12 @@ training samples.
 
 from __future__ import annotations
 
+import gc
 import json
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, fields
+from contextlib import contextmanager
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,7 @@ from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
 from graph_engine.errors import ModelError
-from ingest.synthea.pseudonym import Pseudonymizer
-from ingest.synthea.reader import SyntheaTables, read_synthea
+from graph_engine.synthea import Pseudonymizer, SyntheaTables, read_synthea
 from models.artifacts import (
     FORMAT_VERSION,
     MANIFEST,
@@ -79,13 +80,36 @@ def _batches(n: int, size: int, rng: np.random.Generator | None = None) -> Itera
         yield order[i:i + size]
 
 
-def logits_of(net: RetainNet, s: Samples, batch: int = 1024) -> np.ndarray:
+def _trimmed(s: Samples, idx: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+    """:func:`_tensors` plus ``hist_pos`` for a batch, without the padding every sample of it has: leading
+    empty visits (visits are right-aligned and the reverse-time GRUs read them last, so they change nothing),
+    trailing empty code slots and trailing empty ``hist`` slots (``hist`` is left-packed)."""
+    vm = s.visit_mask[idx]
+    v0 = int(np.argmax(vm.any(0))) if vm.any() else s.codes.shape[1] - 1
+    codes = s.codes[idx, v0:]
+    k = max(int((codes > 0).sum(2).max()), 1)
+    h = max(int((s.hist[idx] > 0).sum(1).max()), 1)
+    pos = np.minimum(s.hist_pos[idx, v0:, :k], h)                      # the padding slot becomes h
+    t = (torch.from_numpy(np.ascontiguousarray(codes[:, :, :k])).long(),
+         torch.from_numpy(np.ascontiguousarray(s.times[idx, v0:])), torch.from_numpy(np.ascontiguousarray(vm[:, v0:])),
+         torch.from_numpy(np.ascontiguousarray(s.hist[idx, :h])).long(), torch.from_numpy(s.static[idx]))
+    return t, torch.from_numpy(np.ascontiguousarray(pos))
+
+
+def _inference_batches(s: Samples, size: int) -> Iterator[np.ndarray]:
+    """Batches of samples of similar history length (less padding after :func:`_trimmed`)."""
+    order = np.lexsort(((s.hist > 0).sum(1), s.visit_mask.sum(1)))
+    for i in range(0, len(s), size):
+        yield order[i:i + size]
+
+
+def logits_of(net: RetainNet, s: Samples, batch: int = 512) -> np.ndarray:
     net.eval()
-    out = []
+    out = np.zeros(s.labels.shape, np.float32)
     with torch.no_grad():
-        for idx in _batches(len(s), batch):
-            out.append(net(*_tensors(s, idx)).numpy())
-    return np.concatenate(out) if out else np.zeros((0, s.labels.shape[1]), np.float32)
+        for idx in _inference_batches(s, batch):
+            out[idx] = net(*_trimmed(s, idx)[0]).numpy()
+    return out
 
 
 def _masked_bce(z: np.ndarray, y: np.ndarray, m: np.ndarray, a: float = 1.0, b: float = 0.0) -> float:
@@ -159,6 +183,7 @@ class SequenceModel:
     baselines: Baselines
     manifest: dict[str, Any]
     path: Path | None = None
+    _codes_cache: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -175,25 +200,87 @@ class SequenceModel:
         a, b = self.platt
         return sigmoid(a * logits_of(self.net, s) + b)
 
-    def explain(self, s: Samples, targets: np.ndarray, top: int = 3, batch: int = 256) -> list[list[list[str]]]:
-        """Per sample and selected target: the ``top`` past tokens with the largest positive contribution."""
+    def predict_top(self, s: Samples, top: int = 100, explain: int = 3, batch: int = 512
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Probabilities, the ``top`` most probable disorders not yet present, and their "because".
+
+        Returns ``(p (N, D), order (N, M), because (N, M, explain))`` with ``M = min(top, D)``: ``order`` is
+        best first (disorders already present sort last); ``because[n, m]`` are the token ids of the past
+        codes with the largest positive contributions to ``order[n, m]``, largest first, 0-padded (never
+        padding or the unknown token). One forward pass per batch gives the logits and the attention the
+        contributions reuse (:meth:`RetainNet.code_contributions`).
+        """
+        a, b = self.platt
+        n, d = s.labels.shape
+        m = min(top, d)
+        p = np.zeros((n, d), np.float64)
+        order = np.zeros((n, m), np.int64)
+        because = np.zeros((n, m, explain), np.int32)
+        self.net.eval()
+        with torch.no_grad():
+            for idx in _inference_batches(s, batch):
+                t, hist_pos = _trimmed(s, idx)
+                z, alpha, beta = self.net.forward_attention(*t)
+                p[idx] = sigmoid(a * z.double().numpy() + b)
+                # present disorders last; Platt keeps the order when a > 0 and reverses it otherwise
+                zz = (z if a > 0 else -z).masked_fill(torch.from_numpy(s.present[idx]), float("-inf"))
+                tgt = torch.topk(zz, m, dim=1).indices
+                order[idx] = tgt.numpy()
+                if not explain or t[3].shape[1] == 0:
+                    continue
+                c = self.net.code_contributions(t[0], alpha, beta, t[3], hist_pos)
+                c.masked_fill_((t[3] <= 1).unsqueeze(-1), float("-inf"))      # no padding / unknown token
+                val, pos = _top_along_codes(c, min(explain, c.shape[1]))      # (B, kk, D), for every target
+                sel = tgt.unsqueeze(1).expand(-1, val.shape[1], -1)
+                val, pos = torch.gather(val, 2, sel), torch.gather(pos, 2, sel)  # (B, kk, M)
+                tok = torch.gather(t[3], 1, pos.reshape(len(idx), -1)).reshape(pos.shape)
+                tok = torch.where(val > 0, tok, torch.zeros_like(tok))
+                because[idx, :, :tok.shape[1]] = tok.transpose(1, 2).numpy()
+        return p, order, because
+
+    def explain(self, s: Samples, targets: np.ndarray, top: int = 3, batch: int = 512) -> list[list[list[str]]]:
+        """Per sample and selected target (``targets (N, M)``): the ``top`` past codes with the largest
+        positive contribution, largest first."""
         out: list[list[list[str]]] = []
+        codes = self._token_codes()
         self.net.eval()
         for idx in _batches(len(s), batch):
             t = _tensors(s, idx)
-            contrib = self.net.contributions(t[0], t[1], t[2], t[3], torch.from_numpy(s.hist_pos[idx]),
-                                             torch.from_numpy(targets[idx]).long())
-            kk = min(top, contrib.shape[1])
-            val, pos = torch.topk(contrib, kk, dim=1)          # (B, kk, M)
-            hist = s.hist[idx]
-            val_np, pos_np = val.numpy(), pos.numpy()
-            for r in range(len(idx)):
-                row = []
-                for m in range(targets.shape[1]):
-                    row.append([_token_code(self.vocab.tokens[hist[r, pos_np[r, j, m]]])
-                                for j in range(kk) if val_np[r, j, m] > 0 and hist[r, pos_np[r, j, m]] > 1])
-                out.append(row)
+            c = self.net.contributions(t[0], t[1], t[2], t[3], torch.from_numpy(s.hist_pos[idx]),
+                                       torch.from_numpy(targets[idx]).long())
+            c = c.masked_fill((t[3] == 1).unsqueeze(-1), float("-inf"))   # padding is -inf already
+            kk = min(top, c.shape[1])
+            val, pos = torch.topk(c, kk, dim=1)
+            tok = torch.gather(t[3], 1, pos.reshape(len(idx), -1)).reshape(pos.shape)
+            out += _code_lists(codes, torch.where(val > 0, tok, torch.zeros_like(tok)).transpose(1, 2).numpy())
         return out
+
+    def _token_codes(self) -> np.ndarray:
+        """Token id -> ``"SNOMEDCT:…"`` / ``"RXNORM:…"`` (``""`` for padding and the unknown token)."""
+        cached = self._codes_cache
+        if cached is None or len(cached) != len(self.vocab.tokens):
+            cached = np.array(["", ""] + [_token_code(t) for t in self.vocab.tokens[2:]], dtype=object)
+            self._codes_cache = cached
+        return cached
+
+
+def _top_along_codes(c: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``torch.topk(c, k, dim=1)`` for a small ``k`` as ``k`` max passes (faster on CPU for ``(N, H, D)``);
+    overwrites ``c``."""
+    vals, idxs = [], []
+    for _ in range(k):
+        v, i = c.max(dim=1)
+        vals.append(v)
+        idxs.append(i)
+        c.scatter_(1, i.unsqueeze(1), float("-inf"))
+    return torch.stack(vals, 1), torch.stack(idxs, 1)
+
+
+def _code_lists(codes: np.ndarray, tok: np.ndarray) -> list[list[list[str]]]:
+    """``tok (N, M, k)`` 0-padded token ids (valid ones first) -> nested lists of codes without the padding."""
+    n_valid = (tok > 0).sum(-1).tolist()
+    names = codes[tok].tolist()
+    return [[lst[:c] for lst, c in zip(row, cnt)] for row, cnt in zip(names, n_valid)]
 
 
 def _token_code(token: str) -> str:
@@ -223,6 +310,8 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     """Train on a Synthea export and write an artifact to ``output``.
 
     ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``) goes into the model card.
+    ``linker``: anything with ``condition(code, description) -> graph id | None`` (the CLI passes the
+    extraction linker, ``jobs.patient_recs.default_linker``); without it the targets' graph ids are ``None``.
     """
     cfg = cfg or SequenceConfig()
     t_start = time.perf_counter()
@@ -230,8 +319,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tables = read_cohort(data)
-    if linker is None:
-        linker = default_linker()
     vocab = build_vocab(tables, cfg.min_token_patients, linker)
     s = training_samples(tables, vocab, cfg)
     pats = np.array(sorted(set(s.pids)))
@@ -293,14 +380,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
 
 def _summ(m: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in m.items() if k != "per_disorder_auroc"}
-
-
-def default_linker() -> Any:
-    """The extraction linker over the shipped vocabulary (graph ids of the Hetionet-based graph)."""
-    from ingest.synthea.mapping import Linker
-    from ingest.text.vocabulary import Vocabulary, default_vocabulary_path
-
-    return Linker(Vocabulary.load(default_vocabulary_path()))
 
 
 # ---------------------------------------------------------------- artifacts
@@ -419,19 +498,45 @@ def predict_sequence(model: SequenceModel, data: str | Path | SyntheaTables, as_
         raise ModelError(f"--as-of must be YYYY-MM-DD, got {as_of!r}") from e
     tables = read_cohort(data) if not isinstance(data, SyntheaTables) else data
     s = model.samples(tables, cut)
-    p = model.probabilities(s)
-    sc = np.where(s.present, -1.0, p)
-    m = min(top, sc.shape[1])
-    order = np.argsort(-sc, axis=1, kind="stable")[:, :m]
-    because = model.explain(s, order, top=explain) if explain else [[[] for _ in range(m)] for _ in range(len(s))]
-    rows = []
+    return prediction_rows(model, s, tables, top, explain, pseudonyms), tables
+
+
+def prediction_rows(model: SequenceModel, s: Samples, tables: SyntheaTables, top: int = 100, explain: int = 3,
+                    pseudonyms: bool = False) -> list[dict[str, Any]]:
+    """The ``predict`` lines of the samples ``s`` (see :func:`predict_sequence`); vectorised up to the dicts."""
+    with _no_gc():
+        return _prediction_rows(model, s, tables, top, explain, pseudonyms)
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic GC off while building ~100 small dicts per patient: with a large export in memory every
+    full collection walks it, which otherwise costs more than the model itself."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _prediction_rows(model: SequenceModel, s: Samples, tables: SyntheaTables, top: int, explain: int,
+                     pseudonyms: bool) -> list[dict[str, Any]]:
+    p, order, because = model.predict_top(s, top, explain)
     v = model.vocab
+    n = len(s)
+    rows_n = np.arange(n)[:, None]
+    keep = ~s.present[rows_n, order]                                     # present disorders sort last
+    n_keep = keep.sum(1).tolist()
+    probs = np.round(p[rows_n, order], 6).tolist()
+    why = _code_lists(model._token_codes(), because)
+    meta = [(c, nm, gid) for c, nm, gid in zip(v.targets, v.target_names, v.target_disease_ids)]
+    cut = str(s.as_of[0]) if n else ""
+    rows = []
     for i, pid in enumerate(s.pids):
-        preds = []
-        for j, d in enumerate(order[i]):
-            if s.present[i, d]:
-                continue
-            preds.append({"code": v.targets[d], "name": v.target_names[d], "probability": round(float(p[i, d]), 6),
-                          "disease_id": v.target_disease_ids[d], "because": because[i][j]})
-        rows.append({"id": pid if pseudonyms else tables.source_ids[pid], "as_of": str(cut), "predictions": preds})
-    return rows, tables
+        k = n_keep[i]
+        preds = [{"code": meta[d][0], "name": meta[d][1], "probability": pr, "disease_id": meta[d][2], "because": b}
+                 for d, pr, b in zip(order[i, :k].tolist(), probs[i][:k], why[i][:k])]
+        rows.append({"id": pid if pseudonyms else tables.source_ids[pid], "as_of": cut, "predictions": preds})
+    return rows

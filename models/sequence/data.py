@@ -22,8 +22,7 @@ import numpy as np
 import pandas as pd
 
 from graph_engine.errors import ModelError
-from ingest.synthea.mapping import semantic_tag
-from ingest.synthea.reader import SyntheaTables
+from graph_engine.synthea import SyntheaTables, semantic_tag
 
 PAD, UNK = 0, 1
 AGE_BANDS = (0, 5, 18, 30, 40, 50, 60, 70, 80, 200)

@@ -88,28 +88,45 @@ class RetainNet(nn.Module):
 
     def forward(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, hist: torch.Tensor,
                 static: torch.Tensor) -> torch.Tensor:
+        return self.forward_attention(codes, times, mask, hist, static)[0]
+
+    def forward_attention(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, hist: torch.Tensor,
+                          static: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(logits (N, D), alpha, beta)``: the attention is kept for :meth:`code_contributions`."""
         alpha, beta, v = self.attention(codes, times, mask)
         c = (alpha.unsqueeze(-1) * beta * v).sum(1)               # (N, dim)
         bag = self.bag(hist)                                      # (N, D): sum over distinct past codes
-        return self.out(self.drop(c)) + bag + self.static(static)
+        return self.out(self.drop(c)) + bag + self.static(static), alpha, beta
 
     @torch.no_grad()
     def contributions(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, hist: torch.Tensor,
                       hist_pos: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         """Contribution of each distinct past code (``hist``) to each selected target: ``(N, H, M)``.
 
-        ``targets``: ``(N, M)`` target indices per sample.
+        ``targets``: ``(N, M)`` target indices per sample; padding slots of ``hist`` are ``-inf``.
         """
         alpha, beta, _ = self.attention(codes, times, mask)
-        e = nn.functional.embedding(codes, self.emb.weight, padding_idx=0)  # (N, V, K, dim)
-        n, V, K, dim = e.shape
-        w = self.out.weight[targets]                              # (N, M, dim)
-        x = (alpha[..., None, None] * beta[:, :, None, :] * e).reshape(n, V * K, dim)
-        per_code = torch.einsum("npd,nmd->npm", x, w)             # (N, V*K, M)
+        full = self.code_contributions(codes, alpha, beta, hist, hist_pos)
+        out = torch.gather(full, 2, targets.long().unsqueeze(1).expand(-1, hist.shape[1], -1))
+        return out.masked_fill((hist == 0).unsqueeze(-1), float("-inf"))
+
+    @torch.no_grad()
+    def code_contributions(self, codes: torch.Tensor, alpha: torch.Tensor, beta: torch.Tensor, hist: torch.Tensor,
+                           hist_pos: torch.Tensor) -> torch.Tensor:
+        """Contributions of every distinct past code to every target, ``(N, H, D)``, from a computed attention.
+
+        A code occurs at most once per visit, so with the occurrence matrix ``O[n, j, t]`` (code ``hist[n, j]``
+        in visit ``t``) the attention-weighted vector of each distinct code is
+        ``x[n, j] = e_j * sum_t O[n, j, t] alpha[n, t] beta[n, t]`` and its contribution to target ``d`` is
+        ``x[n, j] . w_d + u[j, d]``: one batched product for ``x``, one matrix product (plus the bag rows)
+        for all targets. Padding slots are not masked.
+        """
+        n, V, K = codes.shape
         H = hist.shape[1]
-        out = torch.zeros(n, H + 1, targets.shape[1])
-        out.scatter_add_(1, hist_pos.reshape(n, V * K, 1).expand(-1, -1, targets.shape[1]).long(), per_code)
-        bagw = self.bag.weight[hist.long()]                       # (N, H, D)
-        out[:, :H] += torch.gather(bagw, 2, targets.unsqueeze(1).expand(-1, H, -1))
-        out[:, :H] = out[:, :H].masked_fill((hist == 0).unsqueeze(-1), float("-inf"))
-        return out[:, :H]
+        occ = torch.zeros(n, (H + 1) * V)
+        flat = hist_pos.long() * V + torch.arange(V).view(1, V, 1)        # slot H is padding
+        occ.scatter_add_(1, flat.reshape(n, V * K), (codes > 0).float().reshape(n, V * K))
+        ab = alpha.unsqueeze(-1) * beta                                   # (N, V, dim)
+        x = torch.bmm(occ.view(n, H + 1, V)[:, :H], ab) * self.emb.weight[hist.long()]  # (N, H, dim)
+        bag = self.bag.weight.index_select(0, hist.long().reshape(-1))    # (N*H, D)
+        return torch.addmm(bag, x.reshape(n * H, -1), self.out.weight.t()).view(n, H, -1)

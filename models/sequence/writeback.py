@@ -22,8 +22,7 @@ from graph_engine.errors import ModelError
 from graph_engine.predictions import PredictionKind, replace_predictions
 from graph_engine.runs import open_run
 from graph_engine.settings import Settings
-from ingest.synthea.pseudonym import Pseudonymizer, load_key
-from ingest.synthea.reader import read_synthea
+from graph_engine.synthea import Pseudonymizer, load_key, read_synthea
 from models.sequence.api import _FILES, SequenceModel, predict_sequence
 
 SPEC = PredictionKind(label="Prediction", kind="next_condition", for_label="Patient", for_rel="FOR",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import os
+import signal
 import shutil
 import stat
 import subprocess
@@ -183,4 +184,12 @@ def test_fresh_server_concurrent_start_and_fences(tmp_path):
             httpd.shutdown()
         assert _Recorder.hits == []  # the server never fetched the URL
     finally:
+        for p in locals().get("procs", []):
+            if p.poll() is None:
+                p.kill()
         srv.stop()
+        # no server of this home may outlive the test, whichever start launched it
+        left = subprocess.run(["pgrep", "-f", f"--home-dir={srv.home}"], capture_output=True, text=True).stdout.split()
+        for pid in left:
+            os.kill(int(pid), signal.SIGKILL)
+        assert not left, f"a second server of {srv.home} was still running: {left}"

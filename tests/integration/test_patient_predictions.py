@@ -57,7 +57,7 @@ def test_prediction_nodes_are_replaced_per_run(graph, tiny_model, settings):
 
 
 def test_predictions_refuse_patients_not_imported(graph, tiny_model, settings):
-    from ingest.synthea.pseudonym import load_key
+    from graph_engine.synthea import load_key
 
     with pytest.raises(MedkgError, match="patient key file .* does not exist"):
         write_condition_predictions(graph, tiny_model, SAMPLE, "2024-01-01", settings=settings)

@@ -151,3 +151,22 @@ def test_a_second_live_writer_is_refused(demo):
     assert holder.probes == [True]
     assert {r["r"] for r in demo.read(PUBLISHED_PAGERANK.replace("n.id AS id, n[key] AS v, run", "run AS r"))} \
         == {live}
+
+
+def test_the_readme_read_pattern_reads_the_published_run_mid_write(demo):
+    """The Cypher the README's Guarantees section documents is the pattern these tests hold to."""
+    from tests.conftest import REPO
+
+    section = (REPO / "README.md").read_text(encoding="utf-8").split("## Guarantees", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0] for b in section.split("```cypher")[1:]]
+    pattern = next(b for b in blocks if "Published" in b)
+    pattern = "\n".join(line.strip() for line in pattern.splitlines() if line.strip())
+    first = pagerank_job(demo, Projection())
+    want = {(r["id"], r["pagerank"]) for r in demo.read(pattern)}
+    assert len(want) == 10 and all(i.startswith("DRUGBANK:") for i, _ in want)
+    demo.batch_size = 100
+    spy = BetweenBatches(demo, lambda: {(r["id"], r["pagerank"]) for r in demo.read(pattern)}, after=5)
+    second = pagerank_job(spy, Projection(), damping=0.4)
+    assert spy.probes == [want]  # mid-write: still the first run's top 10
+    got = {(r["id"], r["pagerank"]) for r in demo.read(pattern)}
+    assert got != want and published(demo, ["pagerank"])["pagerank"].run_id == second.run_id != first.run_id

@@ -11,7 +11,7 @@ from graph_engine.errors import IngestError, ModelError
 from ingest.text import chemprot as cp
 from ingest.text import relation_eval as rv
 from ingest.text.components.cache import set_ents
-from ingest.text.components.relations import RelationExtractor, make_relations
+from ingest.text.components.relations import TARGETS_MODEL, RelationExtractor, make_relations
 from ingest.text.components.targets import TargetsModel, default_targets_model, targets_features
 from ingest.text.corpora import blank_pipeline
 from ingest.text.evaluation import LabelScore
@@ -186,7 +186,7 @@ def test_extractor_reads_targets_with_action_on_unlinked_genes_and_the_writer_ke
     nlp.add_pipe("medkg_sentences_v1")
     doc = nlp("Aspirin inhibits PTGS2. Dopamine activates DRD2.")
     set_ents(doc, [(0, 1, "Drug", "MESH:D001241"), (2, 3, "Gene", ""), (4, 5, "Drug", "MESH:D004298"), (6, 7, "Gene", "NCBIGene:1813")])
-    ex = RelationExtractor({}, targets=tiny_model())
+    ex = RelationExtractor({TARGETS_MODEL: tiny_model()})
     doc = ex(doc)
     d = doc_records(doc, Document(id="1", text=doc.text))
     got = sorted((r.subject_text, r.object_text, r.action) for r in d.relations)
@@ -196,10 +196,16 @@ def test_extractor_reads_targets_with_action_on_unlinked_genes_and_the_writer_ke
     rows, skipped = relation_rows([d])
     assert skipped == 1  # PTGS2 has no id: not written to the graph
     assert [(r["o"], r["action"]) for r in rows[("TARGETS", "Drug", "Gene")]] == [("NCBIGene:1813", "activator")]
-    # without the model, the trigger rule reads linked pairs only and gives no action
+    # without the model, the trigger rule reads the pairs (unlinked ones too, unless pair_unlinked=False)
+    # and gives no action
     plain = RelationExtractor({})(doc)
     d2 = doc_records(plain, Document(id="1", text=doc.text))
-    assert [(r.object_text, r.action) for r in d2.relations] == [("DRD2", None)]
+    assert [(r.object_text, r.action) for r in d2.relations] == [("PTGS2", None), ("DRD2", None)]
+    linked = doc_records(RelationExtractor({}, pair_unlinked=False)(doc), Document(id="1", text=doc.text))
+    assert [(r.object_text, r.action) for r in linked.relations] == [("DRD2", None)]
+    # the model still reads unlinked genes when unlinked pairing is off
+    d3 = doc_records(RelationExtractor({TARGETS_MODEL: tiny_model()}, pair_unlinked=False)(doc), Document(id="1", text=doc.text))
+    assert sorted((r.object_text, r.action) for r in d3.relations) == [("DRD2", "activator"), ("PTGS2", "inhibitor")]
 
 
 def test_shipped_targets_model_is_loaded_by_default_and_not_in_trigger_mode() -> None:
@@ -208,8 +214,8 @@ def test_shipped_targets_model_is_loaded_by_default_and_not_in_trigger_mode() ->
     meta = TargetsModel.load(path).meta
     assert meta["type"] == "TARGETS" and "ChemProt" in meta["trained_on"]
     nlp = blank_pipeline()
-    assert make_relations(nlp, "relations", "default", 0.5, 40).targets is not None
-    assert make_relations(nlp, "relations", "none", 0.5, 40).targets is None
+    assert make_relations(nlp, "relations", "default", 0.5, 40, True).targets is not None
+    assert make_relations(nlp, "relations", "none", 0.5, 40, True).targets is None
 
 
 def test_cli_chemprot_folder_table_json_and_bad_input(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from graph_engine.phi import PHIError, check_case_id, check_patient_id, id_probl
 from graph_engine.predictions import replace_predictions
 from graph_engine.schema import default_schema
 from ingest.curated import _run_loader
-from ingest.synthea.pseudonym import Pseudonymizer
+from graph_engine.synthea import Pseudonymizer
 from recommend.patients import PATIENT_FIELDS, Patient, read_patients
 
 pytestmark = pytest.mark.unit
@@ -282,7 +282,7 @@ def test_prediction_targets_created_from_input_are_checked() -> None:
 def test_synthea_pseudonyms_are_checked_and_columns_counted(tmp_path: Path) -> None:
     from ingest.synthea.graph import build_records, columns_not_read
     from ingest.synthea.mapping import Linker
-    from ingest.synthea.reader import read_synthea
+    from graph_engine.synthea import read_synthea
     from tests.unit.test_synthea_reader import _export
 
     d = _export(tmp_path)

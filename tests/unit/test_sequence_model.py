@@ -9,8 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from ingest.synthea.pseudonym import Pseudonymizer
-from ingest.synthea.reader import read_synthea
+from graph_engine.synthea import Pseudonymizer, read_synthea
 from models.sequence.api import (fit_platt, load_sequence_model, predict_sequence, ranking_metrics, sigmoid,
                                  train_sequence)
 from models.sequence.baselines import Baselines
@@ -49,15 +48,22 @@ def test_samples_use_only_the_past_and_targets_are_first_onsets(tables):
     assert np.all(np.diff(back) <= 1e-6)
 
 
-def test_contributions_decompose_the_logit_exactly(tables):
-    torch.manual_seed(0)
+def _random_net(tables, seed: int, cut: str):
+    """An untrained net with a random bag (padding row zero, as in training) and the samples at ``cut``."""
+    torch.manual_seed(seed)
     vocab = build_vocab(tables, 1)
-    s = build_samples(tables, np.datetime64("2022-01-01"), vocab)
+    s = build_samples(tables, np.datetime64(cut), vocab)
     cfg = SequenceConfig(dim=16, hidden=8, dropout=0.0)
     net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg).eval()
     with torch.no_grad():
         net.bag.weight.normal_(0, 0.3)
-        net.bag.weight[0].zero_()  # the padding row stays zero, as in training (padding_idx)
+        net.bag.weight[0].zero_()
+    return vocab, s, cfg, net
+
+
+def test_contributions_decompose_the_logit_exactly(tables):
+    vocab, s, cfg, net = _random_net(tables, 0, "2022-01-01")
+    with torch.no_grad():
         net.time.weight.zero_()
         net.time.bias.zero_()
         net.static.weight.zero_()
@@ -124,3 +130,47 @@ def test_train_save_load_predict_roundtrip(tmp_path):
     assert probs == sorted(probs, reverse=True) and all(0 < p < 1 for p in probs)
     assert set(r["predictions"][0]) == {"code", "name", "probability", "disease_id", "because"}
     assert all(b.startswith(("SNOMEDCT:", "RXNORM:")) for p in r["predictions"] for b in p["because"])
+
+
+def test_batched_because_matches_a_brute_force_decomposition(tables):
+    """predict_top: one pass gives the probabilities, the top disorders (present ones last) and the because
+    codes, equal to the per-visit, per-code contributions summed by hand."""
+    from models.sequence.api import SequenceModel
+
+    vocab, s, cfg, net = _random_net(tables, 1, "2022-06-01")
+    model = SequenceModel(net, vocab, cfg, (0.7, -1.0), Baselines.fit(s, len(vocab.tokens)), {})
+    m = 7
+    p, order, because = model.predict_top(s, top=m, explain=3, batch=4)  # several batches
+    x = (torch.from_numpy(s.codes).long(), torch.from_numpy(s.times), torch.from_numpy(s.visit_mask),
+         torch.from_numpy(s.hist).long(), torch.from_numpy(s.static))
+    with torch.no_grad():
+        z = net(*x).numpy()
+        alpha, beta, _ = net.attention(x[0], x[1], x[2])
+    assert np.allclose(p, sigmoid(0.7 * z - 1.0), atol=1e-6)
+    emb, w, bag = net.emb.weight.detach().numpy(), net.out.weight.detach().numpy(), net.bag.weight.detach().numpy()
+    al, be = alpha.numpy(), beta.numpy()
+    checked = 0
+    for i in range(len(s)):
+        sc = np.where(s.present[i], -np.inf, z[i])
+        n_new = int((~s.present[i]).sum())
+        assert list(order[i, :min(m, n_new)]) == list(np.argsort(-sc, kind="stable")[:min(m, n_new)])
+        for j, d in enumerate(order[i]):
+            contrib: dict[int, float] = {}
+            for tok in set(s.hist[i].tolist()) - {0, 1}:
+                contrib[tok] = float(bag[tok, d])
+            for t in range(s.codes.shape[1]):
+                for k in range(s.codes.shape[2]):
+                    tok = int(s.codes[i, t, k])
+                    if tok > 1:
+                        contrib[tok] += float(al[i, t] * (w[d] @ (be[i, t] * emb[tok])))
+            best = [tok for tok, v in sorted(contrib.items(), key=lambda kv: -kv[1]) if v > 0][:3]
+            assert [int(b) for b in because[i, j] if b] == best
+            checked += len(best)
+    assert checked > 0
+    # rows: same codes as strings, present disorders never listed
+    from models.sequence.api import prediction_rows
+
+    rows = prediction_rows(model, s, tables, top=m)
+    r0 = rows[0]["predictions"]
+    assert all(not s.present[0, vocab.target_index[q["code"]]] for q in r0)
+    assert [q["because"] for q in r0] == [[model._token_codes()[b] for b in because[0, j] if b] for j in range(len(r0))]

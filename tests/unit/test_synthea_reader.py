@@ -12,8 +12,7 @@ import pytest
 from graph_engine.errors import ConfigError, IngestError
 from graph_engine.settings import Settings
 from ingest.synthea.mapping import Linker, ingredients, semantic_tag, strip_tag
-from ingest.synthea.pseudonym import Pseudonymizer, load_key
-from ingest.synthea.reader import read_synthea
+from graph_engine.synthea import Pseudonymizer, load_key, read_synthea
 from ingest.text.vocabulary import VocabEntry, Vocabulary
 
 SAMPLE = Path(__file__).resolve().parents[2] / "ingest" / "data" / "synthea-sample"

@@ -17,8 +17,10 @@ from ingest.text.components.dictionary import DictionaryRecognizer
 from ingest.text.components.linker import Linker
 from ingest.text.components.negation import Cue, CueDetector, cue_coverage, span_flags
 from ingest.text.components.relations import (
-    LinearModel, PairScorer, RelationExtractor, _pair_features, default_relation_models, entity_masks,
+    TYPE_MODEL, LinearModel, PairScorer, RelationExtractor, _pair_features, default_relation_models, entity_masks,
+    load_relation_models,
 )
+from ingest.text.relation_training import DDI_CLASSES
 from ingest.text.components.span_repair import SpanRepair, balanced_range
 from ingest.text.corpora import blank_pipeline
 from ingest.text.pipeline import doc_records, extract_text, load_pipeline, shipped_model
@@ -140,8 +142,12 @@ def test_pair_scorer_is_bit_identical_to_the_model_over_feature_strings() -> Non
     # the relation step scores pairs from weights regrouped by feature family; it must give
     # exactly LinearModel.prob(_pair_features(...)) for any words, masks and boundaries
     rng = random.Random(0)
-    models = [LinearModel.load(p) for p in default_relation_models().values()]
-    assert models, "the shipped relation models are missing"
+    loaded = load_relation_models(default_relation_models())
+    # the sentence-level models and each class table of the interaction-type model (the
+    # document-level CID model has no pair features)
+    models = [m for k, m in loaded.items() if k in ("CAUSES", "INTERACTS_WITH")]
+    models += list(loaded[TYPE_MODEL].models.values())
+    assert len(models) == 2 + len(DDI_CLASSES), "the shipped relation models are missing"
     vocab_words = sorted({k.partition("=")[2] for m in models for k in m.weights if k[:2] in ("b=", "l=", "r=")})
     special = ["a_b", "a", "b", "c", "b_c", "x=y", "=", "_", "<Drug>", "unknownword"]
     # a model whose word pairs hold "_" and "=" (every split of "bb=a_b_c" is a distinct pair)

@@ -72,7 +72,7 @@ def test_jsonl_bad_lines_and_encodings(tmp_path: Path) -> None:
     assert [d.id for d in docs] == ["a", "c"]
     assert docs[0].text == "T Aspirin helps." and docs[0].metadata == {"journal": "J"}
     assert docs[1].text == "café" and stats.recoded == 1
-    assert stats.read == 2 and stats.rejected == 4
+    assert (stats.read, stats.accepted, stats.rejected) == (6, 2, 4)  # read = accepted + rejected
     by_line = {e.line: e.reason for e in stats.errors}
     assert "invalid JSON" in by_line[2] and "missing 'id'" in by_line[3]
     assert "empty" in by_line[5] and "limit" in by_line[6]

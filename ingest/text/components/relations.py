@@ -14,7 +14,7 @@ import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -23,17 +23,14 @@ from graph_engine.errors import ModelError
 from ingest.text.components import cache as _cache
 from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers
 from ingest.text.components.negation import Cue, doc_cues
-from ingest.text.components.targets import TargetsModel, default_targets_model, targets_relations
+from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, targets_relations
+from ingest.text.records import HEDGED_TYPES  # relation types stated as advice: prohibitions there are no negation
 
 EXTRACTOR = "medkg.relations"
 EXTRACTOR_VERSION = "0.1.0"
 
 if not Doc.has_extension("medkg_relations"):
     Doc.set_extension("medkg_relations", default=None)
-#: extra properties of a relation, keyed by (type, subject start, subject end, object start, object end)
-#: in tokens, e.g. ``{"action": "inhibitor"}`` for TARGETS
-if not Doc.has_extension("medkg_relation_attrs"):
-    Doc.set_extension("medkg_relation_attrs", default=None)
 
 
 @lru_cache(maxsize=1)
@@ -43,8 +40,23 @@ def relation_rules() -> dict[str, Any]:
 
 
 #: type, subject start/end, object start/end (tokens), score, negated, speculative,
-#: subject id, object id, subject label, object label
-RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str, str]
+#: subject id, object id (``""``: an unlinked mention), subject label, object label,
+#: kind: the relation's sub-type (``Relation.kind``): the interaction type of ``INTERACTS_WITH``
+#: (with a type model), the action of ``TARGETS``, else ``None``
+RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str, str, str | None]
+
+#: prefix of the pairing key of a mention without an id (its lower-cased tokens follow)
+TEXT_KEY = "text:"
+
+
+def pairing_keys(ents: list[EntTuple], lowers: list[str] | None) -> list[str]:
+    """The key that says which mentions stand for the same entity: the linked id, else
+    ``text:`` + the mention's lower-cased tokens (``lowers`` is needed only for unlinked mentions).
+
+    Two mentions with the same key are never paired; the aggregation of document-level
+    relations groups mention pairs by these keys.
+    """
+    return [e[3] or (TEXT_KEY + " ".join(lowers[e[0] : e[1]]) if lowers is not None else "") for e in ents]
 
 
 _FEAT_B: dict[str, str] = {}
@@ -126,6 +138,10 @@ def pair_features(doc: Doc, a: Span, b: Span) -> list[str]:
     return _pair_features(token_lowers(doc), ents, (a.start, a.end, a.label_, a.kb_id_), (b.start, b.end, b.label_, b.kb_id_), (sent.start, sent.end))
 
 
+def sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 class LinearModel:
     """A sparse logistic-regression model over string features (weights in JSON)."""
 
@@ -135,13 +151,20 @@ class LinearModel:
         self.threshold = threshold
         self.meta = meta or {}
 
-    def prob(self, feats: Iterable[str]) -> float:
+    def logit(self, feats: Iterable[str]) -> float:
         # map/filter run in C: unknown features give None and are dropped (a 0.0 weight too)
-        z = self.bias + sum(filter(None, map(self.weights.get, feats)))
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return self.bias + sum(filter(None, map(self.weights.get, feats)))
+
+    def prob(self, feats: Iterable[str]) -> float:
+        return sigmoid(self.logit(feats))
 
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"bias": self.bias, "threshold": self.threshold, "meta": self.meta, "weights": self.weights}, sort_keys=True))
+
+    def prob_values(self, values: dict[str, float]) -> float:
+        """The probability for named numeric features (the document-level model's input)."""
+        get = self.weights.get
+        return sigmoid(self.bias + sum(get(k, 0.0) * v for k, v in values.items()))
 
     @classmethod
     def load(cls, path: str | Path) -> "LinearModel":
@@ -150,6 +173,46 @@ class LinearModel:
             return cls(data["weights"], data["bias"], data.get("threshold", 0.5), data.get("meta", {}))
         except (OSError, KeyError, json.JSONDecodeError) as err:
             raise ModelError(f"cannot load relation model {path}: {err}; retrain with benchmarks/train_relations.py") from err
+
+
+def _hits(tables: Any, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> list[Any]:
+    """The non-zero weights (floats, or tuples of per-class floats) a pair meets in ``tables``
+    (a :class:`PairScorer` or :class:`_VectorScorer`), in the order :meth:`LinearModel.prob` adds
+    them over :func:`_pair_features`."""
+    dist, between, left, right, n_between = parts
+    ws: list[Any] = []
+    append = ws.append
+    w = tables.order.get((a_label, b_label))
+    if w:
+        append(w)
+    w = tables.dist.get(dist)
+    if w:
+        append(w)
+    get = tables.b.get
+    for x in between:
+        w = get(x)
+        if w:
+            append(w)
+    bb = tables.bb
+    for k in range(len(between) - 1):
+        row = bb.get(between[k])
+        if row is not None:
+            w = row.get(between[k + 1])
+            if w:
+                append(w)
+    if len(between) <= 2:
+        w = tables.adjacent.get("_".join(between))
+        if w:
+            append(w)
+    for get, words in ((tables.l.get, left), (tables.r.get, right)):
+        for x in words:
+            w = get(x)
+            if w:
+                append(w)
+    w = tables.n_between.get(n_between)
+    if w:
+        append(w)
+    return ws
 
 
 class PairScorer:
@@ -200,75 +263,390 @@ class PairScorer:
     def prob(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
              masks: tuple[dict[int, str], list[int]] | None = None) -> float:
         """The model's probability for the ordered pair ``a`` before ``b`` in sentence ``sent``."""
-        dist, between, left, right, n_between = _pair_parts(lowers, ents, a, b, sent, masks)
-        ws: list[float] = []
-        append = ws.append
-        w = self.order.get((a[2], b[2]))
-        if w:
-            append(w)
-        w = self.dist.get(dist)
-        if w:
-            append(w)
-        get = self.b.get
-        for x in between:
-            w = get(x)
-            if w:
-                append(w)
-        bb = self.bb
-        for k in range(len(between) - 1):
-            row = bb.get(between[k])
-            if row is not None:
-                w = row.get(between[k + 1])
-                if w:
-                    append(w)
-        if len(between) <= 2:
-            w = self.adjacent.get("_".join(between))
-            if w:
-                append(w)
-        for get, words in ((self.l.get, left), (self.r.get, right)):
-            for x in words:
-                w = get(x)
-                if w:
-                    append(w)
-        w = self.n_between.get(n_between)
-        if w:
-            append(w)
-        z = self.bias + sum(ws)
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return sigmoid(self.logit(lowers, ents, a, b, sent, masks))
+
+    def logit(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
+              masks: tuple[dict[int, str], list[int]] | None = None) -> float:
+        """The model's log-odds for the ordered pair ``a`` before ``b`` in sentence ``sent``."""
+        return self.logit_parts(_pair_parts(lowers, ents, a, b, sent, masks), a[2], b[2])
+
+    def logit_parts(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> float:
+        """:meth:`logit` from the pair's :func:`_pair_parts` (shared by several models of one pair)."""
+        return self.bias + sum(_hits(self, parts, a_label, b_label))
+
+
+class _VectorScorer:
+    """Several :class:`PairScorer` tables merged: one lookup per word gives every class's weight,
+    and each class's log-odds is its bias plus the same non-zero weights in the same order as its
+    own :meth:`PairScorer.logit_parts` (zeros added in between change no float), so the
+    log-odds are bit-identical."""
+
+    def __init__(self, scorers: list[PairScorer]) -> None:
+        k = len(scorers)
+
+        def merge(tables: list[dict[Any, float]]) -> dict[Any, tuple[float, ...]]:
+            out: dict[Any, list[float]] = {}
+            for i, table in enumerate(tables):
+                for key, w in table.items():
+                    out.setdefault(key, [0.0] * k)[i] = w
+            return {key: tuple(v) for key, v in out.items()}
+
+        self.bias = [s.bias for s in scorers]
+        self.b = merge([s.b for s in scorers])
+        self.l = merge([s.l for s in scorers])
+        self.r = merge([s.r for s in scorers])
+        self.adjacent = merge([s.adjacent for s in scorers])
+        self.order = merge([s.order for s in scorers])
+        self.dist = merge([s.dist for s in scorers])
+        self.n_between = merge([s.n_between for s in scorers])
+        firsts = {x for s in scorers for x in s.bb}
+        self.bb = {x: merge([s.bb.get(x, {}) for s in scorers]) for x in firsts}
+
+    def logits(self, parts: tuple[int, list[str], list[str], list[str], int], a_label: str, b_label: str) -> list[float]:
+        hits: list[tuple[float, ...]] = _hits(self, parts, a_label, b_label)
+        if not hits:
+            return list(self.bias)
+        return [b + sum(col) for b, col in zip(self.bias, zip(*hits))]
+
+
+class TypeModel:
+    """Multinomial logistic regression over :func:`pair_features`: one weight table per class.
+
+    ``classes[0]`` is the "no relation" class; :meth:`best` returns the most likely of the
+    others (the detection model decides *whether* there is a relation, this one *which*).
+    Saved as JSON ``{"classes", "models": {class: {"bias", "weights"}}, "meta"}``.
+    """
+
+    def __init__(self, classes: list[str], models: dict[str, LinearModel], meta: dict[str, Any] | None = None) -> None:
+        if len(classes) < 2 or set(classes) != set(models):
+            raise ModelError(f"type model: classes {classes} do not match its weight tables {sorted(models)}")
+        self.classes = classes
+        self.models = models
+        self.meta = meta or {}
+        self.scorers: dict[str, PairScorer] = {}
+        self.vector: _VectorScorer | None = None
+        try:
+            self.scorers = {c: PairScorer(m) for c, m in models.items()}
+            self.vector = _VectorScorer([self.scorers[c] for c in classes[1:]])
+        except ValueError:  # unknown feature family: the string path
+            self.scorers = {}
+
+    def best(self, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
+             masks: tuple[dict[int, str], list[int]] | None = None) -> str:
+        """The most likely class other than ``classes[0]`` for the ordered pair ``a`` before ``b``."""
+        if self.vector is not None:
+            z = self.vector.logits(_pair_parts(lowers, ents, a, b, sent, masks), a[2], b[2])
+            scores = list(zip(z, self.classes[1:]))
+        else:
+            feats = _pair_features(lowers, ents, a, b, sent, masks)
+            scores = [(self.models[c].logit(feats), c) for c in self.classes[1:]]
+        return max(scores)[1]
+
+    def save(self, path: str | Path) -> None:
+        models = {c: {"bias": m.bias, "weights": m.weights} for c, m in self.models.items()}
+        Path(path).write_text(json.dumps({"classes": self.classes, "models": models, "meta": self.meta}, sort_keys=True))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TypeModel":
+        try:
+            data = json.loads(Path(path).read_text())
+            models = {c: LinearModel(m["weights"], m["bias"]) for c, m in data["models"].items()}
+            return cls(list(data["classes"]), models, data.get("meta", {}))
+        except (OSError, KeyError, TypeError, json.JSONDecodeError) as err:
+            raise ModelError(f"cannot load relation type model {path}: {err}; retrain with python -m ingest.text.relation_training") from err
+
+
+#: keys of the extra models in a ``models`` mapping: the DDI interaction-type model, the CID document-level model,
+#: the ChemProt TARGETS {action} classifier (a :class:`~ingest.text.components.targets.TargetsModel`)
+TYPE_MODEL = "INTERACTS_WITH.type"
+DOC_MODEL = "CAUSES.doc"
+TARGETS_MODEL = "TARGETS"
+#: shipped model files by key (relation type, or one of the keys above)
+MODEL_FILES = {
+    "CAUSES": "relations-cid-0.1.0.json",
+    "INTERACTS_WITH": "relations-ddi-0.1.0.json",
+    TYPE_MODEL: "relations-ddi-type-0.2.0.json",
+    DOC_MODEL: "relations-cid-doc-0.2.0.json",
+    TARGETS_MODEL: TARGETS_MODEL_FILE,
+}
 
 
 def default_relation_models() -> dict[str, str]:
-    """Shipped trained relation classifiers by relation type (those that exist)."""
+    """Shipped trained relation models by key (those that exist; see :data:`MODEL_FILES`)."""
     base = resources.files("ingest.text").joinpath("models")
     out = {}
-    for rel, fname in (("CAUSES", "relations-cid-0.1.0.json"), ("INTERACTS_WITH", "relations-ddi-0.1.0.json")):
+    for rel, fname in MODEL_FILES.items():
         p = base.joinpath(fname)
         if p.is_file():
             out[rel] = str(p)
     return out
 
 
+def load_relation_models(paths: dict[str, str]) -> dict[str, Any]:
+    """Load each model of ``paths`` (key -> file) with its class: :class:`TypeModel` for :data:`TYPE_MODEL`,
+    :class:`~ingest.text.components.targets.TargetsModel` for :data:`TARGETS_MODEL`."""
+    loaders = {TYPE_MODEL: TypeModel.load, TARGETS_MODEL: TargetsModel.load}
+    return {k: loaders.get(k, LinearModel.load)(v) for k, v in paths.items()}
+
+
 #: token distance cap of a TARGETS pair (the model was trained on every pair of a sentence)
 TARGETS_MAX_DISTANCE = 120
 
 
-class RelationExtractor:
-    """Typed relations between linked mentions of one sentence.
+def doc_pair_features(
+    subj_sents: list[int],
+    obj_sents: list[int],
+    logits: list[float],
+    subj_top: bool,
+    obj_top: bool,
+    n_subj_keys: int,
+    n_obj_keys: int,
+    last_sentence: int = -1,
+) -> dict[str, float]:
+    """Document-level features of one (subject entity, object entity) pair (the CID aggregation).
 
-    For each pair of linked mentions with different ids whose labels have allowed
-    types (``relations.toml``), each candidate type gets a score: the trained
-    classifier's probability where one is shipped (CAUSES from BC5CDR CID,
-    INTERACTS_WITH from the DDI corpus), else a trigger score (0.55 + 0.1 per
-    trigger, at most 0.85, decaying with distance). The best type above
-    ``threshold`` is kept. Relations in the scope of a negation or speculation
-    cue are kept but flagged.
+    Args:
+        subj_sents, obj_sents: the sentence number of every mention of each entity (0 = the title).
+        logits: the sentence-level model's log-odds of every scored mention pair of the two.
+        subj_top, obj_top: whether the entity is (one of) the most mentioned of its label.
+        n_subj_keys, n_obj_keys: how many distinct entities of each label the document has.
+        last_sentence: the number of the document's last sentence (its conclusion, where a CID
+            is often stated), ``-1`` if unknown.
+
+    The pair's mention-pair scores are pooled (max and log-sum-exp of the log-odds, the
+    number of positive mention pairs); pairs that never share a scored sentence get their
+    sentence distance instead. Title and salience features apply to both.
+    """
+    f: dict[str, float] = {}
+    shared = set(subj_sents).intersection(obj_sents)
+    if logits:
+        zmax = max(logits)
+        f["max_p"] = sigmoid(zmax)
+        f["lse"] = max(-10.0, min(10.0, zmax + math.log(sum(math.exp(z - zmax) for z in logits))))
+        f["n_pos"] = math.log1p(sum(1 for z in logits if z > 0))
+        f["n_sent"] = math.log1p(len(shared))
+    elif shared:
+        f["shared_unscored"] = 1.0
+    else:
+        dist = min(abs(i - j) for i in set(subj_sents) for j in set(obj_sents))
+        f["cross=1" if dist == 1 else "cross=2" if dist == 2 else "cross=3+"] = 1.0
+    s_title, o_title = 0 in subj_sents, 0 in obj_sents
+    f["s_title"] = float(s_title)
+    f["o_title"] = float(o_title)
+    f["both_title"] = float(s_title and o_title)
+    f["s_count"] = math.log1p(len(subj_sents))
+    f["o_count"] = math.log1p(len(obj_sents))
+    f["s_top"] = float(subj_top)
+    f["o_top"] = float(obj_top)
+    f["both_top"] = float(subj_top and obj_top)
+    f["n_s_keys"] = math.log1p(n_subj_keys)
+    f["n_o_keys"] = math.log1p(n_obj_keys)
+    if last_sentence > 0:
+        s_last, o_last = last_sentence in subj_sents, last_sentence in obj_sents
+        f["s_last"] = float(s_last)
+        f["o_last"] = float(o_last)
+        f["both_last"] = float(s_last and o_last)
+    return f
+
+
+#: a mention pair scored by the sentence model: log-odds, subject entity, object entity, sentence number
+ScoredPair = tuple[float, EntTuple, EntTuple, int]
+
+
+class _Entity:
+    """One entity of a document for the document-level step: its mentions' sentences and flags."""
+
+    __slots__ = ("key", "sents", "uniq", "title", "last", "top", "salient")
+
+    def __init__(self, key: str, sents: list[int], top_count: int, last: int) -> None:
+        self.key = key
+        self.sents = sents
+        self.uniq = frozenset(sents)
+        self.title = 0 in self.uniq
+        self.last = last > 0 and last in self.uniq
+        self.top = len(sents) == top_count
+        # salient: in the title, or the most mentioned of its label (and mentioned more than once)
+        self.salient = self.title or (self.top and top_count > 1)
+
+
+def _doc_entities(mentions: list[tuple[EntTuple, str, int]], subject_label: str, object_label: str,
+                  last_sentence: int | None) -> tuple[list[_Entity], list[_Entity], int] | None:
+    sents: dict[str, list[int]] = {}
+    label_of: dict[str, str] = {}
+    for e, key, s_no in mentions:
+        if e[2] in (subject_label, object_label):
+            sents.setdefault(key, []).append(s_no)
+            label_of[key] = e[2]
+    subj = [k for k in sents if label_of[k] == subject_label]
+    obj = [k for k in sents if label_of[k] == object_label]
+    if not subj or not obj:
+        return None
+    last = max(s_no for _, _, s_no in mentions) if last_sentence is None else last_sentence
+    top_s = max(len(sents[k]) for k in subj)
+    top_o = max(len(sents[k]) for k in obj)
+    return [_Entity(k, sents[k], top_s, last) for k in subj], [_Entity(k, sents[k], top_o, last) for k in obj], last
+
+
+def _candidate_pairs(subj: list[_Entity], obj: list[_Entity], scored: dict[tuple[str, str], list[ScoredPair]]
+                     ) -> Iterator[tuple[_Entity, _Entity, list[ScoredPair] | None]]:
+    for s in subj:
+        for o in obj:
+            pairs = scored.get((s.key, o.key))
+            if not pairs and not s.salient and not o.salient and s.uniq.isdisjoint(o.uniq):
+                continue
+            yield s, o, pairs
+
+
+def doc_pair_candidates(
+    mentions: list[tuple[EntTuple, str, int]],
+    scored: dict[tuple[str, str], list[ScoredPair]],
+    subject_label: str,
+    object_label: str,
+    last_sentence: int | None = None,
+) -> Iterator[tuple[str, str, dict[str, float], tuple[EntTuple, EntTuple] | None]]:
+    """Every (subject key, object key) pair of a document worth a document-level decision, with its features.
+
+    ``mentions``: ``(entity, pairing key, sentence number)`` of every mention;
+    ``last_sentence``: the document's last sentence number (default: the last one with a
+    mention). A pair is a candidate when it has scored mention pairs, shares a sentence, or
+    one of its entities is salient (in the title, or the most mentioned of its label and
+    mentioned more than once): cross-sentence relations are nearly always about the
+    document's main chemical or disease. Besides :func:`doc_pair_features`, each pair has
+    the indicator features ``s_id=<subject key>`` and ``o_id=<object key>`` (entity priors
+    learned from the training corpus). The last item is the evidence mention pair: the
+    best-scored one, else ``None`` (the caller picks the nearest mentions).
+    :class:`DocScorer` gives the same probabilities without building the features.
+    """
+    found = _doc_entities(mentions, subject_label, object_label, last_sentence)
+    if found is None:
+        return
+    subj, obj, last = found
+    for s, o, pairs in _candidate_pairs(subj, obj, scored):
+        logits = [p[0] for p in pairs] if pairs else []
+        feats = doc_pair_features(s.sents, o.sents, logits, s.top, o.top, len(subj), len(obj), last)
+        # the two entities themselves: a learned prior (some diseases are mostly drug-induced ones)
+        feats["s_id=" + s.key] = 1.0
+        feats["o_id=" + o.key] = 1.0
+        best = max(pairs, key=lambda p: p[0]) if pairs else None
+        yield s.key, o.key, feats, (best[1], best[2]) if best else None
+
+
+_LOG1P_1 = math.log1p(1)
+
+
+class DocScorer:
+    """``model.prob_values(features)`` of every :func:`doc_pair_candidates` pair, without building
+    the features: each entity's own terms are summed once per document, and only the pair terms
+    per pair (the same probabilities up to float rounding, tested). Yields only the pairs at or
+    above the model's threshold."""
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.w = model.weights
+        get = model.weights.get
+        self.w_own = {pre: tuple(get(pre + n, 0.0) for n in ("title", "count", "top", "last")) for pre in ("s_", "o_")}
+        self.w_keys = (get("n_s_keys", 0.0), get("n_o_keys", 0.0))
+        self.w_both = (get("both_title", 0.0), get("both_top", 0.0), get("both_last", 0.0))
+        self.w_pool = (get("max_p", 0.0), get("lse", 0.0), get("n_pos", 0.0), get("n_sent", 0.0))
+        self.w_unscored = get("shared_unscored", 0.0)
+        self.w_cross = {1: get("cross=1", 0.0), 2: get("cross=2", 0.0), 3: get("cross=3+", 0.0)}
+
+    def accepted(self, mentions: list[tuple[EntTuple, str, int]], scored: dict[tuple[str, str], list[ScoredPair]],
+                 subject_label: str, object_label: str, last_sentence: int | None = None
+                 ) -> Iterator[tuple[str, str, float, tuple[EntTuple, EntTuple] | None]]:
+        found = _doc_entities(mentions, subject_label, object_label, last_sentence)
+        if found is None:
+            return
+        subj, obj, last = found
+        t = min(max(self.model.threshold, 1e-9), 1 - 1e-9)
+        z_threshold = math.log(t / (1 - t)) - 1e-9
+        get = self.w.get
+        base = self.model.bias + self.w_keys[0] * math.log1p(len(subj)) + self.w_keys[1] * math.log1p(len(obj))
+        own: dict[int, float] = {}
+        for ents, pre in ((subj, "s_"), (obj, "o_")):
+            w_title, w_count, w_top, w_last = self.w_own[pre]
+            id_pre = pre + "id="
+            for e in ents:
+                z = w_title * e.title + w_count * math.log1p(len(e.sents)) + w_top * e.top + get(id_pre + e.key, 0.0)
+                if last > 0:
+                    z += w_last * e.last
+                own[id(e)] = z
+        w_both, w_pool, w_unscored, w_cross = self.w_both, self.w_pool, self.w_unscored, self.w_cross
+        for s, o, pairs in _candidate_pairs(subj, obj, scored):
+            z = base + own[id(s)] + own[id(o)] + w_both[0] * (s.title and o.title) + w_both[1] * (s.top and o.top)
+            if last > 0:
+                z += w_both[2] * (s.last and o.last)
+            if pairs:
+                if len(pairs) == 1:  # the common case: log-sum-exp of one value is the value
+                    zmax = pairs[0][0]
+                    lse = max(-10.0, min(10.0, zmax))
+                    n_pos = _LOG1P_1 if zmax > 0 else 0.0
+                else:
+                    logits = [p[0] for p in pairs]
+                    zmax = max(logits)
+                    lse = max(-10.0, min(10.0, zmax + math.log(sum(math.exp(x - zmax) for x in logits))))
+                    n_pos = math.log1p(sum(1 for x in logits if x > 0))
+                z += (w_pool[0] * sigmoid(zmax) + w_pool[1] * lse + w_pool[2] * n_pos
+                      + w_pool[3] * math.log1p(len(s.uniq & o.uniq)))
+            elif not s.uniq.isdisjoint(o.uniq):
+                z += w_unscored
+            else:
+                z += w_cross[min(3, min(abs(i - j) for i in s.uniq for j in o.uniq))]
+            if z < z_threshold:
+                continue
+            best = max(pairs, key=lambda p: p[0]) if pairs else None
+            yield s.key, o.key, sigmoid(z), (best[1], best[2]) if best else None
+
+
+#: words before "not" that make it a prohibition, and words after it that make it advice ("is not recommended")
+PROHIBITIVE_BEFORE = frozenset({"should", "must", "do", "does", "need", "shall"})
+PROHIBITIVE_AFTER = frozenset({"recommended", "advised", "advisable", "exceed", "coadminister", "coadministered", "combine", "combined"})
+
+
+def prohibition(lowers: list[str], cue: Cue) -> bool:
+    """Whether a negation cue is a prohibition or a warning ("should not", "do not use", "is not
+    recommended"): for drug interactions that is the advice itself, not a negated statement."""
+    if cue.kind != "negation" or lowers[cue.token] not in ("not", "n't"):
+        return False
+    before = lowers[cue.token - 1] if cue.token > 0 else ""
+    after = lowers[cue.token + 1] if cue.token + 1 < len(lowers) else ""
+    return before in PROHIBITIVE_BEFORE or before == "ca" or after in PROHIBITIVE_AFTER
+
+
+#: what :meth:`RelationExtractor.sentence_pass` hands the document-level step
+DocState = tuple[list[EntTuple], list[str], list[int], dict[tuple[str, str], list[ScoredPair]], dict[int, list[Cue]]]
+
+
+class RelationExtractor:
+    """Typed relations between the mentions of a document.
+
+    For each pair of mentions of one sentence that stand for different entities
+    (linked id, or the mention's text when it has none: :func:`pairing_keys`) and
+    whose labels have allowed types (``relations.toml``), each candidate type gets a
+    score: the trained classifier's probability where one is shipped (CAUSES from
+    BC5CDR CID, INTERACTS_WITH from the DDI corpus), else a trigger score (0.55 +
+    0.1 per trigger, at most 0.85, decaying with distance). The best type above
+    ``threshold`` is kept. An ``INTERACTS_WITH`` relation gets its
+    ``interaction_type`` from the type model (:data:`TYPE_MODEL`) when one is loaded.
+
+    With a document-level CID model (:data:`DOC_MODEL`), ``CAUSES`` is decided per
+    (drug, disease) pair of the whole document instead: the sentence scores of all
+    its mention pairs are pooled with title / salience / distance features
+    (:func:`doc_pair_candidates`), so a relation stated across sentences is found
+    too; one relation per pair is emitted, with the best mention pair (or the
+    nearest mentions) as evidence.
+
+    With a TARGETS classifier (:data:`TARGETS_MODEL`, ChemProt), it replaces the
+    TARGETS trigger rule: every Drug-Gene mention pair of a sentence, linked or
+    not, gets a relation when the model accepts it, with its action as ``kind``.
+    Relations in the scope of a negation or speculation cue are kept but flagged.
     """
 
     #: read entities through the document cache (set by load_pipeline when that is safe)
     cached_ents = False
 
-    def __init__(self, models: dict[str, LinearModel], threshold: float = 0.5, max_distance: int = 40, max_pairs_per_sentence: int = 60,
-                 targets: TargetsModel | None = None) -> None:
+    def __init__(self, models: dict[str, Any], threshold: float = 0.5, max_distance: int = 40, max_pairs_per_sentence: int = 60,
+                 pair_unlinked: bool = True) -> None:
         rules = relation_rules()
         self.pairs: dict[tuple[str, str], tuple[str, list[str]]] = {}
         for p in rules["pairs"]:
@@ -276,7 +654,19 @@ class RelationExtractor:
             self.pairs[(a, b)] = (p["subject"], p["types"])
             self.pairs[(b, a)] = (p["subject"], p["types"])
         self.triggers = {k: tuple(v) for k, v in rules["triggers"].items()}
-        self.models = models
+        models = dict(models)
+        type_model = models.pop(TYPE_MODEL, None)
+        doc_model = models.pop(DOC_MODEL, None)
+        #: the trained TARGETS {action} classifier (ChemProt); it replaces the TARGETS trigger rule
+        self.targets: TargetsModel | None = models.pop(TARGETS_MODEL) if isinstance(models.get(TARGETS_MODEL), TargetsModel) else None
+        if type_model is not None and not isinstance(type_model, TypeModel):
+            raise ModelError(f"{TYPE_MODEL}: expected a TypeModel, got {type(type_model).__name__}")
+        if doc_model is not None and not isinstance(doc_model, LinearModel):
+            raise ModelError(f"{DOC_MODEL}: expected a LinearModel, got {type(doc_model).__name__}")
+        self.type_model: TypeModel | None = type_model
+        self.doc_model: LinearModel | None = doc_model if "CAUSES" in models else None
+        self.doc_scorer: DocScorer | None = DocScorer(self.doc_model) if self.doc_model is not None else None
+        self.models: dict[str, LinearModel] = models
         self.scorers: dict[str, PairScorer] = {}
         for rel, model in models.items():
             try:
@@ -286,9 +676,10 @@ class RelationExtractor:
         self.threshold = threshold
         self.max_distance = max_distance
         self.max_pairs = max_pairs_per_sentence
+        self.pair_unlinked = pair_unlinked
+        #: score CAUSES mention pairs for a document-level step even without its model (training it)
+        self.collect_scores = False
         self.version = f"{EXTRACTOR_VERSION}+rules{rules.get('version', '')}"
-        #: the trained TARGETS {action} classifier (ChemProt); it replaces the TARGETS trigger rule
-        self.targets = targets
 
     def _trigger_score(self, rel: str, window: str) -> float:
         hits = sum(1 for stem in self.triggers.get(rel, ()) if stem in window)
@@ -296,23 +687,38 @@ class RelationExtractor:
 
     def __call__(self, doc: Doc) -> Doc:
         out: list[RelationTuple] = []
-        doc._.medkg_relation_attrs = None
+        state = self.sentence_pass(doc, out)
+        if state is not None and self.doc_model is not None:
+            self._doc_relations(out, *state)
+        if self.targets is not None:
+            self._add_targets(doc, out, state)
+        doc._.medkg_relations = out
+        return doc
+
+    def sentence_pass(self, doc: Doc, out: list[RelationTuple]) -> DocState | None:
+        """The sentence-level relations of ``doc`` (appended to ``out``) and what the document-level
+        step needs: ``(mentions, pairing keys, sentence number per token, scored CAUSES mention pairs,
+        cues by sentence)``; ``None`` when there are fewer than two mentions."""
         ents = fast_ents(doc, self.cached_ents)
-        linked = [e for e in ents if e[3]]
-        if len(linked) < 2 and (self.targets is None or len(ents) < 2):
-            doc._.medkg_relations = out
-            return doc
+        cand = ents if self.pair_unlinked else [e for e in ents if e[3]]
+        if len(cand) < 2:
+            return None
+        lowers: list[str] | None = None
+        if any(not e[3] for e in cand):
+            lowers = token_lowers(doc)
+        keys = pairing_keys(cand, lowers)
         bounds = sentence_bounds(doc)
         sid = sentence_index(bounds, len(doc))
-        by_sent: dict[int, list[EntTuple]] = {}
-        for e in linked:
-            by_sent.setdefault(sid[e[0]], []).append(e)
-        lowers: list[str] | None = None
+        by_sent: dict[int, list[tuple[EntTuple, str]]] = {}
+        for e, k in zip(cand, keys):
+            by_sent.setdefault(sid[e[0]], []).append((e, k))
         masks: tuple[dict[int, str], list[int]] | None = None
         # a cue's scope lies inside its sentence, so only that sentence's pairs can meet it
         cues_by_sent: dict[int, list[Cue]] = {}
         for c in doc_cues(doc):
             cues_by_sent.setdefault(sid[c.token], []).append(c)
+        doc_level = self.doc_model is not None or self.collect_scores
+        scored: dict[tuple[str, str], list[ScoredPair]] = {}
         for s_no, group in by_sent.items():
             if len(group) < 2:
                 continue
@@ -320,9 +726,9 @@ class RelationExtractor:
             masks = masks if masks is not None else entity_masks(ents)
             sent = bounds[s_no]
             n_pairs = 0
-            for i, a in enumerate(group):
-                for b in group[i + 1 :]:
-                    if a[3] == b[3] or b[0] - a[1] > self.max_distance:
+            for i, (a, ka) in enumerate(group):
+                for b, kb in group[i + 1 :]:
+                    if ka == kb or b[0] - a[1] > self.max_distance:
                         continue
                     rule = self.pairs.get((a[2], b[2]))
                     if rule is None or (self.targets is not None and rule[1] == ["TARGETS"]):
@@ -330,27 +736,91 @@ class RelationExtractor:
                     n_pairs += 1
                     if n_pairs > self.max_pairs:
                         break
-                    rel = self._classify(lowers, ents, a, b, sent, rule[1], masks)
+                    subj_first = a[2] == rule[0]
+                    subj, obj = (a, b) if subj_first else (b, a)
+                    causes_z = None
+                    if doc_level and "CAUSES" in rule[1]:
+                        causes_z = self._logit("CAUSES", lowers, ents, a, b, sent, masks)
+                        scored.setdefault((ka, kb) if subj_first else (kb, ka), []).append((causes_z, subj, obj, s_no))
+                    rel = self._classify(lowers, ents, a, b, sent, rule[1], masks, causes_z)
                     if rel is None:
                         continue
                     best_type, best = rel
-                    subj, obj = (a, b) if a[2] == rule[0] else (b, a)
-                    neg, spec = _cue_flags(cues_by_sent.get(s_no, ()), a[0], b[1])
-                    out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2]))
-        if self.targets is not None:
-            self._add_targets(doc, ents, bounds, sid, cues_by_sent, out)
-        doc._.medkg_relations = out
-        return doc
+                    kind = None
+                    if best_type == "INTERACTS_WITH" and self.type_model is not None:
+                        kind = self.type_model.best(lowers, ents, a, b, sent, masks)
+                    cues = cues_by_sent.get(s_no, ())
+                    if best_type in HEDGED_TYPES and cues:
+                        cues = [c for c in cues if not prohibition(lowers, c)]
+                    neg, spec = self._flags(cues, a[0], b[1])
+                    out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], kind))
+        return cand, keys, sid, scored, cues_by_sent
 
-    def _add_targets(self, doc: Doc, ents: list[EntTuple], bounds: list[tuple[int, int]], sid: list[int],
-                     cues_by_sent: dict[int, list[Cue]], out: list[RelationTuple]) -> None:
-        """TARGETS {action} from the trained classifier, over Drug and Gene mentions, linked or not."""
+    @staticmethod
+    def _flags(cues: Iterable[Cue], lo: int, hi: int) -> tuple[bool, bool]:
+        """(negated, speculative): a cue before ``hi`` whose scope meets the tokens ``lo:hi``."""
+        neg = spec = False
+        for c in cues:
+            if c.scope_start < hi and lo < c.scope_end and c.token < hi:
+                if c.kind == "negation":
+                    neg = True
+                else:
+                    spec = True
+        return neg, spec
+
+    def _doc_relations(self, out: list[RelationTuple], cand: list[EntTuple], keys: list[str], sid: list[int],
+                       scored: dict[tuple[str, str], list[ScoredPair]], cues_by_sent: dict[int, list[Cue]]) -> None:
+        """Append one ``CAUSES`` per (drug, disease) pair the document-level model accepts."""
+        model = self.doc_model
+        assert model is not None
+        if self.doc_scorer is None or self.doc_scorer.model is not model:  # the model was swapped
+            self.doc_scorer = DocScorer(model)
+        mentions = [(e, k, sid[e[0]]) for e, k in zip(cand, keys)]
+        for ks, ko, p, best in self.doc_scorer.accepted(mentions, scored, "Drug", "Disease", sid[-1]):
+            if p < model.threshold:  # the scorer's log-odds test, up to rounding
+                continue
+            if best is None:  # the nearest mentions (earliest on ties) stand as evidence
+                subj, obj = min(((s, o) for s, k1, _ in mentions if k1 == ks for o, k2, _ in mentions if k2 == ko),
+                                key=lambda so: (abs(sid[so[0][0]] - sid[so[1][0]]), so[0][0], so[1][0]))
+            else:
+                subj, obj = best
+            lo, hi = min(subj[0], obj[0]), max(subj[1], obj[1])
+            if sid[subj[0]] == sid[obj[0]]:
+                neg, spec = self._flags(cues_by_sent.get(sid[subj[0]], ()), lo, hi)
+            else:  # across sentences: the flags of either mention's own sentence
+                neg = spec = False
+                for m in (subj, obj):
+                    n, s = self._flags(cues_by_sent.get(sid[m[0]], ()), m[0], m[1])
+                    neg, spec = neg or n, spec or s
+            out.append(("CAUSES", subj[0], subj[1], obj[0], obj[1], round(p, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], None))
+
+    def _logit(self, rel: str, lowers: list[str], ents: list[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
+               masks: tuple[dict[int, str], list[int]] | None) -> float:
+        scorer = self.scorers.get(rel)
+        if scorer is not None:
+            return scorer.logit(lowers, ents, a, b, sent, masks)
+        return self.models[rel].logit(_pair_features(lowers, ents, a, b, sent, masks))
+
+    def _add_targets(self, doc: Doc, out: list[RelationTuple], state: DocState | None) -> None:
+        """TARGETS {action} from the trained classifier, over Drug and Gene mentions, linked or not
+        (``state``: the sentence pass's, whose sentence numbers and cues are reused; ``None`` when it
+        had too few candidates, e.g. unlinked mentions left out by ``pair_unlinked=False``)."""
         assert self.targets is not None
+        ents = fast_ents(doc, self.cached_ents)
+        if len(ents) < 2:
+            return
+        bounds = sentence_bounds(doc)
+        if state is not None:
+            sid, cues_by_sent = state[2], state[4]
+        else:
+            sid = sentence_index(bounds, len(doc))
+            cues_by_sent = {}
+            for cue in doc_cues(doc):
+                cues_by_sent.setdefault(sid[cue.token], []).append(cue)
         by_sent: dict[int, list[EntTuple]] = {}
         for e in ents:
             if e[2] in ("Drug", "Gene"):
                 by_sent.setdefault(sid[e[0]], []).append(e)
-        attrs: dict[tuple[str, int, int, int, int], dict[str, str]] = doc._.medkg_relation_attrs or {}
         lowers: list[str] | None = None
         masked: dict[int, str] | None = None
         for s_no, group in by_sent.items():
@@ -360,10 +830,8 @@ class RelationExtractor:
             masked = masked if masked is not None else entity_masks(ents)[0]
             for c, g, action, conf in targets_relations(self.targets, lowers, ents, masked, group, bounds[s_no], TARGETS_MAX_DISTANCE):
                 lo, hi = min(c[0], g[0]), max(c[1], g[1])
-                neg, spec = _cue_flags(cues_by_sent.get(s_no, ()), lo, hi)
-                out.append(("TARGETS", c[0], c[1], g[0], g[1], round(conf, 4), neg, spec, c[3], g[3], c[2], g[2]))
-                attrs[("TARGETS", c[0], c[1], g[0], g[1])] = {"action": action}
-        doc._.medkg_relation_attrs = attrs or None
+                neg, spec = self._flags(cues_by_sent.get(s_no, ()), lo, hi)
+                out.append(("TARGETS", c[0], c[1], g[0], g[1], round(conf, 4), neg, spec, c[3], g[3], c[2], g[2], action))
 
     def _classify(
         self,
@@ -374,19 +842,16 @@ class RelationExtractor:
         sent: tuple[int, int],
         types: list[str],
         masks: tuple[dict[int, str], list[int]] | None = None,
+        causes_logit: float | None = None,
     ) -> tuple[str, float] | None:
+        """The best type of the pair above the threshold. With ``causes_logit`` (document-level CID),
+        ``CAUSES`` is decided later and here only competes: its score keeps another type out, as it did."""
         window = None
-        feats: list[str] | None = None
         best_type, best = None, 0.0
         for rel in types:
             model = self.models.get(rel)
             if model is not None:
-                scorer = self.scorers.get(rel)
-                if scorer is not None:
-                    score = scorer.prob(lowers, ents, a, b, sent, masks)
-                else:
-                    feats = feats if feats is not None else _pair_features(lowers, ents, a, b, sent, masks)
-                    score = model.prob(feats)
+                score = sigmoid(causes_logit) if rel == "CAUSES" and causes_logit is not None else sigmoid(self._logit(rel, lowers, ents, a, b, sent, masks))
                 if score < model.threshold:
                     score = min(score, self.threshold - 1e-3)
             else:
@@ -396,34 +861,20 @@ class RelationExtractor:
                 score *= 1.0 - min(0.3, (b[0] - a[1]) / 100)
             if score > best:
                 best_type, best = rel, score
-        if best_type is None or best < self.threshold:
+        if best_type is None or best < self.threshold or (best_type == "CAUSES" and causes_logit is not None):
             return None
         return best_type, best
 
 
-def _cue_flags(cues: Iterable[Cue], lo: int, hi: int) -> tuple[bool, bool]:
-    """(negated, speculative) of a pair spanning tokens ``[lo, hi)``: a cue before ``hi`` whose scope overlaps it."""
-    neg = spec = False
-    for c in cues:
-        if c.scope_start < hi and lo < c.scope_end and c.token < hi:
-            if c.kind == "negation":
-                neg = True
-            else:
-                spec = True
-    return neg, spec
-
-
-@Language.factory("medkg_relations_v1", default_config={"models": "default", "threshold": 0.5, "max_distance": 40})
-def make_relations(nlp: Language, name: str, models: str, threshold: float, max_distance: int) -> RelationExtractor:
-    """Relation extractor; ``models`` is ``"default"`` (shipped classifiers), ``"none"`` (triggers only) or ``TYPE=path,...``
-    (``TARGETS=path``: a :class:`~ingest.text.components.targets.TargetsModel`)."""
+@Language.factory("medkg_relations_v1", default_config={"models": "default", "threshold": 0.5, "max_distance": 40, "pair_unlinked": True})
+def make_relations(nlp: Language, name: str, models: str, threshold: float, max_distance: int, pair_unlinked: bool) -> RelationExtractor:
+    """Relation extractor; ``models`` is ``"default"`` (shipped models), ``"none"`` (triggers only) or ``KEY=path,...``
+    (keys: relation types, ``INTERACTS_WITH.type``, ``CAUSES.doc``; ``TARGETS``: a
+    :class:`~ingest.text.components.targets.TargetsModel`)."""
     if models == "default":
         paths = default_relation_models()
-        targets_path = default_targets_model()
     elif models in {"", "none"}:
-        paths, targets_path = {}, None
+        paths = {}
     else:
         paths = dict(part.split("=", 1) for part in models.split(",") if "=" in part)
-        targets_path = paths.pop("TARGETS", None)
-    targets = TargetsModel.load(targets_path) if targets_path else None
-    return RelationExtractor({k: LinearModel.load(v) for k, v in paths.items()}, threshold, max_distance, targets=targets)
+    return RelationExtractor(load_relation_models(paths), threshold, max_distance, pair_unlinked=pair_unlinked)

@@ -1,8 +1,11 @@
-"""Read a Synthea CSV export into PHI-free tables.
+"""Synthea CSV exports as PHI-free tables, keyed patient pseudonyms and SNOMED CT semantic tags.
+
+The record layer shared by ``ingest.synthea`` (graph import) and ``models.sequence``
+(next-condition model), which may import only ``graph_engine``.
 
 Only the columns medkg uses are ever loaded (``usecols``): from ``patients.csv``
 the source ``Id`` (replaced at once by a keyed pseudonym, see
-:mod:`ingest.synthea.pseudonym`), the birth *year*, the death *year* and the
+:class:`Pseudonymizer`), the birth *year*, the death *year* and the
 sex. Names, SSNs, driver's licences, passports, addresses, places, income and
 full birth/death dates are never read, so they cannot reach the graph, logs or
 artifacts. Clinical events keep their day-resolution dates (the model needs
@@ -15,16 +18,86 @@ patient or a missing code (the first reason and line are kept for the report).
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import os
+import re
+import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from graph_engine.errors import IngestError
+from graph_engine.errors import ConfigError, IngestError
+from graph_engine.settings import Settings, read_secret_file, write_secret_file
 
+# ---------------------------------------------------------------- pseudonyms
+# ``SYN:<HMAC-SHA256(key, source id)[:24]>``. The key is a secret handled like the Neo4j password
+# (``graph_engine.settings``): ``MEDKG_PATIENT_KEY`` (the key itself), else ``MEDKG_PATIENT_KEY_FILE``,
+# else ``$MEDKG_HOME/patient-key`` (mode 0600, generated on first use). Without the key a pseudonym
+# cannot be linked back to the source record; the same key always gives the same pseudonym, so
+# re-imports are idempotent.
+PREFIX = "SYN:"
+
+
+def key_file(settings: Settings) -> Path:
+    return settings.home / "patient-key"
+
+
+def load_key(settings: Settings | None = None, env: Mapping[str, str] | None = None, create: bool = True) -> bytes:
+    """The pseudonymisation key (never logged); generated into a 0600 file on first use.
+
+    Raises:
+        ConfigError: the key is too short, or its file is unsafe / missing with ``create=False``.
+    """
+    env = os.environ if env is None else env
+    settings = settings or Settings.load(env)
+    if env.get("MEDKG_PATIENT_KEY"):
+        key = env["MEDKG_PATIENT_KEY"]
+    else:
+        path = Path(env["MEDKG_PATIENT_KEY_FILE"]) if env.get("MEDKG_PATIENT_KEY_FILE") else key_file(settings)
+        if not path.exists():
+            if not create or env.get("MEDKG_PATIENT_KEY_FILE"):
+                raise ConfigError(f"patient key file {path} does not exist")
+            write_secret_file(path, secrets.token_hex(32))
+        key = read_secret_file(path)
+    if len(key) < 16:
+        raise ConfigError("the patient pseudonymisation key must have at least 16 characters")
+    return key.encode("utf-8")
+
+
+class Pseudonymizer:
+    """Maps source patient ids to stable keyed pseudonyms (``repr`` hides the key)."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def __repr__(self) -> str:
+        return "Pseudonymizer(key=***)"
+
+    def __call__(self, source_id: str) -> str:
+        digest = hmac.new(self._key, source_id.encode("utf-8"), hashlib.sha256).hexdigest()
+        return PREFIX + digest[:24]
+
+
+# ---------------------------------------------------------------- SNOMED CT semantic tags
+_TAG_RE = re.compile(r"\s*\(([a-z][a-z /-]*)\)\s*$")
+
+
+def semantic_tag(description: str) -> str:
+    """``"(disorder)"`` tag of a SNOMED CT description, without parentheses (``""`` if none)."""
+    m = _TAG_RE.search(description)
+    return m.group(1) if m else ""
+
+
+def strip_tag(description: str) -> str:
+    return _TAG_RE.sub("", description).strip()
+
+
+# ---------------------------------------------------------------- reading an export
 REQUIRED_FILES = ("patients.csv", "conditions.csv", "medications.csv")
 OPTIONAL_FILES = ("encounters.csv", "allergies.csv", "careplans.csv", "immunizations.csv", "procedures.csv",
                   "observations.csv", "devices.csv")
@@ -35,12 +108,15 @@ _EVENT_COLUMNS: dict[str, tuple[str, ...]] = {
     "medications.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION", "REASONCODE"),
     "procedures.csv": ("START", "PATIENT", "CODE", "DESCRIPTION"),
     "allergies.csv": ("START", "STOP", "PATIENT", "CODE", "SYSTEM", "DESCRIPTION", "CATEGORY"),
-    "encounters.csv": ("START", "PATIENT", "CODE", "DESCRIPTION"),
+    "encounters.csv": ("START", "PATIENT", "CODE", "DESCRIPTION", "ENCOUNTERCLASS"),
     "immunizations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION"),
     "careplans.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
-    "observations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION"),
+    "observations.csv": ("DATE", "PATIENT", "CODE", "DESCRIPTION", "VALUE", "TYPE"),
     "devices.csv": ("START", "STOP", "PATIENT", "CODE", "DESCRIPTION"),
 }
+#: text observations whose VALUE is kept (a coded answer, never free text); every other text VALUE is dropped
+#: on reading: survey items such as PRAPARE "What address do you live at?" carry the fake address
+SAFE_TEXT_OBSERVATIONS = frozenset({"72166-2"})  # Tobacco smoking status
 _PATIENT_COLUMNS = ("Id", "BIRTHDATE", "DEATHDATE", "BIRTH_YEAR", "DEATH_YEAR", "GENDER")
 #: the allow-lists: the only columns ever read (every other column is never loaded)
 PATIENT_COLUMNS, EVENT_COLUMNS = _PATIENT_COLUMNS, _EVENT_COLUMNS
@@ -121,6 +197,17 @@ def _blur(d: pd.Series, birth: pd.Series, death: pd.Series) -> pd.Series:
     on_death = d == death
     d = d.mask(infant, pd.to_datetime(birth.dt.year.astype("Int64").astype(str) + "-01-01", errors="coerce"))
     return d.mask(on_death, death.dt.to_period("M").dt.to_timestamp())
+
+
+def _observation_values(df: pd.DataFrame, code: pd.Series) -> np.ndarray:
+    """Numeric VALUEs as floats, the coded text answers of :data:`SAFE_TEXT_OBSERVATIONS` as strings, else NaN."""
+    value = df["VALUE"].fillna("")
+    numeric = df["TYPE"].fillna("").eq("numeric") if "TYPE" in df else pd.Series(True, index=df.index)
+    num = pd.to_numeric(value.where(numeric), errors="coerce")
+    out = np.array(num.to_numpy(dtype=float), dtype=object)
+    safe = (code.isin(SAFE_TEXT_OBSERVATIONS) & ~numeric & value.ne("")).to_numpy()
+    out[safe] = value.to_numpy()[safe]
+    return out
 
 
 def _read_csv(path: Path, wanted: tuple[str, ...], required: tuple[str, ...]) -> pd.DataFrame:
@@ -226,9 +313,12 @@ def read_synthea(directory: str | Path, pseudonym: Callable[[str], str],
                             "stop": _blur(stop, b, dd).to_numpy(),
                             "code": code[ok].to_numpy(),
                             "description": df["DESCRIPTION"].fillna("")[ok].to_numpy() if "DESCRIPTION" in df else ""})
-        for extra, col in (("REASONCODE", "reason_code"), ("SYSTEM", "system"), ("CATEGORY", "category")):
+        for extra, col in (("REASONCODE", "reason_code"), ("SYSTEM", "system"), ("CATEGORY", "category"),
+                           ("ENCOUNTERCLASS", "encounter_class")):
             if extra in df:
                 out[col] = df[extra].fillna("")[ok].to_numpy()
+        if "VALUE" in df:
+            out["value"] = _observation_values(df[ok], code[ok])
         rep.written = len(out)
         reports[name] = rep
         events[name.removesuffix(".csv")] = out
