@@ -277,7 +277,8 @@ def out_weights(M: sp.csr_matrix, data: np.ndarray | None = None) -> np.ndarray:
     elif M.nnz:
         # reduceat over the rows up to the last non-empty one (an empty row in between gets one stray
         # entry, zeroed after): no index gather of the non-empty rows
-        last = int(np.searchsorted(M.indptr, M.nnz, side="left"))  # rows [0, last) reach the end of data
+        # rows [0, last) reach the end of data (the scalar in indptr's type: no converted copy of indptr)
+        last = int(np.searchsorted(M.indptr, M.indptr.dtype.type(M.nnz), side="left"))
         starts = M.indptr[:last]
         if data is not None and data.dtype == np.float64:
             out_w[:last] = np.add.reduceat(data, starts)
