@@ -152,10 +152,15 @@ def pagerank(
         damping: probability of following an edge (``alpha``).
         personalization: ``(N,)`` non-negative teleport weights (normalised);
             default uniform.
-        tol: stop when the L1 change of the score vector is below this.
-        max_iter: at most this many iterations; ``converged`` says if ``tol`` was met.
+        tol: stop at the first iterate ``x`` whose power step changes it by less than this in L1
+            (``||G(x) - x||_1 < tol``) and return ``G(x)``: within ``damping * tol / (1 - damping)``
+            (L1) of the exact scores.
+        max_iter: at most this many iterations (on the CPU: Gauss-Seidel sweeps, each one pass over
+            the edges); ``converged`` says if ``tol`` was met (if not, a ConvergenceWarning too).
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
-        dtype: ``np.float32`` (fast) or ``np.float64`` (accurate to ~1e-12).
+        dtype: ``np.float32`` or ``np.float64``: the scores' type. The SciPy back end always computes
+            in float64 (damping 1: when a node has more than ``F64_ABOVE`` edges); torch computes in ``dtype``
+            with hub rows summed in float64.
         dangling: ``(N,)`` weights receiving the mass of nodes without out-edges;
             default the personalization (networkx's convention).
         backend: ``"auto"`` (scipy on CPU, torch on CUDA), ``"scipy"`` or ``"torch"``.
