@@ -78,7 +78,8 @@ class PageRankResult:
         residual: L1 change of the last iteration (0.0 for an empty graph).
         converged: ``residual < tol`` within ``max_iter`` iterations.
         device, backend: where it ran (``"cpu"``/``"cuda"``, ``"scipy"``/``"torch"``).
-        seconds: wall time of the iteration (excluding input conversion).
+        seconds: wall time of the iteration (excluding input conversion; on the CPU Gauss-Seidel path
+            including the float64 copy of the weights and the out-weights).
         ids, labels: ``(N,)`` node ids and labels when ``A`` was a :class:`GraphMatrix`.
     """
 
