@@ -265,15 +265,26 @@ class Transition:
         return int(self.A.shape[0])
 
 
-def out_weights(M: sp.csr_matrix) -> np.ndarray:
-    """Row sums of ``M`` accumulated in float64 (one pass), ``(N,)`` float64."""
+def out_weights(M: sp.csr_matrix, data: np.ndarray | None = None) -> np.ndarray:
+    """Row sums of ``M`` accumulated in float64 (one pass), ``(N,)`` float64.
+
+    ``data``: ``M.data`` already in float64 (same order), when the caller has that copy: summing it
+    costs half of summing float32 data with a float64 accumulator (measured 24 vs 47 ms on 8.4M entries).
+    """
     out_w = np.zeros(M.shape[0], dtype=np.float64)
     if M.nnz and M.data.min() == 1 and M.data.max() == 1:  # unweighted: the out-degrees
         out_w[:] = np.diff(M.indptr)
     elif M.nnz:
-        counts = np.diff(M.indptr)
-        rows = np.flatnonzero(counts)
-        out_w[rows] = np.add.reduceat(M.data, M.indptr[:-1][rows], dtype=np.float64)
+        # reduceat over the rows up to the last non-empty one (an empty row in between gets one stray
+        # entry, zeroed after): no index gather of the non-empty rows
+        # rows [0, last) reach the end of data (the scalar in indptr's type: no converted copy of indptr)
+        last = int(np.searchsorted(M.indptr, M.indptr.dtype.type(M.nnz), side="left"))
+        starts = M.indptr[:last]
+        if data is not None and data.dtype == np.float64:
+            out_w[:last] = np.add.reduceat(data, starts)
+        else:
+            out_w[:last] = np.add.reduceat(M.data, starts, dtype=np.float64)
+        out_w[:last][M.indptr[1:last + 1] == starts] = 0.0
     return out_w
 
 
@@ -454,6 +465,23 @@ def spmm_t_into(M: sp.csr_matrix, x: np.ndarray, out: np.ndarray, init: float = 
             _csc_matvecs(n_col, n_row, b, M.indptr, M.indices, M.data, x.ravel(), out.ravel())
     else:  # pragma: no cover
         out[...] = M.T @ x + init
+
+
+def csc_matvec_add(n_out: int, n_cols: int, indptr: np.ndarray, indices: np.ndarray, data: np.ndarray,
+                   x: np.ndarray, out: np.ndarray) -> None:
+    """``out += C @ x`` for the CSC matrix ``C = (data, indices, indptr)`` of shape ``(n_out, n_cols)``,
+    in place. ``indptr`` may be a slice of a larger matrix's pointer array (absolute offsets into
+    ``indices``/``data``): a block of rows of a CSR matrix ``M`` is read as the CSC of ``M_block^T``
+    without copying anything.
+
+    Shapes:
+        indptr: ``(n_cols + 1,)`` (same dtype as ``indices``); x: ``(n_cols,)``; out: ``(n_out,)``; float64.
+    """
+    if _csc_matvec is not None:
+        _csc_matvec(n_out, n_cols, indptr, indices, data, x, out)
+    else:  # pragma: no cover - only when scipy moves its private kernels
+        lo, hi = int(indptr[0]), int(indptr[-1])
+        out += sp.csc_matrix((data[lo:hi], indices[lo:hi], indptr - lo), shape=(n_out, n_cols)) @ x
 
 
 try:  # scipy's private in-place kernels: avoid one (N, B) allocation per iteration

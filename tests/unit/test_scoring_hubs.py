@@ -74,13 +74,21 @@ def test_default_pagerank_converges_on_a_giant_hub(hub, prpack, be):
 
 
 def test_without_float64_hub_sums_float32_is_wrong(hub, prpack, monkeypatch):
-    """The same graph with the float64 accumulation switched off: the plain float32 kernel's
-    sequential hub sum misses PRPACK by far more than tol (the bug of issue 24)."""
+    """The float32 power iteration (batched PPR; here one seed row of uniform weights, i.e. plain
+    PageRank) with the float64 hub sums switched off: the plain float32 kernel's sequential hub sum
+    misses PRPACK by far more than tol (the bug of issue 24). With them, and in ``pagerank`` (float64
+    Gauss-Seidel, which does not need them), it is within 1e-6."""
+    n = hub.shape[0]
+    uniform = np.full((1, n), 1.0)
+    ppr = personalized_pagerank(hub, uniform, k=n, device="cpu")
+    assert np.abs(ppr.scores[0] - prpack[ppr.indices[0]]).max() < 1e-6
     monkeypatch.setattr(common, "F64_ABOVE", 10**9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
+        ppr = personalized_pagerank(hub, uniform, k=n, device="cpu")
         r = pagerank(hub, device="cpu")
-    assert np.abs(r.scores - prpack).max() > 1e-5
+    assert np.abs(ppr.scores[0] - prpack[ppr.indices[0]]).max() > 1e-5
+    assert r.converged and np.abs(r.scores - prpack).max() < 1e-6
 
 
 @pytest.mark.parametrize("be", BACKENDS)
