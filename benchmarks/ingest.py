@@ -117,7 +117,7 @@ def generate_over_nodes(nodes: Path, out: Path, n_edges: int, seed: int = 0) -> 
     with gzip.open(edges, "wt", encoding="utf-8", compresslevel=1) as fh:
         fh.write("source\tmetaedge\ttarget\n")
         for metaedge, count in METAEDGE_COUNTS.items():
-            s_kind, _, t_kind = het.metaedges[metaedge]
+            s_kind, _, t_kind = het.mapping.metaedge(metaedge)
             sid, tid = by_kind[s_kind], by_kind[t_kind]
             ns, nt = len(sid), len(tid)
             want = min(max(1, round(count * n_edges / total)), ns * nt - (ns if s_kind == t_kind else 0))
