@@ -55,6 +55,11 @@ PUBLISHED = (
     "MATCH (n) WHERE n[rk] = run RETURN count(n) AS n, collect(DISTINCT n[rk]) AS runs"
 )
 PLAIN = "MATCH (n) WHERE n.pagerank IS NOT NULL RETURN count(n) AS n, collect(DISTINCT n.pagerank_run) AS runs"
+PUBLISHED_VALUES = (
+    "MATCH (p:Published {property: 'pagerank'}) WITH p.key AS key, p.run_key AS rk, p.run_id AS run\n"
+    "MATCH (n) WHERE n[rk] = run RETURN n.id AS id, n[key] AS v"
+)
+PLAIN_VALUES = "MATCH (n) WHERE n.pagerank IS NOT NULL RETURN n.id AS id, n.pagerank AS v"
 
 
 def pct(xs: list[float], q: float) -> float | None:
@@ -181,11 +186,8 @@ def soak(server: ManagedNeo4j, live: Settings, args: argparse.Namespace) -> dict
         mark_abandoned(g)
         left_running = g.read("MATCH (r:Run {status: 'running'}) RETURN count(r) AS n")[0]["n"]
         statuses = {r["s"]: r["n"] for r in g.read("MATCH (r:Run) RETURN r.status AS s, count(*) AS n")}
-        end_pub = {r["id"]: r["v"] for r in g.read(
-            "MATCH (p:Published {property: 'pagerank'}) WITH p.key AS key, p.run_key AS rk, p.run_id AS run "
-            "MATCH (n) WHERE n[rk] = run RETURN n.id AS id, n[key] AS v")}
-        end_plain = {r["id"]: r["v"] for r in g.read(PLAIN.replace("count(n) AS n, collect(DISTINCT n.pagerank_run) "
-                                                                  "AS runs", "n.id AS id, n.pagerank AS v"))}
+        end_pub = {r["id"]: r["v"] for r in g.read(PUBLISHED_VALUES)}
+        end_plain = {r["id"]: r["v"] for r in g.read(PLAIN_VALUES)}
         return {
             "readers": args.readers, "seconds": args.seconds, "batch_size": args.batch_size,
             "graph_nodes_with_pagerank": expected, "first_run": first.run_id,

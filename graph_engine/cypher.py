@@ -343,6 +343,19 @@ READ_PUBLISHED = (
 )
 
 
+def read_published_values(label: str) -> str:
+    """``(id, prop, value)`` of ``label`` nodes (``$ids`` or all) for each of ``$props``: the published run's
+    slot when the property has a pointer (pinned once by the WITH), else the plain property."""
+    return (
+        "UNWIND $props AS prop\n"
+        "OPTIONAL MATCH (p:Published {property: prop}) WHERE p.run_id IS NOT NULL\n"
+        "WITH prop, coalesce(p.key, prop) AS key, coalesce(p.run_key, prop + '_run') AS rk, p.run_id AS run\n"
+        f"MATCH (n:{_ident(label)}) WHERE ($ids IS NULL OR n.id IN $ids)\n"
+        "  AND n[key] IS NOT NULL AND (run IS NULL OR n[rk] = run)\n"
+        "RETURN n.id AS id, prop, n[key] AS value"
+    )
+
+
 def restore_property(label: str, prop: str, slot_key: str, slot_run_key: str) -> str:
     """Copy a published slot back into the plain property for at most ``$limit`` nodes of
     ``label`` whose plain value is not the published run ``$old_run`` (undo of a failed write-back)."""

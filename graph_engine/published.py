@@ -101,16 +101,8 @@ def read_published(client: Any, label: str, props: Sequence[str], ids: Sequence[
     """``{node id: {prop: value}}`` of the published run of a property family, read in one query
     whose pointer values are pinned first (the published read pattern). A property with no pointer
     (never published, or written by an older medkg) is read from the plain property."""
-    client.schema.check_label(label)
+    q = cypher.read_published_values(client.schema.check_label(label))
     props = [check_property_key(p) for p in props]
-    q = (
-        "UNWIND $props AS prop\n"
-        "OPTIONAL MATCH (p:Published {property: prop}) WHERE p.run_id IS NOT NULL\n"
-        "WITH prop, coalesce(p.key, prop) AS key, coalesce(p.run_key, prop + '_run') AS rk, p.run_id AS run\n"
-        f"MATCH (n:{cypher._ident(label)}) WHERE ($ids IS NULL OR n.id IN $ids)\n"
-        "  AND n[key] IS NOT NULL AND (run IS NULL OR n[rk] = run)\n"
-        "RETURN n.id AS id, prop, n[key] AS value"
-    )
     out: dict[str, dict[str, Any]] = {}
     for r in client.read(q, {"props": props, "ids": None if ids is None else [str(i) for i in ids]}):
         out.setdefault(r["id"], {})[r["prop"]] = r["value"]
