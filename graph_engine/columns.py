@@ -138,7 +138,8 @@ class ColumnWriter:
             done = self._create(query_key, group, s_ids, t_ids, s_nid, t_nid, source)
             if done is not None:
                 return done
-        params = {"s": list(s_ids), "t": list(t_ids), "sn": s_nid, "tn": t_nid, "src": source}
+        params = {"s": list(s_ids), "t": list(t_ids), "sn": s_nid, "tn": t_nid, "src": source,
+                  "sl": query_key[0], "tl": query_key[2]}
         written = self._run(cypher.merge_relationship_columns(*query_key), params)
         if written != n:  # an endpoint changed since it was resolved: the index path decides
             self._nid[s_label].clear()
@@ -161,7 +162,8 @@ class ColumnWriter:
             group.pairs = set()
             return None
         params = {"s": [s_ids[i] for i in new_idx], "t": [t_ids[i] for i in new_idx],
-                  "sn": [s_nid[i] for i in new_idx], "tn": [t_nid[i] for i in new_idx], "src": source}
+                  "sn": [s_nid[i] for i in new_idx], "tn": [t_nid[i] for i in new_idx], "src": source,
+                  "sl": key[0], "tl": key[2]}
         tally = (key[0], key[1])
         expected = self._created.get(tally, 0) + len(new_idx)
         create = cypher.create_relationship_columns(*key)
