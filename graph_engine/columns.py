@@ -26,6 +26,7 @@ would store: ``r.sources`` is the provenance list (absent when there is none).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
@@ -63,21 +64,24 @@ class ColumnWriter:
         self._create_nodes: dict[str, bool] = {}
         # relationships this load created per (source label, type): what the counts store must show
         self._created: dict[tuple[str, str], int] = {}
+        # the id cache is shared by a loader thread (``missing``) and a writer thread (``write``)
+        self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ endpoints
     def missing(self, label: str, ids: Iterable[str], known: set[str] | None = None) -> set[str]:
         """The ``ids`` that have no ``label`` node in the graph (and caches the others' internal ids)."""
-        cache = self._nid.setdefault(self.schema.check_label(label), {})
-        todo = [i for i in dict.fromkeys(ids) if i not in cache]
-        if not todo:
-            return set()
-        if len(cache) + len(todo) > MAX_CACHED_IDS:
-            cache.clear()
-        query = cypher.internal_ids(label)
-        for start in range(0, len(todo), 50_000):
-            for row in self.client.read(query, {"ids": todo[start:start + 50_000]}):
-                cache.update(zip(row["ids"], row["nids"]))
-        return {i for i in todo if i not in cache}
+        with self._lock:
+            cache = self._nid.setdefault(self.schema.check_label(label), {})
+            todo = [i for i in dict.fromkeys(ids) if i not in cache]
+            if not todo:
+                return set()
+            if len(cache) + len(todo) > MAX_CACHED_IDS:
+                cache.clear()
+            query = cypher.internal_ids(label)
+            for start in range(0, len(todo), 50_000):
+                for row in self.client.read(query, {"ids": todo[start:start + 50_000]}):
+                    cache.update(zip(row["ids"], row["nids"]))
+            return {i for i in todo if i not in cache}
 
     # ------------------------------------------------------------------ writes
     def write_nodes(self, label: str, ids: Sequence[str], names: Sequence[str | None], source: str | None) -> int:
@@ -102,10 +106,11 @@ class ColumnWriter:
                 self._create_nodes[label] = False
         if rec is None:
             rec = self._single(cypher.merge_node_columns(label), params)
-        cache = self._nid.setdefault(label, {})
-        if len(cache) + len(ids) > MAX_CACHED_IDS:
-            cache.clear()
-        cache.update(zip(rec["ids"], rec["nids"]))
+        with self._lock:
+            cache = self._nid.setdefault(label, {})
+            if len(cache) + len(ids) > MAX_CACHED_IDS:
+                cache.clear()
+            cache.update(zip(rec["ids"], rec["nids"]))
         return int(rec["written"])
 
     def _single(self, query: str, params: dict) -> neo4j.Record:
@@ -124,11 +129,15 @@ class ColumnWriter:
         n = len(s_ids)
         if n == 0:
             return 0
-        if self.missing(s_label, s_ids) or self.missing(t_label, t_ids):
+        with self._lock:
+            if self.missing(s_label, s_ids) or self.missing(t_label, t_ids):
+                resolved = None
+            else:
+                sc, tc = self._nid[s_label], self._nid[t_label]
+                resolved = [sc[i] for i in s_ids], [tc[i] for i in t_ids]
+        if resolved is None:
             return self._fallback(key, s_ids, t_ids, source)
-        sc, tc = self._nid[s_label], self._nid[t_label]
-        s_nid = [sc[i] for i in s_ids]
-        t_nid = [tc[i] for i in t_ids]
+        s_nid, t_nid = resolved
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group()
@@ -142,8 +151,9 @@ class ColumnWriter:
                   "sl": query_key[0], "tl": query_key[2]}
         written = self._run(cypher.merge_relationship_columns(*query_key), params)
         if written != n:  # an endpoint changed since it was resolved: the index path decides
-            self._nid[s_label].clear()
-            self._nid[t_label].clear()
+            with self._lock:
+                self._nid[s_label].clear()
+                self._nid[t_label].clear()
             return self._fallback(key, s_ids, t_ids, source)
         return n
 

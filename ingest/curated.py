@@ -577,6 +577,46 @@ class GenericFormat:
 
 
 # ----------------------------------------------------------------------------- loader
+_PIPELINE_DEPTH = 2
+
+
+class _WritePipeline:
+    """Runs ``write(key, *args)`` calls on one background thread, in submission order.
+
+    ``submit`` returns the ``(key, result)`` of the calls finished so far and blocks while
+    more than ``_PIPELINE_DEPTH`` are waiting (bounded memory). The first failure is raised
+    by the next ``submit`` / ``drain``; leaving the ``with`` block waits for every call
+    still running, so nothing writes after the load returns or raises.
+    """
+
+    def __init__(self, write: Callable[..., int]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._write = write
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medkg-write")
+        self._pending: list[tuple[Any, Any]] = []
+
+    def submit(self, key: Any, *args: Any) -> list[tuple[Any, int]]:
+        self._pending.append((key, self._pool.submit(self._write, key, *args)))
+        done = []
+        while self._pending and (self._pending[0][1].done() or len(self._pending) > _PIPELINE_DEPTH):
+            k, fut = self._pending.pop(0)
+            done.append((k, fut.result()))
+        return done
+
+    def drain(self) -> list[tuple[Any, int]]:
+        done = [(k, fut.result()) for k, fut in self._pending]
+        self._pending = []
+        return done
+
+    def __enter__(self) -> "_WritePipeline":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        # a failure: batches not yet started are dropped; the running one ends before we return
+        self._pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+
 class _Loader:
     def __init__(self, client: GraphClient, on_error: str, rejects_path: Path, batch_size: int, progress: bool) -> None:
         if on_error not in ("fail", "skip"):
@@ -737,12 +777,17 @@ class _Loader:
         slow: dict[tuple[str, str, str], list[tuple[Line, EdgeRecord]]] = defaultdict(list)
         unknown = self.summary.edges["(unparsable)"]
 
+        # Batches are written by one background thread, in order, while this thread reads and checks
+        # the next block (the server's work and ours overlap); at most `_PIPELINE_DEPTH` batches wait.
+        pipe = _WritePipeline(writer.write)
+
         def flush(key: tuple[str, str, str]) -> None:
             s_ids, t_ids = columns.pop(key, ([], []))
             if s_ids:
-                self.summary.edges[self.edge_kind(key)].written += writer.write(key, s_ids, t_ids, het.source)
+                for done_key, written in pipe.submit(key, s_ids, t_ids, het.source):
+                    self.summary.edges[self.edge_kind(done_key)].written += written
 
-        with self._reading(path, reader, "edges") as bar:
+        with pipe, self._reading(path, reader, "edges") as bar:
             for start, lines in itertools.chain([first], blocks):
                 groups = self._hetionet_block(lines, het, writer)
                 if groups is None:
@@ -758,6 +803,8 @@ class _Loader:
                 bar.update(reader.position - bar.n)
             for key in list(columns):
                 flush(key)
+            for done_key, written in pipe.drain():
+                self.summary.edges[self.edge_kind(done_key)].written += written
             for key in list(slow):
                 self._flush_edges(path, key, slow)
 
