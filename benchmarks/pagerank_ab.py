@@ -1,4 +1,4 @@
-"""Default ``pagerank(A)`` of this tree against the same function at an older git revision and igraph
+"""``pagerank(A)`` of this tree (one thread, and two: ``new-2t``) against the same function at an older git revision and igraph
 PRPACK, in one process, interleaved (old, new, PRPACK, old, new, PRPACK, ...), on the graph families
 of ``benchmarks/scoring.py``. Prints min / median process-CPU and wall seconds and the ratios.
 
@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         g = to_igraph(A)
         engines: dict[str, Callable[[], Any]] = {
             "old": lambda: old(A, device="cpu"),
-            "new": lambda: pagerank(A, device="cpu"),
+            "new": lambda: pagerank(A, device="cpu", threads=1),
+            "new-2t": lambda: pagerank(A, device="cpu", threads=2),
             "prpack": lambda g=g: np.asarray(g.pagerank(damping=0.85, weights="weight", implementation="prpack")),
         }
         cpu: dict[str, list[float]] = {k: [] for k in engines}
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {family} {size}: {A.shape[0]:,} nodes, {A.nnz:,} edges, max in-degree "
               f"{np.bincount(A.indices, minlength=n).max():,}; load average {min(loads):.1f}-{max(loads):.1f}; "
               f"{args.repeat} interleaved runs")
-        for name in ("old", "new", "prpack"):
+        for name in engines:
             c, w = np.array(cpu[name]), np.array(wall[name])
             extra = ""
             if name != "prpack":

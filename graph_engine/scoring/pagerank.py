@@ -41,6 +41,7 @@ keeps only the top-k of each column, so memory is ``O(N B)``, never ``O(N^2)``.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -143,6 +144,7 @@ def pagerank(
     *,
     dangling: Any = None,
     backend: str = "auto",
+    threads: int | None = None,
 ) -> PageRankResult:
     """PageRank of a weighted directed graph.
 
@@ -165,6 +167,8 @@ def pagerank(
         dangling: ``(N,)`` weights receiving the mass of nodes without out-edges;
             default the personalization (networkx's convention).
         backend: ``"auto"`` (scipy on CPU, torch on CUDA), ``"scipy"`` or ``"torch"``.
+        threads: CPU threads of the SciPy sweeps, 1 or 2 (default :func:`default_threads`: ``MEDKG_THREADS``,
+            else ``OMP_NUM_THREADS``, else the usable cores, at most 2). The scores do not depend on it.
 
     Returns:
         :class:`PageRankResult`; scores sum to 1.
@@ -196,7 +200,11 @@ def pagerank(
                                                                         np.dtype(np.float64))
         u64 = None if dangling is None else probability_vector(dangling, n, "dangling", np.dtype(np.float64))
         t0 = time.perf_counter()
-        scores, sweeps, change, ok = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter))
+        nthreads = default_threads() if threads is None else int(threads)
+        if nthreads < 1:
+            raise ScoringError(f"threads must be >= 1, got {threads}")
+        scores, sweeps, change, ok = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter),
+                                                  threads=nthreads)
         wall = time.perf_counter() - t0
         if not ok:
             warn_unconverged("pagerank", change, float(tol), sweeps)
@@ -396,11 +404,27 @@ def _topk_columns(x: np.ndarray, k: int, cand: np.ndarray | None) -> tuple[np.nd
 #: power iteration: 12); more blocks only add Python calls.
 _GS_BLOCKS = 32
 _GS_MIN_ROWS = 1024
+#: below this many edges a sweep is too short for a second thread to pay for its hand-offs
+_GS_THREADS_MIN_NNZ = 200_000
+
+
+def default_threads() -> int:
+    """Threads for the CPU PageRank sweeps: ``MEDKG_THREADS``, else ``OMP_NUM_THREADS``, else the usable
+    cores; at most 2 (the sweep is split in two halves)."""
+    for var in ("MEDKG_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return min(2, int(value))
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        cores = os.cpu_count() or 1
+    return min(2, cores)
 
 
 def _pagerank_gs(
     M: sp.csr_matrix, p: np.ndarray | None, u: np.ndarray | None, alpha: float, tol: float, max_iter: int,
-    blocks: int | None = None,
+    blocks: int | None = None, threads: int = 1,
 ) -> tuple[np.ndarray, int, float, bool]:
     """PageRank by block Gauss-Seidel sweeps in float64; returns (scores, sweeps, residual, converged).
 
@@ -411,7 +435,8 @@ def _pagerank_gs(
     and dangling share, fixed for the sweep) and adds ``A_b^T (delta_b / out_b)`` into ``S`` with SciPy's
     CSC kernel on the block's rows of the CSR arrays (views, no copy). After each sweep the exact power-step
     change ``||G(x / T) - x / T||_1`` is computed from ``S`` (no product); the run stops when it is below
-    ``tol`` and returns ``G(x / T)``. ``max_iter`` bounds the sweeps. ``blocks`` (tests) fixes the block count.
+    ``tol`` and returns ``G(x / T)``. ``max_iter`` bounds the sweeps. ``blocks`` (tests) fixes the block count; ``threads`` 2 splits each block's
+    scatter between this thread and a worker (graphs of at least ``_GS_THREADS_MIN_NNZ`` edges).
 
     Shapes:
         M: ``(N, N)`` canonical CSR, any float dtype (its data is copied to float64 when float32);
@@ -445,27 +470,57 @@ def _pagerank_gs(
 
     res, it = float("inf"), 0
     c = share(total, mass)
-    for it in range(1, max_iter + 1):
-        for r0, r1 in spans:
-            new, delta = buf[:r1 - r0], delta_buf[:r1 - r0]
-            np.add(S[r0:r1], c if uniform else c[r0:r1], out=new)  # type: ignore[index]
-            np.subtract(new, x[r0:r1], out=delta)
-            x[r0:r1] = new
-            delta *= ainv[r0:r1]
-            csc_matvec_add(n, r1 - r0, indptr[r0:r1 + 1], indices, data, delta, S)  # S += alpha A_b^T delta
-        total = float(x.sum())
-        mass = float(x[dangling].sum()) if dangling.size else 0.0
-        c = share(total, mass)
-        res = 0.0
-        for r0, r1 in spans:  # ||G(x/T) - x/T||_1 from S (no product), block by block in cache
-            g = buf[:r1 - r0]
-            np.add(S[r0:r1], c if uniform else c[r0:r1], out=g)  # type: ignore[index]
-            g -= x[r0:r1]
-            res += float(_dasum(g))  # BLAS sum of |g|: one pass instead of abs + sum
-        res /= total
-        if res < tol:
-            break
+    # Two threads: each block's rows are split in two halves of equal edge count; the second half is
+    # scattered by a worker thread into its own sum vector S2 (SciPy's kernel releases the GIL), so
+    # S = S + S2 is only ever formed for the rows being read. Same sweeps, same iterates as one thread.
+    pool = None
+    if threads > 1 and M.nnz >= _GS_THREADS_MIN_NNZ:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medkg-pagerank")
+        S2 = np.zeros(n)
+        halves = [r0 + int(np.searchsorted(indptr[r0:r1 + 1], (int(indptr[r0]) + int(indptr[r1])) // 2))
+                  for r0, r1 in spans]
+        halves = [min(max(h, r0), r1) for h, (r0, r1) in zip(halves, spans)]
+
+    def block_sum(r0: int, r1: int, out: np.ndarray) -> np.ndarray:
+        """``S[r0:r1] + c[r0:r1]`` into ``out`` (with the worker's part when two threads run)."""
+        np.add(S[r0:r1], c if uniform else c[r0:r1], out=out)  # type: ignore[index]
+        if pool is not None:
+            out += S2[r0:r1]
+        return out
+
+    try:
+        for it in range(1, max_iter + 1):
+            for b, (r0, r1) in enumerate(spans):
+                new, delta = block_sum(r0, r1, buf[:r1 - r0]), delta_buf[:r1 - r0]
+                np.subtract(new, x[r0:r1], out=delta)
+                x[r0:r1] = new
+                delta *= ainv[r0:r1]
+                if pool is None:
+                    csc_matvec_add(n, r1 - r0, indptr[r0:r1 + 1], indices, data, delta, S)  # S += alpha A_b^T delta
+                else:
+                    h = halves[b]
+                    job = pool.submit(csc_matvec_add, n, r1 - h, indptr[h:r1 + 1], indices, data, delta[h - r0:], S2)
+                    csc_matvec_add(n, h - r0, indptr[r0:h + 1], indices, data, delta[:h - r0], S)
+                    job.result()
+            total = float(x.sum())
+            mass = float(x[dangling].sum()) if dangling.size else 0.0
+            c = share(total, mass)
+            res = 0.0
+            for r0, r1 in spans:  # ||G(x/T) - x/T||_1 from S (no product), block by block in cache
+                g = block_sum(r0, r1, buf[:r1 - r0])
+                g -= x[r0:r1]
+                res += float(_dasum(g))  # BLAS sum of |g|: one pass instead of abs + sum
+            res /= total
+            if res < tol:
+                break
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     y = S + c
+    if pool is not None:
+        y += S2
     y /= total
     return y, it, res, res < tol
 
