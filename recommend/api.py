@@ -21,7 +21,8 @@ from graph_engine.export import GraphTables
 
 from recommend.base import RECOMMENDERS, Recommender, get_recommender, load_recommender
 from recommend.data import EXPORT_LABELS, EXPORT_REL_TYPES, as_id_list
-from recommend.patients import Patient, PatientResult, SafetyIndex, recommend_for_patient
+from recommend.patients import (DEFAULT_MIN_TEXT_CONFIDENCE, Patient, PatientResult, SafetyIndex,
+                               recommend_for_patient)
 
 DEFAULT_METHOD = "hybrid"
 
@@ -57,13 +58,24 @@ def graph_params(client: Any, method: str, params: dict[str, Any] | None = None)
     return out
 
 
+def safety_from_graph(client: Any, min_text_confidence: float = DEFAULT_MIN_TEXT_CONFIDENCE) -> SafetyIndex:
+    """The safety index of the live graph: ``INTERACTS_WITH`` with its properties (curated ones, and
+    text-mined ones with ``confidence >= min_text_confidence``) and their evidence
+    (:meth:`SafetyIndex.from_graph`)."""
+    return SafetyIndex.from_graph(client, min_text_confidence=min_text_confidence)
+
+
 def fit_and_save(tables: GraphTables, method: str, models_dir: str | Path, seed: int = 0,
-                 **params: Any) -> Path:
-    """Fit ``method`` on ``tables``, save it, the safety index, and mark it as the latest model."""
+                 safety: SafetyIndex | None = None, **params: Any) -> Path:
+    """Fit ``method`` on ``tables``, save it, the safety index, and mark it as the latest model.
+
+    ``safety``: the index to save (e.g. :func:`safety_from_graph`); by default one built from
+    ``tables`` (every exported ``INTERACTS_WITH`` counts, no evidence).
+    """
     root = recommend_root(models_dir)
     model = get_recommender(method, seed=seed, **params).fit(tables)
     path = model.save(root / method)
-    SafetyIndex.from_tables(tables).save(root / "safety.npz")
+    (safety if safety is not None else SafetyIndex.from_tables(tables)).save(root / "safety.npz")
     (root / "LATEST").write_text(method + "\n", encoding="utf-8")
     return path
 

@@ -49,3 +49,30 @@ RETURN p.id AS id, coalesce(p.synthetic, false) AS synthetic, conditions, curren
 LIST_PATIENTS = "MATCH (p:Patient) RETURN p.id AS id ORDER BY id"
 # structures on Drug nodes (``medkg ingest structures``, DrugBank attach): the structure recommenders read them
 DRUG_STRUCTURES = "MATCH (d:Drug) WHERE d.smiles IS NOT NULL RETURN d.id AS id, d.smiles AS smiles ORDER BY id"
+
+_schema = default_schema()
+for _label in ("Drug", "SideEffect"):
+    _schema.check_label(_label)
+for _rel in ("INTERACTS_WITH", "CAUSES"):
+    _schema.check_relationship_type(_rel)
+
+#: Drug-Drug ``INTERACTS_WITH`` with what the safety index needs (``SafetyIndex.from_graph``): curated ones
+#: (any source other than 'text', or none recorded) and text-mined-only ones with
+#: ``confidence >= $min_text_confidence``. Params: ``$min_text_confidence``.
+READ_INTERACTIONS = """
+MATCH (a:Drug)-[r:INTERACTS_WITH]->(b:Drug)
+WHERE a.id <> b.id
+  AND (any(s IN coalesce(r.sources, []) WHERE s <> 'text') OR NOT 'text' IN coalesce(r.sources, [])
+       OR coalesce(r.confidence, -1.0) >= $min_text_confidence)
+RETURN a.id AS a, b.id AS b, coalesce(r.sources, []) AS sources, r.confidence AS confidence,
+       r.interaction_type AS interaction_type, r.evidence AS sentences, r.evidence_pmids AS evidence_pmids,
+       r.evidence_scores AS evidence_scores
+ORDER BY a, b
+"""
+
+#: ``(Drug)-[:CAUSES]->(SideEffect)`` pairs for the safety index. No params.
+READ_DRUG_SIDE_EFFECTS = """
+MATCH (d:Drug)-[:CAUSES]->(s:SideEffect)
+RETURN DISTINCT d.id AS drug, s.id AS side_effect
+ORDER BY drug, side_effect
+"""

@@ -256,15 +256,84 @@ def risk_flag(r: dict[str, Any]) -> str:
             f"({r['model']} {r['model_version']}; {r['reason']})")
 
 
+#: The default confidence a text-mined-only ``INTERACTS_WITH`` needs to count in the safety index
+#: (``SafetyIndex.from_graph``, ``medkg recommend fit --min-text-confidence``). Chosen on the held-out
+#: validation part of the DDI 2013 train folder (``benchmarks/safety_text.py``, BENCHMARKS.md issue 19):
+#: see README "Safety filter: curated and text-mined interactions".
+DEFAULT_MIN_TEXT_CONFIDENCE = 0.6
+#: the ``sources`` entry of text-mined relationships (``ingest.text.cypher``)
+TEXT_SOURCE = "text"
+#: text evidence kept per interaction (the best-scored sentences)
+MAX_TEXT_EVIDENCE = 3
+
+
+def check_min_text_confidence(value: float) -> float:
+    """``value`` as a float in ``[0, 1]``, else RecommendError."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise RecommendError(f"min_text_confidence must be a number in [0, 1], got {value!r}") from None
+    if not 0.0 <= v <= 1.0:  # also refuses NaN
+        raise RecommendError(f"min_text_confidence must be in [0, 1], got {v}")
+    return v
+
+
+def interaction_evidence(row: dict[str, Any], min_text_confidence: float,
+                         max_text: int = MAX_TEXT_EVIDENCE) -> list[dict[str, Any]] | None:
+    """The evidence of one ``INTERACTS_WITH`` relationship as the safety index keeps it, or ``None``
+    when it does not count.
+
+    ``row``: ``sources``, ``confidence``, ``interaction_type``, ``sentences``, ``evidence_pmids``,
+    ``evidence_scores`` (as :data:`recommend.cypher.READ_INTERACTIONS` returns them). A relationship with
+    any source other than ``"text"`` (or none recorded) is curated and always counts: one evidence item per
+    curated source. A text-mined-only one counts when ``confidence >= min_text_confidence``. Text evidence
+    (also on a curated relationship that text confirms): the ``max_text`` best-scored sentences, each
+    ``{"source": "text", "pmid", "sentence", "score", "confidence", "interaction_type"}``.
+    """
+    sources = [str(s) for s in (row.get("sources") or [])]
+    curated = [s for s in sources if s != TEXT_SOURCE] or ([] if TEXT_SOURCE in sources else ["unknown"])
+    conf = row.get("confidence")
+    conf = None if conf is None else float(conf)
+    kind = row.get("interaction_type")
+    if not curated and (conf is None or conf < min_text_confidence):
+        return None
+    out: list[dict[str, Any]] = [{"source": s, "pmid": None, "sentence": None, "score": None,
+                                  "confidence": None, "interaction_type": kind} for s in curated]
+    if TEXT_SOURCE in sources:
+        sents = list(row.get("sentences") or [])
+        pmids = list(row.get("evidence_pmids") or [])
+        scores = list(row.get("evidence_scores") or [])
+        order = sorted(range(len(sents)), key=lambda i: (-(float(scores[i]) if i < len(scores) else 0.0), i))
+        for i in order[:max_text]:
+            out.append({"source": TEXT_SOURCE, "pmid": str(pmids[i]) if i < len(pmids) else None,
+                        "sentence": str(sents[i]), "score": float(scores[i]) if i < len(scores) else None,
+                        "confidence": conf, "interaction_type": kind})
+        if not sents:
+            out.append({"source": TEXT_SOURCE, "pmid": None, "sentence": None, "score": None,
+                        "confidence": conf, "interaction_type": kind})
+    return out
+
+
+def _pair(a: str, b: str) -> str:
+    """The evidence key of an unordered drug pair (JSON-able: ``"a|b"``, sorted)."""
+    x, y = sorted((a, b))
+    return f"{x}|{y}"
+
+
 class SafetyIndex:
     """Drug-drug interactions and drug -> side-effect links used to screen recommendations.
 
     Built from whatever ``INTERACTS_WITH`` (Drug-Drug, either direction) and
-    ``(Drug)-[:CAUSES]->(SideEffect)`` edges the graph has.
+    ``(Drug)-[:CAUSES]->(SideEffect)`` edges the graph has: :meth:`from_tables` counts every exported
+    ``INTERACTS_WITH`` (no properties, no evidence); :meth:`from_graph` reads them with their
+    properties from Neo4j, keeps curated ones and text-mined ones with ``confidence >=
+    min_text_confidence`` (:data:`DEFAULT_MIN_TEXT_CONFIDENCE`), and carries their evidence, which
+    :meth:`flag_evidence` returns per ``interacts_with:<id>`` flag.
     """
 
     def __init__(self, drug_ids: Sequence[str], interactions: sp.csr_matrix, causes: sp.csr_matrix,
-                 side_effect_ids: Sequence[str]) -> None:
+                 side_effect_ids: Sequence[str], evidence: dict[str, list[dict[str, Any]]] | None = None,
+                 min_text_confidence: float | None = None) -> None:
         self.drug_ids = np.asarray(drug_ids).astype(str)
         self.side_effect_ids = np.asarray(side_effect_ids).astype(str)
         self.interactions = sp.csr_matrix(interactions)
@@ -272,6 +341,10 @@ class SafetyIndex:
         self._drug = {d: i for i, d in enumerate(self.drug_ids)}
         self._se = {s: i for i, s in enumerate(self.side_effect_ids)}
         self.predicted: PredictedRisks | None = None
+        #: per unordered pair (``"a|b"``, sorted ids): the evidence of the interaction
+        self.evidence: dict[str, list[dict[str, Any]]] = dict(evidence or {})
+        #: the text threshold the index was built with (``None``: from exported tables, every interaction)
+        self.min_text_confidence = min_text_confidence
 
     def with_predicted_risks(self, predicted: PredictedRisks | None) -> "SafetyIndex":
         """Also screen with predicted toxicity (flags only; never removes)."""
@@ -288,6 +361,44 @@ class SafetyIndex:
         return cls(list(map(str, drugs)), adjacency(tables, DRUG, "INTERACTS_WITH", DRUG),
                    adjacency(tables, DRUG, "CAUSES", SIDE_EFFECT), list(map(str, ses)))
 
+    @classmethod
+    def from_graph(cls, client: Any, min_text_confidence: float = DEFAULT_MIN_TEXT_CONFIDENCE) -> "SafetyIndex":
+        """Read ``INTERACTS_WITH`` with its properties and ``(Drug)-[:CAUSES]->(SideEffect)`` from Neo4j.
+
+        Curated interactions (a source other than ``"text"``) always count; text-mined-only ones count
+        when their ``confidence >= min_text_confidence`` (see :func:`interaction_evidence`).
+
+        Raises:
+            RecommendError: ``min_text_confidence`` outside ``[0, 1]``.
+        """
+        from recommend import cypher
+
+        thr = check_min_text_confidence(min_text_confidence)
+        evidence: dict[str, list[dict[str, Any]]] = {}
+        pairs: list[tuple[str, str]] = []
+        for row in client.read(cypher.READ_INTERACTIONS, {"min_text_confidence": thr}):
+            a, b = str(row["a"]), str(row["b"])
+            ev = interaction_evidence(row, thr)
+            if ev is None or a == b:
+                continue
+            key = _pair(a, b)
+            if key not in evidence:
+                pairs.append((a, b))
+            evidence.setdefault(key, []).extend(e for e in ev if e not in evidence.get(key, []))
+        causes = [(str(r["drug"]), str(r["side_effect"])) for r in client.read(cypher.READ_DRUG_SIDE_EFFECTS, {})]
+        drug_ids = sorted({d for p in pairs for d in p} | {d for d, _ in causes})
+        se_ids = sorted({s for _, s in causes})
+        di, si = {d: i for i, d in enumerate(drug_ids)}, {s: i for i, s in enumerate(se_ids)}
+        n = len(drug_ids)
+        rows = [di[a] for a, _ in pairs]
+        cols = [di[b] for _, b in pairs]
+        inter = sp.csr_matrix((np.ones(len(pairs) * 2), (rows + cols, cols + rows)), shape=(n, n))
+        inter.data[:] = 1.0
+        c = sp.csr_matrix((np.ones(len(causes)), ([di[d] for d, _ in causes], [si[s] for _, s in causes])),
+                          shape=(n, len(se_ids)))
+        c.data[:] = 1.0
+        return cls(drug_ids, inter, c, se_ids, evidence, thr)
+
     def flags(self, drug: str, patient: Patient) -> list[str]:
         """Why ``drug`` is unsafe for ``patient`` (empty when nothing is known against it)."""
         out = []
@@ -302,22 +413,39 @@ class SafetyIndex:
         out += [f"causes:{s}" for s in patient.avoid_side_effects if s in caused]
         return out
 
+    def interaction_evidence(self, a: str, b: str) -> list[dict[str, Any]]:
+        """The evidence kept for the interaction of ``a`` and ``b`` (empty when none is known)."""
+        return [dict(e) for e in self.evidence.get(_pair(a, b), [])]
+
+    def flag_evidence(self, drug: str, flags: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+        """Per ``interacts_with:<id>`` flag of ``drug``: the evidence of that interaction (source = the
+        curated list's name or ``"text"``, PMID / document id, sentence, confidence, interaction_type)."""
+        prefix = "interacts_with:"
+        return {f: self.interaction_evidence(drug, f[len(prefix):]) for f in flags if f.startswith(prefix)}
+
     def save(self, path: str | Path) -> Path:
+        """An ``.npz`` of plain arrays (no pickle); the evidence travels as one JSON string."""
         p = Path(path)
         p.parent.mkdir(parents=True, exist_ok=True)
+        meta = json.dumps({"format": 2, "min_text_confidence": self.min_text_confidence, "evidence": self.evidence},
+                          sort_keys=True)
         np.savez_compressed(p, drug_ids=self.drug_ids, side_effect_ids=self.side_effect_ids,
                             i_data=self.interactions.data, i_indices=self.interactions.indices,
                             i_indptr=self.interactions.indptr, c_data=self.causes.data,
-                            c_indices=self.causes.indices, c_indptr=self.causes.indptr)
+                            c_indices=self.causes.indices, c_indptr=self.causes.indptr,
+                            meta_json=np.array(meta))
         return p
 
     @classmethod
     def load(cls, path: str | Path) -> "SafetyIndex":
+        """Load a saved index; an index saved before evidence was kept loads with no evidence."""
         with np.load(path, allow_pickle=False) as z:
             n, m = len(z["drug_ids"]), len(z["side_effect_ids"])
             inter = sp.csr_matrix((z["i_data"], z["i_indices"], z["i_indptr"]), shape=(n, n))
             causes = sp.csr_matrix((z["c_data"], z["c_indices"], z["c_indptr"]), shape=(n, m))
-            return cls(z["drug_ids"], inter, causes, z["side_effect_ids"])
+            meta = json.loads(str(z["meta_json"])) if "meta_json" in z.files else {}
+            return cls(z["drug_ids"], inter, causes, z["side_effect_ids"], meta.get("evidence"),
+                       meta.get("min_text_confidence"))
 
 
 @dataclass
@@ -330,6 +458,8 @@ class PatientRecommendation:
     flags: list[str] = field(default_factory=list)
     for_conditions: list[str] = field(default_factory=list)
     predicted_risks: list[dict[str, Any]] = field(default_factory=list)
+    #: per ``interacts_with:<id>`` flag: its evidence (:meth:`SafetyIndex.flag_evidence`)
+    flag_evidence: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
 
 @dataclass
@@ -340,6 +470,9 @@ class PatientResult:
     items: list[PatientRecommendation]
     skipped_conditions: list[str] = field(default_factory=list)
     removed: int = 0
+    #: the drugs the safety filter removed (``on_conflict="remove"``), best first, with their flags and
+    #: ``flag_evidence`` (``rank`` 0: they are not in the list)
+    removed_items: list[PatientRecommendation] = field(default_factory=list)
 
 
 def recommend_for_patient(
@@ -381,23 +514,25 @@ def recommend_for_patient(
     scores = model.score(targets)  # (T, C)
     best = scores.max(axis=0)
     items: list[PatientRecommendation] = []
-    removed = 0
+    removed: list[PatientRecommendation] = []
     taking = set(patient.current_drugs)
     for c in np.lexsort((np.arange(len(best)), -best)):
         drug = str(model.item_ids[c])
         if drug in taking:
             continue
         flags = safety.flags(drug, patient)
+        top = [t for t, s in zip(targets, scores[:, c]) if s == best[c]]
         if flags and on_conflict == "remove":
-            removed += 1
+            removed.append(PatientRecommendation(drug, float(best[c]), 0, flags, top,
+                                                 flag_evidence=safety.flag_evidence(drug, flags)))
             continue
         predicted = safety.predicted_flags(drug, patient)  # flagged, never removed
-        top = [t for t, s in zip(targets, scores[:, c]) if s == best[c]]
         items.append(PatientRecommendation(drug, float(best[c]), len(items) + 1,
-                                           flags + [risk_flag(r) for r in predicted], top, predicted))
+                                           flags + [risk_flag(r) for r in predicted], top, predicted,
+                                           safety.flag_evidence(drug, flags)))
         if len(items) == k:
             break
-    return PatientResult(patient.id, items, skipped, removed)
+    return PatientResult(patient.id, items, skipped, len(removed), removed)
 
 
 def synthetic_cohort(tables: GraphTables, n: int = 20, seed: int = 0, prefix: str = "SYNTH:P") -> list[Patient]:

@@ -107,14 +107,39 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
             for it in res.items:
                 if as_json:
                     click.echo(json.dumps({"target": pat.id, "drug": it.drug, "score": it.score, "rank": it.rank,
-                                           "flags": it.flags}))
+                                           "flags": it.flags, "flag_evidence": it.flag_evidence}))
                 else:
                     flag = f"\tFLAGGED: {', '.join(it.flags)}" if it.flags else ""
                     click.echo(f"{pat.id}\t{it.rank}\t{it.drug}\t{it.score:.6g}{flag}")
+                    for line in _evidence_lines(it.flag_evidence):
+                        click.echo(f"\t\t{line}")
             if res.removed:
                 click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
+                for it in res.removed_items[:10]:
+                    click.echo(f"removed {it.drug}: {', '.join(it.flags)}", err=True)
+                    for line in _evidence_lines(it.flag_evidence):
+                        click.echo(f"\t{line}", err=True)
+                if len(res.removed_items) > 10:
+                    click.echo(f"... and {len(res.removed_items) - 10} more removed", err=True)
     except MedkgError as e:
         fail(e)
+
+
+def _evidence_lines(flag_evidence: dict[str, list[dict[str, Any]]]) -> list[str]:
+    """One line per piece of evidence behind each ``interacts_with`` flag."""
+    out = []
+    for flag, items in flag_evidence.items():
+        for e in items:
+            if e["source"] == "text":
+                where = f"text, {e['pmid']}" if e.get("pmid") else "text"
+                conf = f", confidence {e['confidence']:.2f}" if e.get("confidence") is not None else ""
+                kind = f", {e['interaction_type']}" if e.get("interaction_type") else ""
+                sent = f": \"{e['sentence']}\"" if e.get("sentence") else ""
+                out.append(f"{flag} [{where}{conf}{kind}]{sent}")
+            else:
+                kind = f", {e['interaction_type']}" if e.get("interaction_type") else ""
+                out.append(f"{flag} [curated: {e['source']}{kind}]")
+    return out
 
 
 def _patient_condition(patient: str, condition: str, k: int, on_conflict: str, as_json: bool) -> None:
@@ -142,15 +167,27 @@ def _patient_condition(patient: str, condition: str, k: int, on_conflict: str, a
 @click.option("--embeddings", default=None,
               help="For gnn / hybrid: node embeddings .npz, or 'train' to train GraphSAGE on this graph.")
 @click.option("--embedding-config", default=None, help="JSON object of EmbeddingConfig fields for --embeddings train.")
+@click.option("--min-text-confidence", type=click.FloatRange(0.0, 1.0), default=None,
+              help="Safety index: confidence a text-mined-only INTERACTS_WITH needs to count (curated ones always "
+                   "count) [default: recommend.patients.DEFAULT_MIN_TEXT_CONFIDENCE]. Graph only.")
 def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: str | None,
-                  embedding_config: str | None) -> None:
-    """Fit a recommender on the graph (Neo4j by default) and save it under the models directory."""
+                  embedding_config: str | None, min_text_confidence: float | None) -> None:
+    """Fit a recommender on the graph (Neo4j by default) and save it under the models directory.
+
+    From the graph, the safety index reads INTERACTS_WITH with its properties: curated interactions always
+    count, text-mined-only ones from --min-text-confidence up, and each keeps its evidence (source, PMID,
+    sentence, confidence, interaction type) for the flags of `medkg recommend --patient`.
+    """
     from graph_engine.errors import MedkgError
     from recommend import api
+    from recommend.patients import DEFAULT_MIN_TEXT_CONFIDENCE
 
     params = (_embedding_params(embeddings, embedding_config) or {}).get(method, {})
     if embeddings and not params:
         raise click.BadParameter(f"--embeddings applies to the gnn and hybrid methods, not {method!r}")
+    if hetionet_dir and min_text_confidence is not None:
+        raise click.UsageError("--min-text-confidence applies to the graph (text-mined interactions), not --hetionet")
+    safety = None
     try:
         if hetionet_dir:
             from recommend.data import EXPORT_LABELS
@@ -161,10 +198,17 @@ def recommend_fit(method: str, seed: int, hetionet_dir: str | None, embeddings: 
             with _open_client() as client:
                 tables = api.export_for_recommend(client)
                 params = api.graph_params(client, method, params)
-        path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, **params)
+                thr = DEFAULT_MIN_TEXT_CONFIDENCE if min_text_confidence is None else min_text_confidence
+                safety = api.safety_from_graph(client, thr)
+        path = api.fit_and_save(tables, method, _settings().models_dir, seed=seed, safety=safety, **params)
     except MedkgError as e:
         fail(e)
     click.echo(f"fitted {method!r} on {tables.num_nodes} nodes / {tables.num_edges} edges -> {path}")
+    if safety is not None:
+        n = len(safety.evidence)
+        text = sum(1 for ev in safety.evidence.values() if all(e["source"] == "text" for e in ev))
+        click.echo(f"safety index: {n} interacting pairs ({n - text} curated, {text} text-mined only with "
+                   f"confidence >= {safety.min_text_confidence:g})")
 
 
 @click.command("recommend")
