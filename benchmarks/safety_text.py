@@ -36,7 +36,7 @@ from typing import Any, Iterator
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared" / "data"
-THRESHOLDS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
+THRESHOLDS = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 
 
 # --------------------------------------------------------------------------- extraction (cached)
@@ -140,10 +140,20 @@ def _bins(items: list[tuple[float, bool]], n: int = 10) -> list[dict[str, Any]]:
         lo, hi = b / n, (b + 1) / n
         sel = [(c, ok) for c, ok in items if lo <= c < hi or (b == n - 1 and c == 1.0)]
         if sel:
+            k = sum(ok for _, ok in sel)
             out.append({"bin": f"[{lo:.1f}, {hi:.1f}{']' if b == n - 1 else ')'}", "n": len(sel),
                         "mean_confidence": round(sum(c for c, _ in sel) / len(sel), 3),
-                        "correct": round(sum(ok for _, ok in sel) / len(sel), 3)})
+                        "correct": round(k / len(sel), 3), "wilson95": wilson(k, len(sel))})
     return out
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> list[float]:
+    """The Wilson score interval of ``k`` successes in ``n`` trials."""
+    p = k / n
+    d = 1 + z * z / n
+    c = (p + z * z / (2 * n)) / d
+    h = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / d
+    return [round(c - h, 3), round(c + h, 3)]
 
 
 def _cuts(items: list[tuple[float, bool]]) -> list[dict[str, Any]]:
@@ -264,7 +274,10 @@ def measure(a: argparse.Namespace, extracted: list[tuple[str, Any]]) -> None:
     parts = sorted({p for p, _ in extracted})
     result["documents_per_part"] = {p: sum(1 for q, _ in extracted if q == p) for p in parts}
     variants = {"all texts (DDI train in-sample + DDI validation + BC5CDR)": {"ddi-train", "ddi-validation", "bc5cdr"},
-                "held-out texts only (DDI validation + BC5CDR)": {"ddi-validation", "bc5cdr"}}
+                "held-out texts only (DDI validation + BC5CDR)": {"ddi-validation", "bc5cdr"},
+                "DDI train documents only (in-sample: the DDI model was trained on them)": {"ddi-train"},
+                "DDI validation documents only (held out)": {"ddi-validation"},
+                "BC5CDR abstracts only (held out)": {"bc5cdr"}}
     with open_client() as client:
         n = client.read("MATCH (n) RETURN count(n) AS n", {})[0]["n"]
         if n and not a.wipe:
@@ -280,17 +293,23 @@ def markdown(r: dict[str, Any]) -> str:
     rel = r["reliability_ddi_validation"]
     lines = [f"Reliability of INTERACTS_WITH confidences, DDI validation documents ({rel['documents']} documents, "
              f"{rel['gold_pairs']} gold DDI pairs; per relationship = unordered drug-id pair, noisy-OR confidence):", "",
-             "| confidence bin | relationships | mean confidence | correct | evidence sentences | mean score | correct |",
-             "|---|---|---|---|---|---|---|"]
+             "| confidence bin | relationships | mean confidence | correct (Wilson 95%) | evidence sentences | "
+             "mean score | correct |", "|---|---|---|---|---|---|---|"]
     ev = {b["bin"]: b for b in rel["evidence"]}
     for b in rel["relationships"]:
         e = ev.get(b["bin"], {"n": 0, "mean_confidence": "", "correct": ""})
-        lines.append(f"| {b['bin']} | {b['n']} | {b['mean_confidence']} | {b['correct']} | {e['n']} | "
+        lo, hi = b["wilson95"]
+        lines.append(f"| {b['bin']} | {b['n']} | {b['mean_confidence']} | {b['correct']} ({lo}-{hi}) | {e['n']} | "
                      f"{e['mean_confidence']} | {e['correct']} |")
     lines += ["", "| threshold | relationships kept | share correct | correct kept / all correct |", "|---|---|---|---|"]
     for c in rel["relationship_thresholds"]:
         lines.append(f"| {c['threshold']} | {c['kept']} | {c['precision']} | {c['correct_kept']} / {c['correct_total']} |")
     names = list(r["lists"])
+    lines += ["", "Reference lists (unordered pairs, both drugs mapped to a vocabulary / DrugBank id; a safe list's "
+                  "pairs that its dangerous list also holds are left out): " + "; ".join(
+                      f"{n} {v['pairs']} pairs ({v['rows_unmapped']} rows unmapped"
+                      + (f", {v['left_out_also_dangerous']} left out" if "left_out_also_dangerous" in v else "") + ")"
+                      for n, v in r["lists"].items())]
     for corpus, res in r["corpora"].items():
         lines += ["", f"**{corpus}**: {res['documents']} documents, {res['relations_written']} INTERACTS_WITH evidence "
                       f"rows written, {res['drugs_in_text']} distinct linked drugs in the text. Cells: caught (dangerous "

@@ -111,13 +111,13 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
                 else:
                     flag = f"\tFLAGGED: {', '.join(it.flags)}" if it.flags else ""
                     click.echo(f"{pat.id}\t{it.rank}\t{it.drug}\t{it.score:.6g}{flag}")
-                    for line in _evidence_lines(it.flag_evidence):
+                    for line in evidence_lines(it.flag_evidence):
                         click.echo(f"\t\t{line}")
             if res.removed:
                 click.echo(f"note: {res.removed} drugs removed by the safety filter", err=True)
                 for it in res.removed_items[:10]:
                     click.echo(f"removed {it.drug}: {', '.join(it.flags)}", err=True)
-                    for line in _evidence_lines(it.flag_evidence):
+                    for line in evidence_lines(it.flag_evidence):
                         click.echo(f"\t{line}", err=True)
                 if len(res.removed_items) > 10:
                     click.echo(f"... and {len(res.removed_items) - 10} more removed", err=True)
@@ -125,7 +125,7 @@ def recommend_group(ctx: click.Context, diseases: tuple[str, ...], patient: str 
         fail(e)
 
 
-def _evidence_lines(flag_evidence: dict[str, list[dict[str, Any]]]) -> list[str]:
+def evidence_lines(flag_evidence: dict[str, list[dict[str, Any]]]) -> list[str]:
     """One line per piece of evidence behind each ``interacts_with`` flag."""
     out = []
     for flag, items in flag_evidence.items():

@@ -31,7 +31,12 @@ def demo_section(client: Any, method: str = "metapath", k: int = 5) -> None:
     patient = synthetic_cohort(tables, n=1, seed=0)[0]
     click.echo(f"\nSYNTHETIC patient {patient.id} (generated, not a real person): conditions {patient.conditions}, "
                f"takes {patient.current_drugs}, avoids side effects {patient.avoid_side_effects}")
-    res = recommend_for_patient(model, patient, SafetyIndex.from_tables(tables), k=k, on_conflict="flag")
+    # the index of `medkg recommend fit`: curated interactions, text-mined ones above the documented confidence
+    res = recommend_for_patient(model, patient, SafetyIndex.from_graph(client), k=k, on_conflict="flag")
+    from jobs.commands.recommend import evidence_lines
+
     for it in res.items:
         flag = f"  FLAGGED {', '.join(it.flags)}" if it.flags else ""
         click.echo(f"  {it.rank}. {it.drug}  score {it.score:.3f}{flag}")
+        for line in evidence_lines(it.flag_evidence):
+            click.echo(f"       {line}")

@@ -158,10 +158,10 @@ def test_an_index_saved_before_evidence_still_loads(tmp_path) -> None:
 
 
 def test_cli_prints_the_evidence_lines() -> None:
-    from jobs.commands.recommend import _evidence_lines
+    from jobs.commands.recommend import evidence_lines
 
     idx = SafetyIndex.from_graph(StubClient([_text(A00, A07, [0.8], kind="advise"),
                                              dict(_text(A07, P01, [0.1]), sources=["onc"])]), 0.6)
-    lines = _evidence_lines(idx.flag_evidence(A07, [f"interacts_with:{A00}", f"interacts_with:{P01}"]))
+    lines = evidence_lines(idx.flag_evidence(A07, [f"interacts_with:{A00}", f"interacts_with:{P01}"]))
     assert lines[0].startswith(f"interacts_with:{A00} [text, PMID0, confidence 0.80, advise]: \"{A00} raises")
     assert lines[1] == f"interacts_with:{P01} [curated: onc, mechanism]"
