@@ -21,6 +21,7 @@ from graph_engine.errors import RecommendError
 from graph_engine.synthea import SyntheaTables, semantic_tag
 from ingest.synthea.mapping import Linker
 from recommend.history import HistoryRecommender, rank_metrics
+from recommend.patients import SafetyIndex
 
 
 def default_linker() -> Linker:
@@ -114,8 +115,10 @@ def evaluate_patient_recommendations(train: SyntheaTables, val: SyntheaTables, l
 
 
 # ---------------------------------------------------------------- from the graph
-def fit_from_graph(client: GraphClient) -> tuple[HistoryRecommender, dict[str, set[str]]]:
-    """Fit on the graph's Synthea patients; also returns Drug INTERACTS_WITH partners."""
+def fit_from_graph(client: GraphClient, safety: SafetyIndex | None = None) -> tuple[HistoryRecommender, dict[str, set[str]]]:
+    """Fit on the graph's Synthea patients; also returns Drug INTERACTS_WITH partners: those of ``safety``
+    (default :meth:`SafetyIndex.from_graph`: curated interactions, text-mined ones from the documented
+    confidence up)."""
     rx = client.read("MATCH (p:Patient)-[t:TAKES]->(d:Drug) "
                      "RETURN p.id AS pid, d.id AS drug, coalesce(t.reason_codes, []) AS reasons")
     rows = [(r["pid"], r["drug"], reason) for r in rx for reason in (r["reasons"] or [""])]
@@ -131,9 +134,9 @@ def fit_from_graph(client: GraphClient) -> tuple[HistoryRecommender, dict[str, s
                                      pd.DataFrame(codes, columns=["pid", "code"]) if codes else
                                      pd.DataFrame({"pid": [], "code": []}),
                                      {r["code"]: r["drugs"] for r in treats})
-    inter = client.read("MATCH (a:Drug)-[:INTERACTS_WITH]-(b:Drug) WHERE a.id IN $ids "
-                        "RETURN a.id AS a, collect(DISTINCT b.id) AS b", {"ids": list(map(str, model.drugs))})
-    return model, {r["a"]: set(r["b"]) for r in inter}
+    safety = SafetyIndex.from_graph(client) if safety is None else safety
+    partners = {d: safety.partners(d) for d in map(str, model.drugs)}
+    return model, {d: p for d, p in partners.items() if p}
 
 
 def patient_state(client: GraphClient, patient: str) -> dict[str, Any]:
@@ -156,7 +159,8 @@ def recommend_for_condition(client: GraphClient, patient: str, condition: str, k
                             on_conflict: str = "flag") -> list[dict[str, Any]]:
     """``medkg recommend --patient ID --condition CODE``: ranked ingredients with safety flags."""
     code = condition.split(":", 1)[1] if condition.upper().startswith("SNOMEDCT:") else condition
-    model, inter = fit_from_graph(client)
+    safety = SafetyIndex.from_graph(client)
+    model, inter = fit_from_graph(client, safety)
     if code not in model.by_reason:
         raise RecommendError(f"no patient in the graph was prescribed anything for SNOMED CT {code}; "
                              f"known reason codes include {', '.join(model.conditions()[:5])}")
@@ -165,7 +169,8 @@ def recommend_for_condition(client: GraphClient, patient: str, condition: str, k
     names = {r["id"]: r["name"] for r in client.read("MATCH (d:Drug) WHERE d.id IN $ids RETURN d.id AS id, d.name AS name",
                                                      {"ids": [r.drug for r in recs]})}
     return [{"target": patient, "condition": f"SNOMEDCT:{code}", "drug": r.drug, "name": names.get(r.drug),
-             "score": round(r.score, 6), "rank": r.rank, "flags": r.flags} for r in recs]
+             "score": round(r.score, 6), "rank": r.rank, "flags": r.flags,
+             "flag_evidence": safety.flag_evidence(r.drug, r.flags)} for r in recs]
 
 
 __all__ = ["evaluate_patient_recommendations", "recommend_for_condition", "fit_from_graph", "Path"]

@@ -413,6 +413,11 @@ class SafetyIndex:
         out += [f"causes:{s}" for s in patient.avoid_side_effects if s in caused]
         return out
 
+    def partners(self, drug: str) -> set[str]:
+        """The drugs ``drug`` interacts with in this index."""
+        i = self._drug.get(drug)
+        return set() if i is None else set(self.drug_ids[self.interactions[i].indices].tolist())
+
     def interaction_evidence(self, a: str, b: str) -> list[dict[str, Any]]:
         """The evidence kept for the interaction of ``a`` and ``b`` (empty when none is known)."""
         return [dict(e) for e in self.evidence.get(_pair(a, b), [])]

@@ -157,6 +157,8 @@ def _patient_condition(patient: str, condition: str, k: int, on_conflict: str, a
         else:
             flag = f"\tFLAGGED: {', '.join(r['flags'])}" if r["flags"] else ""
             click.echo(f"{r['target']}\t{r['condition']}\t{r['rank']}\t{r['drug']}\t{r['name'] or ''}\t{r['score']:.4g}{flag}")
+            for line in evidence_lines(r.get("flag_evidence") or {}):
+                click.echo(f"\t\t{line}")
 
 
 @recommend_group.command("fit")

@@ -165,3 +165,11 @@ def test_cli_prints_the_evidence_lines() -> None:
     lines = evidence_lines(idx.flag_evidence(A07, [f"interacts_with:{A00}", f"interacts_with:{P01}"]))
     assert lines[0].startswith(f"interacts_with:{A00} [text, PMID0, confidence 0.80, advise]: \"{A00} raises")
     assert lines[1] == f"interacts_with:{P01} [curated: onc, mechanism]"
+
+
+def test_partners_follow_the_threshold() -> None:
+    """What the Synthea condition path (jobs.patient_recs.fit_from_graph) screens with."""
+    rows = [_text(A00, A07, [0.7]), _text(A00, P01, [0.55])]
+    assert SafetyIndex.from_graph(StubClient(rows), 0.6).partners(A00) == {A07}
+    assert SafetyIndex.from_graph(StubClient(rows), 0.5).partners(A00) == {A07, P01}
+    assert SafetyIndex.from_graph(StubClient(rows), 0.6).partners("DRUGBANK:NONE") == set()
