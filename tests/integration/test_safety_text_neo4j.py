@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from ingest.curated import load_graph
 from ingest.text.pipeline import extract_documents, load_pipeline
 from ingest.text.records import Document
 from ingest.text.vocabulary import Vocabulary, default_vocabulary_path
@@ -74,7 +75,7 @@ def setting(demo):
             "taken_1": taken_1, "taken_2": taken_2, "texts": texts, "strong_row": strong}
 
 
-def test_text_interaction_above_the_threshold_flags_with_its_evidence(setting) -> None:
+def test_text_interaction_above_the_threshold_flags_with_its_evidence(setting, tmp_path) -> None:
     g, model, pat = setting["graph"], setting["model"], setting["patient"]
     safety = SafetyIndex.from_graph(g)  # the default threshold
     free = recommend_for_patient(model, Patient("SYNTH:P0002", conditions=pat.conditions), safety, k=K)
@@ -99,8 +100,14 @@ def test_text_interaction_above_the_threshold_flags_with_its_evidence(setting) -
     # a lower threshold lets the weak one count too; a curated interaction counts whatever its confidence
     assert SafetyIndex.from_graph(g, min_text_confidence=0.0).flags(setting["weak"], pat) == \
         [f"interacts_with:{setting['taken_2']}"]
-    g.write("MATCH (a:Drug {id: $a})-[r:INTERACTS_WITH]-(b:Drug {id: $b}) SET r.sources = r.sources + 'curated-list'",
-            {"a": setting["weak"], "b": setting["taken_2"]})
+    # the curated list goes through the generic loader, in the direction the text writer stored the pair
+    (stored,) = g.read("MATCH (a:Drug)-[:INTERACTS_WITH]->(b:Drug) WHERE (a.id = $x AND b.id = $y) "
+                       "OR (a.id = $y AND b.id = $x) RETURN a.id AS a, b.id AS b",
+                       {"x": setting["weak"], "y": setting["taken_2"]})
+    nodes, edges = tmp_path / "nodes.csv", tmp_path / "edges.csv"
+    nodes.write_text("id,label\n" + "".join(f"{d},Drug\n" for d in (stored["a"], stored["b"])), encoding="utf-8")
+    edges.write_text(f"source,type,target\n{stored['a']},INTERACTS_WITH,{stored['b']}\n", encoding="utf-8")
+    load_graph(g, "generic", nodes, edges, source="curated-list", progress=False)
     curated = SafetyIndex.from_graph(g, min_text_confidence=1.0)
     assert curated.flags(setting["weak"], pat) == [f"interacts_with:{setting['taken_2']}"]
     assert curated.flags(setting["strong"], pat) == []  # text-only, below 1.0
