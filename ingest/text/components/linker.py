@@ -8,8 +8,10 @@ from __future__ import annotations
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from ingest.text.components.abbreviations import abbreviation_ranges
 from ingest.text.components.cache import (
-    EntTuple, char_offsets, doc_text, fast_ents, load_vocabulary, scored_ent, span_info, span_key, write_ents,
+    EntTuple, char_offsets, doc_text, fast_ents, load_vocabulary, scored_ent, span_info, span_key, token_texts,
+    write_ents,
 )
 from ingest.text.vocabulary import Vocabulary
 
@@ -19,7 +21,9 @@ class Linker:
 
     Confidence is the lookup confidence (1.0 preferred name, 0.95 synonym, 0.9
     normalised match) times 0.9 for NER mentions; unlinked NER mentions keep an
-    empty id and score ``unlinked_score``.
+    empty id and score ``unlinked_score``. A ``Gene`` mention the names do not
+    link is tried with the loose gene keys and link-only HGNC names
+    (:meth:`Vocabulary.link_gene`: 0.85, or 0.75 by a fallback rule).
     """
 
     #: read entities through the document cache (set by load_pipeline when that is safe)
@@ -49,13 +53,44 @@ class Linker:
                 spans.append((start, end, label, kb))
                 continue
             source = info.get(key, (0.0, "ner"))[1]
-            hit = self.vocab.lookup(text[idx[start] : idx[end - 1] + length[end - 1]], label)
+            surface = text[idx[start] : idx[end - 1] + length[end - 1]]
+            hit = self.vocab.lookup(surface, label)
+            if (hit is None or hit[0].label != label) and label == "Gene":
+                hit = self.vocab.link_gene(surface)
             if hit is not None and hit[0].label == label:
                 spans.append(scored_ent(doc, start, end, label, hit[0].id, round(self.ner_score * hit[1], 4), source))
             else:
                 spans.append(scored_ent(doc, start, end, label, "", self.unlinked_score, source))
+        if any(e[2] == "Gene" and not e[3] for e in spans) and "(" in token_texts(doc):
+            spans = self._long_forms(doc, spans)
         write_ents(doc, spans)
         return doc
+
+    def _long_forms(self, doc: Doc, spans: list[EntTuple]) -> list[EntTuple]:
+        """``cyclooxygenase-2 (COX-2)``: an unlinked Gene long form takes its linked short form's id,
+        and so does every other unlinked Gene mention written like the long form (score 0.9 x the short form's)."""
+        info = span_info(doc)
+        by_end = {e[1]: e for e in spans}
+        by_range = {(e[0], e[1]): e for e in spans}
+        text = doc.text
+        give: dict[str, tuple[str, float]] = {}
+        for l_start, l_end, s_start, s_end in abbreviation_ranges(doc):
+            lf, sf = by_end.get(l_end), by_range.get((s_start, s_end))
+            if lf is None or sf is None or lf[0] < l_start or lf[2] != "Gene" or lf[3] or sf[2] != "Gene" or not sf[3]:
+                continue
+            score = info.get(span_key(sf[0], sf[1]), (self.unlinked_score, ""))[0]
+            give.setdefault(text[doc[lf[0]].idx : doc[lf[1] - 1].idx + len(doc[lf[1] - 1])].lower(), (sf[3], round(0.9 * score, 4)))
+        if not give:
+            return spans
+        out = []
+        for e in spans:
+            if e[2] == "Gene" and not e[3]:
+                hit = give.get(text[doc[e[0]].idx : doc[e[1] - 1].idx + len(doc[e[1] - 1])].lower())
+                if hit is not None:
+                    source = info.get(span_key(e[0], e[1]), (0.0, "ner"))[1]
+                    e = scored_ent(doc, e[0], e[1], e[2], hit[0], hit[1], source)
+            out.append(e)
+        return out
 
 
 @Language.factory("medkg_linker_v1", default_config={"vocabulary": "default", "ner_score": 0.9, "unlinked_score": 0.5})
