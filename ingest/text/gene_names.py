@@ -48,10 +48,15 @@ _GREEK_LONG = {
 }
 _GREEK_SHORT = {"alpha": "a", "beta": "b", "gamma": "g", "delta": "d", "epsilon": "e", "kappa": "k"}
 _SHORT_RE = re.compile("|".join(_GREEK_SHORT))
+_GREEK_NAMES = frozenset(_GREEK_LONG.values())
 _TOKEN_RE = re.compile(r"[A-Za-z0-9\u0370-\u03ff\u00b5]+")
 #: trailing words that do not change which gene is meant
 _TRAILING = frozenset({"protein", "proteins", "gene", "genes", "mrna", "mrnas", "enzyme", "isoform", "isozyme"})
 _RECEPTOR = frozenset({"receptor", "receptors"})
+#: leading words naming the species (the graph's genes are human; orthologs link to them)
+_SPECIES = frozenset({"human", "rat", "mouse", "murine", "bovine", "porcine", "rabbit", "canine", "hamster"})
+#: a final Roman numeral (``apoA-I``, ``CA II``) read as its number
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4", "v": "5", "vi": "6", "vii": "7", "viii": "8", "ix": "9", "x": "10"}
 _PAREN_RE = re.compile(r"\s*\([^()]*\)")
 #: a family member's suffix at the end of a key: Greek-letter subunit (+ digit), or a number
 _MEMBER_RE = re.compile(r"(?=(?:([abgdek])\d?|\d{1,2})$)")
@@ -60,6 +65,11 @@ _MEMBER_RE = re.compile(r"(?=(?:([abgdek])\d?|\d{1,2})$)")
 SYMBOL, NAME, PREVIOUS, ALIAS, WEAK = 0, 1, 2, 3, 4
 #: alias keys this short (``GP``, ``AS``, ``ERK``) name another gene or a family in text too often: not indexed
 MIN_ALIAS_KEY = 4
+
+
+def _has_digit_and_letter(key: str) -> bool:
+    """Short keys with a digit (``p53``, ``D2R``, ``ET-1``) are specific enough; ``GR``, ``COX``, ``PKC`` are not."""
+    return any(c.isdigit() for c in key) and any(c.isalpha() for c in key)
 
 
 def _unpunct(text: str) -> str:
@@ -98,14 +108,22 @@ def gene_keys(text: str) -> list[str]:
 
     Example:
         >>> gene_keys("TNF-α")
-        ['tnfalpha', 'tnfa']
+        ['tnfalpha', 'tnfa', ' alpha tnf']
         >>> gene_keys("beta 2-adrenoceptor")[-1]
         ' 2 adrenoceptor beta'
     """
+    toks = _trimmed(text)
+    keys = _variants(toks)
+    if len(toks) > 1 and toks[-1] in _ROMAN and len(toks[-2]) > 1 and toks[-2] not in _GREEK_NAMES:
+        keys += [k for k in _variants([*toks[:-1], _ROMAN[toks[-1]]]) if k not in keys]
+    return keys
+
+
+def _trimmed(text: str) -> list[str]:
     toks = _tokens(text)
     while len(toks) > 1 and toks[-1] in _TRAILING:
         toks = toks[:-1]
-    return _variants(toks)
+    return toks
 
 
 def fallback_keys(text: str) -> list[tuple[str, bool]]:
@@ -116,11 +134,10 @@ def fallback_keys(text: str) -> list[tuple[str, bool]]:
     prefix before a capital (``rCtr1`` -> ``Ctr1``).
     """
     out: list[tuple[str, bool]] = []
-    toks = _tokens(text)
-    while len(toks) > 1 and toks[-1] in _TRAILING:
-        toks = toks[:-1]
+    toks = _trimmed(text)
     if len(toks) > 1 and toks[-1] in _RECEPTOR:
         out += [(k, True) for k in _variants(toks[:-1])]
+        out += [(k, True) for k in _variants([*toks[:-2], toks[-2] + "r"])]  # GLP-1 receptor -> GLP1R
     raw = text.strip()
     if len(raw) > 3 and raw[0] in "hrm" and raw[1].isupper():
         out += [(k, False) for k in gene_keys(raw[1:])]
@@ -139,11 +156,20 @@ def derived_names(name: str, all_names: frozenset[str] | set[str] = frozenset())
         []
         >>> derived_names("mitogen-activated protein kinase 1", {"mitogen-activated protein kinase 3"})
         []
+        >>> derived_names("coagulation factor II, thrombin")
+        ['coagulation factor II', 'thrombin']
     """
     out = []
     base = _PAREN_RE.sub("", name).strip()
     if base and base != name:
         out.append(base)
+    # "coagulation factor II, thrombin", "cytochrome c, somatic": each part that still names a
+    # protein (several words, or one protein-like word: "thrombin", not "somatic")
+    # ("actin alpha 1, skeletal muscle": the head only)
+    parts = [x.strip() for x in base.split(",")]
+    if len(parts) > 1:
+        out += [x for x in parts[:1] if len(x.split()) > 1]
+        out += [x for x in parts[1:] if len(x) >= 5 and x.isalpha() and x.islower() and x.endswith(("in", "ase", "ogen"))]
     if base.endswith(" 1") and not any(n.startswith(base[:-1]) and n != name for n in all_names):
         out.append(base[:-2])
     return out
@@ -231,7 +257,7 @@ class GeneIndex:
             if "receptor" in name.lower() or "adrenoceptor" in name.lower():
                 self.receptor.add(idx)
             for key in gene_keys(name):
-                if strength >= PREVIOUS and len(key.strip()) < MIN_ALIAS_KEY:
+                if strength >= PREVIOUS and len(key.strip()) < MIN_ALIAS_KEY and not _has_digit_and_letter(key):
                     continue
                 old = best.get(key)
                 if old is None or strength < old[0]:
@@ -264,4 +290,8 @@ class GeneIndex:
             idx = self.keys.get(key)
             if idx is not None and idx >= 0 and (not needs_receptor or idx in self.receptor):
                 return idx, True
+        words = text.split()
+        if len(words) > 1 and words[0].lower() in _SPECIES:  # "human P-gp", "rat 5-HT1B"
+            hit = self.lookup(" ".join(words[1:]))
+            return (hit[0], True) if hit else None
         return None

@@ -366,7 +366,8 @@ def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[
 
 
 def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str,
-                             side_effects: bool = False, hgnc: str | Path | None = None) -> Vocabulary:
+                             side_effects: bool = False, hgnc: str | Path | None = None,
+                             hgnc_dictionary: bool = False) -> Vocabulary:
     """Hetionet Disease/Drug/Gene names first, then names harvested from annotated corpora.
 
     A corpus entity (MeSH id) one of whose names already resolves to a Hetionet entity of
@@ -389,12 +390,16 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
         for r in side_effect_records(nodes_tsv):
             vocab.add(VocabEntry(r.id, r.label, r.name or r.id))
     if hgnc is not None:
-        add_hgnc_names(vocab, read_hgnc_table(hgnc))
+        add_hgnc_names(vocab, read_hgnc_table(hgnc), dictionary=hgnc_dictionary)
     return vocab
 
 
-def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]]) -> int:
-    """Give each ``NCBIGene:`` entry of ``vocab`` its HGNC names as link-only names; returns the genes given names."""
+def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]], dictionary: bool = False) -> int:
+    """Give each ``NCBIGene:`` entry of ``vocab`` its HGNC names as link-only names; returns the genes given names.
+
+    With ``dictionary``, the names that are safe to match in running text also become
+    synonyms (see :func:`dictionary_gene_names`).
+    """
     prefix = "NCBIGene:"
     entrez = {e.id[len(prefix):] for e in vocab.entries if e.label == "Gene" and e.id.startswith(prefix)}
     n = 0
@@ -406,4 +411,44 @@ def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]]) -> int:
         link = tuple((name, k) for name, k in names if name not in old.synonyms and (name != old.name or k != SYMBOL))
         vocab.add(VocabEntry(old.id, old.label, old.name, (), link))
         n += 1
+    if dictionary:
+        for ident, safe in dictionary_gene_names(vocab).items():
+            e = vocab.get(ident)
+            assert e is not None
+            vocab.add(VocabEntry(e.id, e.label, e.name, safe))
     return n
+
+
+def dictionary_gene_names(vocab: Vocabulary) -> dict[str, tuple[str, ...]]:
+    """Link-only gene names safe to match in text: ``id -> names``.
+
+    A name qualifies when the loose gene index links it back to its own gene (not ambiguous, no
+    family alias), no other entry already owns its dictionary key, and it is either several words
+    (an approved name: ``androgen receptor``) or a symbol-like alias with letters and digits
+    (``p53``, ``5-HT2A``, ``IL-6``); single-word names (``insulin``, ``thrombin``) stay link-only,
+    as they are Drug names in annotated text too.
+    """
+    out: dict[str, list[str]] = {}
+    other = {k for k, (i, _) in vocab.keys.items() if vocab.entries[i].label != "Gene"}
+    longest = max((len(k) for k in other), default=0)
+    for e in vocab.entries:
+        if e.label != "Gene":
+            continue
+        for name, _ in e.link_names:
+            words = split_words(name)
+            key = name_key(words)
+            multi = len(key) > 1
+            symbolic = (len(name) >= 4 or re.fullmatch(r"p\d+", name) is not None) and any(c.isdigit() for c in name) \
+                and any(c.isalpha() for c in name)
+            if not (multi or symbolic) or (name == e.name):
+                continue
+            # a Drug or Disease name inside ("tyrosine hydroxylase", "von Willebrand factor"): annotated
+            # text marks the inner name, so the gene name would take its mention
+            if multi and any(key[i:j] in other for i in range(len(key)) for j in range(i + 1, min(len(key), i + longest) + 1)):
+                continue
+            if (vocab.cased.get(tuple(words)) if is_case_sensitive(name) else vocab.keys.get(key)) is not None:
+                continue
+            hit = vocab.link_gene(name)
+            if hit is not None and hit[0].id == e.id:
+                out.setdefault(e.id, []).append(name)
+    return {k: tuple(v) for k, v in out.items()}

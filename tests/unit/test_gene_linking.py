@@ -179,3 +179,24 @@ def test_linker_links_gene_mentions_and_long_forms(vocab: Vocabulary) -> None:
     assert got[(lf.start, "cyclooxygenase-2")] == "NCBIGene:5743"  # from its short form
     assert got[(again.start, "cyclooxygenase-2")] == "NCBIGene:5743"  # written like the long form
     assert got[(ins.start, "insulin")] == "DRUGBANK:DB00030"  # a Drug mention is not linked to the gene
+
+
+def test_dictionary_gene_names_are_text_safe() -> None:
+    rows = [*ROWS, _row("TH", "tyrosine hydroxylase", "7054"), _row("AR", "androgen receptor", "367", "NR3C4"),
+            _row("IL6", "interleukin 6", "3569", "IL-6, BSF2")]
+    v = build_vocabulary([NodeRecord("Gene", f"NCBIGene:{r['NCBI Gene ID(supplied by NCBI)']}",
+                                     "COX2" if r["Approved symbol"] == "MT-CO2" else r["Approved symbol"])
+                          for r in rows if r["Status"] == "Approved"] + [NodeRecord("Drug", "DRUGBANK:DB00135", "tyrosine"),
+                                                                         NodeRecord("Drug", "DRUGBANK:DB00030", "Insulin")])
+    add_hgnc_names(v, rows, dictionary=True)
+
+    def syn(symbol: str) -> set[str]:
+        return set(next(e for e in v.entries if e.name == symbol).synonyms)
+
+    assert {"androgen receptor", "NR3C4"} <= syn("AR")
+    assert {"interleukin 6", "IL-6", "BSF2"} <= syn("IL6")
+    assert "insulin" not in syn("INS")  # one word: a Drug name in text too
+    assert "tyrosine hydroxylase" not in syn("TH")  # a Drug name inside
+    assert "TWIN7" not in syn("AAA1") and "AMPK" not in syn("PRKAA2")  # ambiguous, family
+    assert "COX2" not in syn("PTGS2")  # the graph already names another gene so
+    assert v.lookup("androgen receptor")[0].name == "AR"  # now matched in text by the dictionary
