@@ -165,10 +165,11 @@ def derived_names(name: str, all_names: frozenset[str] | set[str] = frozenset())
         out.append(base)
     # "coagulation factor II, thrombin", "cytochrome c, somatic": each part that still names a
     # protein (several words, or one protein-like word: "thrombin", not "somatic")
-    # ("actin alpha 1, skeletal muscle": the head only)
+    # (the head only when one word follows: not "actin alpha 1, skeletal muscle")
     parts = [x.strip() for x in base.split(",")]
     if len(parts) > 1:
-        out += [x for x in parts[:1] if len(x.split()) > 1]
+        if all(len(x.split()) == 1 for x in parts[1:]):  # not "transporter 1, ATP binding cassette subfamily B member"
+            out += [x for x in parts[:1] if len(x.split()) > 1]
         out += [x for x in parts[1:] if len(x) >= 5 and x.isalpha() and x.islower() and x.endswith(("in", "ase", "ogen"))]
     if base.endswith(" 1") and not any(n.startswith(base[:-1]) and n != name for n in all_names):
         out.append(base[:-2])

