@@ -6,9 +6,10 @@
 For each label (Drug = CHEMICAL, Gene = GENE-Y/N): the share of gold mentions *found* (a pipeline
 mention of the same label overlaps it) and *linked* (such a mention has an id). ChemProt has no gene
 ids, so linking precision is estimated two ways: the ``--dump`` TSV (gold text, pipeline text, id,
-symbol, HGNC-style name) for a hand-checked sample, and an automatic proxy: among linked Gene mentions
+symbol, source) for a hand-checked sample, and an automatic proxy: among linked Gene mentions
 whose text contains a gene symbol written as a symbol (the whole mention, compacted, equals some
-vocabulary Gene symbol), the share linked to that symbol's gene.
+vocabulary Gene symbol), the share linked to that symbol's gene. Mention precision: the share of
+the pipeline's Drug / Gene mentions that overlap a gold mention of the same label.
 """
 
 from __future__ import annotations
@@ -51,6 +52,11 @@ def main(argv: list[str] | None = None) -> None:
     counts: Counter[str] = Counter()
     rows = []
     for u, p in zip(units, preds):
+        for m in p.mentions:
+            if m.label in ("Drug", "Gene"):
+                counts[f"{m.label} predicted"] += 1
+                counts[f"{m.label} predicted on gold"] += any(g.label == m.label and g.start < m.end and m.start < g.end
+                                                              for g in u.mentions)
         for g in u.mentions:
             over = [m for m in p.mentions if m.label == g.label and m.start < g.end and g.start < m.end]
             counts[f"{g.label} gold"] += 1
@@ -72,7 +78,9 @@ def main(argv: list[str] | None = None) -> None:
           f"vocabulary {vocab.version}, {cpu:.1f} CPU s ({n_words / cpu:,.0f} words/CPU-s)")
     for label in ("Drug", "Gene"):
         n = counts[f"{label} gold"]
-        print(f"{label:5s} gold {n:6d}  found {counts[f'{label} found'] / n:.3f}  linked {counts[f'{label} linked'] / n:.3f}")
+        k = max(1, counts[f"{label} predicted"])
+        print(f"{label:5s} gold {n:6d}  found {counts[f'{label} found'] / n:.3f}  linked {counts[f'{label} linked'] / n:.3f}"
+              f"  | predicted {counts[f'{label} predicted']}, on a gold mention {counts[f'{label} predicted on gold'] / k:.3f}")
     k = counts["symbol-like linked"]
     if k:
         print(f"Gene mentions written as a vocabulary symbol and linked: {k}, linked to that symbol's gene: "
