@@ -25,7 +25,7 @@ def main() -> None:
     from graph_engine.synthea import Pseudonymizer, read_synthea
     from jobs.patient_recs import default_linker, evaluate_patient_recommendations
     from models.sequence.api import (_summ, calibration_stats, load_sequence_model, prediction_rows, ranking_metrics,
-                                     read_cohort)
+                                     read_cohort, with_features)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
@@ -42,6 +42,9 @@ def main() -> None:
     t = time.perf_counter()
     s = model.samples(tables, cut)
     t_samples = time.perf_counter() - t
+    t = time.perf_counter()
+    with_features(tables, s, model.spec)                  # (again, timed alone: part of building the samples)
+    t_features = time.perf_counter() - t
     prediction_rows(model, s.subset(np.arange(min(64, len(s)))), tables)  # warm-up
     t = time.perf_counter()
     p = model.probabilities(s)
@@ -61,14 +64,18 @@ def main() -> None:
     t_markov = time.perf_counter() - t
     out = {"model": f"{model.name} {model.model_version}", "data": str(a.data), "as_of": str(cut),
            "patients": len(s), "threads": a.threads,
-           "metrics": {"model": _summ(ranking_metrics(p, s)),
-                       **{k: _summ(ranking_metrics(v, s)) for k, v in base.items()}},
+           "metrics": {"model": _summ(ranking_metrics(p, s, groups=model.groups)),
+                       **{k: _summ(ranking_metrics(v, s, groups=model.groups)) for k, v in base.items()}},
+           "per_disorder_auroc": {k: {model.vocab.target_names[d]: a
+                                      for d, a in ranking_metrics(v, s)["per_disorder_auroc"].items()}
+                                  for k, v in {"model": p, **base}.items()},
            "calibration": calibration_stats(p, s),
            "throughput": {"probabilities_patients_per_s": len(s) / t_prob,
                           "with_because_top100_patients_per_s": len(s) / t_top,
                           "predict_rows_with_because_patients_per_s": len(s) / t_rows,
                           "predict_rows_and_json_patients_per_s": len(s) / (t_rows + t_json),
                           "samples_from_tables_patients_per_s": len(s) / t_samples,
+                          "features_from_tables_patients_per_s": len(s) / t_features if model.spec else None,
                           "baselines_patients_per_s": len(s) / t_markov,
                           "ratio_model_to_baselines_time": t_prob / t_markov}}
     local = Pseudonymizer(b"medkg-benchmark-local-pseudonyms")
