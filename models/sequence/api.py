@@ -372,8 +372,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg, 0 if spec is None else len(spec.names))
     if net.feat is not None:
         net.feat.fit_stats(tr.features)  # type: ignore[arg-type]
-    if net.dynamic is not None:
-        net.dynamic.copy_(torch.tensor([g != "acute" for g in target_groups(vocab)], dtype=torch.float32))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, bad, history = float("inf"), None, 0, []
     for epoch in range(cfg.epochs):

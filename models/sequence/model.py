@@ -65,9 +65,6 @@ class SequenceConfig:
     feat_dropout: float = 0.1
     #: frequent history tokens as feature columns (0: the bag already has them)
     feat_tokens: int = 0
-    #: acute disorders (:func:`models.sequence.data.disorder_group`) scored from age/sex only: their history,
-    #: bag and feature terms are multiplied by 0 (the ``dynamic`` buffer)
-    acute_static: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,9 +144,6 @@ class RetainNet(nn.Module):
         self.drop = nn.Dropout(cfg.dropout)
         self.n_features = n_features
         self.feat = FeatureHead(n_features, n_targets, cfg.feat_hidden, cfg.feat_dropout) if n_features else None
-        # 1 = the disorder uses the history and features, 0 = age/sex and intercept only (cfg.acute_static)
-        self.register_buffer("dynamic", torch.ones(n_targets) if cfg.acute_static else None)
-        self.dynamic: torch.Tensor | None
 
     def visits(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Visit vectors ``(N, V, dim)``: summed code embeddings plus the time features."""
@@ -184,15 +178,13 @@ class RetainNet(nn.Module):
         alpha, beta, v = self.attention(codes, times, mask)
         c = (alpha.unsqueeze(-1) * beta * v).sum(1)               # (N, dim)
         bag = self.bag(hist)                                      # (N, D): sum over distinct past codes
-        z = nn.functional.linear(self.drop(c), self.out.weight) + bag
+        z = self.out(self.drop(c)) + bag + self.static(static)
         if self.feat is not None:
             if feats is None or feats.shape[1] != self.n_features:
                 got = None if feats is None else feats.shape[1]
                 raise ValueError(f"this net needs {self.n_features} tabular features per sample, got {got}")
             z = z + self.feat(feats)
-        if self.dynamic is not None:
-            z = z * self.dynamic
-        return z + self.out.bias + self.static(static), alpha, beta
+        return z, alpha, beta
 
     @torch.no_grad()
     def contributions(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor, hist: torch.Tensor,
@@ -225,5 +217,4 @@ class RetainNet(nn.Module):
         ab = alpha.unsqueeze(-1) * beta                                   # (N, V, dim)
         x = torch.bmm(occ.view(n, H + 1, V)[:, :H], ab) * self.emb.weight[hist.long()]  # (N, H, dim)
         bag = self.bag.weight.index_select(0, hist.long().reshape(-1))    # (N*H, D)
-        out = torch.addmm(bag, x.reshape(n * H, -1), self.out.weight.t()).view(n, H, -1)
-        return out if self.dynamic is None else out * self.dynamic
+        return torch.addmm(bag, x.reshape(n * H, -1), self.out.weight.t()).view(n, H, -1)

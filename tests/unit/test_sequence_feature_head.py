@@ -158,20 +158,3 @@ def test_disorder_groups_and_grouped_macro_auroc() -> None:
     assert per[0] == 1.0 and m["macro_auroc_chronic"] == 1.0 and m["auroc_disorders_chronic"] == 1
     assert m["macro_auroc_acute"] == pytest.approx((per[1] + per[2]) / 2) and m["auroc_disorders_acute"] == 2
     assert m["macro_auroc"] == pytest.approx(np.mean(list(per.values())))
-
-
-def test_acute_static_scores_acute_disorders_from_age_and_sex_only() -> None:
-    cfg = SequenceConfig(dim=8, hidden=8, feat_hidden=4, dropout=0.0, feat_dropout=0.0, acute_static=True)
-    net = RetainNet(10, 3, cfg, n_features=2).eval()
-    assert net.dynamic is not None
-    with torch.no_grad():
-        net.dynamic.copy_(torch.tensor([1.0, 0.0, 1.0]))                 # target 1 is acute
-        net.bag.weight.normal_()
-        net.feat.lin.weight.normal_()                                     # type: ignore[union-attr]
-    n, V, K = 4, 3, 2
-    times, mask, static = torch.rand(n, V, 2), torch.ones(n, V, dtype=torch.bool), torch.rand(n, 25)
-    z1 = net(torch.randint(2, 10, (n, V, K)), times, mask, torch.randint(2, 10, (n, 5)), static, torch.rand(n, 2))
-    z2 = net(torch.randint(2, 10, (n, V, K)), times, mask, torch.randint(2, 10, (n, 5)), static, torch.rand(n, 2) + 3)
-    assert torch.allclose(z1[:, 1], z2[:, 1]) and not torch.allclose(z1[:, 0], z2[:, 0])
-    assert "dynamic" in net.state_dict()
-    assert "dynamic" not in RetainNet(10, 3, SequenceConfig(dim=8, hidden=8)).state_dict()
