@@ -372,6 +372,10 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg, 0 if spec is None else len(spec.names))
     if net.feat is not None:
         net.feat.fit_stats(tr.features)  # type: ignore[arg-type]
+        if cfg.feat_targets not in ("all", "chronic"):
+            raise ModelError(f"feat_targets must be 'all' or 'chronic', got {cfg.feat_targets!r}")
+        if cfg.feat_targets == "chronic":
+            net.feat.targets.copy_(torch.tensor([g == "chronic" for g in target_groups(vocab)], dtype=torch.float32))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, bad, history = float("inf"), None, 0, []
     for epoch in range(cfg.epochs):

@@ -65,6 +65,9 @@ class SequenceConfig:
     feat_dropout: float = 0.1
     #: frequent history tokens as feature columns (0: the bag already has them)
     feat_tokens: int = 0
+    #: the disorders the head scores: "all", or "chronic" (:func:`models.sequence.data.disorder_group`; the
+    #: head's output for acute ones is multiplied by 0)
+    feat_targets: str = "all"
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,7 +78,8 @@ class FeatureHead(nn.Module):
 
     The preprocessing statistics are buffers (saved in the state dict, set by :meth:`fit_stats` on the
     training samples): ``fill`` replaces NaN, ``(x - mean) / scale`` is clipped to +-5, and a 0/1 indicator
-    is added for every column that can be missing (``has_missing``). Output: ``lin(u) + out(relu(hid(u)))``.
+    is added for every column that can be missing (``has_missing``). Output: ``lin(u) + out(relu(hid(u)))``,
+    times ``targets`` (1 for the disorders the head scores, 0 for the others).
     """
 
     CLIP = 5.0
@@ -83,6 +87,7 @@ class FeatureHead(nn.Module):
     mean: torch.Tensor
     scale: torch.Tensor
     has_missing: torch.Tensor
+    targets: torch.Tensor
 
     def __init__(self, n_features: int, n_targets: int, hidden: int, dropout: float) -> None:
         super().__init__()
@@ -90,6 +95,7 @@ class FeatureHead(nn.Module):
         self.register_buffer("mean", torch.zeros(n_features))
         self.register_buffer("scale", torch.ones(n_features))
         self.register_buffer("has_missing", torch.ones(n_features, dtype=torch.bool))
+        self.register_buffer("targets", torch.ones(n_targets))
         width = 2 * n_features
         self.lin = nn.Linear(width, n_targets, bias=False)
         nn.init.zeros_(self.lin.weight)
@@ -122,7 +128,7 @@ class FeatureHead(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         u = self.drop(self.inputs(x))
-        return self.lin(u) + self.out(self.drop(torch.relu(self.hid(u))))
+        return (self.lin(u) + self.out(self.drop(torch.relu(self.hid(u))))) * self.targets
 
     def l2(self) -> torch.Tensor:
         return self.lin.weight.pow(2).sum() + self.out.weight.pow(2).sum() + self.hid.weight.pow(2).sum()

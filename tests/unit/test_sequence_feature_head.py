@@ -158,3 +158,20 @@ def test_disorder_groups_and_grouped_macro_auroc() -> None:
     assert per[0] == 1.0 and m["macro_auroc_chronic"] == 1.0 and m["auroc_disorders_chronic"] == 1
     assert m["macro_auroc_acute"] == pytest.approx((per[1] + per[2]) / 2) and m["auroc_disorders_acute"] == 2
     assert m["macro_auroc"] == pytest.approx(np.mean(list(per.values())))
+
+
+def test_head_restricted_to_chronic_disorders(export: Path, tmp_path: Path) -> None:
+    head = FeatureHead(2, 3, hidden=4, dropout=0.0)
+    with torch.no_grad():
+        head.lin.weight.normal_()
+        head.out.weight.normal_()
+        head.targets.copy_(torch.tensor([1.0, 0.0, 1.0]))
+    y = head(torch.rand(5, 2))
+    assert torch.all(y[:, 1] == 0) and torch.all(y[:, 0] != 0)
+    model = train_sequence(export, tmp_path / "m", SequenceConfig(**TINY, feat_targets="chronic"))
+    want = [float(disorder_group(n) == "chronic") for n in model.vocab.target_names]
+    assert 0 < sum(want) < len(want)
+    loaded = load_sequence_model(tmp_path / "m")
+    assert loaded.net.feat is not None and loaded.net.feat.targets.tolist() == want
+    with pytest.raises(Exception, match="feat_targets"):
+        train_sequence(export, tmp_path / "bad", SequenceConfig(**TINY, feat_targets="some"))
