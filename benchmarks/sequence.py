@@ -4,8 +4,9 @@
         --data runs/val-oh [--as-of YYYY-MM-DD] [--out runs/sequence-bench.json]
 
 One process, one cut date: the model and its three baselines (population, age band x sex, last-visit
-Markov) on the same samples; inference throughput of the model after loading (probabilities; probabilities
-plus the top 100 disorders with their "because"; the full ``models predict`` rows, and those rows as JSON
+Markov) on the same samples, macro risk AUROC overall and for chronic / acute disorders, with a paired
+patient bootstrap (200 resamples) of the model's macro AUROC minus the age-sex baseline's; inference
+throughput of the model after loading (probabilities; probabilities plus the top 100 disorders with their "because"; the full ``models predict`` rows, and those rows as JSON
 lines) against the baselines' scoring of the same samples (ratio); the patient x condition recommender
 against condition frequency and popularity.
 """
@@ -24,8 +25,8 @@ import torch
 def main() -> None:
     from graph_engine.synthea import Pseudonymizer, read_synthea
     from jobs.patient_recs import default_linker, evaluate_patient_recommendations
-    from models.sequence.api import (_summ, calibration_stats, load_sequence_model, prediction_rows, ranking_metrics,
-                                     read_cohort, with_features)
+    from models.sequence.api import (_summ, bootstrap_auroc_difference, calibration_stats, load_sequence_model,
+                                     prediction_rows, ranking_metrics, read_cohort, with_features)
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", type=Path, default=None)
@@ -69,6 +70,7 @@ def main() -> None:
            "per_disorder_auroc": {k: {model.vocab.target_names[d]: a
                                       for d, a in ranking_metrics(v, s)["per_disorder_auroc"].items()}
                                   for k, v in {"model": p, **base}.items()},
+           "auroc_minus_age_sex_bootstrap": bootstrap_auroc_difference(p, base["age_sex"], s, model.groups),
            "calibration": calibration_stats(p, s),
            "throughput": {"probabilities_patients_per_s": len(s) / t_prob,
                           "with_because_top100_patients_per_s": len(s) / t_top,

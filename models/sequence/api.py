@@ -181,6 +181,41 @@ def ranking_metrics(scores: np.ndarray, s: Samples, k: int = 10, groups: list[st
     return out
 
 
+def bootstrap_auroc_difference(a: np.ndarray, b: np.ndarray, s: Samples, groups: list[str], n_boot: int = 200,
+                               seed: int = 0) -> dict[str, dict[str, float | None]]:
+    """Paired patient bootstrap of ``macro AUROC(a) - macro AUROC(b)`` (overall and per group).
+
+    The disorders are those that :func:`ranking_metrics` scores on the full sample (>= 5 onsets); each of
+    ``n_boot`` resamples draws patients with replacement and skips a disorder left without both classes.
+    Returns ``{"all" | group: {"difference", "low", "high"}}`` (the full-sample difference and the 2.5 / 97.5
+    percentiles).
+    """
+    auc_of = ranking_metrics(a, s)["per_disorder_auroc"]
+    ds = sorted(auc_of)
+    sets = {"all": ds, **{g: [d for d in ds if groups[d] == g] for g in sorted(set(groups))}}
+    rng = np.random.default_rng(seed)
+    n = len(s.labels)
+
+    def macro_diff(idx: np.ndarray) -> dict[str, float | None]:
+        per = {}
+        for d in ds:
+            e = ~s.present[idx, d]
+            y = s.labels[idx, d][e]
+            if y.any() and not y.all():
+                per[d] = roc_auc_score(y, a[idx, d][e]) - roc_auc_score(y, b[idx, d][e])
+        return {k: float(np.mean([per[d] for d in v if d in per])) if any(d in per for d in v) else None
+                for k, v in sets.items()}
+
+    full = macro_diff(np.arange(n))
+    boots = [macro_diff(rng.integers(0, n, n)) for _ in range(n_boot)]
+    out: dict[str, dict[str, float | None]] = {}
+    for k in sets:
+        vals = [float(v) for bt in boots if (v := bt[k]) is not None]
+        out[k] = {"difference": full[k], "low": float(np.percentile(vals, 2.5)) if vals else None,
+                  "high": float(np.percentile(vals, 97.5)) if vals else None}
+    return out
+
+
 def target_groups(vocab: Vocab) -> list[str]:
     """``"acute"`` / ``"chronic"`` per target disorder (:func:`models.sequence.data.disorder_group`)."""
     return [disorder_group(n) for n in vocab.target_names]
@@ -439,8 +474,8 @@ def _summ(m: dict[str, Any]) -> dict[str, Any]:
 
 # ---------------------------------------------------------------- artifacts
 ARCHITECTURE = "RETAIN (reverse-time GRU attention over visits, per-dimension gates) + bag-of-codes + age/sex"
-FEATURE_ARCHITECTURE = (" + tabular risk-factor head (last observations, smoking, encounters, care plans: "
-                        "per-disorder linear + shared ReLU layer)")
+FEATURE_ARCHITECTURE = (" + tabular risk-factor head on {targets} disorders (last observations, smoking, encounters, "
+                        "care plans: per-disorder linear + shared ReLU layer)")
 def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics: dict[str, Any],
                             data: dict[str, Any]) -> dict[str, Any]:
     d = Path(directory)
@@ -462,7 +497,8 @@ def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics
         "model_version": f"{created:%Y%m%d}-{hashes['weights.pt'][:8]}", "medkg_version": medkg_version(),
         "created_at": created.isoformat(), "labels": model.vocab.targets, "temperature": 1.0,
         "platt": list(model.platt),
-        "model": {"architecture": ARCHITECTURE + (FEATURE_ARCHITECTURE if model.spec is not None else ""),
+        "model": {"architecture": ARCHITECTURE + (FEATURE_ARCHITECTURE.format(targets=model.cfg.feat_targets)
+                                                  if model.spec is not None else ""),
                   **model.cfg.to_dict()},
         "data": data, "files": hashes,
     }

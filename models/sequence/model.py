@@ -61,13 +61,13 @@ class SequenceConfig:
     #: tabular feature head (:mod:`models.sequence.features`); False for models saved before it existed
     features: bool = True
     feat_hidden: int = 32
-    feat_l2: float = 1e-4
+    feat_l2: float = 1e-3
     feat_dropout: float = 0.1
     #: frequent history tokens as feature columns (0: the bag already has them)
     feat_tokens: int = 0
     #: the disorders the head scores: "all", or "chronic" (:func:`models.sequence.data.disorder_group`; the
     #: head's output for acute ones is multiplied by 0)
-    feat_targets: str = "all"
+    feat_targets: str = "chronic"
 
     def to_dict(self) -> dict:
         return asdict(self)

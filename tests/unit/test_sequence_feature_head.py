@@ -175,3 +175,21 @@ def test_head_restricted_to_chronic_disorders(export: Path, tmp_path: Path) -> N
     assert loaded.net.feat is not None and loaded.net.feat.targets.tolist() == want
     with pytest.raises(Exception, match="feat_targets"):
         train_sequence(export, tmp_path / "bad", SequenceConfig(**TINY, feat_targets="some"))
+
+
+def test_bootstrap_difference_brackets_a_clear_gain_and_a_tie() -> None:
+    from types import SimpleNamespace
+
+    from models.sequence.api import bootstrap_auroc_difference
+
+    rng = np.random.default_rng(1)
+    n = 400
+    labels = rng.random((n, 2)) < 0.1
+    s = SimpleNamespace(labels=labels, present=np.zeros_like(labels))
+    noise = rng.random((n, 2))
+    good = noise + 2.0 * labels                                         # separates both disorders
+    out = bootstrap_auroc_difference(good, noise, s, ["chronic", "acute"], n_boot=50)  # type: ignore[arg-type]
+    assert out["all"]["difference"] > 0.3 and out["all"]["low"] > 0.2    # type: ignore[operator]
+    assert out["chronic"]["low"] <= out["chronic"]["difference"] <= out["chronic"]["high"]  # type: ignore[operator]
+    tie = bootstrap_auroc_difference(noise, noise, s, ["chronic", "acute"], n_boot=20)  # type: ignore[arg-type]
+    assert tie["all"] == {"difference": 0.0, "low": 0.0, "high": 0.0}
