@@ -43,7 +43,6 @@ from models.artifacts import (
 from models.datasets import sha256_file
 from models.sequence.baselines import Baselines
 from models.sequence.data import (
-    N_BANDS,
     Samples,
     Vocab,
     build_samples,
@@ -412,9 +411,6 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
             raise ModelError(f"feat_targets must be 'all' or 'chronic', got {cfg.feat_targets!r}")
         if cfg.feat_targets == "chronic":
             net.feat.targets.copy_(torch.tensor([g == "chronic" for g in target_groups(vocab)], dtype=torch.float32))
-    if net.agesex is not None:
-        rates = np.clip(Baselines.fit(tr, len(vocab.tokens)).age_sex, 1e-6, 1 - 1e-6).reshape(2 * N_BANDS, -1)
-        net.agesex.copy_(torch.from_numpy(np.log(rates / (1 - rates))).float())
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, bad, history = float("inf"), None, 0, []
     for epoch in range(cfg.epochs):

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from models.sequence.data import N_BANDS, N_STATIC
+from models.sequence.data import N_STATIC
 
 
 @dataclass
@@ -68,9 +68,6 @@ class SequenceConfig:
     #: the disorders the head scores: "all", or "chronic" (:func:`models.sequence.data.disorder_group`; the
     #: head's output for acute ones is multiplied by 0)
     feat_targets: str = "chronic"
-    #: add the age band x sex baseline's log-odds (fitted on the training samples) as a fixed offset, so the
-    #: rest of the net learns a residual over that baseline
-    agesex_offset: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -152,9 +149,6 @@ class RetainNet(nn.Module):
         self.static = nn.Linear(N_STATIC, n_targets, bias=False)
         self.drop = nn.Dropout(cfg.dropout)
         self.n_features = n_features
-        # (2 * bands, D) log-odds of the age band x sex rates, row 2 * band + male (cfg.agesex_offset)
-        self.register_buffer("agesex", torch.zeros(2 * N_BANDS, n_targets) if cfg.agesex_offset else None)
-        self.agesex: torch.Tensor | None
         self.feat = FeatureHead(n_features, n_targets, cfg.feat_hidden, cfg.feat_dropout) if n_features else None
 
     def visits(self, codes: torch.Tensor, times: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -196,8 +190,6 @@ class RetainNet(nn.Module):
                 got = None if feats is None else feats.shape[1]
                 raise ValueError(f"this net needs {self.n_features} tabular features per sample, got {got}")
             z = z + self.feat(feats)
-        if self.agesex is not None:      # the band x sex one-hot columns of the static features
-            z = z + static[:, 4:4 + 2 * N_BANDS] @ self.agesex
         return z, alpha, beta
 
     @torch.no_grad()

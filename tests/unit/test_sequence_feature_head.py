@@ -193,22 +193,3 @@ def test_bootstrap_difference_brackets_a_clear_gain_and_a_tie() -> None:
     assert out["chronic"]["low"] <= out["chronic"]["difference"] <= out["chronic"]["high"]  # type: ignore[operator]
     tie = bootstrap_auroc_difference(noise, noise, s, ["chronic", "acute"], n_boot=20)  # type: ignore[arg-type]
     assert tie["all"] == {"difference": 0.0, "low": 0.0, "high": 0.0}
-
-
-def test_agesex_offset_starts_the_net_at_the_age_sex_baseline(export: Path, tmp_path: Path) -> None:
-    from models.sequence.api import logits_of, read_cohort
-
-    model = train_sequence(export, tmp_path / "m", SequenceConfig(**TINY, agesex_offset=True))
-    net = model.net
-    assert net.agesex is not None and "agesex" in net.state_dict()
-    s = model.samples(read_cohort(export), np.datetime64("2023-06-01"))
-    with torch.no_grad():                  # everything but the offset to zero: the logits are the baseline's
-        for p in net.parameters():
-            p.zero_()
-    sc = model.baselines.scores(s)
-    rates = sc["age_sex"] - 1e-6 * sc["population"]                     # scores() adds a tie-breaking epsilon
-    z = logits_of(net, s)
-    assert np.allclose(1 / (1 + np.exp(-z)), np.clip(rates, 1e-6, 1 - 1e-6), rtol=1e-4, atol=1e-7)
-    loaded = load_sequence_model(tmp_path / "m")
-    assert loaded.net.agesex is not None and torch.equal(loaded.net.agesex, torch.load(
-        tmp_path / "m" / "weights.pt", weights_only=True)["agesex"])
