@@ -90,12 +90,20 @@ def evaluate_sequence_cmd(model_dir: Path | None, data: Path, as_of: str | None,
         return
     click.echo(f"{metrics['model_name']} {metrics['model_version']} on {data} as of {metrics['as_of']}: "
                f"{metrics['patients']} patients")
-    click.echo(f"{'method':<12} {'recall@10':>10} {'macro AUROC':>12} {'disorders':>10} {'onsets':>7}")
+    click.echo(f"{'method':<12} {'recall@10':>10} {'macro AUROC':>12} {'disorders':>10} {'onsets':>7} "
+               f"{'chronic AUROC':>14} {'acute AUROC':>12}")
+
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.4f}"
+
     for name in ("model", "population", "age_sex", "markov"):
         m = metrics[name]
-        auc = "n/a" if m["macro_auroc"] is None else f"{m['macro_auroc']:.4f}"
-        rec = "n/a" if m["recall@10"] is None else f"{m['recall@10']:.4f}"
-        click.echo(f"{name:<12} {rec:>10} {auc:>12} {m['auroc_disorders']:>10} {m['onsets']:>7}")
+        chronic = f"{fmt(m.get('macro_auroc_chronic'))} ({m.get('auroc_disorders_chronic', 0)})"
+        acute = f"{fmt(m.get('macro_auroc_acute'))} ({m.get('auroc_disorders_acute', 0)})"
+        click.echo(f"{name:<12} {fmt(m['recall@10']):>10} {fmt(m['macro_auroc']):>12} {m['auroc_disorders']:>10} "
+                   f"{m['onsets']:>7} {chronic:>14} {acute:>12}")
+    click.echo("chronic / acute: disorders whose description names an infection, injury or acute episode are acute "
+               "(models.sequence.data.ACUTE_KEYWORDS); AUROC over those with >= 5 onsets (count in brackets)")
     c = metrics["calibration"]
     click.echo(f"calibration: mean predicted {c['mean_predicted']:.4f} vs observed {c['observed_rate']:.4f}, "
                f"ECE {c['ece_quantile_bins']:.4f}, Brier {c['brier']:.5f}")

@@ -47,14 +47,17 @@ from models.sequence.data import (
     Vocab,
     build_samples,
     build_vocab,
+    disorder_group,
     disorder_onsets,
     events,
 )
+from models.sequence.features import FeatureSpec, fit_feature_spec, tabular_features
 from models.sequence.model import RetainNet, SequenceConfig
 
 KIND = "sequence"
 NAME = "next-condition-retain"
-_FILES = ("patients.csv", "conditions.csv", "medications.csv", "procedures.csv")
+_FILES = ("patients.csv", "conditions.csv", "medications.csv", "procedures.csv", "encounters.csv", "careplans.csv",
+          "observations.csv")
 # an in-memory pseudonym for reading (ids never leave memory; the graph import uses the keyed one)
 _LOCAL = Pseudonymizer(b"medkg-sequence-local-pseudonyms")
 
@@ -68,10 +71,15 @@ def fingerprint(directory: str | Path) -> dict[str, Any]:
     return {f: sha256_file(d / f) for f in _FILES if (d / f).exists()}
 
 
+def _feats(s: Samples, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The tabular features of a batch, as a 1-tuple (empty when the samples have none)."""
+    return () if s.features is None else (torch.from_numpy(np.ascontiguousarray(s.features[idx])),)
+
+
 def _tensors(s: Samples, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
     return (torch.from_numpy(s.codes[idx]).long(), torch.from_numpy(s.times[idx]),
             torch.from_numpy(s.visit_mask[idx]), torch.from_numpy(s.hist[idx]).long(),
-            torch.from_numpy(s.static[idx]))
+            torch.from_numpy(s.static[idx]), *_feats(s, idx))
 
 
 def _batches(n: int, size: int, rng: np.random.Generator | None = None) -> Iterator[np.ndarray]:
@@ -92,7 +100,8 @@ def _trimmed(s: Samples, idx: np.ndarray) -> tuple[tuple[torch.Tensor, ...], tor
     pos = np.minimum(s.hist_pos[idx, v0:, :k], h)                      # the padding slot becomes h
     t = (torch.from_numpy(np.ascontiguousarray(codes[:, :, :k])).long(),
          torch.from_numpy(np.ascontiguousarray(s.times[idx, v0:])), torch.from_numpy(np.ascontiguousarray(vm[:, v0:])),
-         torch.from_numpy(np.ascontiguousarray(s.hist[idx, :h])).long(), torch.from_numpy(s.static[idx]))
+         torch.from_numpy(np.ascontiguousarray(s.hist[idx, :h])).long(), torch.from_numpy(s.static[idx]),
+         *_feats(s, idx))
     return t, torch.from_numpy(np.ascontiguousarray(pos))
 
 
@@ -141,8 +150,12 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- metrics
-def ranking_metrics(scores: np.ndarray, s: Samples, k: int = 10) -> dict[str, Any]:
-    """recall@k (present disorders removed), per-disorder AUROC (>= 5 onsets) macro-averaged."""
+def ranking_metrics(scores: np.ndarray, s: Samples, k: int = 10, groups: list[str] | None = None) -> dict[str, Any]:
+    """recall@k (present disorders removed), per-disorder AUROC (>= 5 onsets) macro-averaged.
+
+    ``groups``: a group name per target (:func:`target_groups`); adds ``macro_auroc_<group>`` and
+    ``auroc_disorders_<group>`` (the macro AUROC over that group's disorders with >= 5 onsets).
+    """
     sc = np.where(s.present, -np.inf, scores)
     has = s.labels.sum(1) > 0
     recalls = []
@@ -156,9 +169,56 @@ def ranking_metrics(scores: np.ndarray, s: Samples, k: int = 10) -> dict[str, An
         y = s.labels[e, d]
         if y.sum() >= 5 and (~y).sum() > 0:
             aucs[d] = float(roc_auc_score(y, scores[e, d]))
-    return {"recall@10": float(np.mean(recalls)) if recalls else None, "patients_with_onset": int(has.sum()),
-            "onsets": int(s.labels.sum()), "macro_auroc": float(np.mean(list(aucs.values()))) if aucs else None,
-            "auroc_disorders": len(aucs), "per_disorder_auroc": aucs}
+    out: dict[str, Any] = {
+        "recall@10": float(np.mean(recalls)) if recalls else None, "patients_with_onset": int(has.sum()),
+        "onsets": int(s.labels.sum()), "macro_auroc": float(np.mean(list(aucs.values()))) if aucs else None,
+        "auroc_disorders": len(aucs)}
+    for g in sorted(set(groups or ())):
+        vals = [a for d, a in aucs.items() if groups[d] == g]  # type: ignore[index]
+        out[f"macro_auroc_{g}"] = float(np.mean(vals)) if vals else None
+        out[f"auroc_disorders_{g}"] = len(vals)
+    out["per_disorder_auroc"] = aucs
+    return out
+
+
+def bootstrap_auroc_difference(a: np.ndarray, b: np.ndarray, s: Samples, groups: list[str], n_boot: int = 200,
+                               seed: int = 0) -> dict[str, dict[str, float | None]]:
+    """Paired patient bootstrap of ``macro AUROC(a) - macro AUROC(b)`` (overall and per group).
+
+    The disorders are those that :func:`ranking_metrics` scores on the full sample (>= 5 onsets); each of
+    ``n_boot`` resamples draws patients with replacement and skips a disorder left without both classes.
+    Returns ``{"all" | group: {"difference", "low", "high"}}`` (the full-sample difference and the 2.5 / 97.5
+    percentiles).
+    """
+    auc_of = ranking_metrics(a, s)["per_disorder_auroc"]
+    ds = sorted(auc_of)
+    sets = {"all": ds, **{g: [d for d in ds if groups[d] == g] for g in sorted(set(groups))}}
+    rng = np.random.default_rng(seed)
+    n = len(s.labels)
+
+    def macro_diff(idx: np.ndarray) -> dict[str, float | None]:
+        per = {}
+        for d in ds:
+            e = ~s.present[idx, d]
+            y = s.labels[idx, d][e]
+            if y.any() and not y.all():
+                per[d] = roc_auc_score(y, a[idx, d][e]) - roc_auc_score(y, b[idx, d][e])
+        return {k: float(np.mean([per[d] for d in v if d in per])) if any(d in per for d in v) else None
+                for k, v in sets.items()}
+
+    full = macro_diff(np.arange(n))
+    boots = [macro_diff(rng.integers(0, n, n)) for _ in range(n_boot)]
+    out: dict[str, dict[str, float | None]] = {}
+    for k in sets:
+        vals = [float(v) for bt in boots if (v := bt[k]) is not None]
+        out[k] = {"difference": full[k], "low": float(np.percentile(vals, 2.5)) if vals else None,
+                  "high": float(np.percentile(vals, 97.5)) if vals else None}
+    return out
+
+
+def target_groups(vocab: Vocab) -> list[str]:
+    """``"acute"`` / ``"chronic"`` per target disorder (:func:`models.sequence.data.disorder_group`)."""
+    return [disorder_group(n) for n in vocab.target_names]
 
 
 def calibration_stats(p: np.ndarray, s: Samples, bins: int = 10) -> dict[str, float]:
@@ -183,6 +243,8 @@ class SequenceModel:
     baselines: Baselines
     manifest: dict[str, Any]
     path: Path | None = None
+    #: the feature head's columns (None: a model without one)
+    spec: FeatureSpec | None = None
     _codes_cache: np.ndarray | None = field(default=None, repr=False)
 
     @property
@@ -194,7 +256,12 @@ class SequenceModel:
         return self.manifest.get("model_version", "unsaved")
 
     def samples(self, tables: SyntheaTables, as_of: np.datetime64 | str) -> Samples:
-        return build_samples(tables, as_of, self.vocab, self.cfg.max_visits, self.cfg.max_codes, self.cfg.horizon_days)
+        s = build_samples(tables, as_of, self.vocab, self.cfg.max_visits, self.cfg.max_codes, self.cfg.horizon_days)
+        return with_features(tables, s, self.spec)
+
+    @property
+    def groups(self) -> list[str]:
+        return target_groups(self.vocab)
 
     def probabilities(self, s: Samples) -> np.ndarray:
         a, b = self.platt
@@ -304,10 +371,20 @@ def training_samples(tables: SyntheaTables, vocab: Vocab, cfg: SequenceConfig) -
     return Samples.concat(parts)
 
 
+def with_features(tables: SyntheaTables, s: Samples, spec: FeatureSpec | None) -> Samples:
+    """``s`` with its tabular features (:func:`models.sequence.features.tabular_features`) when ``spec``."""
+    if spec is not None:
+        s.features = tabular_features(tables, s, spec)
+    return s
+
+
 def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | None = None,
                    cohort: dict[str, Any] | None = None, linker: Any = None,
-                   progress: Callable[[int, int, dict[str, float]], None] | None = None) -> SequenceModel:
+                   progress: Callable[[int, int, dict[str, float]], None] | None = None,
+                   tables: SyntheaTables | None = None) -> SequenceModel:
     """Train on a Synthea export and write an artifact to ``output``.
+
+    ``tables``: the export already read with :func:`read_cohort` from ``data`` (read here when ``None``).
 
     ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``) goes into the model card.
     ``linker``: anything with ``condition(code, description) -> graph id | None`` (the CLI passes the
@@ -318,14 +395,22 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
-    tables = read_cohort(data)
+    tables = read_cohort(data) if tables is None else tables
     vocab = build_vocab(tables, cfg.min_token_patients, linker)
     s = training_samples(tables, vocab, cfg)
+    spec = fit_feature_spec(tables, s, vocab, max_tokens=cfg.feat_tokens) if cfg.features else None
+    s = with_features(tables, s, spec)
     pats = np.array(sorted(set(s.pids)))
     val_p = set(rng.choice(pats, size=max(1, int(len(pats) * cfg.val_fraction)), replace=False).tolist())
     is_val = np.array([p in val_p for p in s.pids])
     tr, va = s.subset(np.flatnonzero(~is_val)), s.subset(np.flatnonzero(is_val))
-    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg)
+    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg, 0 if spec is None else len(spec.names))
+    if net.feat is not None:
+        net.feat.fit_stats(tr.features)  # type: ignore[arg-type]
+        if cfg.feat_targets not in ("all", "chronic"):
+            raise ModelError(f"feat_targets must be 'all' or 'chronic', got {cfg.feat_targets!r}")
+        if cfg.feat_targets == "chronic":
+            net.feat.targets.copy_(torch.tensor([g == "chronic" for g in target_groups(vocab)], dtype=torch.float32))
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best, best_state, bad, history = float("inf"), None, 0, []
     for epoch in range(cfg.epochs):
@@ -337,6 +422,8 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
             m = torch.from_numpy(~tr.present[idx]).float()
             loss = (torch.nn.functional.binary_cross_entropy_with_logits(z, y, reduction="none") * m).sum() / m.sum()
             loss = loss + cfg.bag_l2 * net.bag.weight.pow(2).sum()
+            if net.feat is not None:
+                loss = loss + cfg.feat_l2 * net.feat.l2()
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -363,16 +450,19 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     baselines = Baselines.fit(tr, len(vocab.tokens))
     seconds = time.perf_counter() - t_start
     val_probs = sigmoid(platt[0] * zv + platt[1])
-    val_metrics = {"model": _summ(ranking_metrics(val_probs, va)), "calibration": calibration_stats(val_probs, va)}
+    groups = target_groups(vocab)
+    val_metrics = {"model": _summ(ranking_metrics(val_probs, va, groups=groups)),
+                   "calibration": calibration_stats(val_probs, va)}
     for name, sc in baselines.scores(va).items():
-        val_metrics[name] = _summ(ranking_metrics(sc, va))
+        val_metrics[name] = _summ(ranking_metrics(sc, va, groups=groups))
     metrics = {"internal_validation": val_metrics, "history": history, "train_seconds": seconds,
                "samples": {"train": len(tr), "validation": len(va), "patients": len(pats),
                            "onsets_train": int(tr.labels.sum())}}
     data_info = {"source": str(Path(data).name), "files_sha256": fingerprint(data), "cohort": cohort or {},
                  "end_date": str(tables.end_date), "cuts": cfg.cuts, "n_patients_read": len(tables.patients),
-                 "n_tokens": len(vocab.tokens), "n_targets": len(vocab.targets)}
-    model = SequenceModel(net, vocab, cfg, platt, baselines, {})
+                 "n_tokens": len(vocab.tokens), "n_targets": len(vocab.targets),
+                 "n_features": 0 if spec is None else len(spec.names)}
+    model = SequenceModel(net, vocab, cfg, platt, baselines, {}, spec=spec)
     model.manifest = write_sequence_artifact(output, model, metrics, data_info)
     model.path = Path(output)
     return model
@@ -383,6 +473,9 @@ def _summ(m: dict[str, Any]) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------- artifacts
+ARCHITECTURE = "RETAIN (reverse-time GRU attention over visits, per-dimension gates) + bag-of-codes + age/sex"
+FEATURE_ARCHITECTURE = (" + tabular risk-factor head on {targets} disorders (last observations, smoking, encounters, "
+                        "care plans: per-disorder linear + shared ReLU layer)")
 def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics: dict[str, Any],
                             data: dict[str, Any]) -> dict[str, Any]:
     d = Path(directory)
@@ -394,6 +487,9 @@ def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics
     model.baselines.save(d / "baselines.npz")
     (d / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     files = ["weights.pt", "vocab.json", "baselines.npz", "metrics.json"]
+    if model.spec is not None:   # the feature columns (codes only); their statistics are buffers in weights.pt
+        (d / "features.json").write_text(json.dumps(model.spec.to_json()) + "\n", encoding="utf-8")
+        files.append("features.json")
     hashes = {f: sha256_file(d / f) for f in files}
     created = datetime.now(UTC).replace(microsecond=0)
     manifest = {
@@ -401,8 +497,9 @@ def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics
         "model_version": f"{created:%Y%m%d}-{hashes['weights.pt'][:8]}", "medkg_version": medkg_version(),
         "created_at": created.isoformat(), "labels": model.vocab.targets, "temperature": 1.0,
         "platt": list(model.platt),
-        "model": {"architecture": "RETAIN (reverse-time GRU attention over visits, per-dimension gates) + "
-                                  "bag-of-codes + age/sex", **model.cfg.to_dict()},
+        "model": {"architecture": ARCHITECTURE + (FEATURE_ARCHITECTURE.format(targets=model.cfg.feat_targets)
+                                                  if model.spec is not None else ""),
+                  **model.cfg.to_dict()},
         "data": data, "files": hashes,
     }
     (d / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
@@ -435,14 +532,21 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"b = {manifest['platt'][1]:.4f}",
         f"- medkg {manifest['medkg_version']}, created {manifest['created_at']}, trained in {metrics.get('train_seconds', 0):.0f} s", "",
         "## Internal validation (same cohort, held-out patients; optimistic)", "",
-        "| method | recall@10 | macro risk AUROC | disorders |", "|---|---|---|---|",
+        "| method | recall@10 | macro risk AUROC | disorders | chronic AUROC (disorders) | acute AUROC (disorders) |",
+        "|---|---|---|---|---|---|",
     ]
+
+    def fmt(x: float | None) -> str:
+        return "n/a" if x is None else f"{x:.3f}"
+
     for name in ("model", "population", "age_sex", "markov"):
         m = v.get(name)
         if m:
-            auc = "n/a" if m["macro_auroc"] is None else f"{m['macro_auroc']:.3f}"
-            rec = "n/a" if m["recall@10"] is None else f"{m['recall@10']:.3f}"
-            lines.append(f"| {name} | {rec} | {auc} | {m['auroc_disorders']} |")
+            lines.append(f"| {name} | {fmt(m['recall@10'])} | {fmt(m['macro_auroc'])} | {m['auroc_disorders']} | "
+                         f"{fmt(m.get('macro_auroc_chronic'))} ({m.get('auroc_disorders_chronic', 0)}) | "
+                         f"{fmt(m.get('macro_auroc_acute'))} ({m.get('auroc_disorders_acute', 0)}) |")
+    lines += ["", "Chronic / acute: a disorder is acute when its description names an infection, injury or acute "
+              "episode (`models.sequence.data.ACUTE_KEYWORDS`) and not \"chronic\"."]
     lines += ["", "Numbers on a cohort of another seed and state: BENCHMARKS.md.", "",
               "## Limits",
               "- Synthea's disease modules are simplified; real histories are noisier and richer.",
@@ -459,10 +563,15 @@ def load_sequence_model(directory: str | Path | None = None) -> SequenceModel:
     known = {f.name for f in fields(SequenceConfig)}
     cfg = SequenceConfig(**{k: v for k, v in manifest["model"].items() if k in known})
     vocab = Vocab.from_json(json.loads((d / "vocab.json").read_text(encoding="utf-8")))
-    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg)
+    spec = None
+    if (d / "features.json").exists():
+        spec = FeatureSpec.from_json(json.loads((d / "features.json").read_text(encoding="utf-8")))
+    cfg.features = spec is not None          # models saved before the feature head have no features.json
+    net = RetainNet(len(vocab.tokens), len(vocab.targets), cfg, 0 if spec is None else len(spec.names))
     net.load_state_dict(torch.load(d / "weights.pt", weights_only=True))
     net.eval()
-    return SequenceModel(net, vocab, cfg, tuple(manifest["platt"]), Baselines.load(d / "baselines.npz"), manifest, d)
+    return SequenceModel(net, vocab, cfg, tuple(manifest["platt"]), Baselines.load(d / "baselines.npz"), manifest, d,
+                         spec=spec)
 
 
 # ---------------------------------------------------------------- evaluate / predict
@@ -476,10 +585,10 @@ def evaluate_sequence(model: SequenceModel, data: str | Path, as_of: str | None 
     secs = time.perf_counter() - t
     out: dict[str, Any] = {"as_of": str(cut), "patients": len(s), "model_name": model.name,
                            "model_version": model.model_version, "data_sha256": fingerprint(data)}
-    out["model"] = _summ(ranking_metrics(p, s))
+    out["model"] = _summ(ranking_metrics(p, s, groups=model.groups))
     out["calibration"] = calibration_stats(p, s)
     for name, sc in model.baselines.scores(s).items():
-        out[name] = _summ(ranking_metrics(sc, s))
+        out[name] = _summ(ranking_metrics(sc, s, groups=model.groups))
     out["scoring_patients_per_second"] = len(s) / secs if secs > 0 else None
     return out
 

@@ -31,6 +31,22 @@ N_BANDS = len(AGE_BANDS) - 1
 N_STATIC = 4 + 2 * N_BANDS + 3
 
 
+#: words that make a disorder *acute* (infections, injuries, acute episodes) unless its description also says
+#: "chronic": Synthea draws these at age-dependent rates, largely without individual risk factors
+ACUTE_KEYWORDS = ("acute", "viral", "virus", "infection", "infective", "infectious", "sepsis", "septic", "shock",
+                  "pneumonia", "sinusitis", "pharyngitis", "bronchitis", "sore throat", "cystitis", "otitis",
+                  "alveolitis of jaw", "injury", "injuries", "traumatic", "fracture", "laceration", "burn", "wound",
+                  "concussion", "dislocation", "sprain", "strain", "contusion", "bite", "poisoning", "miscarriage")
+
+
+def disorder_group(description: str) -> str:
+    """``"acute"`` or ``"chronic"`` for a target disorder, from its SNOMED CT description (deterministic):
+    acute when it contains a word of :data:`ACUTE_KEYWORDS` and not "chronic", else chronic (chronic
+    disease, metabolic, dental, renal, cardiovascular, neoplasms, ...)."""
+    d = description.lower()
+    return "acute" if "chronic" not in d and any(k in d for k in ACUTE_KEYWORDS) else "chronic"
+
+
 def events(tables: SyntheaTables) -> pd.DataFrame:
     """All history events: ``pid, date (datetime64), token, code, description``."""
     parts = []
@@ -110,6 +126,9 @@ class Samples:
     sex: np.ndarray            # (N,) str
     present: np.ndarray        # (N, D) bool: disorder already present before as-of
     labels: np.ndarray         # (N, D) bool: first onset within the horizon
+    #: (N, F) float32 tabular features (:mod:`models.sequence.features`, NaN = never measured), when the
+    #: model has a feature head; ``None`` otherwise
+    features: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.pids)
@@ -117,7 +136,8 @@ class Samples:
     def subset(self, idx: np.ndarray) -> Samples:
         return Samples([self.pids[i] for i in idx], self.as_of[idx], self.codes[idx], self.times[idx],
                        self.visit_mask[idx], self.hist[idx], self.hist_pos[idx], self.static[idx], self.age[idx],
-                       self.sex[idx], self.present[idx], self.labels[idx])
+                       self.sex[idx], self.present[idx], self.labels[idx],
+                       None if self.features is None else self.features[idx])
 
     @staticmethod
     def concat(parts: Sequence[Samples]) -> Samples:
@@ -130,12 +150,16 @@ class Samples:
             return hist, pos
 
         hp = [pad_hist(p) for p in parts]
+        feats = [p.features for p in parts]
+        if any(f is None for f in feats) and not all(f is None for f in feats):
+            raise ModelError("cannot concatenate samples with and without tabular features")
         return Samples([pid for p in parts for pid in p.pids], np.concatenate([p.as_of for p in parts]),
                        np.concatenate([p.codes for p in parts]), np.concatenate([p.times for p in parts]),
                        np.concatenate([p.visit_mask for p in parts]), np.concatenate([x[0] for x in hp]),
                        np.concatenate([x[1] for x in hp]), np.concatenate([p.static for p in parts]),
                        np.concatenate([p.age for p in parts]), np.concatenate([p.sex for p in parts]),
-                       np.concatenate([p.present for p in parts]), np.concatenate([p.labels for p in parts]))
+                       np.concatenate([p.present for p in parts]), np.concatenate([p.labels for p in parts]),
+                       None if feats[0] is None else np.concatenate(feats))  # type: ignore[arg-type]
 
 
 def static_features(age: np.ndarray, sex: np.ndarray, visits_year: np.ndarray, visits: np.ndarray,
