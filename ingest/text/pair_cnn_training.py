@@ -24,7 +24,7 @@ import numpy
 from graph_engine.errors import IngestError
 from ingest.text.components.cache import EntTuple
 from ingest.text.components.pair_cnn import (
-    ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, same_name,
+    ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, calibrate, same_name,
 )
 from ingest.text.relation_eval import ddi_is_validation
 from ingest.text.relation_training import DDI_CLASSES as _LINEAR_DDI_CLASSES
@@ -102,12 +102,11 @@ def pipeline_instances(files: Sequence[Path], nlp: Any, max_distance: int = 40) 
                             continue
                         label = 0
                         (sa, ia), (sb, ib) = gold[x], gold[y]
-                        if sa == sb:
-                            for g1 in ia:
-                                for g2 in ib:
-                                    kind = u.pair_types.get((sa, frozenset((g1, g2)))) if g1 != g2 else None
-                                    if kind:
-                                        label = max(label, DDI_CLASSES.index(kind) if kind in DDI_CLASSES else 4)
+                        if sa == sb:  # a mention over several gold entities: the first gold pair (by ids) names the type
+                            kinds = [u.pair_types.get((sa, frozenset((g1, g2)))) for g1 in sorted(ia) for g2 in sorted(ib) if g1 != g2]
+                            kind = next((k for k in kinds if k), None)
+                            if kind:
+                                label = DDI_CLASSES.index(kind) if kind in DDI_CLASSES else DDI_CLASSES.index("int")
                         out.append((texts, drugs, a, b, (s0, s1), label))
     return out
 
@@ -163,6 +162,29 @@ def reliability(p_rel: numpy.ndarray, gold: numpy.ndarray, bins: int = 10) -> li
         rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "pairs": n, "mean_confidence": round(float(p_rel[m].mean()), 3) if n else None,
                      "observed": round(float((gold[m] > 0).mean()), 3) if n else None})
     return rows
+
+
+def fit_calibration(p_rel: numpy.ndarray, gold: numpy.ndarray) -> list[float]:
+    """Platt scaling ``(a, b)`` of ``P(relation)`` against the gold labels (maximum likelihood)."""
+    from sklearn.linear_model import LogisticRegression
+
+    q = numpy.clip(p_rel, 1e-6, 1 - 1e-6)
+    x = numpy.log(q / (1 - q)).reshape(-1, 1)
+    y = (gold > 0).astype(int)
+    if y.min() == y.max():
+        return [1.0, 0.0]
+    clf = LogisticRegression(C=1e4, max_iter=1000).fit(x, y)
+    return [round(float(clf.coef_[0][0]), 5), round(float(clf.intercept_[0]), 5)]
+
+
+def cross_fitted(p_rel: numpy.ndarray, gold: numpy.ndarray, groups: numpy.ndarray) -> numpy.ndarray:
+    """Calibrated ``p_rel`` where each half of the documents (``groups``: a document number per pair, even /
+    odd) is scaled by the calibration fitted on the other half: an honest reliability table."""
+    out = numpy.empty_like(p_rel)
+    for half in (0, 1):
+        m = groups % 2 == half
+        out[m] = calibrate(p_rel[m], fit_calibration(p_rel[~m], gold[~m]))
+    return out
 
 
 def predict(model: PairCnnModel, encoded: Sequence[Encoded], batch: int = 256) -> numpy.ndarray:
@@ -239,44 +261,59 @@ def main(argv: list[str] | None = None) -> None:
     tr = [f for f in files if not ddi_is_validation(f.name)]
     va = [f for f in files if ddi_is_validation(f.name)]
     t0 = time.time()
-    train_i, val_i = ddi_instances(tr), ddi_instances(va)
+    train_i = ddi_instances(tr)
+    val_by_doc = [ddi_instances([f]) for f in va]
+    val_i = [x for d in val_by_doc for x in d]
+    val_groups = numpy.asarray([k for k, d in enumerate(val_by_doc) for _ in d])
     config = PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters, dropout=args.dropout)
     model = PairCnnModel.new(config, vocab, seed=args.seed)
     enc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in train_i]
     venc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in val_i]
     ytr, yva = [i[5] for i in train_i], [i[5] for i in val_i]
-    sel_x, sel_y = venc, yva
+    sel_x, sel_y, sel_groups = venc, yva, val_groups
     if args.pipeline_mentions:
         from ingest.text.pipeline import load_pipeline
 
         nlp = load_pipeline(neural_relations=False)
-        ptrain, pval = pipeline_instances(tr, nlp), pipeline_instances(va, nlp)
+        ptrain = pipeline_instances(tr, nlp)
+        pval_by_doc = [pipeline_instances([f], nlp) for f in va]
+        pval = [x for d in pval_by_doc for x in d]
         enc += [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in ptrain]
         ytr += [i[5] for i in ptrain]
         sel_x = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in pval]
         sel_y = [i[5] for i in pval]
+        sel_groups = numpy.asarray([k for k, d in enumerate(pval_by_doc) for _ in d])
         print(json.dumps({"pipeline_train_pairs": len(ptrain), "pipeline_train_pos": sum(1 for i in ptrain if i[5]),
                           "pipeline_validation_pairs": len(pval), "pipeline_validation_pos": sum(1 for i in pval if i[5])}))
     print(json.dumps({"train_pairs": len(enc), "train_pos": sum(1 for y in ytr if y), "validation_pairs": len(venc),
                       "validation_pos": sum(1 for y in yva if y)}))
     run = train(model, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed)
+    # Platt scaling on the selection data; the reliability tables are cross-fitted over its documents
+    sel_probs = predict(model, sel_x)
+    sel_gold = numpy.asarray(sel_y)
+    sel_raw = 1.0 - sel_probs[:, 0]
+    config.calibration = fit_calibration(sel_raw, sel_gold)
+    raw_threshold = model.threshold
+    model.threshold = config.threshold = round(float(calibrate(numpy.asarray([raw_threshold]), config.calibration)[0]), 6)
     probs = predict(model, venc)
     gold = numpy.asarray(yva)
-    p_rel = 1.0 - probs[:, 0]
+    p_rel = model.relation_probs(probs)
+    honest = cross_fitted(1.0 - probs[:, 0], gold, val_groups)
     extra: dict[str, Any] = {}
     if args.pipeline_mentions:
-        sp = predict(model, sel_x)
-        sg = numpy.asarray(sel_y)
-        extra = {"pipeline_mentions": {"pairs": len(sel_x), "detection": detection_scores(1.0 - sp[:, 0], sg, model.threshold),
-                                       "reliability": reliability(1.0 - sp[:, 0], sg)}}
+        honest_sel = cross_fitted(sel_raw, sel_gold, sel_groups)
+        extra = {"pipeline_mentions": {"pairs": len(sel_x), "detection": detection_scores(model.relation_probs(sel_probs), sel_gold, model.threshold),
+                                       "reliability_uncalibrated": reliability(sel_raw, sel_gold),
+                                       "reliability_cross_fitted": reliability(honest_sel, sel_gold)}}
     config.meta = {
         "type": "INTERACTS_WITH", "trained_on": "DDI 2013 Train/, the 'train' part of ingest/text/data/ddi_train_split.tsv",
         "train_files": len(tr), "train_sha256": files_fingerprint(tr), "validation_files": len(va),
         "validation_sha256": files_fingerprint(va), "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-        "best_epoch": run["best_epoch"], "history": run["history"], "version": ARTIFACT_VERSION,
+        "best_epoch": run["best_epoch"], "history": run["history"], "raw_threshold": raw_threshold, "version": ARTIFACT_VERSION,
         "validation": {"pairs": len(venc), "detection": detection_scores(p_rel, gold, model.threshold),
-                       "types": type_scores(probs, gold, model.threshold, DDI_CLASSES), "reliability": reliability(p_rel, gold),
-                       **extra},
+                       "types": type_scores(probs, gold, raw_threshold, DDI_CLASSES),
+                       "reliability_uncalibrated": reliability(1.0 - probs[:, 0], gold),
+                       "reliability_cross_fitted": reliability(honest, gold), **extra},
         "pipeline_mentions": bool(args.pipeline_mentions),
         "seconds": round(time.time() - t0, 1),
     }

@@ -255,3 +255,45 @@ def test_ddi_instances_are_typed_and_drop_same_name_pairs(tmp_path: Path) -> Non
     f.write_text(DDI_XML[:200])
     with pytest.raises(IngestError, match="broken DDI XML"):
         ddi_instances([f])
+
+
+def test_platt_scaling_recovers_a_known_miscalibration() -> None:
+    from ingest.text.components.pair_cnn import calibrate
+    from ingest.text.pair_cnn_training import cross_fitted, fit_calibration
+
+    rng = numpy.random.RandomState(0)
+    z = rng.normal(scale=2.0, size=4000)
+    y = (rng.uniform(size=z.size) < 1 / (1 + numpy.exp(-z))).astype(int)  # true P = sigmoid(z)
+    p_over = 1 / (1 + numpy.exp(-3.0 * z))  # a model three times too confident
+    a, b = fit_calibration(p_over, y)
+    assert abs(a - 1 / 3) < 0.05 and abs(b) < 0.1
+    fixed = calibrate(p_over, [a, b])
+    assert numpy.allclose(fixed, 1 / (1 + numpy.exp(-z)), atol=0.03)
+    assert calibrate(p_over, [1.0, 0.0]) is p_over
+    # calibration is monotone: the ranking (and so a mapped threshold) is unchanged
+    order = numpy.argsort(p_over)
+    assert (numpy.diff(fixed[order]) >= -1e-12).all()
+    honest = cross_fitted(p_over, y, numpy.arange(z.size))
+    assert numpy.allclose(honest, fixed, atol=0.03)
+
+
+def test_calibration_travels_with_the_artifact(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    model.config.calibration = [0.5, -0.25]
+    raw = 1 - model.probs(_pairs(model))[:, 0]
+    model.save(tmp_path / "m.pt")
+    loaded = PairCnnModel.load(tmp_path / "m.pt", tmp_path / "vocab")
+    q = raw / (1 - raw)
+    expected = 1 / (1 + numpy.exp(-(0.5 * numpy.log(q) - 0.25)))
+    assert numpy.allclose([p for p, _ in loaded.decide(_pairs(loaded))], expected, atol=1e-5)
+
+
+def test_batched_scores_equal_one_pair_at_a_time(tmp_path: Path) -> None:
+    model = _model(tmp_path)
+    texts = ["X", "increases", "the", "levels", "of", "Y"] + ["and"] * 20 + ["Z", "."]
+    ents = [(0, 1, "Drug", ""), (5, 6, "Drug", ""), (26, 27, "Drug", "")]
+    pairs = [model.encode(texts, ents, a, b, (0, len(texts))) for a, b in ((ents[0], ents[2]), (ents[0], ents[1]), (ents[1], ents[2]))] * 3
+    together = model.probs(pairs)
+    alone = numpy.concatenate([model.probs([p]) for p in pairs])
+    assert numpy.allclose(together, alone, atol=1e-6)
+    assert numpy.allclose(model.logits(pairs, chunk=2), model.logits(pairs, chunk=100), atol=1e-6)

@@ -57,6 +57,9 @@ class PairCnnConfig:
     window: int = 3
     dropout: float = 0.5
     threshold: float = 0.5
+    #: Platt scaling of ``P(relation)``: ``sigmoid(a * logit(p) + b)`` (fitted on validation data; the
+    #: threshold is on this scale)
+    calibration: list[float] = field(default_factory=lambda: [1.0, 0.0])
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -197,10 +200,11 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
             self.out = nn.Linear(5 * config.filters, len(config.classes))
 
         def forward(self, ids: Any, d1: Any, d2: Any, pa: Any, pb: Any, length: Any) -> Any:
-            special = torch.cat([self.special, self.special.new_zeros(1, self.special.shape[1])])
+            zero = self.special.new_zeros(1, self.special.shape[1])
+            special = torch.cat([zero, self.special[1:], zero])  # PAD (row 0) embeds to zeros, like the conv's own padding
             vectors: Any = self.vectors
             words = nn.functional.embedding(ids, vectors) + nn.functional.embedding(ids.clamp(max=N_SPECIAL), special)
-            x = torch.cat([words, self.pos1(d1), self.pos2(d2)], dim=2)
+            x = torch.cat([words, self.pos1(d1), self.pos2(d2)], dim=2)  # padded positions: all zeros
             h = torch.relu(self.conv(x.transpose(1, 2)))  # (n, filters, width)
             width = ids.shape[1]
             pos = torch.arange(width, device=ids.device).unsqueeze(0)
@@ -237,14 +241,19 @@ class PairCnnModel:
     def encode(self, texts: Sequence[str], ents: Sequence[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> Encoded:
         return encode_pair(texts, ents, a, b, sent, self.index)
 
-    def logits(self, pairs: Sequence[Encoded]) -> numpy.ndarray:
+    def logits(self, pairs: Sequence[Encoded], chunk: int = 32) -> numpy.ndarray:
+        """Class log-odds, one row per pair; pairs of similar length are run together (``chunk`` at a
+        time), so little is spent on padding."""
         import torch
 
-        if not pairs:
-            return numpy.zeros((0, len(self.classes)), dtype=numpy.float32)
-        arrays = {k: torch.from_numpy(v) for k, v in batch_arrays(pairs).items()}
+        out = numpy.zeros((len(pairs), len(self.classes)), dtype=numpy.float32)
+        order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]))
         with torch.inference_mode():
-            return self.network(**arrays).numpy()
+            for k in range(0, len(order), chunk):
+                idx = order[k : k + chunk]
+                arrays = {n: torch.from_numpy(v) for n, v in batch_arrays([pairs[i] for i in idx]).items()}
+                out[idx] = self.network(**arrays).numpy()
+        return out
 
     def probs(self, pairs: Sequence[Encoded]) -> numpy.ndarray:
         """Class probabilities, one row per pair (columns: :attr:`classes`)."""
@@ -253,10 +262,15 @@ class PairCnnModel:
         e = numpy.exp(z)
         return e / e.sum(axis=1, keepdims=True)
 
+    def relation_probs(self, probs: numpy.ndarray) -> numpy.ndarray:
+        """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows."""
+        return calibrate(1.0 - probs[:, 0], self.config.calibration)
+
     def decide(self, pairs: Sequence[Encoded]) -> list[tuple[float, str]]:
-        """``(P(relation), most probable type)`` per pair."""
+        """``(calibrated P(relation), most probable type)`` per pair."""
         p = self.probs(pairs)
-        return [(float(1.0 - row[0]), self.classes[1 + int(numpy.argmax(row[1:]))]) for row in p]
+        rel = self.relation_probs(p)
+        return [(float(r), self.classes[1 + int(numpy.argmax(row[1:]))]) for r, row in zip(rel, p)]
 
     def save(self, path: str | Path) -> None:
         """``path`` (``.pt``: the state dict) and ``path`` + ``.json`` (config, fingerprints, metrics)."""
@@ -290,7 +304,8 @@ class PairCnnModel:
         if side.get("state_sha256") != hashlib.sha256(raw).hexdigest():
             raise ModelError(f"{path}: its weights do not match the checksum in {path}.json (altered or truncated file)")
         cfg = side["config"]
-        config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "meta") if k in cfg})
+        config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "meta")
+                                  if k in cfg})
         table, index, sha = load_vectors(vocab_dir)
         if sha != side.get("vectors_sha256"):
             raise ModelError(f"{path} was trained with other word vectors than those in {vocab_dir}; retrain it "
@@ -304,6 +319,15 @@ class PairCnnModel:
         except (RuntimeError, KeyError) as err:
             raise ModelError(f"{path}: weights do not fit its config: {err}") from err
         return cls(config, network, index, sha)
+
+
+def calibrate(p: numpy.ndarray, calibration: Sequence[float]) -> numpy.ndarray:
+    """``sigmoid(a * logit(p) + b)`` with ``calibration = (a, b)`` (``(1, 0)``: ``p`` itself)."""
+    a, b = calibration
+    if a == 1.0 and b == 0.0:
+        return p
+    q = numpy.clip(p, 1e-6, 1 - 1e-6)
+    return 1.0 / (1.0 + numpy.exp(-(a * numpy.log(q / (1 - q)) + b)))
 
 
 def same_name(texts: Sequence[str], a: EntTuple, b: EntTuple) -> bool:
