@@ -13,6 +13,7 @@ import bisect
 import collections
 import gc
 import json
+import logging
 import multiprocessing
 from dataclasses import dataclass
 from importlib import resources
@@ -220,8 +221,16 @@ def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: 
         raise ModelError(f"the neural relation model {path} reads the NER model's word vectors: load the pipeline with the NER")
     if not path.is_file():
         raise ModelError(f"no neural relation model at {path}: train one with python -m ingest.text.pair_cnn_training")
+    try:
+        model = PairCnnModel.load(path, ner_dir / "vocab")
+    except ModelError as err:
+        if choice != "auto":
+            raise
+        # another NER model (other word vectors) than the one the shipped pair model was trained with
+        logging.getLogger(__name__).warning("neural INTERACTS_WITH model not used, the linear one is: %s", err)
+        return
     relations: Any = nlp.get_pipe("relations")
-    relations.use_neural(PairCnnModel.load(path, ner_dir / "vocab"))
+    relations.use_neural(model)
 
 
 def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:
