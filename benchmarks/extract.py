@@ -113,9 +113,10 @@ def distinct(docs: list[Document]) -> list[Document]:
 
 def pipeline_for(mode: str, ner_model: str | None = None, gene_model: str | None = None):  # type: ignore[no-untyped-def]
     """The extraction pipeline of a mode: shipped models unless ``ner_model`` / ``gene_model`` name others."""
-    if mode != "ner":
+    if mode not in ("ner", "ner-linear"):
         return load_pipeline(ner=False, gene_ner=False)
-    return load_pipeline(ner=ner_model or True, gene_ner=gene_model or "auto")
+    # ner-linear: the accurate mode with the linear INTERACTS_WITH model instead of the neural one
+    return load_pipeline(ner=ner_model or True, gene_ner=gene_model or "auto", neural_relations=mode == "ner" and "auto")
 
 
 def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size: int, sample_every: int,
@@ -138,7 +139,8 @@ def run(mode: str, n_process: int, base: list[Document], n_docs: int, batch_size
     cpu = cpu_seconds() - c0
     samples.append(rss_mb())
     return {
-        "mode": "dictionary+linking+relations" if mode == "dictionary" else "dictionary+NER+linking+relations",
+        "mode": "dictionary+linking+relations" if mode == "dictionary" else "dictionary+NER+linking+relations"
+        + (" (linear INTERACTS_WITH)" if mode == "ner-linear" else ""),
         "pipeline": nlp.pipe_names,
         "n_process": n_process,
         "docs": docs,
@@ -229,7 +231,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--distinct", action="store_true",
                     help="no repeats: every distinct abstract of BC5CDR and NCBI-disease (or --input) once, "
                          "so no text is met twice (--docs caps the count)")
-    ap.add_argument("--modes", default="dictionary,ner")
+    ap.add_argument("--modes", default="dictionary,ner", help="dictionary, ner, ner-linear (ner with the linear INTERACTS_WITH model)")
     ap.add_argument("--processes", default="1,2")
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--sample-every", type=int, default=500)

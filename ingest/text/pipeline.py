@@ -13,11 +13,12 @@ import bisect
 import collections
 import gc
 import json
+import logging
 import multiprocessing
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import spacy
 from spacy.attrs import IS_SPACE, LOWER, NORM, PREFIX, SHAPE, SUFFIX
@@ -63,6 +64,7 @@ def load_pipeline(
     vocabulary: str | Path = "default",
     relation_models: str = "default",
     config: str | Path | None = None,
+    neural_relations: bool | str | Path = "auto",
 ) -> Language:
     """Build the extraction pipeline.
 
@@ -74,6 +76,10 @@ def load_pipeline(
             :func:`ingest.text.vocabulary.build_vocabulary`).
         relation_models: ``"default"``, ``"none"`` (trigger rules only) or ``TYPE=path,...``.
         config: another pipeline config; defaults to ``configs/pipeline.cfg``.
+        neural_relations: the neural ``INTERACTS_WITH`` pair model (:data:`NEURAL_DDI_MODEL`):
+            ``"auto"`` uses the shipped one in the accurate mode (with the NER, whose word
+            vectors it reads, and the default relation models), ``False`` never, ``True``
+            requires it, a path loads that model.
 
     Raises:
         ModelError: a requested model is missing; its message says which path to fix.
@@ -111,6 +117,7 @@ def load_pipeline(
     cfg["nlp"]["pipeline"] = pipeline
     nlp = spacy.util.load_model_from_config(cfg.interpolate(), auto_fill=True, validate=True)
     _attach_vectors(nlp, sourced)
+    _attach_neural_relations(nlp, neural_relations, sourced[0] if sourced and ner is not False else None, relation_models)
     _enable_entity_cache(nlp)
     _keep_used_lexical_attributes(nlp)
     return nlp
@@ -190,6 +197,40 @@ def _enable_entity_cache(nlp: Language) -> None:
         if factory in _ENTITY_FACTORIES and hasattr(component, "cached_ents"):
             component.cached_ents = trusted
     setattr(nlp, _CACHED_ENTS, trusted)  # read by doc_records' callers (nlp.meta would call every component's labels)
+
+
+#: the shipped neural INTERACTS_WITH model (relative to ``ingest/text/models``; its ``.json`` side file next to it)
+NEURAL_DDI_MODEL = "relations-ddi-cnn-0.3.0.pt"
+
+
+def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: Path | None, relation_models: str) -> None:
+    """Let the relation step use the neural DDI model (see :func:`load_pipeline`'s ``neural_relations``).
+
+    Raises:
+        ModelError: the model was required (``True`` or a path) but is missing, or there is no NER
+            model whose word vectors it needs.
+    """
+    from ingest.text.components.pair_cnn import PairCnnModel
+
+    if choice is False or "relations" not in nlp.pipe_names:
+        return
+    path = models_dir() / NEURAL_DDI_MODEL if choice is True or choice == "auto" else Path(str(choice))
+    if choice == "auto" and (ner_dir is None or relation_models != "default" or not path.is_file()):
+        return
+    if ner_dir is None:
+        raise ModelError(f"the neural relation model {path} reads the NER model's word vectors: load the pipeline with the NER")
+    if not path.is_file():
+        raise ModelError(f"no neural relation model at {path}: train one with python -m ingest.text.pair_cnn_training")
+    try:
+        model = PairCnnModel.load(path, ner_dir / "vocab")
+    except ModelError as err:
+        if choice != "auto":
+            raise
+        # another NER model (other word vectors) than the one the shipped pair model was trained with
+        logging.getLogger(__name__).warning("neural INTERACTS_WITH model not used, the linear one is: %s", err)
+        return
+    relations: Any = nlp.get_pipe("relations")
+    relations.use_neural(model)
 
 
 def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from spacy.language import Language
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from graph_engine.errors import IngestError
@@ -95,11 +95,13 @@ def ddi_files(root: str | Path) -> list[Path]:
     return sorted(Path(root).rglob("*.xml"))
 
 
-def ddi_examples(files: Iterable[Path], nlp: Language | None = None, typed: bool = False) -> Iterator[Example]:
-    """Drug pairs of DDI-corpus sentences; positive when ``ddi="true"``.
+def ddi_sentences(files: Iterable[Path], nlp: Language | None = None) -> Iterator[tuple[Path, ET.Element, Doc, dict[str | None, Span]]]:
+    """Each ``<sentence>`` of the DDI XML ``files``: its file, element, tokenized text and its entities as
+    ``Drug`` spans by entity id (the first part of a discontinuous one, widened to tokens; entities
+    without valid offsets are skipped).
 
-    ``typed``: the label is the class index in :data:`DDI_CLASSES` (0 = no interaction,
-    then mechanism, effect, advise, int) instead of 0 / 1.
+    Raises:
+        IngestError: broken XML (naming the file).
     """
     nlp = nlp or _blank()
     for f in files:
@@ -108,8 +110,7 @@ def ddi_examples(files: Iterable[Path], nlp: Language | None = None, typed: bool
         except ET.ParseError as err:
             raise IngestError(f"broken DDI XML: {err}", str(f)) from err
         for sent in root.iter("sentence"):
-            text = sent.get("text") or ""
-            doc = nlp.make_doc(text)
+            doc = nlp.make_doc(sent.get("text") or "")
             ents = {}
             for e in sent.iter("entity"):
                 first = (e.get("charOffset") or "").split(";")[0]
@@ -120,26 +121,36 @@ def ddi_examples(files: Iterable[Path], nlp: Language | None = None, typed: bool
                 span = doc.char_span(s, t + 1, label="Drug", kb_id=e.get("id") or "", alignment_mode="expand")
                 if span is not None:
                     ents[e.get("id")] = span
-            kept = filter_spans(list(ents.values()))
-            doc.ents = kept
-            for tok in doc:
-                tok.is_sent_start = tok.i == 0
-            kept_ids = {s.kb_id_ for s in doc.ents}
-            for p in sent.iter("pair"):
-                e1, e2 = p.get("e1"), p.get("e2")
-                if e1 not in kept_ids or e2 not in kept_ids:
-                    continue
-                a, b = sorted((ents[e1], ents[e2]), key=lambda s: s.start)
-                if a.end > b.start:
-                    continue
-                positive = p.get("ddi") == "true"
-                if typed:
-                    kind = (p.get("type") or "int").lower() if positive else "none"
-                    if kind not in DDI_CLASSES:
-                        raise IngestError(f"<pair id={p.get('id')!r}> has type {p.get('type')!r}, expected one of {', '.join(DDI_CLASSES[1:])}", str(f))
-                    yield pair_features(doc, a, b), DDI_CLASSES.index(kind)
-                else:
-                    yield pair_features(doc, a, b), int(positive)
+            yield f, sent, doc, ents
+
+
+def ddi_examples(files: Iterable[Path], nlp: Language | None = None, typed: bool = False) -> Iterator[Example]:
+    """Drug pairs of DDI-corpus sentences; positive when ``ddi="true"``.
+
+    ``typed``: the label is the class index in :data:`DDI_CLASSES` (0 = no interaction,
+    then mechanism, effect, advise, int) instead of 0 / 1.
+    """
+    for f, sent, doc, ents in ddi_sentences(files, nlp):
+        kept = filter_spans(list(ents.values()))
+        doc.ents = kept
+        for tok in doc:
+            tok.is_sent_start = tok.i == 0
+        kept_ids = {s.kb_id_ for s in doc.ents}
+        for p in sent.iter("pair"):
+            e1, e2 = p.get("e1"), p.get("e2")
+            if e1 not in kept_ids or e2 not in kept_ids:
+                continue
+            a, b = sorted((ents[e1], ents[e2]), key=lambda s: s.start)
+            if a.end > b.start:
+                continue
+            positive = p.get("ddi") == "true"
+            if typed:
+                kind = (p.get("type") or "int").lower() if positive else "none"
+                if kind not in DDI_CLASSES:
+                    raise IngestError(f"<pair id={p.get('id')!r}> has type {p.get('type')!r}, expected one of {', '.join(DDI_CLASSES[1:])}", str(f))
+                yield pair_features(doc, a, b), DDI_CLASSES.index(kind)
+            else:
+                yield pair_features(doc, a, b), int(positive)
 
 
 def fit(examples: list[Example], c: float = 1.0, meta: dict | None = None) -> LinearModel:

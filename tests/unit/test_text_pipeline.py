@@ -461,3 +461,16 @@ def test_side_effect_terms_become_disease_names_without_shadowing_known_names(tm
     entry, _ = v.lookup("erythema multiforme")
     assert (entry.id, entry.label) == ("UMLS:C0014742", "Disease")
     assert v.lookup("asthma")[0].id == "DOID:2841"  # the graph's Disease keeps its name
+
+
+def test_the_accurate_pipeline_decides_interactions_with_the_neural_model(full_nlp: spacy.Language) -> None:
+    from graph_engine.errors import ModelError
+    from ingest.text.components.pair_cnn import PairCnnModel
+
+    rel = full_nlp.get_pipe("relations")
+    assert isinstance(rel.neural, PairCnnModel) and 0.0 < rel.neural.threshold < 1.0
+    # the fast path keeps the linear model; asking for the neural model without the NER is an error
+    assert load_pipeline(ner=False, gene_ner=False).get_pipe("relations").neural is None
+    with pytest.raises(ModelError, match="word vectors"):
+        load_pipeline(ner=False, gene_ner=False, neural_relations=True)
+    assert load_pipeline(neural_relations=False).get_pipe("relations").neural is None

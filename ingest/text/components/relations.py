@@ -21,7 +21,8 @@ from spacy.tokens import Doc, Span
 
 from graph_engine.errors import ModelError
 from ingest.text.components import cache as _cache
-from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers
+from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers, token_texts
+from ingest.text.components.pair_cnn import PairCnnModel, same_name
 from ingest.text.components.negation import Cue, doc_cues
 from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, targets_relations
 from ingest.text.records import HEDGED_TYPES  # relation types stated as advice: prohibitions there are no negation
@@ -44,6 +45,9 @@ def relation_rules() -> dict[str, Any]:
 #: kind: the relation's sub-type (``Relation.kind``): the interaction type of ``INTERACTS_WITH``
 #: (with a type model), the action of ``TARGETS``, else ``None``
 RelationTuple = tuple[str, int, int, int, int, float, bool, bool, str, str, str, str, str | None]
+
+#: the pair types the neural pair model decides (Drug-Drug pairs)
+NEURAL_TYPES = ["INTERACTS_WITH"]
 
 #: prefix of the pairing key of a mention without an id (its lower-cased tokens follow)
 TEXT_KEY = "text:"
@@ -679,7 +683,21 @@ class RelationExtractor:
         self.pair_unlinked = pair_unlinked
         #: score CAUSES mention pairs for a document-level step even without its model (training it)
         self.collect_scores = False
+        #: the neural pair model deciding INTERACTS_WITH (:meth:`use_neural`); ``None``: the linear model
+        self.neural: PairCnnModel | None = None
+        #: whether the neural model's type replaces the type model's
+        self.neural_types = True
+        self.neural_max_distance = max_distance
         self.version = f"{EXTRACTOR_VERSION}+rules{rules.get('version', '')}"
+
+    def use_neural(self, model: PairCnnModel | None, types: bool = True, max_distance: int | None = None) -> None:
+        """Let ``model`` (a :class:`~ingest.text.components.pair_cnn.PairCnnModel` trained on DDI) decide
+        ``INTERACTS_WITH`` instead of the linear model, at its own threshold; ``types``: its most probable
+        type is the ``interaction_type`` (else the type model's); ``max_distance``: the token gap cap of
+        its pairs (default: the extractor's)."""
+        self.neural = model
+        self.neural_types = types
+        self.neural_max_distance = self.max_distance if max_distance is None else max_distance
 
     def _trigger_score(self, rel: str, window: str) -> float:
         hits = sum(1 for stem in self.triggers.get(rel, ()) if stem in window)
@@ -719,6 +737,8 @@ class RelationExtractor:
             cues_by_sent.setdefault(sid[c.token], []).append(c)
         doc_level = self.doc_model is not None or self.collect_scores
         scored: dict[tuple[str, str], list[ScoredPair]] = {}
+        neural = self.neural
+        pending: list[tuple[EntTuple, EntTuple, EntTuple, EntTuple, int]] = []
         for s_no, group in by_sent.items():
             if len(group) < 2:
                 continue
@@ -728,16 +748,22 @@ class RelationExtractor:
             n_pairs = 0
             for i, (a, ka) in enumerate(group):
                 for b, kb in group[i + 1 :]:
-                    if ka == kb or b[0] - a[1] > self.max_distance:
+                    if ka == kb:
                         continue
                     rule = self.pairs.get((a[2], b[2]))
                     if rule is None or (self.targets is not None and rule[1] == ["TARGETS"]):
+                        continue
+                    is_neural = neural is not None and rule[1] == NEURAL_TYPES
+                    if b[0] - a[1] > (self.neural_max_distance if is_neural else self.max_distance):
                         continue
                     n_pairs += 1
                     if n_pairs > self.max_pairs:
                         break
                     subj_first = a[2] == rule[0]
                     subj, obj = (a, b) if subj_first else (b, a)
+                    if is_neural:  # scored in one batch below
+                        pending.append((a, b, subj, obj, s_no))
+                        continue
                     causes_z = None
                     if doc_level and "CAUSES" in rule[1]:
                         causes_z = self._logit("CAUSES", lowers, ents, a, b, sent, masks)
@@ -754,7 +780,33 @@ class RelationExtractor:
                         cues = [c for c in cues if not prohibition(lowers, c)]
                     neg, spec = self._flags(cues, a[0], b[1])
                     out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], kind))
+        if pending:
+            assert lowers is not None
+            self._neural_relations(doc, out, pending, ents, bounds, cues_by_sent, lowers)
         return cand, keys, sid, scored, cues_by_sent
+
+    def _neural_relations(self, doc: Doc, out: list[RelationTuple], pending: list[tuple[EntTuple, EntTuple, EntTuple, EntTuple, int]],
+                          ents: list[EntTuple], bounds: list[tuple[int, int]], cues_by_sent: dict[int, list[Cue]], lowers: list[str]) -> None:
+        """``INTERACTS_WITH`` from the neural pair model for the Drug-Drug mention pairs ``pending``
+        (``(first, second, subject, object, sentence)``), scored in one batch; a pair of one name
+        (case-insensitive) is never an interaction."""
+        model = self.neural
+        assert model is not None
+        texts = token_texts(doc)
+        drugs = [e for e in ents if e[2] == "Drug"]
+        todo = [p for p in pending if not same_name(texts, p[0], p[1])]
+        if not todo:
+            return
+        decided = model.decide([model.encode(texts, drugs, a, b, bounds[s_no]) for a, b, _, _, s_no in todo])
+        for (a, b, subj, obj, s_no), (p, kind) in zip(todo, decided):
+            if p < model.threshold:
+                continue
+            cues = cues_by_sent.get(s_no, ())
+            if cues:
+                cues = [c for c in cues if not prohibition(lowers, c)]
+            neg, spec = self._flags(cues, a[0], b[1])
+            out.append(("INTERACTS_WITH", subj[0], subj[1], obj[0], obj[1], round(p, 4), neg, spec, subj[3], obj[3], subj[2], obj[2],
+                        kind if self.neural_types or self.type_model is None else self.type_model.best(lowers, ents, a, b, bounds[s_no])))
 
     @staticmethod
     def _flags(cues: Iterable[Cue], lo: int, hi: int) -> tuple[bool, bool]:

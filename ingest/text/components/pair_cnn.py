@@ -1,0 +1,341 @@
+"""A small neural pair classifier for sentence-level relations (``INTERACTS_WITH`` from DDI 2013).
+
+The encoder is a piecewise CNN over the sentence around the two mentions:
+
+* **entity blinding**: the pair's two mentions become one token each, ``DRUG1`` (the
+  first) and ``DRUG2`` (the second); every other mention of the sentence becomes
+  ``DRUG0`` (names carry little signal and let a model memorise drug pairs);
+* each token is its word vector (the in-domain static vectors the shipped NER model was
+  trained with, frozen, looked up by exact text then lower case) plus learned
+  embeddings of its distance to ``DRUG1`` and to ``DRUG2`` (clipped at
+  :data:`MAX_POSITION`);
+* one convolution (window 3), ReLU, max pooling over the three pieces of the sentence
+  (before ``DRUG1``, between the two, after ``DRUG2``) and the hidden states at the two
+  mentions, dropout, one linear layer over the classes (``none`` first, then the types).
+
+``P(relation) = 1 - P(none)``; a pair is a relation when it reaches the model's
+threshold (chosen on validation data), and its type is the most probable other class.
+
+The artifact is a torch ``state_dict`` of tensors only (loaded with
+``weights_only=True``) plus a JSON side file with the config, the classes, the threshold,
+the training data fingerprint, metrics and the fingerprint of the word vectors; the
+vectors are not copied (they ship with the NER model), and a model is refused when the
+vectors it finds are not the ones it was trained with.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy
+
+from graph_engine.errors import ModelError
+from ingest.text.components.cache import EntTuple
+
+PAD, UNK, DRUG0, DRUG1, DRUG2 = 0, 1, 2, 3, 4
+#: rows of the learned table before the word-vector rows
+N_SPECIAL = 5
+SPECIAL_TOKENS = ("<pad>", "<unk>", "DRUG0", "DRUG1", "DRUG2")
+#: distances to a mention beyond this share one embedding
+MAX_POSITION = 30
+#: tokens kept before the first and after the second mention
+CONTEXT = 12
+#: the longest encoded pair (tokens), the rest of a long sentence is cut between the mentions
+MAX_LENGTH = 96
+ARTIFACT_VERSION = "0.3.0"
+
+
+@dataclass
+class PairCnnConfig:
+    classes: list[str]
+    dim_pos: int = 10
+    filters: int = 200
+    window: int = 3
+    dropout: float = 0.5
+    threshold: float = 0.5
+    #: Platt scaling of ``P(relation)``: ``sigmoid(a * logit(p) + b)`` (fitted on validation data; the
+    #: threshold is on this scale)
+    calibration: list[float] = field(default_factory=lambda: [1.0, 0.0])
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+class WordIndex:
+    """Token text -> row of the word-vector table (offset by :data:`N_SPECIAL`; ``UNK`` if none).
+
+    ``words``: the vector table's strings in row order; ``rows``: ``N_SPECIAL + row`` for each.
+    Lookups try the exact text, then its lower case, then the text with digits as ``0``.
+    """
+
+    def __init__(self, rows: dict[str, int]) -> None:
+        self.rows = rows
+
+    def __call__(self, text: str) -> int:
+        r = self.rows.get(text)
+        if r is None:
+            low = text.lower()
+            r = self.rows.get(low)
+            if r is None:
+                r = self.rows.get("".join("0" if c.isdigit() else c for c in low), UNK) if any(c.isdigit() for c in low) else UNK
+        return r
+
+
+def load_vectors(vocab_dir: str | Path) -> tuple[numpy.ndarray, WordIndex, str]:
+    """The static word vectors of a spaCy model's ``vocab`` folder: the table (float32, with
+    :data:`N_SPECIAL` zero rows first), the word index, and the table's sha256 (its fingerprint)."""
+    from spacy.strings import hash_string  # type: ignore[attr-defined]
+    from spacy.vectors import Vectors
+
+    vocab_dir = Path(vocab_dir)
+    try:
+        vec = Vectors().from_disk(vocab_dir)
+        strings = json.loads((vocab_dir / "strings.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as err:
+        raise ModelError(f"cannot read word vectors from {vocab_dir}: {err}") from err
+    data = numpy.asarray(vec.data, dtype=numpy.float32)
+    if data.ndim != 2 or not data.shape[0]:
+        raise ModelError(f"{vocab_dir}: the model has no word vectors")
+    key2row = {int(k): int(r) for k, r in vec.key2row.items()}
+    rows = {s: N_SPECIAL + key2row[h] for s in strings if (h := hash_string(s)) in key2row}
+    table = numpy.zeros((N_SPECIAL + data.shape[0], data.shape[1]), dtype=numpy.float32)
+    table[N_SPECIAL:] = data
+    return table, WordIndex(rows), hashlib.sha256(data.tobytes()).hexdigest()
+
+
+def encode_pair(texts: Sequence[str], ents: Sequence[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int],
+                index: WordIndex) -> tuple[list[int], list[int], list[int], int, int]:
+    """The blinded token ids of the ordered pair ``a`` before ``b`` in sentence ``sent``.
+
+    Every mention of the sentence is one token (``DRUG1`` / ``DRUG2`` for the pair, ``DRUG0``
+    for the others; the mentions must not overlap). The sequence keeps :data:`CONTEXT`
+    tokens either side of the pair and at most :data:`MAX_LENGTH` tokens (cut in the middle of
+    the span between the mentions).
+
+    Returns:
+        ``(ids, distance to DRUG1, distance to DRUG2, position of DRUG1, position of DRUG2)``,
+        the distances clipped to ``[-MAX_POSITION, MAX_POSITION]``.
+    """
+    s0, s1 = sent
+    starts = {e[0]: e[1] for e in ents if s0 <= e[0] and e[1] <= s1}
+    starts[a[0]] = a[1]
+    starts[b[0]] = b[1]
+    ids: list[int] = []
+    i = s0
+    pa = pb = -1
+    while i < s1:
+        end = starts.get(i)
+        if end is not None and end > i:
+            if i == a[0]:
+                pa = len(ids)
+                ids.append(DRUG1)
+            elif i == b[0]:
+                pb = len(ids)
+                ids.append(DRUG2)
+            else:
+                ids.append(DRUG0)
+            i = end
+            continue
+        ids.append(index(texts[i]))
+        i += 1
+    if pa < 0 or pb < 0 or pb <= pa:
+        raise ValueError(f"pair ({a[0]}, {b[0]}) is not two ordered mentions of the sentence {sent}")
+    lo, hi = max(0, pa - CONTEXT), min(len(ids), pb + CONTEXT + 1)
+    keep = list(range(lo, hi))
+    if len(keep) > MAX_LENGTH:
+        left, mid, right = list(range(lo, pa + 1)), list(range(pa + 1, pb)), list(range(pb, hi))
+        budget = MAX_LENGTH - len(left) - len(right)
+        if budget < 0:  # the context alone is too long: keep only the mentions and the middle
+            left, right, budget = [pa], [pb], MAX_LENGTH - 2
+        if len(mid) > budget:
+            half = budget // 2
+            mid = mid[:half] + mid[len(mid) - (budget - half):]
+        keep = left + mid + right
+    ids = [ids[k] for k in keep]
+    pa, pb = keep.index(pa), keep.index(pb)
+    m = MAX_POSITION
+    d1 = [max(-m, min(m, k - pa)) for k in range(len(ids))]
+    d2 = [max(-m, min(m, k - pb)) for k in range(len(ids))]
+    return ids, d1, d2, pa, pb
+
+
+Encoded = tuple[list[int], list[int], list[int], int, int]
+
+
+def batch_arrays(pairs: Sequence[Encoded]) -> dict[str, numpy.ndarray]:
+    """Padded int64 arrays of encoded pairs: ``ids``, ``d1``, ``d2`` (shifted to be >= 0), ``pa``, ``pb``, ``length``."""
+    n = len(pairs)
+    width = max(len(p[0]) for p in pairs)
+    ids = numpy.zeros((n, width), dtype=numpy.int64)
+    d1 = numpy.zeros((n, width), dtype=numpy.int64)
+    d2 = numpy.zeros((n, width), dtype=numpy.int64)
+    for k, (t, x1, x2, _, _) in enumerate(pairs):
+        ids[k, : len(t)] = t
+        d1[k, : len(t)] = numpy.asarray(x1) + MAX_POSITION + 1  # 0 stays the padding distance
+        d2[k, : len(t)] = numpy.asarray(x2) + MAX_POSITION + 1
+    return {"ids": ids, "d1": d1, "d2": d2, "pa": numpy.asarray([p[3] for p in pairs], dtype=numpy.int64),
+            "pb": numpy.asarray([p[4] for p in pairs], dtype=numpy.int64),
+            "length": numpy.asarray([len(p[0]) for p in pairs], dtype=numpy.int64)}
+
+
+def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
+    """The torch module (imported lazily: the fast path never loads torch)."""
+    import torch
+    from torch import nn
+
+    class PairCnn(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            d_word = vectors.shape[1]
+            self.register_buffer("vectors", torch.from_numpy(vectors), persistent=False)
+            self.special = nn.Parameter(torch.zeros(N_SPECIAL, d_word))
+            nn.init.normal_(self.special, std=0.1)
+            n_pos = 2 * MAX_POSITION + 2
+            self.pos1 = nn.Embedding(n_pos, config.dim_pos, padding_idx=0)
+            self.pos2 = nn.Embedding(n_pos, config.dim_pos, padding_idx=0)
+            self.conv = nn.Conv1d(d_word + 2 * config.dim_pos, config.filters, config.window, padding=config.window // 2)
+            self.dropout = nn.Dropout(config.dropout)
+            self.out = nn.Linear(5 * config.filters, len(config.classes))
+
+        def forward(self, ids: Any, d1: Any, d2: Any, pa: Any, pb: Any, length: Any) -> Any:
+            zero = self.special.new_zeros(1, self.special.shape[1])
+            special = torch.cat([zero, self.special[1:], zero])  # PAD (row 0) embeds to zeros, like the conv's own padding
+            vectors: Any = self.vectors
+            words = nn.functional.embedding(ids, vectors) + nn.functional.embedding(ids.clamp(max=N_SPECIAL), special)
+            x = torch.cat([words, self.pos1(d1), self.pos2(d2)], dim=2)  # padded positions: all zeros
+            h = torch.relu(self.conv(x.transpose(1, 2)))  # (n, filters, width)
+            width = ids.shape[1]
+            pos = torch.arange(width, device=ids.device).unsqueeze(0)
+            valid = pos < length.unsqueeze(1)
+            pieces = ((pos <= pa.unsqueeze(1)) & valid, (pos >= pa.unsqueeze(1)) & (pos <= pb.unsqueeze(1)),
+                      (pos >= pb.unsqueeze(1)) & valid)
+            pooled = [h.masked_fill(~m.unsqueeze(1), 0.0).amax(dim=2) for m in pieces]  # h >= 0: 0 is a safe floor
+            at = [h.gather(2, p.view(-1, 1, 1).expand(-1, h.shape[1], 1)).squeeze(2) for p in (pa, pb)]
+            return self.out(self.dropout(torch.cat(pooled + at, dim=1)))
+
+    return PairCnn()
+
+
+class PairCnnModel:
+    """A trained :func:`build_network` with its config, ready to score pairs (:meth:`probs`)."""
+
+    def __init__(self, config: PairCnnConfig, network: Any, index: WordIndex, vectors_sha256: str) -> None:
+        self.config = config
+        self.network = network
+        self.index = index
+        self.vectors_sha256 = vectors_sha256
+        self.classes = config.classes
+        self.threshold = config.threshold
+        network.eval()
+
+    @classmethod
+    def new(cls, config: PairCnnConfig, vocab_dir: str | Path, seed: int = 0) -> "PairCnnModel":
+        import torch
+
+        table, index, sha = load_vectors(vocab_dir)
+        torch.manual_seed(seed)
+        return cls(config, build_network(config, table), index, sha)
+
+    def encode(self, texts: Sequence[str], ents: Sequence[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> Encoded:
+        return encode_pair(texts, ents, a, b, sent, self.index)
+
+    def logits(self, pairs: Sequence[Encoded], chunk: int = 32) -> numpy.ndarray:
+        """Class log-odds, one row per pair; pairs of similar length are run together (``chunk`` at a
+        time), so little is spent on padding."""
+        import torch
+
+        out = numpy.zeros((len(pairs), len(self.classes)), dtype=numpy.float32)
+        order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]))
+        with torch.inference_mode():
+            for k in range(0, len(order), chunk):
+                idx = order[k : k + chunk]
+                arrays = {n: torch.from_numpy(v) for n, v in batch_arrays([pairs[i] for i in idx]).items()}
+                out[idx] = self.network(**arrays).numpy()
+        return out
+
+    def probs(self, pairs: Sequence[Encoded]) -> numpy.ndarray:
+        """Class probabilities, one row per pair (columns: :attr:`classes`)."""
+        z = self.logits(pairs)
+        z = z - z.max(axis=1, keepdims=True)
+        e = numpy.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def relation_probs(self, probs: numpy.ndarray) -> numpy.ndarray:
+        """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows."""
+        return calibrate(1.0 - probs[:, 0], self.config.calibration)
+
+    def decide(self, pairs: Sequence[Encoded]) -> list[tuple[float, str]]:
+        """``(calibrated P(relation), most probable type)`` per pair."""
+        p = self.probs(pairs)
+        rel = self.relation_probs(p)
+        return [(float(r), self.classes[1 + int(numpy.argmax(row[1:]))]) for r, row in zip(rel, p)]
+
+    def save(self, path: str | Path) -> None:
+        """``path`` (``.pt``: the state dict) and ``path`` + ``.json`` (config, fingerprints, metrics)."""
+        import torch
+
+        path = Path(path)
+        state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+        torch.save(state, path)
+        side = {"format": "medkg.pair_cnn", "version": ARTIFACT_VERSION, "config": asdict(self.config),
+                "vectors_sha256": self.vectors_sha256,
+                "state_sha256": hashlib.sha256(path.read_bytes()).hexdigest()}
+        Path(str(path) + ".json").write_text(json.dumps(side, indent=1, sort_keys=True), encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path, vocab_dir: str | Path) -> "PairCnnModel":
+        """Load a saved model; ``vocab_dir``: the NER model's ``vocab`` folder (its word vectors).
+
+        Raises:
+            ModelError: a missing or altered file, or word vectors other than the training ones.
+        """
+        import torch
+
+        path = Path(path)
+        try:
+            side = json.loads(Path(str(path) + ".json").read_text(encoding="utf-8"))
+            raw = path.read_bytes()
+        except (OSError, ValueError) as err:
+            raise ModelError(f"cannot load relation model {path}: {err}; retrain with python -m ingest.text.pair_cnn_training") from err
+        if side.get("format") != "medkg.pair_cnn":
+            raise ModelError(f"{path}.json is not a medkg pair CNN model (format {side.get('format')!r})")
+        if side.get("state_sha256") != hashlib.sha256(raw).hexdigest():
+            raise ModelError(f"{path}: its weights do not match the checksum in {path}.json (altered or truncated file)")
+        cfg = side["config"]
+        config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "meta")
+                                  if k in cfg})
+        table, index, sha = load_vectors(vocab_dir)
+        if sha != side.get("vectors_sha256"):
+            raise ModelError(f"{path} was trained with other word vectors than those in {vocab_dir}; retrain it "
+                             "(python -m ingest.text.pair_cnn_training) after changing the NER model")
+        import io
+
+        state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+        network = build_network(config, table)
+        try:
+            network.load_state_dict(state)
+        except (RuntimeError, KeyError) as err:
+            raise ModelError(f"{path}: weights do not fit its config: {err}") from err
+        return cls(config, network, index, sha)
+
+
+def calibrate(p: numpy.ndarray, calibration: Sequence[float]) -> numpy.ndarray:
+    """``sigmoid(a * logit(p) + b)`` with ``calibration = (a, b)`` (``(1, 0)``: ``p`` itself)."""
+    a, b = calibration
+    if a == 1.0 and b == 0.0:
+        return p
+    q = numpy.clip(p, 1e-6, 1 - 1e-6)
+    return 1.0 / (1.0 + numpy.exp(-(a * numpy.log(q / (1 - q)) + b)))
+
+
+def same_name(texts: Sequence[str], a: EntTuple, b: EntTuple) -> bool:
+    """Whether two mentions are the same name (case-insensitive): never an interaction
+    (the negative-instance filter of the DDI literature)."""
+    return a[1] - a[0] == b[1] - b[0] and all(texts[i].lower() == texts[j].lower() for i, j in zip(range(a[0], a[1]), range(b[0], b[1])))
+
+
+def iter_batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for k in range(0, len(items), size):
+        yield items[k : k + size]
