@@ -41,7 +41,6 @@ keeps only the top-k of each column, so memory is ``O(N B)``, never ``O(N^2)``.
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
@@ -144,7 +143,7 @@ def pagerank(
     *,
     dangling: Any = None,
     backend: str = "auto",
-    threads: int | None = None,
+    threads: int = 1,
 ) -> PageRankResult:
     """PageRank of a weighted directed graph.
 
@@ -167,8 +166,9 @@ def pagerank(
         dangling: ``(N,)`` weights receiving the mass of nodes without out-edges;
             default the personalization (networkx's convention).
         backend: ``"auto"`` (scipy on CPU, torch on CUDA), ``"scipy"`` or ``"torch"``.
-        threads: CPU threads of the SciPy sweeps, 1 or 2 (default :func:`default_threads`: ``MEDKG_THREADS``,
-            else ``OMP_NUM_THREADS``, else the usable cores, at most 2). The scores do not depend on it.
+        threads: CPU threads of the SciPy sweeps, 1 (default) or 2: each block's edges are split
+            between this thread and a worker; same scores. On the 1e7-edge benchmark graph 2 threads take
+            0.89x the wall time for 1.29x the CPU time (BENCHMARKS.md), so one is the default.
 
     Returns:
         :class:`PageRankResult`; scores sum to 1.
@@ -200,7 +200,7 @@ def pagerank(
                                                                         np.dtype(np.float64))
         u64 = None if dangling is None else probability_vector(dangling, n, "dangling", np.dtype(np.float64))
         t0 = time.perf_counter()
-        nthreads = default_threads() if threads is None else int(threads)
+        nthreads = int(threads)
         if nthreads < 1:
             raise ScoringError(f"threads must be >= 1, got {threads}")
         scores, sweeps, change, ok = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter),
@@ -406,20 +406,6 @@ _GS_BLOCKS = 32
 _GS_MIN_ROWS = 1024
 #: below this many edges a sweep is too short for a second thread to pay for its hand-offs
 _GS_THREADS_MIN_NNZ = 200_000
-
-
-def default_threads() -> int:
-    """Threads for the CPU PageRank sweeps: ``MEDKG_THREADS``, else ``OMP_NUM_THREADS``, else the usable
-    cores; at most 2 (the sweep is split in two halves)."""
-    for var in ("MEDKG_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(var, "").strip()
-        if value.isdigit() and int(value) > 0:
-            return min(2, int(value))
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        cores = os.cpu_count() or 1
-    return min(2, cores)
 
 
 def _pagerank_gs(

@@ -55,11 +55,3 @@ def test_two_threads_give_the_one_thread_iterates(monkeypatch, personalized):
 def test_threads_must_be_positive():
     with pytest.raises(ScoringError, match="threads"):
         pagerank(_graph(200, 1000), threads=0)
-
-
-def test_default_threads_follows_the_environment(monkeypatch):
-    monkeypatch.setenv("MEDKG_THREADS", "1")
-    assert pr_impl.default_threads() == 1
-    monkeypatch.delenv("MEDKG_THREADS")
-    monkeypatch.setenv("OMP_NUM_THREADS", "8")
-    assert pr_impl.default_threads() == 2  # the sweep is split in two at most
