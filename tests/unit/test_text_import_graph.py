@@ -98,7 +98,7 @@ def test_training_layers_and_component_modules_import_one_way() -> None:
     assert text + "training" not in graph[text + "evaluation"]
     # every component module sits on the shared cache and never on the package (which imports them all)
     comps = [m for m in graph if m.startswith(text + "components.")]
-    assert len(comps) == 8
+    assert len(comps) == 9
     for m in comps:
         assert text + "components" not in graph[m], m
         if not m.endswith(".cache"):

@@ -34,6 +34,10 @@ that defines them.
 from __future__ import annotations
 
 # registers the factories above (spaCy configs and shipped models refer to them by name)
-from ingest.text.components import abbreviations, cache, dictionary, linker, negation, relations, span_repair, targets  # noqa: F401
+# (pair_cnn is the relations component's neural pair model: no factory; torch is imported only when it loads)
+from ingest.text.components import (  # noqa: F401
+    abbreviations, cache, dictionary, linker, negation, pair_cnn, relations, span_repair, targets,
+)
 
-__all__ = ["abbreviations", "cache", "dictionary", "linker", "negation", "relations", "span_repair", "targets"]
+__all__ = ["abbreviations", "cache", "dictionary", "linker", "negation", "pair_cnn", "relations", "span_repair",
+           "targets"]
