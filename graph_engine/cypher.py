@@ -171,7 +171,9 @@ def _columns_match() -> str:
 def merge_relationship_columns(source_label: str, rel_type: str, target_label: str) -> str:
     """:func:`merge_relationships` for column parameters (``$s, $t, $sn, $tn`` lists, one ``$src`` tag, no props).
 
-    Rows whose endpoints do not match produce nothing; the caller compares ``written``.
+    Rows whose endpoints do not match produce nothing; the caller compares ``written``. The two labels are
+    parameters ``$sl`` / ``$tl`` (see ``_columns_match``), not part of the text: the caller passes the
+    schema-checked ``source_label`` / ``target_label`` there.
     """
     return (
         _columns_match()
@@ -184,7 +186,8 @@ def merge_relationship_columns(source_label: str, rel_type: str, target_label: s
 
 
 def create_relationship_columns(source_label: str, rel_type: str, target_label: str) -> str:
-    """``CREATE`` of relationships known to be new (see :mod:`graph_engine.columns`); same stored form."""
+    """``CREATE`` of relationships known to be new (see :mod:`graph_engine.columns`); same stored form and
+    the same ``$sl`` / ``$tl`` label parameters as :func:`merge_relationship_columns`."""
     return (
         _columns_match()
         + f"CREATE (a)-[r:{_ident(rel_type)}]->(b)\n"

@@ -781,11 +781,14 @@ class _Loader:
         # the next block (the server's work and ours overlap); at most `_PIPELINE_DEPTH` batches wait.
         pipe = _WritePipeline(writer.write)
 
+        def count(done: list[tuple[tuple[str, str, str], int]]) -> None:
+            for done_key, written in done:
+                self.summary.edges[self.edge_kind(done_key)].written += written
+
         def flush(key: tuple[str, str, str]) -> None:
             s_ids, t_ids = columns.pop(key, ([], []))
             if s_ids:
-                for done_key, written in pipe.submit(key, s_ids, t_ids, het.source):
-                    self.summary.edges[self.edge_kind(done_key)].written += written
+                count(pipe.submit(key, s_ids, t_ids, het.source))
 
         with pipe, self._reading(path, reader, "edges") as bar:
             for start, lines in itertools.chain([first], blocks):
@@ -803,8 +806,7 @@ class _Loader:
                 bar.update(reader.position - bar.n)
             for key in list(columns):
                 flush(key)
-            for done_key, written in pipe.drain():
-                self.summary.edges[self.edge_kind(done_key)].written += written
+            count(pipe.drain())
             for key in list(slow):
                 self._flush_edges(path, key, slow)
 

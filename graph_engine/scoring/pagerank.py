@@ -186,6 +186,8 @@ def pagerank(
         0
     """
     _check_params(damping, tol, max_iter)
+    if int(threads) < 1:
+        raise ScoringError(f"threads must be >= 1, got {threads}")
     dt = resolve_dtype(dtype)
     device, backend = resolve_device(device, backend, A)
     M = as_csr(A, dt)
@@ -200,11 +202,8 @@ def pagerank(
                                                                         np.dtype(np.float64))
         u64 = None if dangling is None else probability_vector(dangling, n, "dangling", np.dtype(np.float64))
         t0 = time.perf_counter()
-        nthreads = int(threads)
-        if nthreads < 1:
-            raise ScoringError(f"threads must be >= 1, got {threads}")
         scores, sweeps, change, ok = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter),
-                                                  threads=nthreads)
+                                                  threads=int(threads))
         wall = time.perf_counter() - t0
         if not ok:
             warn_unconverged("pagerank", change, float(tol), sweeps)
@@ -421,8 +420,9 @@ def _pagerank_gs(
     and dangling share, fixed for the sweep) and adds ``A_b^T (delta_b / out_b)`` into ``S`` with SciPy's
     CSC kernel on the block's rows of the CSR arrays (views, no copy). After each sweep the exact power-step
     change ``||G(x / T) - x / T||_1`` is computed from ``S`` (no product); the run stops when it is below
-    ``tol`` and returns ``G(x / T)``. ``max_iter`` bounds the sweeps. ``blocks`` (tests) fixes the block count; ``threads`` 2 splits each block's
-    scatter between this thread and a worker (graphs of at least ``_GS_THREADS_MIN_NNZ`` edges).
+    ``tol`` and returns ``G(x / T)``. ``max_iter`` bounds the sweeps. ``blocks`` (tests) fixes the block count;
+    ``threads`` 2 splits each block's scatter between this thread and a worker (graphs of at least
+    ``_GS_THREADS_MIN_NNZ`` edges).
 
     Shapes:
         M: ``(N, N)`` canonical CSR, any float dtype (its data is copied to float64 when float32);
@@ -466,8 +466,7 @@ def _pagerank_gs(
         pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="medkg-pagerank")
         S2 = np.zeros(n)
         halves = [r0 + int(np.searchsorted(indptr[r0:r1 + 1], (int(indptr[r0]) + int(indptr[r1])) // 2))
-                  for r0, r1 in spans]
-        halves = [min(max(h, r0), r1) for h, (r0, r1) in zip(halves, spans)]
+                  for r0, r1 in spans]  # in [r0, r1]: the midpoint lies within the block's edge range
 
     def block_sum(r0: int, r1: int, out: np.ndarray) -> np.ndarray:
         """``S[r0:r1] + c[r0:r1]`` into ``out`` (with the worker's part when two threads run)."""
