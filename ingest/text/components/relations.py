@@ -14,7 +14,7 @@ import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable, Iterator, Sequence
 
 from spacy.language import Language
 from spacy.tokens import Doc, Span
@@ -775,11 +775,7 @@ class RelationExtractor:
                     kind = None
                     if best_type == "INTERACTS_WITH" and self.type_model is not None:
                         kind = self.type_model.best(lowers, ents, a, b, sent, masks)
-                    cues = cues_by_sent.get(s_no, ())
-                    if best_type in HEDGED_TYPES and cues:
-                        cues = [c for c in cues if not prohibition(lowers, c)]
-                    neg, spec = self._flags(cues, a[0], b[1])
-                    out.append((best_type, subj[0], subj[1], obj[0], obj[1], round(best, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], kind))
+                    self._emit(out, best_type, a, b, subj, obj, best, kind, cues_by_sent.get(s_no, ()), lowers)
         if pending:
             assert lowers is not None
             self._neural_relations(doc, out, pending, ents, bounds, cues_by_sent, lowers)
@@ -801,12 +797,18 @@ class RelationExtractor:
         for (a, b, subj, obj, s_no), (p, kind) in zip(todo, decided):
             if p < model.threshold:
                 continue
-            cues = cues_by_sent.get(s_no, ())
-            if cues:
-                cues = [c for c in cues if not prohibition(lowers, c)]
-            neg, spec = self._flags(cues, a[0], b[1])
-            out.append(("INTERACTS_WITH", subj[0], subj[1], obj[0], obj[1], round(p, 4), neg, spec, subj[3], obj[3], subj[2], obj[2],
-                        kind if self.neural_types or self.type_model is None else self.type_model.best(lowers, ents, a, b, bounds[s_no])))
+            if not (self.neural_types or self.type_model is None):
+                kind = self.type_model.best(lowers, ents, a, b, bounds[s_no])
+            self._emit(out, "INTERACTS_WITH", a, b, subj, obj, p, kind, cues_by_sent.get(s_no, ()), lowers)
+
+    def _emit(self, out: list[RelationTuple], rel_type: str, a: EntTuple, b: EntTuple, subj: EntTuple, obj: EntTuple,
+              score: float, kind: str | None, cues: Sequence[Cue], lowers: list[str]) -> None:
+        """Append one sentence relation: negation / speculation from the sentence's cues over ``a``..``b``
+        (a prohibition is no negation of a hedged type, :func:`prohibition`)."""
+        if rel_type in HEDGED_TYPES and cues:
+            cues = [c for c in cues if not prohibition(lowers, c)]
+        neg, spec = self._flags(cues, a[0], b[1])
+        out.append((rel_type, subj[0], subj[1], obj[0], obj[1], round(score, 4), neg, spec, subj[3], obj[3], subj[2], obj[2], kind))
 
     @staticmethod
     def _flags(cues: Iterable[Cue], lo: int, hi: int) -> tuple[bool, bool]:
