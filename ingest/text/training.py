@@ -187,6 +187,7 @@ def train_ner(
     partial: Iterable[PartialCorpus] = (),
     others: Language | None = None,
     tasks: Iterable[Any] = (),
+    init_model: str | Path | None = None,
 ) -> Path:
     """Train a spaCy NER on annotated corpora.
 
@@ -209,6 +210,9 @@ def train_ner(
             multi-task NER (``configs/ner_multi.cfg``: one shared tok2vec, one head per
             label, each head trained on the corpora that annotate its label; ``train``
             annotates the labels found in it). Not combined with ``partial``.
+        init_model: a trained multi-task model (e.g. the shipped ``ner-multi-0.4.0``) to continue
+            training: every component of ``config`` is sourced from it (weights, labels and its
+            static vectors), so the corpora fine-tune it instead of training from scratch.
 
     Returns:
         The path of the best model.
@@ -236,7 +240,12 @@ def train_ner(
         train_stats: dict[str, Any] = {"tasks": multitask_docbin(all_tasks, corpus_dir / "train.spacy")}
         cfg = Path(config) if config else default_multitask_config_path()
         extra_overrides = _multitask_heads_override(cfg, frozenset().union(*(t.labels for t in all_tasks)))
+        if init_model is not None:
+            cfg = sourced_config(cfg, Path(init_model), out / "sourced.cfg", extra_overrides.get("nlp.pipeline"))
+            extra_overrides = {"paths.vectors": str(init_model)}
     else:
+        if init_model is not None:
+            raise ValueError("init_model continues a multi-task model: give the corpora as tasks (--corpus)")
         train_stats = corpus_to_docbin(train, corpus_dir / "train.spacy", fmt, repeat=train_repeat, partial=partial, others=others)
         cfg = Path(config) if config else default_config_path()
     dev_stats = corpus_to_docbin(dev, corpus_dir / "dev.spacy", fmt)
@@ -257,6 +266,9 @@ def train_ner(
         weights = Path(str(all_overrides["paths.init_tok2vec"]))
         pre_meta = weights.parent / "pretrain_meta.json"
         provenance["init_tok2vec"] = {**fingerprint([weights]), **({"pretraining": json.loads(pre_meta.read_text())} if pre_meta.exists() else {})}
+    if init_model is not None:
+        init_meta = json.loads((Path(init_model) / "meta.json").read_text())
+        provenance["init_model"] = {"name": init_meta.get("name"), "version": init_meta.get("version"), "path": Path(init_model).name}
     if tasks:
         provenance["task_corpora"] = [{"labels": sorted(t.labels), "repeat": t.repeat, "drop_types": sorted(t.drop_types), **fingerprint([t.path])}
                                       for t in tasks]
@@ -271,6 +283,32 @@ def train_ner(
                "train_seconds": round(time.time() - started, 1)},
     )
     return best
+
+
+def sourced_config(config: Path, model: Path, output: Path, pipeline: list[str] | None = None) -> Path:
+    """``config`` with every pipeline component sourced from ``model`` (written to ``output``).
+
+    Raises:
+        IngestError: ``model`` is not a spaCy pipeline directory, or lacks a component of ``config``.
+    """
+    meta_path = model / "meta.json"
+    if not meta_path.is_file():
+        raise IngestError("not a trained spaCy pipeline directory (no meta.json)", str(model))
+    have = set(json.loads(meta_path.read_text()).get("pipeline", []))
+    cfg = Config().from_disk(config, interpolate=False)
+    names = list(pipeline) if pipeline is not None else list(cfg["nlp"]["pipeline"])
+    missing = [n for n in names if n not in have]
+    if missing:
+        raise IngestError(f"the model has no component {', '.join(missing)} to continue from (it has {', '.join(sorted(have))})", str(model))
+    cfg["nlp"]["pipeline"] = names
+    for name in list(cfg["components"]):
+        if name in names:
+            cfg["components"][name] = {"source": str(model.resolve())}
+        else:
+            del cfg["components"][name]
+    output.parent.mkdir(parents=True, exist_ok=True)
+    cfg.to_disk(output, interpolate=False)
+    return output
 
 
 def _multitask_heads_override(config: Path, labels: frozenset[str]) -> dict[str, Any]:

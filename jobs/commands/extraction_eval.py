@@ -24,16 +24,21 @@ from jobs.groups import subgroup
               help="DDI only: which part of the committed split of the DDI train folder (ingest/text/data/ddi_train_split.tsv) to score.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N documents.")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the scores as JSON here.")
+@click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="full pipeline only: this NER model (e.g. runs/ner/model-last from `medkg ner train`) instead of the shipped one.")
 @click.option("--progress/--no-progress", default=None, help="Progress bars (default: when stderr is a terminal).")
-def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None, json_out: Path | None, progress: bool | None) -> None:
+def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None, json_out: Path | None, model: Path | None,
+                            progress: bool | None) -> None:
     """Relation precision / recall / F1: end to end, on gold mentions, and naive references, in one table."""
     from ingest.text.chemprot import evaluate_chemprot
     from ingest.text.pipeline import load_pipeline
     from ingest.text.relation_eval import detect_task, evaluate_extraction
 
+    if model is not None and mode != "full":
+        raise click.BadParameter("--model replaces the statistical NER of the full pipeline; --pipeline fast has none", param_hint="--model")
     try:
         task = detect_task(data)  # bad input fails before the pipeline loads
-        nlp = load_pipeline(ner=mode == "full", gene_ner="auto" if mode == "full" else False)
+        nlp = load_pipeline(ner=(model or True) if mode == "full" else False, gene_ner="auto" if mode == "full" else False)
         if task == "chemprot":
             scores = evaluate_chemprot(data, nlp, limit=limit, progress=progress)
         else:
@@ -48,7 +53,8 @@ def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None
         click.echo(f"note: {note}")
     if json_out is not None:
         json_out.parent.mkdir(parents=True, exist_ok=True)
-        json_out.write_text(json.dumps({**scores.as_dict(), "pipeline": mode, "split": split, "limit": limit}, indent=2))
+        json_out.write_text(json.dumps({**scores.as_dict(), "pipeline": mode, "split": split, "limit": limit,
+                                         **({"model": str(model)} if model is not None else {})}, indent=2))
 
 
 def register(root: click.Group) -> None:

@@ -100,10 +100,13 @@ def ner_group() -> None:
               help="Train a multi-task NER (one shared tok2vec, one head per label; configs/ner_multi.cfg) on --train plus this corpus, "
                    "which annotates LABELS only, e.g. NCBI_trainset_corpus.txt:Disease:drop=Modifier+CompositeMention or "
                    "BC2GM_train.iob.tsv:Gene; xN adds each document N times. Repeatable; not with --partial.")
+@click.option("--init-model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Continue training this multi-task model (e.g. ingest/text/models/ner-multi-0.4.0) instead of starting from scratch: "
+                   "its components, weights and static vectors are the starting point; needs --corpus.")
 @click.option("--name", default="medkg_ner", show_default=True)
 def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | None, config: Path | None, max_steps: int | None,
                   vectors: Path | None, settings: tuple[str, ...], init_tok2vec: Path | None, partial_paths: tuple[Path, ...],
-                  partial_labels: str, partial_drop_types: str, train_repeat: int, corpus_specs: tuple[str, ...], name: str) -> None:
+                  partial_labels: str, partial_drop_types: str, train_repeat: int, corpus_specs: tuple[str, ...], init_model: Path | None, name: str) -> None:
     """Train a NER from PubTator/IOB corpora (Chemical->Drug, Disease, GENE->Gene)."""
     from ingest.text.multitask import TaskCorpus
     from ingest.text.corpora import PartialCorpus
@@ -125,6 +128,10 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
         tasks.append(task)
     if tasks and partial_paths:
         raise click.BadParameter("--corpus and --partial do not combine: give the partial corpus as --corpus PATH:LABELS", param_hint="--corpus")
+    if init_model is not None and not tasks:
+        raise click.BadParameter("--init-model continues a multi-task model: give its corpora with --corpus", param_hint="--init-model")
+    if init_model is not None and vectors is not None:
+        raise click.BadParameter("--init-model brings its own static vectors; leave out --vectors", param_hint="--vectors")
     if max_steps:
         overrides["training.max_steps"] = max_steps
     overrides.update(vectors_overrides(vectors, multitask=bool(tasks)))
@@ -134,7 +141,7 @@ def ner_train_cmd(train_path: Path, dev_path: Path, output: Path, fmt: str | Non
     partial = [PartialCorpus(p, labels, drop) for p in partial_paths]
     try:
         best = train_ner(train_path, dev_path, output, fmt=fmt, config=config, overrides=overrides, name=name, init_tok2vec=init_tok2vec,
-                         train_repeat=train_repeat, partial=partial, tasks=tasks)
+                         train_repeat=train_repeat, partial=partial, tasks=tasks, init_model=init_model)
     except MedkgError as err:
         fail(err)
     click.echo(f"model: {best}")

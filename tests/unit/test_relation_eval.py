@@ -296,3 +296,21 @@ def test_cli_ddi_folder(tmp_path: Path) -> None:
     assert "DDI, 1 documents, 2 sentences" in result.output and "detection 2" in result.output
     line = next(x for x in result.output.splitlines() if "ref: gold mentions, every pair in the sentence" in x)
     assert line.split()[-3:] == ["2", "2", "0"]
+
+
+def test_cli_model_option_scores_the_given_ner(tmp_path: Path) -> None:
+    from ingest.text.pipeline import shipped_model
+
+    shipped = shipped_model("ner")
+    assert shipped is not None
+    data = cid_corpus(tmp_path)
+    result = CliRunner().invoke(_root(), ["evaluate", "extraction", "--data", str(data), "--pipeline", "fast", "--model", str(shipped)])
+    assert result.exit_code == 2 and "--pipeline fast has none" in result.output
+    outs = []
+    for extra in ([], ["--model", str(shipped)]):
+        out = tmp_path / f"s{len(outs)}.json"
+        result = CliRunner().invoke(_root(), ["evaluate", "extraction", "--data", str(data), "--json-out", str(out), "--no-progress", *extra])
+        assert result.exit_code == 0, result.output
+        outs.append(json.loads(out.read_text()))
+    # the shipped model given explicitly scores exactly as the default full pipeline, and is recorded
+    assert outs[0]["rows"] == outs[1]["rows"] and outs[1]["model"] == str(shipped) and "model" not in outs[0]

@@ -151,6 +151,28 @@ def test_multitask_train_cli_and_extraction_pipeline(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert multitask_heads(tmp_path / "run2" / "model-best") == {"ner_drug": ["Drug"], "ner_disease": ["Disease"]}
 
+    # --init-model continues a trained model: with zero learning rate, weight decay and averaging it comes back unchanged
+    # (a model trained from scratch would not), and its meta names where it started
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(tmp_path / "cont"),
+                                     "--max-steps", "2", "--corpus", f"{ncbi}:Disease", "--corpus", f"{genes}:Gene",
+                                     "--init-model", str(best), "--set", "training.optimizer.learn_rate=0.0",
+                                     "--set", "training.optimizer.L2=0.0", "--set", "training.optimizer.use_averages=false"])
+    assert result.exit_code == 0, result.output
+    cont = tmp_path / "cont" / "model-last"
+    assert json.loads((tmp_path / "cont" / "model-best" / "meta.json").read_text())["medkg"]["init_model"]["path"] == "model-best"
+    text = "Cisplatin induced nephrotoxicity in BRCA1 carriers."
+    before, after = spacy.load(best)(text), spacy.load(cont)(text)
+    assert np.allclose(before.tensor, after.tensor)
+    assert [(e.text, e.label_) for e in before.ents] == [(e.text, e.label_) for e in after.ents]
+    # the model lacks a head the corpora need (run2 has no Gene head)
+    result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(tmp_path / "bad"),
+                                     "--max-steps", "1", "--corpus", f"{genes}:Gene", "--init-model", str(tmp_path / "run2" / "model-best")])
+    assert result.exit_code != 0 and "no component ner_gene" in result.output, result.output
+    for extra, message in (([], "give its corpora with --corpus"), (["--corpus", f"{genes}:Gene", "--vectors", str(best)], "own static vectors")):
+        result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(tmp_path / "bad"),
+                                         "--init-model", str(best), *extra])
+        assert result.exit_code == 2 and message in result.output, result.output
+
     for spec, message in ((f"{genes}:Species", "expected labels among"), (f"{tmp_path}/nope.txt:Gene", "no such file"),
                           (f"{genes}:Gene:x0", "xN")):
         result = runner.invoke(_root(), ["ner", "train", "--train", str(main), "--dev", str(main), "--output", str(tmp_path / "bad"),
