@@ -276,12 +276,13 @@ def train_ner(
         provenance["partial_corpora"] = [{"labels": sorted(c.labels), "drop_types": sorted(c.drop_types), **fingerprint([c.path])}
                                          for c in partial]
         provenance["partial_others"] = others_desc
-    write_model_meta(
-        best, train, dev, name=name, version=version, config=cfg,
-        extra={**provenance, "train_corpus": train_stats, "dev_corpus": dev_stats,
-               "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
-               "train_seconds": round(time.time() - started, 1)},
-    )
+    extra = {**provenance, "train_corpus": train_stats, "dev_corpus": dev_stats,
+             "overrides": {k: v for k, v in all_overrides.items() if not k.startswith("paths.")},
+             "train_seconds": round(time.time() - started, 1)}
+    for model_dir in (best, out / "model-last"):  # the last model is as shippable as the best (a fixed step count)
+        if model_dir.exists():
+            write_model_meta(model_dir, train, dev, name=name, version=version, config=cfg,
+                             extra={**extra, "checkpoint": model_dir.name})
     return best
 
 

@@ -159,7 +159,9 @@ def test_multitask_train_cli_and_extraction_pipeline(tmp_path: Path) -> None:
                                      "--set", "training.optimizer.L2=0.0", "--set", "training.optimizer.use_averages=false"])
     assert result.exit_code == 0, result.output
     cont = tmp_path / "cont" / "model-last"
-    assert json.loads((tmp_path / "cont" / "model-best" / "meta.json").read_text())["medkg"]["init_model"]["path"] == "model-best"
+    for checkpoint in ("model-best", "model-last"):
+        medkg_meta = json.loads((tmp_path / "cont" / checkpoint / "meta.json").read_text())["medkg"]
+        assert medkg_meta["init_model"]["path"] == "model-best" and medkg_meta["checkpoint"] == checkpoint
     text = "Cisplatin induced nephrotoxicity in BRCA1 carriers."
     before, after = spacy.load(best)(text), spacy.load(cont)(text)
     assert np.allclose(before.tensor, after.tensor)
