@@ -22,48 +22,31 @@ from __future__ import annotations
 
 import argparse
 import json
-import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Iterable
 
 
-def _clean(text: str) -> str:
-    # a PubTator line holds one line of text
-    return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
+def _block(doc_id: str, text: str, mentions: Iterable[tuple[int, int, str]]) -> str:
+    """One PubTator block: the text as its title line, then a line per ``(start, end, type)`` mention."""
+    text = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")  # a PubTator line holds one line of text
+    lines = [f"{doc_id}\t{a}\t{b}\t{text[a:b]}\t{kind}\t-1" for a, b, kind in sorted(mentions)]
+    return "\n".join([f"{doc_id}|t|{text}", *lines])
 
 
 def ddi_blocks(root: Path, split: str = "train") -> tuple[list[str], dict[str, int]]:
-    """PubTator blocks of the DDI documents in ``split`` (entity offsets over sentences joined by one space)."""
-    from ingest.text.relation_eval import ddi_files, select_ddi
+    """PubTator blocks of the DDI documents in ``split`` (read by the evaluation's own reader, so the
+    offsets are over its text: sentences joined by one space)."""
+    from ingest.text.relation_eval import ddi_files, read_ddi_file, select_ddi
 
     blocks: list[str] = []
     counts = {"docs": 0, "mentions": 0, "discontinuous": 0}
     for path in select_ddi(ddi_files(root), split):
-        doc = ET.parse(path).getroot()
-        texts: list[str] = []
-        lines: list[str] = []
-        offset = 0
-        doc_id = f"ddi{counts['docs']}"
-        for sent in doc.iter("sentence"):
-            text = _clean(sent.get("text") or "")
-            for e in sent.iter("entity"):
-                frags = (e.get("charOffset") or "").split(";")
-                if len(frags) != 1:
-                    counts["discontinuous"] += 1
-                    continue
-                a, b = (int(x) for x in frags[0].split("-"))
-                start, end = a + offset, b + 1 + offset
-                surface = text[a:b + 1]
-                lines.append(f"{doc_id}\t{start}\t{end}\t{surface}\t{e.get('type') or 'drug'}\t-1")
-                counts["mentions"] += 1
-            texts.append(text)
-            offset += len(text) + 1
-        full = " ".join(texts)
-        for line in lines:  # every offset must give its text back (the reader checks it too)
-            _, s, t, surface, *_ = line.split("\t")
-            assert full[int(s):int(t)] == surface, (path, line)
-        blocks.append("\n".join([f"{doc_id}|t|{full}", *lines]))
+        unit = read_ddi_file(path)
+        mentions = [(m.start, m.end, m.kind or "drug") for m in unit.mentions if len(m.spans()) == 1]
+        counts["discontinuous"] += len(unit.mentions) - len(mentions)
+        blocks.append(_block(f"ddi{counts['docs']}", unit.doc.text, mentions))
         counts["docs"] += 1
+        counts["mentions"] += len(mentions)
     return blocks, counts
 
 
@@ -74,12 +57,10 @@ def chemprot_blocks(folder: Path) -> tuple[list[str], dict[str, int]]:
     blocks: list[str] = []
     counts = {"docs": 0, "mentions": 0}
     for unit in read_chemprot(folder):
-        text = _clean(unit.doc.text)
-        lines = [f"{unit.doc.id}\t{m.start}\t{m.end}\t{text[m.start:m.end]}\t{'Chemical' if m.label == 'Drug' else 'Gene'}\t-1"
-                 for m in sorted(unit.mentions, key=lambda m: (m.start, m.end))]
-        blocks.append("\n".join([f"{unit.doc.id}|t|{text}", *lines]))
+        mentions = [(m.start, m.end, "Chemical" if m.label == "Drug" else "Gene") for m in unit.mentions]
+        blocks.append(_block(unit.doc.id, unit.doc.text, mentions))
         counts["docs"] += 1
-        counts["mentions"] += len(lines)
+        counts["mentions"] += len(mentions)
     return blocks, counts
 
 

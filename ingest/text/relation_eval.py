@@ -116,6 +116,7 @@ class GoldMention:
     label: str
     ids: tuple[str, ...]  # CID: the corpus ids (several for a composite mention); DDI: the entity id
     fragments: tuple[tuple[int, int], ...] = ()  # DDI: discontinuous offsets
+    kind: str = ""  # DDI: the entity type (drug, brand, group, drug_n)
 
     def spans(self) -> tuple[tuple[int, int], ...]:
         return self.fragments or ((self.start, self.end),)
@@ -284,7 +285,7 @@ def read_ddi_file(path: Path) -> GoldUnit:
             if frags[-1][1] > len(text):
                 raise IngestError(f"<entity id={eid!r}>: charOffset {e.get('charOffset')!r} lies outside its sentence ({len(text)} characters)", str(path))
             shifted = tuple((a + offset, b + offset) for a, b in frags)
-            mentions.append(GoldMention(shifted[0][0], shifted[-1][1], "Drug", (eid,), shifted))
+            mentions.append(GoldMention(shifted[0][0], shifted[-1][1], "Drug", (eid,), shifted, e.get("type") or ""))
             ids.add(eid)
         for pr in sent.iter("pair"):
             pid, e1, e2 = pr.get("id"), pr.get("e1"), pr.get("e2")
