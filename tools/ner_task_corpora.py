@@ -10,6 +10,14 @@ DDI entities (``beta- and alpha-blockers``) have no PubTator form and are left o
 (counted). The files are derived from non-commercial / unlicensed corpora: keep them
 under ``runs/`` (never in the package).
 
+Rehearsal (``--rehearse MODEL``): the two corpora annotate no diseases, so continuing a
+model on them moves the shared tok2vec with no Disease signal on their text and the
+Disease head drifts (session 15: NCBI dev 0.793 -> 0.769). With ``--rehearse`` every
+document also gets the given model's own Disease predictions (``--rehearse-labels``) as
+mentions of that label, except where they overlap a gold mention; train the corpus with
+that label added (``:Drug+Disease``) so the Disease head keeps learning its old answers
+on the new text.
+
 Usage::
 
     python tools/ner_task_corpora.py --ddi ../shared/data/ddi_corpus/Train \\
@@ -64,6 +72,44 @@ def chemprot_blocks(folder: Path) -> tuple[list[str], dict[str, int]]:
     return blocks, counts
 
 
+def rehearsal_mentions(model: Path, texts: list[str], labels: Iterable[str],
+                       gold: list[list[tuple[int, int, str]]]) -> tuple[list[list[tuple[int, int, str]]], int]:
+    """``model``'s predicted mentions of ``labels`` in each text that overlap none of its gold mentions,
+    as ``(start, end, label)``; and how many overlapping predictions were dropped."""
+    import spacy
+
+    import ingest.text.pipeline  # noqa: F401  (registers the multi-task head and the tokenizer)
+
+    wanted = set(labels)
+    nlp = spacy.load(model)
+    out: list[list[tuple[int, int, str]]] = []
+    dropped = 0
+    for doc, spans in zip(nlp.pipe(texts, batch_size=32), gold):
+        keep = []
+        for e in doc.ents:
+            if e.label_ not in wanted:
+                continue
+            if any(e.start_char < b and a < e.end_char for a, b, _ in spans):
+                dropped += 1
+                continue
+            keep.append((e.start_char, e.end_char, e.label_))
+        out.append(keep)
+    return out, dropped
+
+
+def rehearse(blocks: list[str], model: Path, labels: Iterable[str]) -> tuple[list[str], dict[str, int]]:
+    """``blocks`` with ``model``'s predictions of ``labels`` added (see the module docstring)."""
+    docs = []
+    for block in blocks:
+        head, *lines = block.split("\n")
+        doc_id, _, text = head.split("|", 2)
+        spans = [(int(f[1]), int(f[2]), f[4]) for f in (ln.split("\t") for ln in lines)]
+        docs.append((doc_id, text, spans))
+    extra, dropped = rehearsal_mentions(model, [t for _, t, _ in docs], labels, [s for _, _, s in docs])
+    out = [_block(i, t, [*s, *x]) for (i, t, s), x in zip(docs, extra)]
+    return out, {"rehearsal_mentions": sum(map(len, extra)), "rehearsal_overlapping_dropped": dropped}
+
+
 def write(blocks: Iterable[str], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
@@ -74,14 +120,25 @@ def main() -> None:
     ap.add_argument("--ddi", type=Path, help="the DDI 2013 Train folder")
     ap.add_argument("--chemprot", type=Path, help="a ChemProt split folder (training)")
     ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--rehearse", type=Path, metavar="MODEL",
+                    help="add this NER model's own predictions of --rehearse-labels (e.g. the shipped model)")
+    ap.add_argument("--rehearse-labels", default="Disease", help="labels to rehearse, '+'-separated (default Disease)")
     args = ap.parse_args()
+    labels = args.rehearse_labels.split("+")
+    suffix = "_rehearsed" if args.rehearse else ""
     report = {}
     if args.ddi:
         blocks, report["ddi"] = ddi_blocks(args.ddi)
-        write(blocks, args.out / "ddi_train.PubTator.txt")
+        if args.rehearse:
+            blocks, more = rehearse(blocks, args.rehearse, labels)
+            report["ddi"].update(more)
+        write(blocks, args.out / f"ddi_train{suffix}.PubTator.txt")
     if args.chemprot:
         blocks, report["chemprot"] = chemprot_blocks(args.chemprot)
-        write(blocks, args.out / f"chemprot_{args.chemprot.name}.PubTator.txt")
+        if args.rehearse:
+            blocks, more = rehearse(blocks, args.rehearse, labels)
+            report["chemprot"].update(more)
+        write(blocks, args.out / f"chemprot_{args.chemprot.name}{suffix}.PubTator.txt")
     print(json.dumps(report))
 
 

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                     "and threshold on its mentions of the validation documents (the end-to-end setting)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    vocab = Path(args.vectors) if args.vectors else (shipped_model("ner") or models_dir() / "ner-multi-0.4.0") / "vocab"
+    vocab = Path(args.vectors) if args.vectors else (shipped_model("ner") or models_dir() / "ner-multi-0.5.0") / "vocab"
     files = sorted(Path(args.ddi).rglob("*.xml"))
     if not files:
         raise IngestError(f"no DDI XML files under {args.ddi}")

@@ -37,7 +37,7 @@ from ingest.text import tokenizer as _tokenizer  # noqa: F401  (registers tokeni
 from ingest.text.records import Document, Evidence, Mention, Relation
 
 #: Shipped statistical models, by pipeline component (relative to ``ingest/text/models``).
-SHIPPED_MODELS = {"ner": "ner-multi-0.4.0"}  # its Gene head stands in for a separate "ner_gene" model
+SHIPPED_MODELS = {"ner": "ner-multi-0.5.0"}  # its Gene head stands in for a separate "ner_gene" model
 
 
 def models_dir() -> Path:

@@ -210,7 +210,7 @@ def train_ner(
             multi-task NER (``configs/ner_multi.cfg``: one shared tok2vec, one head per
             label, each head trained on the corpora that annotate its label; ``train``
             annotates the labels found in it). Not combined with ``partial``.
-        init_model: a trained multi-task model (e.g. the shipped ``ner-multi-0.4.0``) to continue
+        init_model: a trained multi-task model (e.g. the shipped ``ner-multi-0.5.0``) to continue
             training: every component of ``config`` is sourced from it (weights, labels and its
             static vectors), so the corpora fine-tune it instead of training from scratch.
 
