@@ -31,88 +31,87 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
+
+
+#: A document to write: ``(id, text on one line, [(start, end, PubTator type), ...])``.
+Record = tuple[str, str, list[tuple[int, int, str]]]
+
+
+def _one_line(text: str) -> str:
+    """``text`` with line breaks and tabs as spaces (a PubTator line holds one line of text; offsets unchanged)."""
+    return text.replace("\n", " ").replace("\r", " ").replace("\t", " ")
 
 
 def _block(doc_id: str, text: str, mentions: Iterable[tuple[int, int, str]]) -> str:
     """One PubTator block: the text as its title line, then a line per ``(start, end, type)`` mention."""
-    text = text.replace("\n", " ").replace("\r", " ").replace("\t", " ")  # a PubTator line holds one line of text
     lines = [f"{doc_id}\t{a}\t{b}\t{text[a:b]}\t{kind}\t-1" for a, b, kind in sorted(mentions)]
     return "\n".join([f"{doc_id}|t|{text}", *lines])
 
 
-def ddi_blocks(root: Path, split: str = "train") -> tuple[list[str], dict[str, int]]:
-    """PubTator blocks of the DDI documents in ``split`` (read by the evaluation's own reader, so the
+def ddi_records(root: Path, split: str = "train") -> tuple[list[Record], dict[str, int]]:
+    """The DDI documents in ``split`` with their mentions (read by the evaluation's own reader, so the
     offsets are over its text: sentences joined by one space)."""
     from ingest.text.relation_eval import ddi_files, read_ddi_file, select_ddi
 
-    blocks: list[str] = []
+    records: list[Record] = []
     counts = {"docs": 0, "mentions": 0, "discontinuous": 0}
     for path in select_ddi(ddi_files(root), split):
         unit = read_ddi_file(path)
         mentions = [(m.start, m.end, m.kind or "drug") for m in unit.mentions if len(m.spans()) == 1]
         counts["discontinuous"] += len(unit.mentions) - len(mentions)
-        blocks.append(_block(f"ddi{counts['docs']}", unit.doc.text, mentions))
+        records.append((f"ddi{counts['docs']}", _one_line(unit.doc.text), mentions))
         counts["docs"] += 1
         counts["mentions"] += len(mentions)
-    return blocks, counts
+    return records, counts
 
 
-def chemprot_blocks(folder: Path) -> tuple[list[str], dict[str, int]]:
-    """PubTator blocks of a ChemProt split's abstracts with their chemical and gene mentions."""
+def chemprot_records(folder: Path) -> tuple[list[Record], dict[str, int]]:
+    """A ChemProt split's abstracts with their chemical and gene mentions."""
     from ingest.text.chemprot import read_chemprot
 
-    blocks: list[str] = []
+    records: list[Record] = []
     counts = {"docs": 0, "mentions": 0}
     for unit in read_chemprot(folder):
         mentions = [(m.start, m.end, "Chemical" if m.label == "Drug" else "Gene") for m in unit.mentions]
-        blocks.append(_block(unit.doc.id, unit.doc.text, mentions))
+        records.append((unit.doc.id, _one_line(unit.doc.text), mentions))
         counts["docs"] += 1
         counts["mentions"] += len(mentions)
-    return blocks, counts
+    return records, counts
 
 
-def rehearsal_mentions(model: Path, texts: list[str], labels: Iterable[str],
-                       gold: list[list[tuple[int, int, str]]]) -> tuple[list[list[tuple[int, int, str]]], int]:
-    """``model``'s predicted mentions of ``labels`` in each text that overlap none of its gold mentions,
-    as ``(start, end, label)``; and how many overlapping predictions were dropped."""
+def load_model(model: Path) -> Any:
+    """The NER model whose predictions are rehearsed (a spaCy pipeline directory)."""
     import spacy
 
     import ingest.text.pipeline  # noqa: F401  (registers the multi-task head and the tokenizer)
 
+    return spacy.load(model)
+
+
+def rehearse(nlp: Any, records: list[Record], labels: Iterable[str]) -> tuple[list[Record], dict[str, int]]:
+    """``records`` with ``nlp``'s predicted mentions of ``labels`` added, except those that overlap one
+    of the record's own mentions (counted; see the module docstring)."""
     wanted = set(labels)
-    nlp = spacy.load(model)
-    out: list[list[tuple[int, int, str]]] = []
-    dropped = 0
-    for doc, spans in zip(nlp.pipe(texts, batch_size=32), gold):
-        keep = []
+    out: list[Record] = []
+    added = dropped = 0
+    for (doc_id, text, mentions), doc in zip(records, nlp.pipe([r[1] for r in records], batch_size=32)):
+        extra = []
         for e in doc.ents:
             if e.label_ not in wanted:
                 continue
-            if any(e.start_char < b and a < e.end_char for a, b, _ in spans):
+            if any(e.start_char < b and a < e.end_char for a, b, _ in mentions):
                 dropped += 1
                 continue
-            keep.append((e.start_char, e.end_char, e.label_))
-        out.append(keep)
-    return out, dropped
+            extra.append((e.start_char, e.end_char, e.label_))
+        added += len(extra)
+        out.append((doc_id, text, [*mentions, *extra]))
+    return out, {"rehearsal_mentions": added, "rehearsal_overlapping_dropped": dropped}
 
 
-def rehearse(blocks: list[str], model: Path, labels: Iterable[str]) -> tuple[list[str], dict[str, int]]:
-    """``blocks`` with ``model``'s predictions of ``labels`` added (see the module docstring)."""
-    docs = []
-    for block in blocks:
-        head, *lines = block.split("\n")
-        doc_id, _, text = head.split("|", 2)
-        spans = [(int(f[1]), int(f[2]), f[4]) for f in (ln.split("\t") for ln in lines)]
-        docs.append((doc_id, text, spans))
-    extra, dropped = rehearsal_mentions(model, [t for _, t, _ in docs], labels, [s for _, _, s in docs])
-    out = [_block(i, t, [*s, *x]) for (i, t, s), x in zip(docs, extra)]
-    return out, {"rehearsal_mentions": sum(map(len, extra)), "rehearsal_overlapping_dropped": dropped}
-
-
-def write(blocks: Iterable[str], path: Path) -> None:
+def write(records: Iterable[Record], path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("\n\n".join(blocks) + "\n", encoding="utf-8")
+    path.write_text("\n\n".join(_block(*r) for r in records) + "\n", encoding="utf-8")
 
 
 def main() -> None:
@@ -125,20 +124,20 @@ def main() -> None:
     ap.add_argument("--rehearse-labels", default="Disease", help="labels to rehearse, '+'-separated (default Disease)")
     args = ap.parse_args()
     labels = args.rehearse_labels.split("+")
-    suffix = "_rehearsed" if args.rehearse else ""
-    report = {}
+    nlp = load_model(args.rehearse) if args.rehearse else None
+    suffix = "_rehearsed" if nlp is not None else ""
+    corpora = []
     if args.ddi:
-        blocks, report["ddi"] = ddi_blocks(args.ddi)
-        if args.rehearse:
-            blocks, more = rehearse(blocks, args.rehearse, labels)
-            report["ddi"].update(more)
-        write(blocks, args.out / f"ddi_train{suffix}.PubTator.txt")
+        corpora.append(("ddi", lambda: ddi_records(args.ddi), "ddi_train"))
     if args.chemprot:
-        blocks, report["chemprot"] = chemprot_blocks(args.chemprot)
-        if args.rehearse:
-            blocks, more = rehearse(blocks, args.rehearse, labels)
-            report["chemprot"].update(more)
-        write(blocks, args.out / f"chemprot_{args.chemprot.name}{suffix}.PubTator.txt")
+        corpora.append(("chemprot", lambda: chemprot_records(args.chemprot), f"chemprot_{args.chemprot.name}"))
+    report = {}
+    for key, read, stem in corpora:
+        records, report[key] = read()
+        if nlp is not None:
+            records, more = rehearse(nlp, records, labels)
+            report[key].update(more)
+        write(records, args.out / f"{stem}{suffix}.PubTator.txt")
     print(json.dumps(report))
 
 

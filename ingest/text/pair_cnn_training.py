@@ -237,7 +237,7 @@ def train(model: PairCnnModel, train_x: Sequence[Encoded], train_y: Sequence[int
 def main(argv: list[str] | None = None) -> None:
     import torch
 
-    from ingest.text.pipeline import models_dir, shipped_model
+    from ingest.text.pipeline import SHIPPED_MODELS, models_dir, shipped_model
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ddi", required=True, help="DDI corpus Train/ folder")
@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> None:
                     "and threshold on its mentions of the validation documents (the end-to-end setting)")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
-    vocab = Path(args.vectors) if args.vectors else (shipped_model("ner") or models_dir() / "ner-multi-0.5.0") / "vocab"
+    vocab = Path(args.vectors) if args.vectors else (shipped_model("ner") or models_dir() / SHIPPED_MODELS["ner"]) / "vocab"
     files = sorted(Path(args.ddi).rglob("*.xml"))
     if not files:
         raise IngestError(f"no DDI XML files under {args.ddi}")

@@ -24,12 +24,10 @@ def _tool():
 @pytest.mark.skipif(shipped_model("ner") is None, reason="needs the shipped NER model")
 def test_rehearsal_adds_predictions_that_overlap_no_gold_mention() -> None:
     tool = _tool()
+    nlp = tool.load_model(shipped_model("ner"))
     text = "Tamoxifen reduced the risk of breast cancer but caused deep vein thrombosis in two patients."
     drug = (0, 9, "Chemical")
-    block = tool._block("d1", text, [drug])
-    (out,), counts = tool.rehearse([block], shipped_model("ner"), ["Disease"])
-    lines = out.split("\n")[1:]
-    spans = [(int(f[1]), int(f[2]), f[4]) for f in (ln.split("\t") for ln in lines)]
+    ((_, _, spans),), counts = tool.rehearse(nlp, [("d1", text, [drug])], ["Disease"])
     assert drug in spans  # the gold mention is kept
     added = [s for s in spans if s[2] == "Disease"]
     assert counts["rehearsal_mentions"] == len(added) >= 1
@@ -39,8 +37,7 @@ def test_rehearsal_adds_predictions_that_overlap_no_gold_mention() -> None:
     # a gold mention over the disease: the prediction overlapping it is dropped and counted
     start = text.index("breast cancer")
     gold = (start, start + len("breast"), "Gene")
-    (out2,), counts2 = tool.rehearse([tool._block("d1", text, [drug, gold])], shipped_model("ner"), ["Disease"])
-    spans2 = [(int(f[1]), int(f[2]), f[4]) for f in (ln.split("\t") for ln in out2.split("\n")[1:])]
+    ((_, _, spans2),), counts2 = tool.rehearse(nlp, [("d1", text, [drug, gold])], ["Disease"])
     assert gold in spans2
     assert not any(s[2] == "Disease" and s[0] < gold[1] and gold[0] < s[1] for s in spans2)
     assert counts2["rehearsal_overlapping_dropped"] >= 1
