@@ -20,7 +20,14 @@ number is stricter (and gives the same scores to ``tol``).
 
 How the iterates are made (the stopping rule above is the same for all):
 
-* ``pagerank`` on the CPU (scipy back end) runs **block Gauss-Seidel sweeps in
+* ``pagerank`` on the CPU (scipy back end) runs **point Gauss-Seidel sweeps in
+  float64** in the compiled kernels of ``_gs.c`` (:func:`_pagerank_gs_c`, built by
+  ``pip install``): each node in turn takes its value from the in-sums ``S`` and
+  scatters its change along its out-edges, one pass over the edges per sweep with
+  the vector work, the out-weights and the CSR checks fused into it and the
+  float32 weights read as they are. Without the extension (no C compiler at
+  install time), with ``threads=2`` or with arrays it cannot take as they are,
+  the same recurrence runs as **block Gauss-Seidel sweeps in
   float64** (:func:`_pagerank_gs`): the nodes are cut into up to
   :data:`_GS_BLOCKS` row blocks; each block takes its new values from the
   in-sums ``S = A^T (x / out)``, then pushes its change into ``S`` (a scatter
@@ -166,9 +173,10 @@ def pagerank(
         dangling: ``(N,)`` weights receiving the mass of nodes without out-edges;
             default the personalization (networkx's convention).
         backend: ``"auto"`` (scipy on CPU, torch on CUDA), ``"scipy"`` or ``"torch"``.
-        threads: CPU threads of the SciPy sweeps, 1 (default) or 2: each block's edges are split
-            between this thread and a worker; same scores. On the 1e7-edge benchmark graph 2 threads take
-            0.89x the wall time for 1.29x the CPU time (BENCHMARKS.md), so one is the default.
+        threads: CPU threads, 1 (default: the compiled point sweeps when built) or 2: the block sweeps
+            with each block's edges split between this thread and a worker; same fixed point. On the 1e7-edge
+            benchmark graph two threads of block sweeps take more wall time than one thread of the
+            compiled sweeps (BENCHMARKS.md), so one is the default.
 
     Returns:
         :class:`PageRankResult`; scores sum to 1.
@@ -202,8 +210,10 @@ def pagerank(
                                                                         np.dtype(np.float64))
         u64 = None if dangling is None else probability_vector(dangling, n, "dangling", np.dtype(np.float64))
         t0 = time.perf_counter()
-        scores, sweeps, change, ok = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter),
-                                                  threads=int(threads))
+        run = _pagerank_gs_c(M, p64, u64, float(damping), float(tol), int(max_iter)) if int(threads) == 1 else None
+        if run is None:
+            run = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter), threads=int(threads))
+        scores, sweeps, change, ok = run
         wall = time.perf_counter() - t0
         if not ok:
             warn_unconverged("pagerank", change, float(tol), sweeps)
@@ -506,6 +516,76 @@ def _pagerank_gs(
     y = S + c
     if pool is not None:
         y += S2
+    y /= total
+    return y, it, res, res < tol
+
+
+try:  # the point Gauss-Seidel kernels (graph_engine/scoring/_gs.c), built by pip install when a C compiler is there
+    from graph_engine.scoring import _gs as _gs_ext
+except ImportError:  # pragma: no cover - exercised by the fallback test, which hides the module
+    _gs_ext = None  # type: ignore[assignment]
+
+
+def _gs_c_usable(M: sp.csr_matrix) -> bool:
+    """True when the C sweeps can take ``M``'s arrays as they are (no copies): int32/int64 indices,
+    float32/float64 C-contiguous data."""
+    return (_gs_ext is not None and M.indices.dtype in (np.int32, np.int64) and M.data.dtype in (np.float32, np.float64)
+            and M.data.flags.c_contiguous and M.indices.flags.c_contiguous and M.indptr.flags.c_contiguous)
+
+
+def _pagerank_gs_c(
+    M: sp.csr_matrix, p: np.ndarray | None, u: np.ndarray | None, alpha: float, tol: float, max_iter: int,
+) -> tuple[np.ndarray, int, float, bool] | None:
+    """PageRank by **point** Gauss-Seidel sweeps (C kernels of ``_gs.c``); same contract as :func:`_pagerank_gs`.
+
+    The block sweeps' recurrence with one node per block: node ``u`` sets ``x_u = S_u + c_u`` and
+    scatters ``(x_u(new) - x_u(old)) alpha w / out_u`` along its out-edges into ``S``, so every later node
+    of the sweep already reads it. One pass over the edges per sweep, the vector work fused into it, the
+    weights read in their own type (no float64 copy), ``sum(x)`` and the dangling mass summed on the
+    way; the first sweep also sums the out-weights and checks the CSR arrays. ``c`` (the teleport and
+    dangling share) is fixed for a sweep and the stopping rule is the exact power-step change computed
+    from ``S`` after it, as in :func:`_pagerank_gs`. Returns None when the kernels cannot take ``M``
+    without a copy (the caller falls back to the block sweeps).
+
+    Shapes:
+        M: ``(N, N)`` canonical CSR; p, u: ``(N,)`` float64 or None; scores: ``(N,)`` float64, summing to 1.
+    """
+    if not _gs_c_usable(M) or not 0.0 < alpha < 1.0:
+        return None
+    assert _gs_ext is not None
+    n = M.shape[0]
+    indptr, indices, data = M.indptr, M.indices, M.data
+    if indptr.dtype != indices.dtype:
+        indptr = indptr.astype(indices.dtype)
+    ix = indices.dtype.itemsize
+    uniform = p is None and u is None
+    pp = None if uniform else (np.full(n, 1.0 / n) if p is None else p)
+    uu = pp if u is None else u
+
+    def share(total: float, mass: float) -> float | np.ndarray:
+        """``total * c``: every node's teleport + dangling share, in x's (unnormalised) units."""
+        if pp is None or uu is None:
+            return (alpha * mass + (1.0 - alpha) * total) / n
+        c = uu * (alpha * mass)
+        c += ((1.0 - alpha) * total) * pp
+        return c
+
+    ainv = np.empty(n)  # alpha / out-weight, 0 for dangling nodes: written by the first sweep
+    x, S = np.zeros(n), np.zeros(n)  # from 0: the first sweep builds S from nothing
+    c = share(1.0, 0.0)
+    res, it = float("inf"), 0
+    for it in range(1, max_iter + 1):
+        try:
+            total, mass = _gs_ext.sweep(indptr, indices, data, ix, ainv, x, S, c, first=it == 1, alpha=alpha)
+        except ValueError as exc:
+            raise ScoringError(f"adjacency: {exc}") from None
+        if not (total > 0.0 and np.isfinite(total)):  # pragma: no cover - weights are checked finite and >= 0
+            raise ScoringError(f"pagerank: Gauss-Seidel sweep {it} gave total mass {total}")
+        c = share(total, mass)
+        res = _gs_ext.residual(S, c, x) / total
+        if res < tol:
+            break
+    y = S + c
     y /= total
     return y, it, res, res < tol
 
