@@ -417,6 +417,14 @@ _GS_MIN_ROWS = 1024
 _GS_THREADS_MIN_NNZ = 200_000
 
 
+def _common_index_type(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both index arrays in one type: int32 when nnz and N fit (the smaller copy), else int64 (indptr may
+    hold offsets past 2**31 while the column indices are int32: narrowing indptr would wrap)."""
+    fits = int(indptr[-1]) < np.iinfo(np.int32).max and indptr.size - 1 < np.iinfo(np.int32).max
+    t = np.int32 if fits else np.int64
+    return indptr.astype(t, copy=False), indices.astype(t, copy=False)
+
+
 def _pagerank_gs(
     M: sp.csr_matrix, p: np.ndarray | None, u: np.ndarray | None, alpha: float, tol: float, max_iter: int,
     blocks: int | None = None, threads: int = 1,
@@ -442,7 +450,7 @@ def _pagerank_gs(
     data = M.data if M.dtype == np.float64 else M.data.astype(np.float64)
     indptr, indices = M.indptr, M.indices
     if indptr.dtype != indices.dtype:  # one index type, so SciPy's kernel never converts (copies) per call
-        indptr = indptr.astype(indices.dtype)
+        indptr, indices = _common_index_type(indptr, indices)
     out_w = out_weights(M, data)
     ainv = np.zeros(n)  # alpha / out-weight (0 for dangling nodes): S below is alpha A^T (x / out)
     np.divide(alpha, out_w, out=ainv, where=out_w > 0)
@@ -556,7 +564,7 @@ def _pagerank_gs_c(
     n = M.shape[0]
     indptr, indices, data = M.indptr, M.indices, M.data
     if indptr.dtype != indices.dtype:
-        indptr = indptr.astype(indices.dtype)
+        indptr, indices = _common_index_type(indptr, indices)
     ix = indices.dtype.itemsize
     uniform = p is None and u is None
     pp = None if uniform else (np.full(n, 1.0 / n) if p is None else p)

@@ -172,3 +172,21 @@ def test_without_the_extension_the_block_sweeps_give_the_same_scores(monkeypatch
     monkeypatch.setattr(prm, "_gs_ext", None)
     r = pagerank(A, dtype=np.float64, tol=1e-13, max_iter=1000)
     assert r.converged and np.abs(r.scores - exact(A, 0.85)).max() < 1e-11
+
+
+def test_mixed_index_types_are_widened_not_wrapped():
+    """int32 columns with an int64 indptr (SciPy allows it): one common type, never a narrowing that wraps."""
+    ip64 = np.array([0, 2, 3, 2**31 + 5], dtype=np.int64)
+    ix32 = np.zeros(4, dtype=np.int32)
+    a, b = prm._common_index_type(ip64, ix32)
+    assert a.dtype == b.dtype == np.int64 and int(a[-1]) == 2**31 + 5
+    a, b = prm._common_index_type(np.array([0, 1, 2], dtype=np.int64), np.array([1, 0], dtype=np.int32))
+    assert a.dtype == b.dtype == np.int32
+    A = small_graph(5)
+    M = as_csr(A, np.dtype(np.float64))
+    M.indptr = M.indptr.astype(np.int64)  # mixed: int64 indptr, int32 indices
+    runs = [prm._pagerank_gs(M, None, None, 0.85, 1e-13, 500)]
+    if prm._gs_ext is not None:
+        runs.append(prm._pagerank_gs_c(M, None, None, 0.85, 1e-13, 500))
+    for run in runs:
+        assert run is not None and run[3] and np.abs(run[0] - exact(A, 0.85)).max() < 1e-11
