@@ -189,7 +189,7 @@ def pagerank_job(client: GraphClient, projection: Projection = Projection(), dam
         with _bar(len(m.ids), "write pagerank", progress) as bar:
             written = write_scores(client, m, {"pagerank": res.scores}, run_id, bar.update)
         return {"iterations": res.iterations, "residual": res.residual, "converged": res.converged,
-                "device": res.device, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
+                "device": res.device, "method": res.method, "nodes": int(m.matrix.shape[0]), "edges": int(m.matrix.nnz),
                 "compute_seconds": res.seconds, "written": written,
                 # flagged, never silent: the scorer warned (ConvergenceWarning) and the Run says so
                 **({} if res.converged else {"warning": f"not converged: L1 change {res.residual:.3g} >= tol {tol:g} "

@@ -88,6 +88,10 @@ class PageRankResult:
         seconds: wall time of the iteration (excluding input conversion; on the CPU Gauss-Seidel path
             including the float64 copy of the weights and the out-weights).
         ids, labels: ``(N,)`` node ids and labels when ``A`` was a :class:`GraphMatrix`.
+        method: how the iterates were made: ``"gauss-seidel-point"`` (the compiled sweeps),
+            ``"gauss-seidel-block"`` (their NumPy/SciPy fallback, or ``threads=2``) or ``"power"``
+            (torch/CUDA, damping 0 or 1). Same stopping rule for all; the scores of two methods agree to
+            within the documented bound, not bit for bit.
     """
 
     scores: np.ndarray
@@ -99,6 +103,7 @@ class PageRankResult:
     seconds: float = 0.0
     ids: np.ndarray | None = field(default=None, repr=False)
     labels: np.ndarray | None = field(default=None, repr=False)
+    method: str = "power"
 
 
 @dataclass
@@ -211,14 +216,16 @@ def pagerank(
         u64 = None if dangling is None else probability_vector(dangling, n, "dangling", np.dtype(np.float64))
         t0 = time.perf_counter()
         run = _pagerank_gs_c(M, p64, u64, float(damping), float(tol), int(max_iter)) if int(threads) == 1 else None
+        method = "gauss-seidel-point"
         if run is None:
             run = _pagerank_gs(M, p64, u64, float(damping), float(tol), int(max_iter), threads=int(threads))
+            method = "gauss-seidel-block"
         scores, sweeps, change, ok = run
         wall = time.perf_counter() - t0
         if not ok:
             warn_unconverged("pagerank", change, float(tol), sweeps)
         return PageRankResult(scores=scores.astype(dt, copy=False), iterations=sweeps, residual=change, converged=ok,
-                              device=device, backend=backend, seconds=wall, ids=ids, labels=labels)
+                              device=device, backend=backend, seconds=wall, ids=ids, labels=labels, method=method)
     if backend == "scipy" and dt == np.float32 and has_hubs(M):
         # damping == 1 with hubs: iterate in float64 (scores returned as float32).
         M = M.astype(np.float64)

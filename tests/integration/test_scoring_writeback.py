@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 
 import neo4j
@@ -25,6 +26,9 @@ def nx_graph(g, directed):
     return G
 
 
+prm = importlib.import_module("graph_engine.scoring.pagerank")
+
+
 def stored(g, prop):
     return {r["id"]: r["v"] for r in g.read(
         "MATCH (n) WHERE n[$p] IS NOT NULL RETURN n.id AS id, n[$p] AS v", {"p": prop})}
@@ -42,6 +46,8 @@ def test_pagerank_written_back_matches_networkx_and_run_is_recorded(demo):
                     {"id": res.run_id})[0]
     assert run["a"] == "pagerank" and run["s"] == "succeeded"
     assert json.loads(run["p"])["damping"] == 0.85 and json.loads(run["m"])["converged"] is True
+    # which iteration ran is recorded with the run (the compiled sweeps wherever the extension is built)
+    assert json.loads(run["m"])["method"] == ("gauss-seidel-point" if prm._gs_ext is not None else "gauss-seidel-block")
     top = demo.top("Drug", by="pagerank", k=5)
     best_drug = max((k for k in ref if k.startswith("DRUGBANK:")), key=ref.get)
     assert top[0].id == best_drug and [t.score for t in top] == sorted([t.score for t in top], reverse=True)

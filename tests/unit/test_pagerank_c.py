@@ -190,3 +190,13 @@ def test_mixed_index_types_are_widened_not_wrapped():
         runs.append(prm._pagerank_gs_c(M, None, None, 0.85, 1e-13, 500))
     for run in runs:
         assert run is not None and run[3] and np.abs(run[0] - exact(A, 0.85)).max() < 1e-11
+
+
+def test_the_result_names_the_method(monkeypatch):
+    A = small_graph(6)
+    assert pagerank(A, threads=2).method == "gauss-seidel-block"
+    assert pagerank(A, damping=1.0).method == "power"
+    if prm._gs_ext is not None:
+        assert pagerank(A).method == "gauss-seidel-point"
+    monkeypatch.setattr(prm, "_gs_ext", None)
+    assert pagerank(A).method == "gauss-seidel-block"
