@@ -55,6 +55,7 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dasum as _dasum
+from scipy.linalg.blas import daxpy as _daxpy
 
 from graph_engine.export import GraphMatrix
 from graph_engine.scoring._common import (
@@ -577,13 +578,15 @@ def _pagerank_gs_c(
     pp = None if uniform else (np.full(n, 1.0 / n) if p is None else p)
     uu = pp if u is None else u
 
+    cbuf = None if pp is None else np.empty(n)  # one buffer for the per-node shares, refilled after each sweep
+
     def share(total: float, mass: float) -> float | np.ndarray:
         """``total * c``: every node's teleport + dangling share, in x's (unnormalised) units."""
-        if pp is None or uu is None:
+        if pp is None or uu is None or cbuf is None:
             return (alpha * mass + (1.0 - alpha) * total) / n
-        c = uu * (alpha * mass)
-        c += ((1.0 - alpha) * total) * pp
-        return c
+        np.multiply(uu, alpha * mass, out=cbuf)
+        _daxpy(pp, cbuf, a=(1.0 - alpha) * total)  # cbuf += (1 - alpha) total pp, in place
+        return cbuf
 
     ainv = np.empty(n)  # alpha / out-weight, 0 for dangling nodes: written by the first sweep
     x, S = np.zeros(n), np.zeros(n)  # from 0: the first sweep builds S from nothing
