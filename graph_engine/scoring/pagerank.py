@@ -86,12 +86,12 @@ class PageRankResult:
         residual: L1 change of the last iteration (0.0 for an empty graph).
         converged: ``residual < tol`` within ``max_iter`` iterations.
         device, backend: where it ran (``"cpu"``/``"cuda"``, ``"scipy"``/``"torch"``).
-        seconds: wall time of the iteration (excluding input conversion; on the CPU Gauss-Seidel path
-            including the float64 copy of the weights and the out-weights).
+        seconds: wall time of the iteration (excluding input conversion; on the CPU Gauss-Seidel paths
+            including their setup: the out-weights, and on the block path the float64 copy of the weights).
         ids, labels: ``(N,)`` node ids and labels when ``A`` was a :class:`GraphMatrix`.
         method: how the iterates were made: ``"gauss-seidel-point"`` (the compiled sweeps),
-            ``"gauss-seidel-block"`` (their NumPy/SciPy fallback, or ``threads=2``) or ``"power"``
-            (torch/CUDA, damping 0 or 1). Same stopping rule for all; the scores of two methods agree to
+            ``"gauss-seidel-block"`` (their NumPy/SciPy fallback, ``threads=2`` or damping 0) or ``"power"``
+            (torch/CUDA, or damping 1). Same stopping rule for all; the scores of two methods agree to
             within the documented bound, not bit for bit.
     """
 

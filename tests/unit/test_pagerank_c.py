@@ -200,3 +200,10 @@ def test_the_result_names_the_method(monkeypatch):
         assert pagerank(A).method == "gauss-seidel-point"
     monkeypatch.setattr(prm, "_gs_ext", None)
     assert pagerank(A).method == "gauss-seidel-block"
+
+
+def test_damping_zero_is_the_teleport_vector_on_the_block_path():
+    A = small_graph(7)
+    pers = np.arange(A.shape[0], dtype=float) + 1
+    r = pagerank(A, damping=0.0, personalization=pers, dtype=np.float64)
+    assert r.method == "gauss-seidel-block" and r.converged and np.allclose(r.scores, pers / pers.sum())
