@@ -8,7 +8,8 @@
  * later nodes of the same sweep already read it. Everything is float64 except the edge weights, which are read in
  * the matrix's own type (float32 or float64): no float64 copy of the weights, one pass over the edges per sweep
  * with the vector work fused into it. The first sweep (from x = 0, S = 0) also sums each row's weights into its
- * out-weight and checks the CSR arrays (indptr non-decreasing from 0 to nnz, every column in [0, n)) on the way,
+ * out-weight (the row length when every weight is 1: no second pass over the row) and checks the CSR arrays
+ * (indptr non-decreasing from 0 to nnz, every column in [0, n)) on the way,
  * so no separate pass over the edges is spent on either.
  *
  * Arrays come through the buffer protocol (no NumPy headers); the GIL is released while a kernel runs.
@@ -60,20 +61,29 @@ kadd(ksum *k, double v)
         const IT *ip = (const IT *)indptr, *ix = (const IT *)indices;                            \
         const WT *w = (const WT *)data;                                                          \
         const IT nnz_ = (IT)nnz;                                                                 \
+        int ones = 1; /* an unweighted graph (the scan stops at the first other weight) */       \
+        for (Py_ssize_t j = 0; j < nnz; ++j)                                                     \
+            if (w[j] != (WT)1) {                                                                 \
+                ones = 0;                                                                        \
+                break;                                                                           \
+            }                                                                                    \
         if (ip[0] != 0 || ip[n] != nnz_) { bad = 1; break; }                                     \
         for (Py_ssize_t u = 0; u < n && !bad; ++u) {                                             \
             const IT j0 = ip[u], j1 = ip[u + 1];                                                 \
             if (j1 < j0 || j1 > nnz_) { bad = 1; break; }                                        \
-            double o0 = 0.0, o1 = 0.0, o2 = 0.0, o3 = 0.0; /* 4 chains: not one add latency per edge */ \
-            IT j = j0;                                                                           \
-            for (; j + 4 <= j1; j += 4) {                                                        \
-                o0 += (double)w[j];                                                              \
-                o1 += (double)w[j + 1];                                                          \
-                o2 += (double)w[j + 2];                                                          \
-                o3 += (double)w[j + 3];                                                          \
+            double out = (double)(j1 - j0); /* every weight 1: the out-degree, exactly the sum */  \
+            if (!ones) {                                                                         \
+                double o0 = 0.0, o1 = 0.0, o2 = 0.0, o3 = 0.0; /* 4 chains, not one add latency per edge */ \
+                IT j = j0;                                                                       \
+                for (; j + 4 <= j1; j += 4) {                                                    \
+                    o0 += (double)w[j];                                                          \
+                    o1 += (double)w[j + 1];                                                      \
+                    o2 += (double)w[j + 2];                                                      \
+                    o3 += (double)w[j + 3];                                                      \
+                }                                                                                \
+                for (; j < j1; ++j) o0 += (double)w[j];                                          \
+                out = (o0 + o1) + (o2 + o3);                                                     \
             }                                                                                    \
-            for (; j < j1; ++j) o0 += (double)w[j];                                              \
-            const double out = (o0 + o1) + (o2 + o3);                                            \
             const double nw = S[u] + (carr ? carr[u] : c0);                                      \
             x[u] = nw;                                                                           \
             kadd(&total, nw);                                                                         \

@@ -207,3 +207,16 @@ def test_damping_zero_is_the_teleport_vector_on_the_block_path():
     pers = np.arange(A.shape[0], dtype=float) + 1
     r = pagerank(A, damping=0.0, personalization=pers, dtype=np.float64)
     assert r.method == "gauss-seidel-block" and r.converged and np.allclose(r.scores, pers / pers.sum())
+
+
+@needs_ext
+@pytest.mark.parametrize("last_weight", [1.0, 2.5])
+def test_unweighted_graphs_take_the_out_degree_shortcut_and_solve_the_same_system(last_weight):
+    """All weights 1: the first sweep uses the row lengths as out-weights (no summing pass); one weight other
+    than 1, even the last one, must switch it off. Both against the dense solve of the matrix as given."""
+    A = small_graph(8)
+    M = as_csr(A, np.dtype(np.float32))
+    M.data[:] = 1.0
+    M.data[-1] = last_weight
+    y, _, _, ok = prm._pagerank_gs_c(M, None, None, 0.85, 1e-13, 500)
+    assert ok and np.abs(y - exact(M, 0.85)).max() < 1e-12
