@@ -174,8 +174,8 @@ def pagerank(
             the edges); ``converged`` says if ``tol`` was met (if not, a ConvergenceWarning too).
         device: ``"auto"`` (CUDA if available), ``"cpu"`` or ``"cuda"``.
         dtype: ``np.float32`` or ``np.float64``: the scores' type. The SciPy back end always computes
-            in float64 (damping 1: when a node has more than ``F64_ABOVE`` edges); torch computes in ``dtype``
-            with hub rows summed in float64.
+            in float64 (damping 1: when a node has more than ``F64_ABOVE`` edges), reading a float32 matrix's
+            weights as they are; torch computes in ``dtype`` with hub rows summed in float64.
         dangling: ``(N,)`` weights receiving the mass of nodes without out-edges;
             default the personalization (networkx's convention).
         backend: ``"auto"`` (scipy on CPU, torch on CUDA), ``"scipy"`` or ``"torch"``.
@@ -204,7 +204,11 @@ def pagerank(
         raise ScoringError(f"threads must be >= 1, got {threads}")
     dt = resolve_dtype(dtype)
     device, backend = resolve_device(device, backend, A)
-    M = as_csr(A, dt)
+    store = dt
+    if (dt == np.float64 and backend == "scipy" and 0.0 < damping < 1.0 and int(threads) == 1 and _gs_ext is not None
+            and getattr(A.matrix if isinstance(A, GraphMatrix) else A, "dtype", None) == np.float32):
+        store = np.dtype(np.float32)  # the compiled sweeps read float32 weights exactly: no float64 copy of them
+    M = as_csr(A, store)
     ids, labels = (A.ids, A.labels) if isinstance(A, GraphMatrix) else (None, None)
     n = M.shape[0]
     if n == 0:

@@ -220,3 +220,14 @@ def test_unweighted_graphs_take_the_out_degree_shortcut_and_solve_the_same_syste
     M.data[-1] = last_weight
     y, _, _, ok = prm._pagerank_gs_c(M, None, None, 0.85, 1e-13, 500)
     assert ok and np.abs(y - exact(M, 0.85)).max() < 1e-12
+
+
+@needs_ext
+def test_float64_scores_of_a_float32_matrix_without_a_float64_copy():
+    """dtype=float64 on a float32 matrix: the sweeps read the float32 weights as they are; the scores are
+    bit-identical to those of the same matrix converted to float64 first."""
+    A = as_csr(small_graph(9), np.dtype(np.float32))
+    r32 = pagerank(A, dtype=np.float64, tol=1e-12, max_iter=500)
+    r64 = pagerank(A.astype(np.float64), dtype=np.float64, tol=1e-12, max_iter=500)
+    assert r32.scores.dtype == np.float64 and r32.method == r64.method == "gauss-seidel-point"
+    assert np.array_equal(r32.scores, r64.scores) and r32.iterations == r64.iterations
