@@ -55,7 +55,6 @@ from typing import Any, Sequence
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg.blas import dasum as _dasum
-from scipy.linalg.blas import daxpy as _daxpy
 
 from graph_engine.export import GraphMatrix
 from graph_engine.scoring._common import (
@@ -437,6 +436,24 @@ def _common_index_type(indptr: np.ndarray, indices: np.ndarray) -> tuple[np.ndar
     return indptr.astype(t, copy=False), indices.astype(t, copy=False)
 
 
+def _teleport_share(n: int, alpha: float, p: np.ndarray | None, u: np.ndarray | None) -> Any:
+    """``share(total, mass)``: every node's teleport + dangling share ``total * c`` in the Gauss-Seidel sweeps'
+    unnormalised units (``total = sum(x)``, ``mass`` its dangling part): a float when ``p`` and ``u`` are
+    uniform, else an ``(N,)`` buffer refilled in place at each call (no new vectors per sweep)."""
+    if p is None and u is None:
+        return lambda total, mass: (alpha * mass + (1.0 - alpha) * total) / n
+    pp = np.full(n, 1.0 / n) if p is None else p
+    uu = pp if u is None else u
+    buf, tmp = np.empty(n), np.empty(n)
+
+    def share(total: float, mass: float) -> np.ndarray:
+        np.multiply(uu, alpha * mass, out=buf)
+        np.multiply(pp, (1.0 - alpha) * total, out=tmp)
+        return np.add(buf, tmp, out=buf)
+
+    return share
+
+
 def _pagerank_gs(
     M: sp.csr_matrix, p: np.ndarray | None, u: np.ndarray | None, alpha: float, tol: float, max_iter: int,
     blocks: int | None = None, threads: int = 1,
@@ -477,13 +494,7 @@ def _pagerank_gs(
     S = np.zeros(n)
     total, mass = 1.0, 0.0  # sum(x) (x / total is the iterate) and the dangling nodes' part, at sweep start
 
-    def share(total: float, mass: float) -> float | np.ndarray:
-        """``total * c``: every node's teleport + dangling share, in x's (unnormalised) units."""
-        if uniform:
-            return (alpha * mass + (1.0 - alpha) * total) / n
-        pp = np.full(n, 1.0 / n) if p is None else p
-        return alpha * mass * (pp if u is None else u) + (1.0 - alpha) * total * pp
-
+    share = _teleport_share(n, alpha, p, u)
     res, it = float("inf"), 0
     c = share(total, mass)
     # Two threads: each block's rows are split in two halves of equal edge count; the second half is
@@ -578,20 +589,7 @@ def _pagerank_gs_c(
     if indptr.dtype != indices.dtype:
         indptr, indices = _common_index_type(indptr, indices)
     ix = indices.dtype.itemsize
-    uniform = p is None and u is None
-    pp = None if uniform else (np.full(n, 1.0 / n) if p is None else p)
-    uu = pp if u is None else u
-
-    cbuf = None if pp is None else np.empty(n)  # one buffer for the per-node shares, refilled after each sweep
-
-    def share(total: float, mass: float) -> float | np.ndarray:
-        """``total * c``: every node's teleport + dangling share, in x's (unnormalised) units."""
-        if pp is None or uu is None or cbuf is None:
-            return (alpha * mass + (1.0 - alpha) * total) / n
-        np.multiply(uu, alpha * mass, out=cbuf)
-        _daxpy(pp, cbuf, a=(1.0 - alpha) * total)  # cbuf += (1 - alpha) total pp, in place
-        return cbuf
-
+    share = _teleport_share(n, alpha, p, u)
     ainv = np.empty(n)  # alpha / out-weight, 0 for dangling nodes: written by the first sweep
     x, S = np.zeros(n), np.zeros(n)  # from 0: the first sweep builds S from nothing
     c = share(1.0, 0.0)

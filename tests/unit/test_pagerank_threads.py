@@ -39,15 +39,12 @@ pr_impl = importlib.import_module("graph_engine.scoring.pagerank")  # the module
 def test_two_threads_give_the_one_thread_iterates(monkeypatch, personalized):
     monkeypatch.setattr(pr_impl, "_GS_THREADS_MIN_NNZ", 0)  # the small graph takes the two-thread path
     A = _graph()
-    seeds0 = None if not personalized else np.zeros(A.shape[0])
-    if seeds0 is not None:
-        seeds0[[3, 70, 900]] = [1.0, 2.0, 1.0]
-    point = pagerank(A, personalization=seeds0, threads=1, dtype=np.float64, tol=1e-10)  # the C sweeps, if built
-    monkeypatch.setattr(pr_impl, "_gs_ext", None)  # one thread of the block sweeps, the two-thread path's twin
     seeds = None
     if personalized:
         seeds = np.zeros(A.shape[0])
         seeds[[3, 70, 900]] = [1.0, 2.0, 1.0]
+    point = pagerank(A, personalization=seeds, threads=1, dtype=np.float64, tol=1e-10)  # the C sweeps, if built
+    monkeypatch.setattr(pr_impl, "_gs_ext", None)  # one thread of the block sweeps, the two-thread path's twin
     one = pagerank(A, personalization=seeds, threads=1, dtype=np.float64, tol=1e-10)
     two = pagerank(A, personalization=seeds, threads=2, dtype=np.float64, tol=1e-10)
     assert one.converged and two.converged
