@@ -28,7 +28,7 @@ from typing import Any, Iterable
 from spacy.language import Language
 
 from ingest.text.chemprot import CHEMPROT_GROUPS, ChemprotDoc, read_chemprot
-from ingest.text.components.cache import filter_ents, sentence_bounds, sentence_index, token_lowers
+from ingest.text.components.cache import EntTuple, filter_ents, sentence_bounds, sentence_index, token_lowers, token_texts
 from ingest.text.components.relations import entity_masks
 from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, targets_features
 from ingest.text.corpora import blank_pipeline
@@ -49,8 +49,14 @@ def _blank() -> Language:
     return nlp
 
 
-def examples(docs: Iterable[ChemprotDoc], nlp: Language | None = None, max_distance: int = 1000) -> list[Example]:
-    """Chemical–gene pairs of one sentence with the gold mentions (overlapping mentions: the longest kept)."""
+#: where an example's pair is: token texts, the sentence's mentions (all of the document's), chemical, gene, sentence span
+PairRef = tuple[list[str], list[EntTuple], EntTuple, EntTuple, tuple[int, int]]
+
+
+def examples(docs: Iterable[ChemprotDoc], nlp: Language | None = None, max_distance: int = 1000,
+             pairs: list[PairRef] | None = None) -> list[Example]:
+    """Chemical–gene pairs of one sentence with the gold mentions (overlapping mentions: the longest kept).
+    ``pairs``: when given, each example's :data:`PairRef` is appended to it, in the same order."""
     nlp = nlp or _blank()
     out: list[Example] = []
     for d in docs:
@@ -63,6 +69,7 @@ def examples(docs: Iterable[ChemprotDoc], nlp: Language | None = None, max_dista
         ents = filter_ents(ents)
         gold = {(c, g): CLASSES.index(CHEMPROT_GROUPS[grp]) for _, grp, c, g in sorted(d.pairs)}
         lowers = token_lowers(doc)
+        texts = token_texts(doc) if pairs is not None else []
         masked, _ = entity_masks(ents)
         bounds = sentence_bounds(doc)
         sid = sentence_index(bounds, len(doc))
@@ -73,10 +80,12 @@ def examples(docs: Iterable[ChemprotDoc], nlp: Language | None = None, max_dista
                 if (g[0] - c[1] if c[0] < g[0] else c[0] - g[1]) > max_distance:
                     continue
                 out.append((targets_features(lowers, masked, c, g, bounds[sid[c[0]]]), gold.get((c[3], g[3]), 0), d.doc.id))
+                if pairs is not None:
+                    pairs.append((texts, ents, c, g, bounds[sid[c[0]]]))
     return out
 
 
-def pipeline_examples(docs: list[ChemprotDoc], nlp: Language) -> tuple[list[Example], dict[str, int]]:
+def pipeline_examples(docs: list[ChemprotDoc], nlp: Language, pairs: list[PairRef] | None = None) -> tuple[list[Example], dict[str, int]]:
     """Chemical–gene pairs of one sentence with the **pipeline's own** Drug / Gene mentions (linked or not), labelled
     through the gold mentions their spans overlap (the group of a gold pair they stand for, else ``none``).
 
@@ -87,6 +96,7 @@ def pipeline_examples(docs: list[ChemprotDoc], nlp: Language) -> tuple[list[Exam
     for d, doc in zip(docs, nlp.pipe([d.doc.text for d in docs], batch_size=32)):
         ents = [(e.start, e.end, e.label_, e.kb_id_) for e in doc.ents]
         lowers = token_lowers(doc)
+        texts = token_texts(doc) if pairs is not None else []
         masked, _ = entity_masks(ents)
         bounds = sentence_bounds(doc)
         sid = sentence_index(bounds, len(doc))
@@ -108,6 +118,8 @@ def pipeline_examples(docs: list[ChemprotDoc], nlp: Language) -> tuple[list[Exam
                 covered.update(k for _, k in hits)
                 label = CLASSES.index(CHEMPROT_GROUPS[hits[0][0]]) if hits else 0
                 out.append((targets_features(lowers, masked, c, g, bounds[sid[c[0]]]), label, d.doc.id))
+                if pairs is not None:
+                    pairs.append((texts, ents, c, g, bounds[sid[c[0]]]))
         missed[d.doc.id] = len(set(gold) - covered)
     return out, missed
 
@@ -143,15 +155,30 @@ def platt(scores: list[float], labels: list[int]) -> tuple[float, float]:
     return float(clf.coef_[0][0]), float(clf.intercept_[0])
 
 
+#: one scored candidate pair: class probabilities, calibrated P(relation), gold class
+ScoredRow = tuple[list[float], float, int]
+
+
+def model_rows(model: TargetsModel, data: list[Example]) -> list[ScoredRow]:
+    """The linear model's rows for :func:`row_scores` / :func:`row_reliability`."""
+    out: list[ScoredRow] = []
+    for feats, y, _ in data:
+        p = model.probs(feats)
+        out.append((p, model.confidence(1 - p[0]), y))
+    return out
+
+
 def pair_scores(model: TargetsModel, data: list[Example], threshold: float | None = None, missed: int = 0) -> dict[str, Any]:
     """Typed (5 groups, micro) and detection P/R/F1 over the candidate pairs; ``missed`` gold pairs no candidate
     stands for count as false negatives."""
-    t = model.threshold if threshold is None else threshold
+    return row_scores(model_rows(model, data), model.threshold if threshold is None else threshold, missed)
+
+
+def row_scores(rows: Iterable[ScoredRow], t: float, missed: int = 0) -> dict[str, Any]:
+    """:func:`pair_scores` of scored rows at the (calibrated) threshold ``t``."""
     tp = fp = dtp = dfp = 0
     fn = dfn = missed
-    for feats, y, _ in data:
-        p = model.probs(feats)
-        conf = model.confidence(1 - p[0])
+    for p, conf, y in rows:
         pred = max(range(1, len(p)), key=p.__getitem__) if conf >= t else 0
         tp += pred != 0 and pred == y
         fp += pred != 0 and pred != y
@@ -170,15 +197,19 @@ def pair_scores(model: TargetsModel, data: list[Example], threshold: float | Non
 
 def reliability(model: TargetsModel, data: list[Example], bins: int = 10) -> list[dict[str, Any]]:
     """Calibrated P(relation) in ``bins`` equal-width bins: pairs, mean confidence, observed rate."""
-    rows: list[list[float]] = [[0, 0.0, 0] for _ in range(bins)]
-    for feats, y, _ in data:
-        conf = model.confidence(1 - model.probs(feats)[0])
+    return row_reliability(model_rows(model, data), bins)
+
+
+def row_reliability(rows: Iterable[ScoredRow], bins: int = 10) -> list[dict[str, Any]]:
+    """:func:`reliability` of scored rows."""
+    acc: list[list[float]] = [[0, 0.0, 0] for _ in range(bins)]
+    for _, conf, y in rows:
         k = min(bins - 1, int(conf * bins))
-        rows[k][0] += 1
-        rows[k][1] += conf
-        rows[k][2] += y != 0
+        acc[k][0] += 1
+        acc[k][1] += conf
+        acc[k][2] += y != 0
     return [{"bin": f"{k / bins:.1f}-{(k + 1) / bins:.1f}", "pairs": int(n), "mean_confidence": round(s / n, 3) if n else None,
-             "observed": round(o / n, 3) if n else None} for k, (n, s, o) in enumerate(rows)]
+             "observed": round(o / n, 3) if n else None} for k, (n, s, o) in enumerate(acc)]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -241,7 +241,7 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ddi", required=True, help="DDI corpus Train/ folder")
-    ap.add_argument("--output", default=str(models_dir() / "relations-ddi-cnn-0.3.0.pt"))
+    ap.add_argument("--output", default=str(models_dir() / "relations-ddi-cnn-0.4.0.pt"))
     ap.add_argument("--vectors", default=None, help="a spaCy vocab folder with the word vectors (default: the shipped NER model's)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
@@ -249,10 +249,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--filters", type=int, default=200)
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--members", type=int, default=1,
+                    help="train this many models (seeds SEED, SEED+1, ...) and ship their average (an ensemble)")
     ap.add_argument("--pipeline-mentions", action="store_true",
                     help="also train on the accurate pipeline's own mentions of the train documents, and choose the epoch "
                     "and threshold on its mentions of the validation documents (the end-to-end setting)")
     args = ap.parse_args(argv)
+    if args.members < 1:
+        ap.error("--members must be >= 1")
     torch.set_num_threads(1)
     vocab = Path(args.vectors) if args.vectors else (shipped_model("ner") or models_dir() / SHIPPED_MODELS["ner"]) / "vocab"
     files = sorted(Path(args.ddi).rglob("*.xml"))
@@ -287,7 +291,18 @@ def main(argv: list[str] | None = None) -> None:
                           "pipeline_validation_pairs": len(pval), "pipeline_validation_pos": sum(1 for i in pval if i[5])}))
     print(json.dumps({"train_pairs": len(enc), "train_pos": sum(1 for y in ytr if y), "validation_pairs": len(venc),
                       "validation_pos": sum(1 for y in yva if y)}))
-    run = train(model, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed)
+    runs, members = [], []
+    for m in range(args.members):  # member m: the same training with seed + m, its own best epoch
+        member = model if m == 0 else PairCnnModel.new(PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters,
+                                                                      dropout=args.dropout), vocab, seed=args.seed + m)
+        runs.append(train(member, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed + m))
+        members.append(member)
+    if len(members) > 1:  # average the members' class probabilities; threshold chosen again on the average
+        model = PairCnnModel.ensemble(members, config)
+        th, _ = best_threshold(1.0 - predict(model, sel_x)[:, 0], numpy.asarray(sel_y))
+        model.threshold = config.threshold = th
+    run = {"best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else [r["best_epoch"] for r in runs],
+           "history": runs[0]["history"] if len(runs) == 1 else [r["history"] for r in runs]}
     # Platt scaling on the selection data; the reliability tables are cross-fitted over its documents
     sel_probs = predict(model, sel_x)
     sel_gold = numpy.asarray(sel_y)
@@ -309,6 +324,7 @@ def main(argv: list[str] | None = None) -> None:
         "type": "INTERACTS_WITH", "trained_on": "DDI 2013 Train/, the 'train' part of ingest/text/data/ddi_train_split.tsv",
         "train_files": len(tr), "train_sha256": files_fingerprint(tr), "validation_files": len(va),
         "validation_sha256": files_fingerprint(va), "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
+        "members": args.members,
         "best_epoch": run["best_epoch"], "history": run["history"], "raw_threshold": raw_threshold, "version": ARTIFACT_VERSION,
         "validation": {"pairs": len(venc), "detection": detection_scores(p_rel, gold, model.threshold),
                        "types": type_scores(probs, gold, raw_threshold, DDI_CLASSES),

@@ -200,7 +200,7 @@ def _enable_entity_cache(nlp: Language) -> None:
 
 
 #: the shipped neural INTERACTS_WITH model (relative to ``ingest/text/models``; its ``.json`` side file next to it)
-NEURAL_DDI_MODEL = "relations-ddi-cnn-0.3.0.pt"
+NEURAL_DDI_MODEL = "relations-ddi-cnn-0.4.0.pt"
 
 
 def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: Path | None, relation_models: str) -> None:
@@ -231,6 +231,36 @@ def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: 
         return
     relations: Any = nlp.get_pipe("relations")
     relations.use_neural(model)
+    _attach_neural_targets(relations, ner_dir, choice)
+
+
+#: the shipped neural companion of the TARGETS model (relative to ``ingest/text/models``)
+NEURAL_TARGETS_MODEL = "relations-chemprot-cnn-0.1.0.pt"
+
+
+def _attach_neural_targets(relations: Any, ner_dir: Path, choice: bool | str | Path) -> None:
+    """The TARGETS model's neural companion, next to the shipped linear TARGETS model only: it was
+    fitted on the average of the two (its ``linear_sha256``); missing or mismatched, the linear model
+    decides alone (with a warning when the companion is there but does not fit)."""
+    import hashlib
+
+    from ingest.text.components.pair_cnn import PairCnnModel
+    from ingest.text.components.targets import default_targets_model
+
+    path = models_dir() / NEURAL_TARGETS_MODEL
+    linear = default_targets_model()
+    if relations.targets is None or linear is None or not path.is_file() or (choice is not True and choice != "auto"):
+        return
+    log = logging.getLogger(__name__)
+    try:
+        model = PairCnnModel.load(path, ner_dir / "vocab")
+    except ModelError as err:
+        log.warning("neural TARGETS companion not used, the linear model decides alone: %s", err)
+        return
+    if model.config.meta.get("linear_sha256") != hashlib.sha256(Path(linear).read_bytes()).hexdigest():
+        log.warning("neural TARGETS companion %s was fitted with another linear TARGETS model than %s: not used", path, linear)
+        return
+    relations.use_neural_targets(model)
 
 
 def _attach_vectors(nlp: Language, model_dirs: list[Path]) -> None:

@@ -242,3 +242,78 @@ def test_cli_chemprot_folder_table_json_and_bad_input(tmp_path: Path) -> None:
     assert bad.exit_code == 1 and bad.output.startswith("Error: ") and "names no entity" in bad.output and "Traceback" not in bad.output
     with pytest.raises(IngestError, match="evaluate_chemprot"):
         rv.evaluate_extraction(corpus(tmp_path), None)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------- the neural companion (CNN ensemble averaged with the linear model)
+
+
+def _companion(tmp_path: Path, bias: list[float], weight: float, threshold: float = 0.5) -> object:
+    """A pair CNN whose output ignores its input (zero output weights): its class probabilities are softmax(bias)."""
+    torch = pytest.importorskip("torch")
+    from ingest.text.components.pair_cnn import PairCnnConfig, PairCnnModel
+    from tests.unit.test_pair_cnn import _vocab
+
+    cfg = PairCnnConfig(classes=list(tiny_model().classes), filters=8, dim_pos=3, directed=True, object_head=True,
+                        mix_weight=weight, threshold=threshold)
+    model = PairCnnModel.new(cfg, _vocab(tmp_path / "vocab"))
+    with torch.no_grad():
+        model.network.out.weight.zero_()
+        model.network.out.bias.copy_(torch.tensor(bias))
+    return model
+
+
+def test_the_companion_averages_class_probabilities_with_the_linear_model(tmp_path: Path) -> None:
+    import math
+
+    from ingest.text.components.relations import entity_masks
+    from ingest.text.components.cache import token_lowers, token_texts
+
+    nlp = blank_pipeline()
+    nlp.add_pipe("medkg_sentences_v1")
+    doc = nlp("Aspirin inhibits PTGS2. Dopamine activates DRD2.")
+    ents = [(0, 1, "Drug", "MESH:D001241"), (2, 3, "Gene", ""), (4, 5, "Drug", "MESH:D004298"), (6, 7, "Gene", "NCBIGene:1813")]
+    set_ents(doc, ents)
+    bias = [0.0, 0.0, 0.0, 0.0, 3.0, 0.0]  # the CNN says "antagonist" for every pair
+    cnn_p = [math.exp(b) / sum(math.exp(v) for v in bias) for b in bias]
+    lin = tiny_model()
+    ex = RelationExtractor({TARGETS_MODEL: tiny_model()})
+    for weight, want in ((0.2, ["inhibitor", "activator"]), (0.8, ["antagonist", "antagonist"])):
+        ex.use_neural_targets(_companion(tmp_path / str(weight), bias, weight))
+        d = doc_records(ex(doc), Document(id="1", text=doc.text))
+        got = sorted(d.relations, key=lambda r: r.subject_text != "Aspirin")
+        assert [r.action for r in got] == want
+        lowers, masked = token_lowers(doc), entity_masks(ents)[0]
+        for r, (c, g, sent) in zip(got, ((ents[0], ents[1], (0, 4)), (ents[2], ents[3], (4, 8)))):
+            p_lin = lin.probs(targets_features(lowers, masked, c, g, sent))
+            mix = [(1 - weight) * a + weight * b for a, b in zip(p_lin, cnn_p)]
+            assert r.score == pytest.approx(1 - mix[0], abs=1e-4)  # calibration (1, 0): the mixture's P(relation)
+    # a companion threshold above every pair: nothing, whatever the linear model alone would say
+    ex.use_neural_targets(_companion(tmp_path / "high", bias, 0.5, threshold=0.999))
+    assert doc_records(ex(doc), Document(id="1", text=doc.text)).relations == []
+    ex.use_neural_targets(None)
+    assert len(doc_records(ex(doc), Document(id="1", text=doc.text)).relations) == 2
+    with pytest.raises(ModelError, match="linear TARGETS"):
+        RelationExtractor({}).use_neural_targets(_companion(tmp_path / "x", bias, 0.5))
+    from ingest.text.components.targets import targets_relations
+
+    with pytest.raises(ValueError, match="token texts"):
+        targets_relations(lin, token_lowers(doc), ents, entity_masks(ents)[0], ents[:2], (0, 4), 100, _companion(tmp_path / "y", bias, 0.5))
+    assert token_texts(doc)[0] == "Aspirin"
+
+
+def test_chemprot_companion_choice_prefers_the_better_mixture() -> None:
+    import numpy
+
+    from ingest.text.chemprot_cnn_training import choose, rows
+
+    rng = numpy.random.RandomState(0)
+    y = rng.randint(0, 3, size=400) * (rng.rand(400) < 0.5)  # classes 0..2 of 6
+    good = numpy.full((400, 6), 0.02)
+    good[numpy.arange(400), y] = 0.9  # the "CNN" knows the answer
+    noise = rng.dirichlet(numpy.ones(6), size=400)  # the "linear model" does not
+    w, th, tried = choose(noise, good, y.tolist(), missed=0, weights=(0.2, 0.6))
+    assert w == 0.6 and tried["0.6"]["groups"]["f1"] > tried["0.2"]["groups"]["f1"]
+    r = rows(noise, good, 0.6, (1.0, 0.0), y.tolist())
+    assert numpy.allclose([p for p, _, _ in r], 0.4 * noise + 0.6 * good) and [t for _, _, t in r] == y.tolist()
+    # missed gold pairs count against recall
+    assert choose(noise, good, y.tolist(), missed=1000, weights=(0.6,))[2]["0.6"]["groups"]["r"] < tried["0.6"]["groups"]["r"]

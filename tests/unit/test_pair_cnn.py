@@ -297,3 +297,109 @@ def test_batched_scores_equal_one_pair_at_a_time(tmp_path: Path) -> None:
     alone = numpy.concatenate([model.probs([p]) for p in pairs])
     assert numpy.allclose(together, alone, atol=1e-6)
     assert numpy.allclose(model.logits(pairs, chunk=2), model.logits(pairs, chunk=100), atol=1e-6)
+
+
+# --------------------------------------------------------------------------- ensembles
+
+
+def _softmax_rows(net, model: PairCnnModel, pairs: list) -> numpy.ndarray:
+    """One network's class probabilities, computed here from its raw outputs (independent of ``probs``)."""
+    from ingest.text.components.pair_cnn import batch_arrays
+
+    with torch.no_grad():
+        z = net(**{k: torch.from_numpy(v) for k, v in batch_arrays(pairs).items()}).double().numpy()
+    e = numpy.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_an_ensemble_averages_its_members_probabilities(tmp_path: Path) -> None:
+    members = [_model(tmp_path, seed=s) for s in (1, 2, 3)]
+    with torch.no_grad():  # members that disagree: a plain average differs from any one of them
+        for k, m in enumerate(members):
+            m.network.out.bias.copy_(torch.tensor([0.0, 2.0 * k, -1.0 * k]))
+    config = PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3, threshold=0.3)
+    ens = PairCnnModel.ensemble(members, config)
+    pairs = _pairs(ens)
+    expected = numpy.mean([_softmax_rows(m.network, m, pairs) for m in members], axis=0)
+    got = ens.probs(pairs)
+    assert numpy.allclose(got, expected, atol=1e-12)
+    assert not numpy.allclose(got, members[0].probs(pairs), atol=1e-3)
+    assert numpy.allclose(got.sum(axis=1), 1.0) and config.members == 3 and ens.threshold == 0.3
+    assert numpy.allclose(ens.logits(pairs), numpy.log(got), atol=1e-5)
+
+
+def test_an_ensemble_round_trips_and_a_single_model_file_is_unchanged(tmp_path: Path) -> None:
+    members = [_model(tmp_path, seed=s) for s in (4, 5)]
+    ens = PairCnnModel.ensemble(members, PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3))
+    before = ens.probs(_pairs(ens))
+    ens.save(tmp_path / "e.pt")
+    loaded = PairCnnModel.load(tmp_path / "e.pt", tmp_path / "vocab")
+    assert len(loaded.networks) == 2 and loaded.config.members == 2
+    assert numpy.array_equal(loaded.probs(_pairs(loaded)), before)
+    keys = torch.load(tmp_path / "e.pt", weights_only=True).keys()
+    assert {k.split(".")[0] for k in keys} == {"m0", "m1"}
+    # a single model keeps the unprefixed layout the 0.3.0 artifact has
+    members[0].save(tmp_path / "one.pt")
+    assert not any(k.startswith("m0.") for k in torch.load(tmp_path / "one.pt", weights_only=True))
+    assert json.loads((tmp_path / "one.pt.json").read_text())["config"]["members"] == 1
+
+
+def test_an_ensemble_refuses_mismatched_members_and_a_bad_member_count(tmp_path: Path) -> None:
+    a = _model(tmp_path, seed=1)
+    other = PairCnnModel.new(PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3),
+                             _vocab(tmp_path / "other", seed=9), seed=1)
+    wider = PairCnnModel.new(PairCnnConfig(classes=["none", "mechanism", "effect"], filters=16, dim_pos=3), tmp_path / "vocab", seed=1)
+    config = PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3)
+    with pytest.raises(ModelError, match="word vectors"):
+        PairCnnModel.ensemble([a, other], config)
+    with pytest.raises(ModelError, match="architecture"):
+        PairCnnModel.ensemble([a, wider], config)
+    with pytest.raises(ValueError, match="at least one"):
+        PairCnnModel.ensemble([], config)
+    a.save(tmp_path / "a.pt")
+    side = json.loads((tmp_path / "a.pt.json").read_text())
+    side["config"]["members"] = 0
+    (tmp_path / "a.pt.json").write_text(json.dumps(side))
+    with pytest.raises(ModelError, match="members"):
+        PairCnnModel.load(tmp_path / "a.pt", tmp_path / "vocab")
+
+
+# --------------------------------------------------------------------------- directed pairs (TARGETS companion)
+
+
+def test_directed_encoding_marks_the_subject_whatever_the_order_and_can_use_the_object_head() -> None:
+    from ingest.text.components.pair_cnn import encode_directed
+
+    index = _index(WORDS + ["receptor"])
+    texts = ["the", "levels", "receptor", "inhibits", "X", "."]
+    chem, gene = (4, 5, "Drug", ""), (1, 3, "Gene", "")  # the gene ("levels receptor") comes first
+    ids, d1, d2, pa, pb = encode_directed(texts, [chem, gene], chem, gene, (0, 6), index)
+    sym = encode_pair(texts, [chem, gene], gene, chem, (0, 6), index)
+    assert (pa, pb) == (sym[3], sym[4]) and d1 == sym[1] and d2 == sym[2]  # positions in text order
+    assert ids[pa] == DRUG2 and ids[pb] == DRUG1  # the chemical is DRUG1 although it comes second
+    assert [t for k, t in enumerate(ids) if k not in (pa, pb)] == [t for k, t in enumerate(sym[0]) if k not in (pa, pb)]
+    head = encode_directed(texts, [chem, gene], chem, gene, (0, 6), index, object_head=True)[0]
+    assert head[pa] == index("receptor") and head[pb] == DRUG1
+    # an object head the vectors do not know keeps the marker
+    texts2 = ["the", "levels", "zzz", "inhibits", "X", "."]
+    assert encode_directed(texts2, [chem, gene], chem, gene, (0, 6), index, object_head=True)[0][pa] == DRUG2
+    # in text order the subject first: the plain encoding
+    a, b = (0, 1, "Drug", ""), (2, 3, "Gene", "")
+    t3 = ["X", "inhibits", "Y"]
+    assert encode_directed(t3, [a, b], a, b, (0, 3), index) == encode_pair(t3, [a, b], a, b, (0, 3), index)
+
+
+def test_a_directed_model_encodes_through_its_config_and_round_trips(tmp_path: Path) -> None:
+    cfg = PairCnnConfig(classes=["none", "inhibitor"], filters=12, dim_pos=3, directed=True, object_head=True, mix_weight=0.3)
+    model = PairCnnModel.new(cfg, _vocab(tmp_path / "vocab", WORDS + ["receptor"]))
+    texts = ["receptor", "inhibits", "X"]
+    chem, gene = (2, 3, "Drug", ""), (0, 1, "Gene", "")
+    ids = model.encode(texts, [chem, gene], chem, gene, (0, 3))[0]
+    assert ids[2] == DRUG1 and ids[0] == model.index("receptor")
+    model.save(tmp_path / "d.pt")
+    back = PairCnnModel.load(tmp_path / "d.pt", tmp_path / "vocab")
+    assert back.config.directed and back.config.object_head and back.config.mix_weight == 0.3
+    assert back.encode(texts, [chem, gene], chem, gene, (0, 3)) == model.encode(texts, [chem, gene], chem, gene, (0, 3))
+    plain = PairCnnModel.new(PairCnnConfig(classes=["none", "inhibitor"], filters=12, dim_pos=3), tmp_path / "vocab")
+    with pytest.raises(ModelError, match="encoding"):
+        PairCnnModel.ensemble([model, plain], PairCnnConfig(classes=["none", "inhibitor"]))

@@ -474,3 +474,28 @@ def test_the_accurate_pipeline_decides_interactions_with_the_neural_model(full_n
     with pytest.raises(ModelError, match="word vectors"):
         load_pipeline(ner=False, gene_ner=False, neural_relations=True)
     assert load_pipeline(neural_relations=False).get_pipe("relations").neural is None
+
+
+def test_the_accurate_pipeline_mixes_targets_with_the_shipped_companion(full_nlp: spacy.Language, tmp_path, monkeypatch,
+                                                                         caplog: pytest.LogCaptureFixture) -> None:
+    from ingest.text import pipeline as pl
+    from ingest.text.components.pair_cnn import PairCnnModel
+
+    rel = full_nlp.get_pipe("relations")
+    comp = rel.targets_neural
+    assert isinstance(comp, PairCnnModel) and comp.config.directed and 0.0 < comp.config.mix_weight < 1.0
+    assert len(comp.networks) == comp.config.members >= 2 and comp.classes == rel.targets.classes
+    # the fast path has no companion (no word vectors); the neural choice off keeps the linear model alone
+    assert load_pipeline(ner=False, gene_ner=False).get_pipe("relations").targets_neural is None
+    assert load_pipeline(neural_relations=False).get_pipe("relations").targets_neural is None
+    # next to another linear TARGETS model than the one it was fitted with, the companion is not used
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    monkeypatch.setattr("ingest.text.components.targets.default_targets_model", lambda: str(other))
+    rel.use_neural_targets(None)
+    ner = pl.shipped_model("ner")
+    assert ner is not None
+    with caplog.at_level("WARNING"):
+        pl._attach_neural_targets(rel, ner, "auto")
+    assert rel.targets_neural is None and "another linear TARGETS model" in caplog.text
+    rel.use_neural_targets(comp)

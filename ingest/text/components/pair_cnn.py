@@ -46,7 +46,7 @@ MAX_POSITION = 30
 CONTEXT = 12
 #: the longest encoded pair (tokens), the rest of a long sentence is cut between the mentions
 MAX_LENGTH = 96
-ARTIFACT_VERSION = "0.3.0"
+ARTIFACT_VERSION = "0.4.0"
 
 
 @dataclass
@@ -60,6 +60,14 @@ class PairCnnConfig:
     #: Platt scaling of ``P(relation)``: ``sigmoid(a * logit(p) + b)`` (fitted on validation data; the
     #: threshold is on this scale)
     calibration: list[float] = field(default_factory=lambda: [1.0, 0.0])
+    #: networks in the artifact whose class probabilities are averaged (1: a single model)
+    members: int = 1
+    #: role-marked pairs (:func:`encode_directed`; ``DRUG1`` = the subject) and whether the object's
+    #: marker is its head word; False / False: the symmetric DDI encoding (:func:`encode_pair`)
+    directed: bool = False
+    object_head: bool = False
+    #: weight of this model's class probabilities when averaged with a linear model's (1.0: alone)
+    mix_weight: float = 1.0
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -164,6 +172,24 @@ def encode_pair(texts: Sequence[str], ents: Sequence[EntTuple], a: EntTuple, b: 
 Encoded = tuple[list[int], list[int], list[int], int, int]
 
 
+def encode_directed(texts: Sequence[str], ents: Sequence[EntTuple], subj: EntTuple, obj: EntTuple, sent: tuple[int, int],
+                    index: WordIndex, object_head: bool = False) -> Encoded:
+    """:func:`encode_pair` for a pair of two roles (a chemical and a gene, a drug and a disease):
+    ``DRUG1`` always marks ``subj`` and ``DRUG2`` ``obj``, whichever comes first (the distances and
+    the pieces stay in text order). With ``object_head`` the object's marker is replaced by the word
+    vector of its last token when the vectors know it (``receptor``, ``kinase``, ``CYP3A4``: a gene
+    mention's head word carries much of the relation; its distance embeddings still mark it)."""
+    first, second = (subj, obj) if subj[0] < obj[0] else (obj, subj)
+    ids, d1, d2, pa, pb = encode_pair(texts, ents, first, second, sent, index)
+    if first is not subj:
+        ids[pa], ids[pb] = DRUG2, DRUG1
+    if object_head:
+        head = index(texts[obj[1] - 1])
+        if head != UNK:
+            ids[pb if first is subj else pa] = head
+    return ids, d1, d2, pa, pb
+
+
 def batch_arrays(pairs: Sequence[Encoded]) -> dict[str, numpy.ndarray]:
     """Padded int64 arrays of encoded pairs: ``ids``, ``d1``, ``d2`` (shifted to be >= 0), ``pa``, ``pb``, ``length``."""
     n = len(pairs)
@@ -221,14 +247,20 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
 class PairCnnModel:
     """A trained :func:`build_network` with its config, ready to score pairs (:meth:`probs`)."""
 
-    def __init__(self, config: PairCnnConfig, network: Any, index: WordIndex, vectors_sha256: str) -> None:
+    def __init__(self, config: PairCnnConfig, network: Any, index: WordIndex, vectors_sha256: str,
+                 members: Sequence[Any] = ()) -> None:
         self.config = config
+        #: the networks whose class probabilities are averaged (an ensemble of independently seeded trainings);
+        #: ``network`` is the first (the one a training run fits)
+        self.networks = [network, *members]
         self.network = network
         self.index = index
         self.vectors_sha256 = vectors_sha256
         self.classes = config.classes
         self.threshold = config.threshold
-        network.eval()
+        config.members = len(self.networks)
+        for net in self.networks:
+            net.eval()
 
     @classmethod
     def new(cls, config: PairCnnConfig, vocab_dir: str | Path, seed: int = 0) -> "PairCnnModel":
@@ -238,29 +270,53 @@ class PairCnnModel:
         torch.manual_seed(seed)
         return cls(config, build_network(config, table), index, sha)
 
+    @classmethod
+    def ensemble(cls, models: Sequence["PairCnnModel"], config: PairCnnConfig) -> "PairCnnModel":
+        """One model averaging the class probabilities of ``models`` (same classes, architecture and word
+        vectors; e.g. the same training with different seeds); ``config`` carries the ensemble's own
+        threshold and calibration (fitted on the averaged probabilities)."""
+        if not models:
+            raise ValueError("an ensemble needs at least one model")
+        first = models[0]
+        for m in models[1:]:
+            if m.vectors_sha256 != first.vectors_sha256 or m.classes != first.classes:
+                raise ModelError("ensemble members must share their classes and word vectors")
+            arch = ("filters", "window", "dim_pos", "directed", "object_head")
+            if any(getattr(m.config, k) != getattr(first.config, k) for k in arch):
+                raise ModelError(f"ensemble members must share their architecture and encoding ({', '.join(arch)})")
+        for k in ("filters", "window", "dim_pos", "directed", "object_head"):  # the members' encoding is the ensemble's
+            setattr(config, k, getattr(first.config, k))
+        nets = [net for m in models for net in m.networks]
+        return cls(config, nets[0], first.index, first.vectors_sha256, members=nets[1:])
+
     def encode(self, texts: Sequence[str], ents: Sequence[EntTuple], a: EntTuple, b: EntTuple, sent: tuple[int, int]) -> Encoded:
+        """The pair as the model reads it: ``a`` before ``b`` (symmetric models), or ``a`` the subject and
+        ``b`` the object in any order (``config.directed``)."""
+        if self.config.directed:
+            return encode_directed(texts, ents, a, b, sent, self.index, self.config.object_head)
         return encode_pair(texts, ents, a, b, sent, self.index)
 
     def logits(self, pairs: Sequence[Encoded], chunk: int = 32) -> numpy.ndarray:
-        """Class log-odds, one row per pair; pairs of similar length are run together (``chunk`` at a
+        """Class log-probabilities (log of :meth:`probs`), one row per pair."""
+        return numpy.log(numpy.maximum(self.probs(pairs, chunk), 1e-30)).astype(numpy.float32)
+
+    def probs(self, pairs: Sequence[Encoded], chunk: int = 32) -> numpy.ndarray:
+        """Class probabilities, one row per pair (columns: :attr:`classes`): the mean over the
+        :attr:`networks` of their softmax. Pairs of similar length are run together (``chunk`` at a
         time), so little is spent on padding."""
         import torch
 
-        out = numpy.zeros((len(pairs), len(self.classes)), dtype=numpy.float32)
+        out = numpy.zeros((len(pairs), len(self.classes)), dtype=numpy.float64)
         order = sorted(range(len(pairs)), key=lambda k: len(pairs[k][0]))
         with torch.inference_mode():
             for k in range(0, len(order), chunk):
                 idx = order[k : k + chunk]
                 arrays = {n: torch.from_numpy(v) for n, v in batch_arrays([pairs[i] for i in idx]).items()}
-                out[idx] = self.network(**arrays).numpy()
+                acc = torch.softmax(self.networks[0](**arrays).double(), dim=1)
+                for net in self.networks[1:]:
+                    acc += torch.softmax(net(**arrays).double(), dim=1)
+                out[idx] = (acc / len(self.networks)).numpy()
         return out
-
-    def probs(self, pairs: Sequence[Encoded]) -> numpy.ndarray:
-        """Class probabilities, one row per pair (columns: :attr:`classes`)."""
-        z = self.logits(pairs)
-        z = z - z.max(axis=1, keepdims=True)
-        e = numpy.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
 
     def relation_probs(self, probs: numpy.ndarray) -> numpy.ndarray:
         """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows."""
@@ -277,7 +333,10 @@ class PairCnnModel:
         import torch
 
         path = Path(path)
-        state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+        if len(self.networks) == 1:
+            state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+        else:  # member m's tensors under "m{m}."
+            state = {f"m{m}.{k}": v.detach().clone() for m, net in enumerate(self.networks) for k, v in net.state_dict().items()}
         torch.save(state, path)
         side = {"format": "medkg.pair_cnn", "version": ARTIFACT_VERSION, "config": asdict(self.config),
                 "vectors_sha256": self.vectors_sha256,
@@ -304,7 +363,8 @@ class PairCnnModel:
         if side.get("state_sha256") != hashlib.sha256(raw).hexdigest():
             raise ModelError(f"{path}: its weights do not match the checksum in {path}.json (altered or truncated file)")
         cfg = side["config"]
-        config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "meta")
+        config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "members", "directed",
+                                                      "object_head", "mix_weight", "meta")
                                   if k in cfg})
         table, index, sha = load_vectors(vocab_dir)
         if sha != side.get("vectors_sha256"):
@@ -313,12 +373,17 @@ class PairCnnModel:
         import io
 
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-        network = build_network(config, table)
+        k = int(cfg.get("members", 1))
+        if k < 1:
+            raise ModelError(f"{path}.json: members must be >= 1, not {k}")
+        parts = [state] if k == 1 else [{n[len(f"m{m}."):]: v for n, v in state.items() if n.startswith(f"m{m}.")} for m in range(k)]
+        networks = [build_network(config, table) for _ in range(k)]
         try:
-            network.load_state_dict(state)
+            for network, part in zip(networks, parts):
+                network.load_state_dict(part)
         except (RuntimeError, KeyError) as err:
             raise ModelError(f"{path}: weights do not fit its config: {err}") from err
-        return cls(config, network, index, sha)
+        return cls(config, networks[0], index, sha, members=networks[1:])
 
 
 def calibrate(p: numpy.ndarray, calibration: Sequence[float]) -> numpy.ndarray:

@@ -685,10 +685,19 @@ class RelationExtractor:
         self.collect_scores = False
         #: the neural pair model deciding INTERACTS_WITH (:meth:`use_neural`); ``None``: the linear model
         self.neural: PairCnnModel | None = None
+        #: the neural companion of the TARGETS model (:meth:`use_neural_targets`); ``None``: the linear model alone
+        self.targets_neural: PairCnnModel | None = None
         #: whether the neural model's type replaces the type model's
         self.neural_types = True
         self.neural_max_distance = max_distance
         self.version = f"{EXTRACTOR_VERSION}+rules{rules.get('version', '')}"
+
+    def use_neural_targets(self, model: PairCnnModel | None) -> None:
+        """Let ``model`` (trained by ``python -m ingest.text.chemprot_cnn_training`` as the companion of this
+        extractor's TARGETS model) share the TARGETS decisions; ``None``: the linear model alone."""
+        if model is not None and self.targets is None:
+            raise ModelError("a neural TARGETS companion needs the linear TARGETS model")
+        self.targets_neural = model
 
     def use_neural(self, model: PairCnnModel | None, types: bool = True, max_distance: int | None = None) -> None:
         """Let ``model`` (a :class:`~ingest.text.components.pair_cnn.PairCnnModel` trained on DDI) decide
@@ -877,12 +886,16 @@ class RelationExtractor:
                 by_sent.setdefault(sid[e[0]], []).append(e)
         lowers: list[str] | None = None
         masked: dict[int, str] | None = None
+        texts: list[str] | None = None
         for s_no, group in by_sent.items():
             if len(group) < 2 or len({e[2] for e in group}) < 2:
                 continue
             lowers = lowers if lowers is not None else token_lowers(doc)
             masked = masked if masked is not None else entity_masks(ents)[0]
-            for c, g, action, conf in targets_relations(self.targets, lowers, ents, masked, group, bounds[s_no], TARGETS_MAX_DISTANCE):
+            if self.targets_neural is not None and texts is None:
+                texts = token_texts(doc)
+            for c, g, action, conf in targets_relations(self.targets, lowers, ents, masked, group, bounds[s_no], TARGETS_MAX_DISTANCE,
+                                                        self.targets_neural, texts):
                 lo, hi = min(c[0], g[0]), max(c[1], g[1])
                 neg, spec = self._flags(cues_by_sent.get(s_no, ()), lo, hi)
                 out.append(("TARGETS", c[0], c[1], g[0], g[1], round(conf, 4), neg, spec, c[3], g[3], c[2], g[2], action))

@@ -158,17 +158,41 @@ def default_targets_model() -> str | None:
     return str(p) if p.is_file() else None
 
 
+def mixed_probs(linear: Any, neural: Any, weight: float) -> Any:
+    """``(1 - weight) * linear + weight * neural``: the average of two models' class-probability rows
+    (NumPy arrays of one shape), the decision of a linear model with its neural companion."""
+    return (1.0 - weight) * linear + weight * neural
+
+
 def targets_relations(model: TargetsModel, lowers: list[str], ents: list[EntTuple], masked: dict[int, str],
-                      group: list[EntTuple], sent: tuple[int, int], max_distance: int) -> list[tuple[EntTuple, EntTuple, str, float]]:
-    """Every (chemical, gene, action, confidence) the model accepts among the mentions ``group`` of one sentence."""
+                      group: list[EntTuple], sent: tuple[int, int], max_distance: int, neural: Any = None,
+                      texts: list[str] | None = None) -> list[tuple[EntTuple, EntTuple, str, float]]:
+    """Every (chemical, gene, action, confidence) the model accepts among the mentions ``group`` of one sentence.
+
+    ``neural``: a :class:`~ingest.text.components.pair_cnn.PairCnnModel` trained as the linear model's
+    companion (``python -m ingest.text.chemprot_cnn_training``; ``texts``: the document's token texts).
+    Then the two models' class probabilities are averaged with the companion's ``mix_weight``, and the
+    companion's calibration and threshold decide (they were fitted on that average)."""
     chems = [e for e in group if e[2] == "Drug"]
     genes = [e for e in group if e[2] == "Gene"]
+    cands = [(c, g) for c in chems for g in genes if (g[0] - c[1] if c[0] < g[0] else c[0] - g[1]) <= max_distance]
     out = []
-    for c in chems:
-        for g in genes:
-            if (g[0] - c[1] if c[0] < g[0] else c[0] - g[1]) > max_distance:
-                continue
+    if neural is None or not cands:
+        for c, g in cands:
             hit = model.predict(targets_features(lowers, masked, c, g, sent))
             if hit is not None:
                 out.append((c, g, hit[0], hit[1]))
+        return out
+    import numpy
+
+    from ingest.text.components.pair_cnn import calibrate
+
+    if texts is None:
+        raise ValueError("targets_relations: the neural companion needs the token texts")
+    lin = numpy.asarray([model.probs(targets_features(lowers, masked, c, g, sent)) for c, g in cands])
+    p = mixed_probs(lin, neural.probs([neural.encode(texts, ents, c, g, sent) for c, g in cands]), neural.config.mix_weight)
+    conf = calibrate(1.0 - p[:, 0], neural.config.calibration)
+    for (c, g), row, q in zip(cands, p, conf):
+        if q >= neural.threshold:
+            out.append((c, g, model.classes[1 + int(numpy.argmax(row[1:]))], float(q)))
     return out
