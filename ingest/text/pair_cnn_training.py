@@ -139,9 +139,11 @@ def best_threshold(p_rel: numpy.ndarray, gold: numpy.ndarray) -> tuple[float, di
     return best
 
 
-def type_scores(probs: numpy.ndarray, gold: numpy.ndarray, threshold: float, classes: Sequence[str]) -> dict[str, dict[str, float]]:
-    """Per type P/R/F1 of detected-and-typed-right pairs."""
-    detected = 1.0 - probs[:, 0] >= threshold
+def type_scores(probs: numpy.ndarray, gold: numpy.ndarray, threshold: float, classes: Sequence[str],
+                p_rel: numpy.ndarray | None = None) -> dict[str, dict[str, float]]:
+    """Per type P/R/F1 of detected-and-typed-right pairs (detected: ``p_rel``, by default ``1 - P(none)``,
+    at ``threshold``)."""
+    detected = (1.0 - probs[:, 0] if p_rel is None else p_rel) >= threshold
     kind = numpy.where(detected, 1 + probs[:, 1:].argmax(axis=1), 0)
     out = {}
     for k, name in enumerate(classes[1:], 1):
@@ -185,6 +187,26 @@ def cross_fitted(p_rel: numpy.ndarray, gold: numpy.ndarray, groups: numpy.ndarra
         m = groups % 2 == half
         out[m] = calibrate(p_rel[m], fit_calibration(p_rel[~m], gold[~m]))
     return out
+
+
+#: weights of the CNN tried when it decides together with the linear INTERACTS_WITH model (``--mix-linear``)
+MIX_WEIGHTS = (1.0, 0.9, 0.8, 0.7)
+
+
+def linear_relation_probs(linear: Any, instances: Sequence[Instance]) -> numpy.ndarray:
+    """The linear pair model's ``P(relation)`` of ``instances`` (as the relation step computes it next to the
+    pair CNN: the sentence's Drug mentions masked, lower-cased tokens)."""
+    from ingest.text.components.relations import PairScorer, entity_masks
+
+    scorer = PairScorer(linear)
+    z = [scorer.logit([w.lower() for w in t], e, a, b, s, entity_masks(e)) for t, e, a, b, s, _ in instances]
+    return 1.0 / (1.0 + numpy.exp(-numpy.clip(numpy.asarray(z, dtype=numpy.float64), -30.0, 30.0)))  # as relations.sigmoid
+
+
+def mixed_relation(probs: numpy.ndarray, linear: numpy.ndarray | None, weight: float) -> numpy.ndarray:
+    """Raw ``P(relation)``: ``weight (1 - P(none)) + (1 - weight) linear`` (``1 - P(none)`` without ``linear``)."""
+    raw = 1.0 - probs[:, 0]
+    return raw if linear is None or weight >= 1.0 else weight * raw + (1.0 - weight) * linear
 
 
 def predict(model: PairCnnModel, encoded: Sequence[Encoded], batch: int = 256) -> numpy.ndarray:
@@ -249,6 +271,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--filters", type=int, default=200)
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--mix-linear", nargs="?", const="default", default=None, metavar="MODEL",
+                    help="decide together with a linear INTERACTS_WITH model (default: the shipped one): P(relation) is "
+                    "w P_cnn + (1 - w) P_linear, w chosen among 1.0 / 0.9 / 0.8 / 0.7 on the selection pairs")
     ap.add_argument("--members", type=int, default=1,
                     help="train this many models (seeds SEED, SEED+1, ...) and ship their average (an ensemble)")
     ap.add_argument("--pipeline-mentions", action="store_true",
@@ -274,7 +299,7 @@ def main(argv: list[str] | None = None) -> None:
     enc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in train_i]
     venc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in val_i]
     ytr, yva = [i[5] for i in train_i], [i[5] for i in val_i]
-    sel_x, sel_y, sel_groups = venc, yva, val_groups
+    sel_x, sel_y, sel_groups, sel_i = venc, yva, val_groups, val_i
     if args.pipeline_mentions:
         from ingest.text.pipeline import load_pipeline
 
@@ -287,6 +312,7 @@ def main(argv: list[str] | None = None) -> None:
         sel_x = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in pval]
         sel_y = [i[5] for i in pval]
         sel_groups = numpy.asarray([k for k, d in enumerate(pval_by_doc) for _ in d])
+        sel_i = pval
         print(json.dumps({"pipeline_train_pairs": len(ptrain), "pipeline_train_pos": sum(1 for i in ptrain if i[5]),
                           "pipeline_validation_pairs": len(pval), "pipeline_validation_pos": sum(1 for i in pval if i[5])}))
     print(json.dumps({"train_pairs": len(enc), "train_pos": sum(1 for y in ytr if y), "validation_pairs": len(venc),
@@ -303,32 +329,48 @@ def main(argv: list[str] | None = None) -> None:
         model.threshold = config.threshold = th
     run = {"best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else [r["best_epoch"] for r in runs],
            "history": runs[0]["history"] if len(runs) == 1 else [r["history"] for r in runs]}
-    # Platt scaling on the selection data; the reliability tables are cross-fitted over its documents
     sel_probs = predict(model, sel_x)
     sel_gold = numpy.asarray(sel_y)
-    sel_raw = 1.0 - sel_probs[:, 0]
+    lin_sel = lin_val = None
+    mix: dict[str, Any] = {}
+    if args.mix_linear:  # the CNN's weight next to the linear model, threshold again on the mixture
+        from ingest.text.components.relations import LinearModel
+        from ingest.text.pipeline import shipped_linear_ddi
+
+        lin_path = shipped_linear_ddi() if args.mix_linear == "default" else Path(args.mix_linear)
+        linear = LinearModel.load(lin_path)
+        lin_sel, lin_val = linear_relation_probs(linear, sel_i), linear_relation_probs(linear, val_i)
+        tried = {w: best_threshold(mixed_relation(sel_probs, lin_sel, w), sel_gold) for w in MIX_WEIGHTS}
+        w = max(MIX_WEIGHTS, key=lambda v: (tried[v][1]["f1"], v))  # ties: the larger CNN weight
+        config.mix_weight = w
+        model.threshold = config.threshold = tried[w][0]
+        mix = {"linear": lin_path.name, "linear_sha256": hashlib.sha256(lin_path.read_bytes()).hexdigest(),
+               "tried": {str(v): tried[v][1] for v in MIX_WEIGHTS}}
+    # Platt scaling on the selection data; the reliability tables are cross-fitted over its documents
+    sel_raw = mixed_relation(sel_probs, lin_sel, config.mix_weight)
     config.calibration = fit_calibration(sel_raw, sel_gold)
     raw_threshold = model.threshold
     model.threshold = config.threshold = round(float(calibrate(numpy.asarray([raw_threshold]), config.calibration)[0]), 6)
     probs = predict(model, venc)
     gold = numpy.asarray(yva)
-    p_rel = model.relation_probs(probs)
-    honest = cross_fitted(1.0 - probs[:, 0], gold, val_groups)
+    p_rel = model.relation_probs(probs, lin_val)
+    val_raw = mixed_relation(probs, lin_val, config.mix_weight)
+    honest = cross_fitted(val_raw, gold, val_groups)
     extra: dict[str, Any] = {}
     if args.pipeline_mentions:
         honest_sel = cross_fitted(sel_raw, sel_gold, sel_groups)
-        extra = {"pipeline_mentions": {"pairs": len(sel_x), "detection": detection_scores(model.relation_probs(sel_probs), sel_gold, model.threshold),
+        extra = {"pipeline_mentions": {"pairs": len(sel_x), "detection": detection_scores(model.relation_probs(sel_probs, lin_sel), sel_gold, model.threshold),
                                        "reliability_uncalibrated": reliability(sel_raw, sel_gold),
                                        "reliability_cross_fitted": reliability(honest_sel, sel_gold)}}
     config.meta = {
         "type": "INTERACTS_WITH", "trained_on": "DDI 2013 Train/, the 'train' part of ingest/text/data/ddi_train_split.tsv",
         "train_files": len(tr), "train_sha256": files_fingerprint(tr), "validation_files": len(va),
         "validation_sha256": files_fingerprint(va), "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-        "members": args.members,
+        "members": args.members, **({"mix": mix, "linear_sha256": mix["linear_sha256"]} if mix else {}),
         "best_epoch": run["best_epoch"], "history": run["history"], "raw_threshold": raw_threshold, "version": ARTIFACT_VERSION,
         "validation": {"pairs": len(venc), "detection": detection_scores(p_rel, gold, model.threshold),
-                       "types": type_scores(probs, gold, raw_threshold, DDI_CLASSES),
-                       "reliability_uncalibrated": reliability(1.0 - probs[:, 0], gold),
+                       "types": type_scores(probs, gold, raw_threshold, DDI_CLASSES, val_raw),
+                       "reliability_uncalibrated": reliability(val_raw, gold),
                        "reliability_cross_fitted": reliability(honest, gold), **extra},
         "pipeline_mentions": bool(args.pipeline_mentions),
         "seconds": round(time.time() - t0, 1),

@@ -230,8 +230,27 @@ def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: 
         logging.getLogger(__name__).warning("neural INTERACTS_WITH model not used, the linear one is: %s", err)
         return
     relations: Any = nlp.get_pipe("relations")
+    if model.config.mix_weight < 1.0:  # it decides together with the linear model it was fitted with
+        import hashlib
+
+        linear = shipped_linear_ddi()
+        fits = (relation_models == "default" and "INTERACTS_WITH" in relations.models and linear.is_file()
+                and hashlib.sha256(linear.read_bytes()).hexdigest() == model.config.meta.get("linear_sha256"))
+        if not fits:
+            msg = f"{path} decides together with the shipped linear INTERACTS_WITH model {linear.name}, which this pipeline does not have"
+            if choice != "auto":
+                raise ModelError(msg)
+            logging.getLogger(__name__).warning("neural INTERACTS_WITH model not used, the linear one is: %s", msg)
+            return
     relations.use_neural(model)
     _attach_neural_targets(relations, ner_dir, choice)
+
+
+def shipped_linear_ddi() -> Path:
+    """Path of the shipped linear ``INTERACTS_WITH`` model (the pair CNN ensemble's partner)."""
+    from ingest.text.components.relations import MODEL_FILES
+
+    return models_dir() / MODEL_FILES["INTERACTS_WITH"]
 
 
 #: the shipped neural companion of the TARGETS model (relative to ``ingest/text/models``)

@@ -403,3 +403,55 @@ def test_a_directed_model_encodes_through_its_config_and_round_trips(tmp_path: P
     plain = PairCnnModel.new(PairCnnConfig(classes=["none", "inhibitor"], filters=12, dim_pos=3), tmp_path / "vocab")
     with pytest.raises(ModelError, match="encoding"):
         PairCnnModel.ensemble([model, plain], PairCnnConfig(classes=["none", "inhibitor"]))
+
+
+# --------------------------------------------------------------------------- deciding together with the linear model
+
+
+def test_relation_probs_mix_the_linear_model_before_calibrating(tmp_path: Path) -> None:
+    from ingest.text.components.pair_cnn import calibrate
+
+    model = _model(tmp_path)
+    probs = model.probs(_pairs(model))
+    lin = numpy.asarray([0.9, 0.05])
+    assert numpy.allclose(model.relation_probs(probs, lin), 1 - probs[:, 0])  # mix_weight 1: the linear model is ignored
+    model.config.mix_weight, model.config.calibration = 0.7, [0.8, 0.1]
+    want = calibrate(0.7 * (1 - probs[:, 0]) + 0.3 * lin, [0.8, 0.1])
+    assert numpy.allclose(model.relation_probs(probs, lin), want)
+    assert numpy.allclose([p for p, _ in model.decide(_pairs(model), lin)], want)
+    with pytest.raises(ModelError, match="linear model"):
+        model.relation_probs(probs)
+
+
+def test_the_extractor_mixes_the_linear_interaction_model_as_training_did(tmp_path: Path) -> None:
+    from ingest.text.components.cache import set_ents, token_texts
+    from ingest.text.components.relations import LinearModel, RelationExtractor
+    from ingest.text.corpora import blank_pipeline
+    from ingest.text.pair_cnn_training import linear_relation_probs, mixed_relation
+    from ingest.text.pipeline import doc_records
+    from ingest.text.records import Document
+
+    nlp = blank_pipeline()
+    nlp.add_pipe("medkg_sentences_v1")
+    nlp.add_pipe("medkg_negation_v1")
+    doc = nlp("Warfarin increases the levels of Digoxin and aspirin.")
+    drugs = [(0, 1, "Drug", ""), (5, 6, "Drug", ""), (7, 8, "Drug", "")]
+    set_ents(doc, drugs)
+    model = _model(tmp_path)
+    with torch.no_grad():  # the CNN alone: P(relation) = 1 - softmax(bias)[0] = 0.5 for every pair
+        model.network.out.weight.zero_()
+        model.network.out.bias.copy_(torch.tensor([0.0, -30.0, 0.0]))
+    model.config.mix_weight, model.threshold = 0.5, 0.6
+    linear = LinearModel({"b=increases": 3.0, "b=the": 0.0}, -1.0)  # "increases" between the two: likely
+    ext = RelationExtractor({"INTERACTS_WITH": linear})
+    ext.use_neural(model)
+    ext(doc)
+    got = {(r.subject_text, r.object_text): r.score for r in doc_records(doc, Document(id="d", text=doc.text)).relations}
+    # the score the training computes for the same pairs (its instances: token texts, the Drug mentions, the pair)
+    texts = token_texts(doc)
+    inst = [(texts, drugs, a, b, (0, len(texts)), 0) for a, b in ((drugs[0], drugs[1]), (drugs[0], drugs[2]), (drugs[1], drugs[2]))]
+    lin = linear_relation_probs(linear, inst)
+    want = mixed_relation(numpy.tile([0.5, 0.0, 0.5], (3, 1)), lin, 0.5)
+    kept = {(texts[a[0]], texts[b[0]]): w for (_, _, a, b, _, _), w in zip(inst, want) if w >= 0.6}
+    assert kept and len(kept) < 3  # the linear model moves some pairs above the threshold, not all
+    assert got.keys() == kept.keys() and all(abs(got[k] - kept[k]) < 1e-3 for k in kept)

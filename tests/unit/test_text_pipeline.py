@@ -499,3 +499,25 @@ def test_the_accurate_pipeline_mixes_targets_with_the_shipped_companion(full_nlp
         pl._attach_neural_targets(rel, ner, "auto")
     assert rel.targets_neural is None and "another linear TARGETS model" in caplog.text
     rel.use_neural_targets(comp)
+
+
+def test_the_shipped_interaction_ensemble_decides_with_its_own_linear_model(full_nlp: spacy.Language, tmp_path, monkeypatch,
+                                                                             caplog: pytest.LogCaptureFixture) -> None:
+    import hashlib
+
+    from graph_engine.errors import ModelError
+    from ingest.text import pipeline as pl
+
+    model = full_nlp.get_pipe("relations").neural
+    assert model is not None and len(model.networks) == model.config.members >= 2
+    assert 0.0 < model.config.mix_weight < 1.0
+    assert model.config.meta["linear_sha256"] == hashlib.sha256(pl.shipped_linear_ddi().read_bytes()).hexdigest()
+    # a linear model other than the one it was fitted with: not used (auto), refused (asked for)
+    other = tmp_path / "other.json"
+    other.write_text("{}")
+    monkeypatch.setattr(pl, "shipped_linear_ddi", lambda: other)
+    with caplog.at_level("WARNING"):
+        assert load_pipeline().get_pipe("relations").neural is None
+    assert "decides together with the shipped linear INTERACTS_WITH model" in caplog.text
+    with pytest.raises(ModelError, match="linear INTERACTS_WITH"):
+        load_pipeline(neural_relations=True)

@@ -318,14 +318,22 @@ class PairCnnModel:
                 out[idx] = (acc / len(self.networks)).numpy()
         return out
 
-    def relation_probs(self, probs: numpy.ndarray) -> numpy.ndarray:
-        """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows."""
-        return calibrate(1.0 - probs[:, 0], self.config.calibration)
+    def relation_probs(self, probs: numpy.ndarray, linear: numpy.ndarray | None = None) -> numpy.ndarray:
+        """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows; with ``linear`` (a linear
+        model's ``P(relation)`` of the same pairs) and ``config.mix_weight < 1``, the calibrated
+        ``mix_weight (1 - P(none)) + (1 - mix_weight) linear``."""
+        raw = 1.0 - probs[:, 0]
+        w = self.config.mix_weight
+        if w < 1.0:
+            if linear is None:
+                raise ModelError("this pair model decides together with a linear model: pass its P(relation)")
+            raw = w * raw + (1.0 - w) * numpy.asarray(linear, dtype=numpy.float64)
+        return calibrate(raw, self.config.calibration)
 
-    def decide(self, pairs: Sequence[Encoded]) -> list[tuple[float, str]]:
-        """``(calibrated P(relation), most probable type)`` per pair."""
+    def decide(self, pairs: Sequence[Encoded], linear: numpy.ndarray | None = None) -> list[tuple[float, str]]:
+        """``(calibrated P(relation), most probable type)`` per pair (``linear``: see :meth:`relation_probs`)."""
         p = self.probs(pairs)
-        rel = self.relation_probs(p)
+        rel = self.relation_probs(p, linear)
         return [(float(r), self.classes[1 + int(numpy.argmax(row[1:]))]) for r, row in zip(rel, p)]
 
     def save(self, path: str | Path) -> None:

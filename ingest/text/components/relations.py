@@ -16,6 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
 
+import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
@@ -802,7 +803,12 @@ class RelationExtractor:
         todo = [p for p in pending if not same_name(texts, p[0], p[1])]
         if not todo:
             return
-        decided = model.decide([model.encode(texts, drugs, a, b, bounds[s_no]) for a, b, _, _, s_no in todo])
+        linear = None
+        if model.config.mix_weight < 1.0:  # with the linear model's P(relation), computed as in training (Drug masks)
+            masks = entity_masks(drugs)
+            linear = numpy.asarray([sigmoid(self._logit("INTERACTS_WITH", lowers, drugs, a, b, bounds[s_no], masks))
+                                    for a, b, _, _, s_no in todo])
+        decided = model.decide([model.encode(texts, drugs, a, b, bounds[s_no]) for a, b, _, _, s_no in todo], linear)
         for (a, b, subj, obj, s_no), (p, kind) in zip(todo, decided):
             if p < model.threshold:
                 continue
