@@ -16,6 +16,12 @@ The encoder is a piecewise CNN over the sentence around the two mentions:
 ``P(relation) = 1 - P(none)``; a pair is a relation when it reaches the model's
 threshold (chosen on validation data), and its type is the most probable other class.
 
+An artifact may hold several such networks (``members``: the same training with other seeds,
+:meth:`PairCnnModel.ensemble`), whose class probabilities are averaged; with ``mix_weight < 1`` its
+P(relation) is further averaged with a linear model's (``relation_probs(probs, linear)``), which the
+pipeline checks is the linear model it was fitted with. ``directed`` models (the TARGETS companion)
+mark the subject ``DRUG1`` and the object ``DRUG2`` whatever their order (:func:`encode_directed`).
+
 The artifact is a torch ``state_dict`` of tensors only (loaded with
 ``weights_only=True``) plus a JSON side file with the config, the classes, the threshold,
 the training data fingerprint, metrics and the fingerprint of the word vectors; the
