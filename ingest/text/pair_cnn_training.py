@@ -274,6 +274,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--mix-linear", nargs="?", const="default", default=None, metavar="MODEL",
                     help="decide together with a linear INTERACTS_WITH model (default: the shipped one): P(relation) is "
                     "w P_cnn + (1 - w) P_linear, w chosen among 1.0 / 0.9 / 0.8 / 0.7 on the selection pairs")
+    ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
     ap.add_argument("--members", type=int, default=1,
                     help="train this many models (seeds SEED, SEED+1, ...) and ship their average (an ensemble)")
     ap.add_argument("--pipeline-mentions", action="store_true",
@@ -294,7 +295,7 @@ def main(argv: list[str] | None = None) -> None:
     val_by_doc = [ddi_instances([f]) for f in va]
     val_i = [x for d in val_by_doc for x in d]
     val_groups = numpy.asarray([k for k, d in enumerate(val_by_doc) for _ in d])
-    config = PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters, dropout=args.dropout)
+    config = PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters, dropout=args.dropout, tune_vectors=args.tune_vectors)
     model = PairCnnModel.new(config, vocab, seed=args.seed)
     enc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in train_i]
     venc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in val_i]
@@ -320,7 +321,8 @@ def main(argv: list[str] | None = None) -> None:
     runs, members = [], []
     for m in range(args.members):  # member m: the same training with seed + m, its own best epoch
         member = model if m == 0 else PairCnnModel.new(PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters,
-                                                                      dropout=args.dropout), vocab, seed=args.seed + m)
+                                                                      dropout=args.dropout, tune_vectors=args.tune_vectors),
+                                                        vocab, seed=args.seed + m)
         runs.append(train(member, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed + m))
         members.append(member)
     if len(members) > 1:  # average the members' class probabilities; threshold chosen again on the average

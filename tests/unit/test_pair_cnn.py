@@ -455,3 +455,31 @@ def test_the_extractor_mixes_the_linear_interaction_model_as_training_did(tmp_pa
     kept = {(texts[a[0]], texts[b[0]]): w for (_, _, a, b, _, _), w in zip(inst, want) if w >= 0.6}
     assert kept and len(kept) < 3  # the linear model moves some pairs above the threshold, not all
     assert got.keys() == kept.keys() and all(abs(got[k] - kept[k]) < 1e-3 for k in kept)
+
+
+# --------------------------------------------------------------------------- tuned word vectors
+
+
+def test_tuned_vectors_move_only_the_rows_met_and_store_only_those(tmp_path: Path) -> None:
+    from ingest.text.pair_cnn_training import train
+
+    cfg = PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3, dropout=0.1, tune_vectors=True)
+    model = PairCnnModel.new(cfg, _vocab(tmp_path / "vocab"), seed=3)
+    xs, ys = _toy_data(model)
+    train(model, xs, ys, xs, ys, epochs=4, batch=16, lr=0.02, seed=3, log=lambda _: None)
+    delta = model.network.delta.detach()
+    moved = set(torch.nonzero(delta.abs().sum(dim=1) > 0).flatten().tolist())
+    met = {i for x in xs for i in x[0] if i >= N_SPECIAL}
+    assert moved and moved <= met  # words never met (e.g. "levels"... ) keep their vectors; no special row moves
+    assert not delta[:N_SPECIAL].any()
+    model.save(tmp_path / "t.pt")
+    state = torch.load(tmp_path / "t.pt", weights_only=True)
+    assert "delta" not in state and state["delta_rows"].numel() == len(moved)
+    back = PairCnnModel.load(tmp_path / "t.pt", tmp_path / "vocab")
+    assert back.config.tune_vectors and torch.equal(back.network.delta, model.network.delta)
+    assert numpy.array_equal(back.probs(xs[:5]), model.probs(xs[:5]))
+    # padding does not change a tuned model's scores either
+    assert numpy.allclose(model.probs(xs[:6]), numpy.concatenate([model.probs([x]) for x in xs[:6]]), atol=1e-6)
+    plain = PairCnnModel.new(PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3), tmp_path / "vocab")
+    with pytest.raises(ModelError, match="tune_vectors"):
+        PairCnnModel.ensemble([model, plain], PairCnnConfig(classes=["none", "mechanism", "effect"]))

@@ -74,6 +74,9 @@ class PairCnnConfig:
     object_head: bool = False
     #: weight of this model's class probabilities when averaged with a linear model's (1.0: alone)
     mix_weight: float = 1.0
+    #: learn a correction of the frozen word vectors (``delta``, zero at start; only the rows of words met in
+    #: training move, and only those rows are stored)
+    tune_vectors: bool = False
     meta: dict[str, Any] = field(default_factory=dict)
 
 
@@ -223,6 +226,8 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
             d_word = vectors.shape[1]
             self.register_buffer("vectors", torch.from_numpy(vectors), persistent=False)
             self.special = nn.Parameter(torch.zeros(N_SPECIAL, d_word))
+            if config.tune_vectors:
+                self.delta = nn.Parameter(torch.zeros(vectors.shape[0], d_word))
             nn.init.normal_(self.special, std=0.1)
             n_pos = 2 * MAX_POSITION + 2
             self.pos1 = nn.Embedding(n_pos, config.dim_pos, padding_idx=0)
@@ -236,6 +241,8 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
             special = torch.cat([zero, self.special[1:], zero])  # PAD (row 0) embeds to zeros, like the conv's own padding
             vectors: Any = self.vectors
             words = nn.functional.embedding(ids, vectors) + nn.functional.embedding(ids.clamp(max=N_SPECIAL), special)
+            if config.tune_vectors:  # the special rows (PAD among them) have their own table: no correction there
+                words = words + nn.functional.embedding(ids, self.delta) * (ids >= N_SPECIAL).unsqueeze(2)
             x = torch.cat([words, self.pos1(d1), self.pos2(d2)], dim=2)  # padded positions: all zeros
             h = torch.relu(self.conv(x.transpose(1, 2)))  # (n, filters, width)
             width = ids.shape[1]
@@ -287,10 +294,10 @@ class PairCnnModel:
         for m in models[1:]:
             if m.vectors_sha256 != first.vectors_sha256 or m.classes != first.classes:
                 raise ModelError("ensemble members must share their classes and word vectors")
-            arch = ("filters", "window", "dim_pos", "directed", "object_head")
+            arch = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors")
             if any(getattr(m.config, k) != getattr(first.config, k) for k in arch):
                 raise ModelError(f"ensemble members must share their architecture and encoding ({', '.join(arch)})")
-        for k in ("filters", "window", "dim_pos", "directed", "object_head"):  # the members' encoding is the ensemble's
+        for k in ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors"):  # the members' encoding is the ensemble's
             setattr(config, k, getattr(first.config, k))
         nets = [net for m in models for net in m.networks]
         return cls(config, nets[0], first.index, first.vectors_sha256, members=nets[1:])
@@ -348,9 +355,10 @@ class PairCnnModel:
 
         path = Path(path)
         if len(self.networks) == 1:
-            state = {k: v.detach().clone() for k, v in self.network.state_dict().items()}
+            state = _sparse_delta({k: v.detach().clone() for k, v in self.network.state_dict().items()})
         else:  # member m's tensors under "m{m}."
-            state = {f"m{m}.{k}": v.detach().clone() for m, net in enumerate(self.networks) for k, v in net.state_dict().items()}
+            state = {f"m{m}.{k}": v for m, net in enumerate(self.networks)
+                     for k, v in _sparse_delta({k: v.detach().clone() for k, v in net.state_dict().items()}).items()}
         torch.save(state, path)
         side = {"format": "medkg.pair_cnn", "version": ARTIFACT_VERSION, "config": asdict(self.config),
                 "vectors_sha256": self.vectors_sha256,
@@ -378,7 +386,7 @@ class PairCnnModel:
             raise ModelError(f"{path}: its weights do not match the checksum in {path}.json (altered or truncated file)")
         cfg = side["config"]
         config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "members", "directed",
-                                                      "object_head", "mix_weight", "meta")
+                                                      "object_head", "mix_weight", "tune_vectors", "meta")
                                   if k in cfg})
         table, index, sha = load_vectors(vocab_dir)
         if sha != side.get("vectors_sha256"):
@@ -394,10 +402,38 @@ class PairCnnModel:
         networks = [build_network(config, table) for _ in range(k)]
         try:
             for network, part in zip(networks, parts):
-                network.load_state_dict(part)
+                network.load_state_dict(_dense_delta(part, table.shape))
         except (RuntimeError, KeyError) as err:
             raise ModelError(f"{path}: weights do not fit its config: {err}") from err
         return cls(config, networks[0], index, sha, members=networks[1:])
+
+
+def _sparse_delta(state: dict[str, Any]) -> dict[str, Any]:
+    """A state dict with a tuned-vectors ``delta`` stored as its non-zero rows (``delta_rows``, ``delta_values``)."""
+    if "delta" not in state:
+        return state
+    import torch
+
+    delta = state.pop("delta")
+    rows = torch.nonzero(delta.abs().sum(dim=1) > 0).flatten()
+    state["delta_rows"], state["delta_values"] = rows.to(torch.int64), delta[rows].clone()
+    return state
+
+
+def _dense_delta(state: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any]:
+    """The inverse of :func:`_sparse_delta` for a vector table of ``shape``."""
+    if "delta_rows" not in state:
+        return state
+    import torch
+
+    state = dict(state)
+    rows, values = state.pop("delta_rows"), state.pop("delta_values")
+    if rows.numel() and (int(rows.min()) < 0 or int(rows.max()) >= shape[0]):
+        raise KeyError("delta_rows outside the word-vector table")
+    delta = torch.zeros(shape, dtype=values.dtype)
+    delta[rows] = values
+    state["delta"] = delta
+    return state
 
 
 def calibrate(p: numpy.ndarray, calibration: Sequence[float]) -> numpy.ndarray:
