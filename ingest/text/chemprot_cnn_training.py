@@ -21,7 +21,6 @@ next to that model. Only weights are written, never the corpus.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import time
 from pathlib import Path
@@ -31,9 +30,10 @@ import numpy
 
 from ingest.text.chemprot import read_chemprot
 from ingest.text.chemprot_training import (
-    CLASSES, Example, PairRef, ScoredRow, _blank, examples, is_select, pipeline_examples, row_reliability, row_scores,
+    CLASSES, Example, PairRef, ScoredRow, _blank, examples, is_select, pair_scores, pipeline_examples, row_reliability,
+    row_scores,
 )
-from ingest.text.components.pair_cnn import ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, calibrate
+from ingest.text.components.pair_cnn import ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, calibrate, file_sha256
 from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, mixed_probs
 from ingest.text.pair_cnn_training import files_fingerprint, fit_calibration, predict, train
 
@@ -41,10 +41,6 @@ from ingest.text.pair_cnn_training import files_fingerprint, fit_calibration, pr
 TARGETS_CNN_FILE = "relations-chemprot-cnn-0.1.0.pt"
 #: weights of the CNN tried in the mixture
 WEIGHTS = (0.2, 0.3, 0.4, 0.5, 0.6)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def rows(lin: numpy.ndarray, cnn: numpy.ndarray, w: float, calibration: Sequence[float], labels: Sequence[int]) -> list[ScoredRow]:
@@ -111,17 +107,20 @@ def main(argv: list[str] | None = None) -> None:
     sel = [k for k, e in enumerate(data["pdev"]) if is_select(e[2])]
     x_sel, y_sel = enc([refs["pdev"][k] for k in sel]), [data["pdev"][k][1] for k in sel]
     runs = [train(m, x_train, y_train, x_sel, y_sel, epochs=args.epochs, seed=args.seed + k) for k, m in enumerate(members)]
-    cfg = config()
-    model = PairCnnModel.ensemble(members, cfg) if len(members) > 1 else first
+    model = PairCnnModel.ensemble(members, config()) if len(members) > 1 else first
     cfg = model.config
+    scored: dict[tuple[str, bool], tuple[list[Example], numpy.ndarray, numpy.ndarray, list[int]]] = {}
 
-    def parts(name: str, want_select: bool) -> tuple[numpy.ndarray, numpy.ndarray, list[int]]:
-        ks = [k for k, e in enumerate(data[name]) if is_select(e[2]) == want_select]
-        lin = numpy.asarray([linear.probs(data[name][k][0]) for k in ks])
-        cnn = predict(model, enc([refs[name][k] for k in ks]))
-        return lin, cnn, [data[name][k][1] for k in ks]
+    def parts(name: str, want_select: bool) -> tuple[list[Example], numpy.ndarray, numpy.ndarray, list[int]]:
+        """One half's examples, the linear and the CNN class probabilities, the gold classes (scored once)."""
+        if (name, want_select) not in scored:
+            ks = [k for k, e in enumerate(data[name]) if is_select(e[2]) == want_select]
+            ex = [data[name][k] for k in ks]
+            lin = numpy.asarray([linear.probs(e[0]) for e in ex])
+            scored[name, want_select] = ex, lin, predict(model, enc([refs[name][k] for k in ks])), [e[1] for e in ex]
+        return scored[name, want_select]
 
-    lin_s, cnn_s, y_s = parts("pdev", True)
+    _, lin_s, cnn_s, y_s = parts("pdev", True)
     w, raw_threshold, tried = choose(lin_s, cnn_s, y_s, miss["select"])
     cfg.mix_weight = w
     cfg.calibration = fit_calibration(1.0 - mixed_probs(lin_s, cnn_s, w)[:, 0], numpy.asarray(y_s))
@@ -130,12 +129,10 @@ def main(argv: list[str] | None = None) -> None:
                               "calibration": cfg.calibration, "select_tried": tried}
     for name, part, key in (("pdev", True, "select_end_to_end"), ("pdev", False, "held_end_to_end"),
                             ("dev", True, "select_gold_mentions"), ("dev", False, "held_gold_mentions")):
-        lin, cnn, y = parts(name, part)
+        ex, lin, cnn, y = parts(name, part)
         m = miss["select" if part else "held"] if name == "pdev" else 0
         mixed = rows(lin, cnn, w, cfg.calibration, y)
-        report[key] = {"mixture": row_scores(mixed, cfg.threshold, m),
-                       "linear_alone": row_scores([(list(map(float, p)), linear.confidence(1 - float(p[0])), yy) for p, yy in zip(lin, y)],
-                                                  linear.threshold, m)}
+        report[key] = {"mixture": row_scores(mixed, cfg.threshold, m), "linear_alone": pair_scores(linear, ex, None, m)}
         if key == "held_end_to_end":
             report["reliability_held_end_to_end"] = row_reliability(mixed)
     cfg.meta = {"type": "TARGETS", "companion_of": Path(args.linear).name, "linear_sha256": file_sha256(args.linear),

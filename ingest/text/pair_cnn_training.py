@@ -24,7 +24,7 @@ import numpy
 from graph_engine.errors import IngestError
 from ingest.text.components.cache import EntTuple
 from ingest.text.components.pair_cnn import (
-    ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, calibrate, same_name,
+    ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, calibrate, file_sha256, mixed_relation, same_name,
 )
 from ingest.text.relation_eval import ddi_is_validation
 from ingest.text.relation_training import DDI_CLASSES as _LINEAR_DDI_CLASSES
@@ -203,12 +203,6 @@ def linear_relation_probs(linear: Any, instances: Sequence[Instance]) -> numpy.n
     return 1.0 / (1.0 + numpy.exp(-numpy.clip(numpy.asarray(z, dtype=numpy.float64), -30.0, 30.0)))  # as relations.sigmoid
 
 
-def mixed_relation(probs: numpy.ndarray, linear: numpy.ndarray | None, weight: float) -> numpy.ndarray:
-    """Raw ``P(relation)``: ``weight (1 - P(none)) + (1 - weight) linear`` (``1 - P(none)`` without ``linear``)."""
-    raw = 1.0 - probs[:, 0]
-    return raw if linear is None or weight >= 1.0 else weight * raw + (1.0 - weight) * linear
-
-
 def predict(model: PairCnnModel, encoded: Sequence[Encoded], batch: int = 256) -> numpy.ndarray:
     model.network.eval()
     return numpy.concatenate([model.probs(encoded[k : k + batch]) for k in range(0, len(encoded), batch)]) if encoded else numpy.zeros((0, len(model.classes)))
@@ -346,7 +340,7 @@ def main(argv: list[str] | None = None) -> None:
         w = max(MIX_WEIGHTS, key=lambda v: (tried[v][1]["f1"], v))  # ties: the larger CNN weight
         config.mix_weight = w
         model.threshold = config.threshold = tried[w][0]
-        mix = {"linear": lin_path.name, "linear_sha256": hashlib.sha256(lin_path.read_bytes()).hexdigest(),
+        mix = {"linear": lin_path.name, "linear_sha256": file_sha256(lin_path),
                "tried": {str(v): tried[v][1] for v in MIX_WEIGHTS}}
     # Platt scaling on the selection data; the reliability tables are cross-fitted over its documents
     sel_raw = mixed_relation(sel_probs, lin_sel, config.mix_weight)

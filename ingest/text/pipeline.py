@@ -231,12 +231,8 @@ def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: 
         return
     relations: Any = nlp.get_pipe("relations")
     if model.config.mix_weight < 1.0:  # it decides together with the linear model it was fitted with
-        import hashlib
-
         linear = shipped_linear_ddi()
-        fits = (relation_models == "default" and "INTERACTS_WITH" in relations.models and linear.is_file()
-                and hashlib.sha256(linear.read_bytes()).hexdigest() == model.config.meta.get("linear_sha256"))
-        if not fits:
+        if not (relation_models == "default" and "INTERACTS_WITH" in relations.models and model.fitted_with(linear)):
             msg = f"{path} decides together with the shipped linear INTERACTS_WITH model {linear.name}, which this pipeline does not have"
             if choice != "auto":
                 raise ModelError(msg)
@@ -261,8 +257,6 @@ def _attach_neural_targets(relations: Any, ner_dir: Path, choice: bool | str | P
     """The TARGETS model's neural companion, next to the shipped linear TARGETS model only: it was
     fitted on the average of the two (its ``linear_sha256``); missing or mismatched, the linear model
     decides alone (with a warning when the companion is there but does not fit)."""
-    import hashlib
-
     from ingest.text.components.pair_cnn import PairCnnModel
     from ingest.text.components.targets import default_targets_model
 
@@ -276,7 +270,7 @@ def _attach_neural_targets(relations: Any, ner_dir: Path, choice: bool | str | P
     except ModelError as err:
         log.warning("neural TARGETS companion not used, the linear model decides alone: %s", err)
         return
-    if model.config.meta.get("linear_sha256") != hashlib.sha256(Path(linear).read_bytes()).hexdigest():
+    if not model.fitted_with(linear):
         log.warning("neural TARGETS companion %s was fitted with another linear TARGETS model than %s: not used", path, linear)
         return
     relations.use_neural_targets(model)

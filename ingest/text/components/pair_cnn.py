@@ -53,6 +53,8 @@ CONTEXT = 12
 #: the longest encoded pair (tokens), the rest of a long sentence is cut between the mentions
 MAX_LENGTH = 96
 ARTIFACT_VERSION = "0.4.0"
+#: the config fields that make networks interchangeable (the members of an ensemble share them)
+ARCHITECTURE = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors")
 
 
 @dataclass
@@ -294,10 +296,9 @@ class PairCnnModel:
         for m in models[1:]:
             if m.vectors_sha256 != first.vectors_sha256 or m.classes != first.classes:
                 raise ModelError("ensemble members must share their classes and word vectors")
-            arch = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors")
-            if any(getattr(m.config, k) != getattr(first.config, k) for k in arch):
-                raise ModelError(f"ensemble members must share their architecture and encoding ({', '.join(arch)})")
-        for k in ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors"):  # the members' encoding is the ensemble's
+            if any(getattr(m.config, k) != getattr(first.config, k) for k in ARCHITECTURE):
+                raise ModelError(f"ensemble members must share their architecture and encoding ({', '.join(ARCHITECTURE)})")
+        for k in ARCHITECTURE:  # the members' encoding is the ensemble's
             setattr(config, k, getattr(first.config, k))
         nets = [net for m in models for net in m.networks]
         return cls(config, nets[0], first.index, first.vectors_sha256, members=nets[1:])
@@ -335,13 +336,13 @@ class PairCnnModel:
         """Calibrated ``P(relation) = 1 - P(none)`` of :meth:`probs` rows; with ``linear`` (a linear
         model's ``P(relation)`` of the same pairs) and ``config.mix_weight < 1``, the calibrated
         ``mix_weight (1 - P(none)) + (1 - mix_weight) linear``."""
-        raw = 1.0 - probs[:, 0]
-        w = self.config.mix_weight
-        if w < 1.0:
-            if linear is None:
-                raise ModelError("this pair model decides together with a linear model: pass its P(relation)")
-            raw = w * raw + (1.0 - w) * numpy.asarray(linear, dtype=numpy.float64)
-        return calibrate(raw, self.config.calibration)
+        if self.config.mix_weight < 1.0 and linear is None:
+            raise ModelError("this pair model decides together with a linear model: pass its P(relation)")
+        return calibrate(mixed_relation(probs, linear, self.config.mix_weight), self.config.calibration)
+
+    def fitted_with(self, linear_path: str | Path) -> bool:
+        """Whether ``linear_path`` is the linear model this one was fitted with (``meta["linear_sha256"]``)."""
+        return Path(linear_path).is_file() and self.config.meta.get("linear_sha256") == file_sha256(linear_path)
 
     def decide(self, pairs: Sequence[Encoded], linear: numpy.ndarray | None = None) -> list[tuple[float, str]]:
         """``(calibrated P(relation), most probable type)`` per pair (``linear``: see :meth:`relation_probs`)."""
@@ -395,7 +396,7 @@ class PairCnnModel:
         import io
 
         state = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-        k = int(cfg.get("members", 1))
+        k = config.members
         if k < 1:
             raise ModelError(f"{path}.json: members must be >= 1, not {k}")
         parts = [state] if k == 1 else [{n[len(f"m{m}."):]: v for n, v in state.items() if n.startswith(f"m{m}.")} for m in range(k)]
@@ -434,6 +435,20 @@ def _dense_delta(state: dict[str, Any], shape: tuple[int, ...]) -> dict[str, Any
     delta[rows] = values
     state["delta"] = delta
     return state
+
+
+def mixed_relation(probs: numpy.ndarray, linear: numpy.ndarray | None, weight: float) -> numpy.ndarray:
+    """Raw ``P(relation)`` of class-probability rows: ``weight (1 - P(none)) + (1 - weight) linear``
+    (``1 - P(none)`` without ``linear`` or at ``weight`` 1)."""
+    raw = 1.0 - probs[:, 0]
+    if linear is None or weight >= 1.0:
+        return raw
+    return weight * raw + (1.0 - weight) * numpy.asarray(linear, dtype=numpy.float64)
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (which linear model a neural one was fitted with)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def calibrate(p: numpy.ndarray, calibration: Sequence[float]) -> numpy.ndarray:
