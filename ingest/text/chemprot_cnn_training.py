@@ -33,7 +33,7 @@ from ingest.text.chemprot_training import (
     CLASSES, Example, PairRef, ScoredRow, _blank, examples, is_select, pair_scores, pipeline_examples, row_reliability,
     row_scores,
 )
-from ingest.text.components.pair_cnn import ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, calibrate, file_sha256
+from ingest.text.components.pair_cnn import ARTIFACT_VERSION, ENCODERS, Encoded, PairCnnConfig, PairCnnModel, calibrate, file_sha256
 from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, mixed_probs
 from ingest.text.pair_cnn_training import files_fingerprint, fit_calibration, predict, train
 
@@ -77,6 +77,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--members", type=int, default=3, help="CNNs in the ensemble (seeds SEED, SEED+1, ...)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--encoder", choices=ENCODERS, default="cnn", help="sentence encoder of the members")
+    ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions)")
+    ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
     args = ap.parse_args(argv)
     if args.members < 1:
         ap.error("--members must be >= 1")
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     miss = {"select": sum(v for k, v in missed.items() if is_select(k)), "held": sum(v for k, v in missed.items() if not is_select(k))}
 
     def config() -> PairCnnConfig:
-        return PairCnnConfig(classes=list(CLASSES), directed=True, object_head=True)
+        return PairCnnConfig(classes=list(CLASSES), directed=True, object_head=True, encoder=args.encoder, filters=args.filters,
+                             tune_vectors=args.tune_vectors)
 
     members = [PairCnnModel.new(config(), vocab, seed=args.seed + m) for m in range(args.members)]
     first = members[0]

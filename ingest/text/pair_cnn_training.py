@@ -24,7 +24,7 @@ import numpy
 from graph_engine.errors import IngestError
 from ingest.text.components.cache import EntTuple
 from ingest.text.components.pair_cnn import (
-    ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, calibrate, file_sha256, mixed_relation, same_name,
+    ARCHITECTURE, ARTIFACT_VERSION, ENCODERS, Encoded, PairCnnConfig, PairCnnModel, batch_arrays, calibrate, file_sha256, mixed_relation, same_name,
 )
 from ingest.text.relation_eval import ddi_is_validation
 from ingest.text.relation_training import DDI_CLASSES as _LINEAR_DDI_CLASSES
@@ -262,7 +262,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--filters", type=int, default=200)
+    ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions together)")
+    ap.add_argument("--encoder", choices=ENCODERS, default="cnn", help="sentence encoder: a convolution or a bidirectional LSTM")
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mix-linear", nargs="?", const="default", default=None, metavar="MODEL",
@@ -271,6 +272,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
     ap.add_argument("--members", type=int, default=1,
                     help="train this many models (seeds SEED, SEED+1, ...) and ship their average (an ensemble)")
+    ap.add_argument("--combine", nargs="+", default=None, metavar="MODEL",
+                    help="train nothing: average the networks of these artifacts (trained by this command with the same "
+                    "architecture options, e.g. in parallel with other seeds), then choose the linear weight, threshold and "
+                    "calibration on the selection pairs as after training")
     ap.add_argument("--pipeline-mentions", action="store_true",
                     help="also train on the accurate pipeline's own mentions of the train documents, and choose the epoch "
                     "and threshold on its mentions of the validation documents (the end-to-end setting)")
@@ -289,7 +294,11 @@ def main(argv: list[str] | None = None) -> None:
     val_by_doc = [ddi_instances([f]) for f in va]
     val_i = [x for d in val_by_doc for x in d]
     val_groups = numpy.asarray([k for k, d in enumerate(val_by_doc) for _ in d])
-    config = PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters, dropout=args.dropout, tune_vectors=args.tune_vectors)
+    def new_config() -> PairCnnConfig:
+        return PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters, dropout=args.dropout, tune_vectors=args.tune_vectors,
+                             encoder=args.encoder)
+
+    config = new_config()
     model = PairCnnModel.new(config, vocab, seed=args.seed)
     enc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in train_i]
     venc = [model.encode(t, e, a, b, s) for t, e, a, b, s, _ in val_i]
@@ -313,17 +322,29 @@ def main(argv: list[str] | None = None) -> None:
     print(json.dumps({"train_pairs": len(enc), "train_pos": sum(1 for y in ytr if y), "validation_pairs": len(venc),
                       "validation_pos": sum(1 for y in yva if y)}))
     runs, members = [], []
-    for m in range(args.members):  # member m: the same training with seed + m, its own best epoch
-        member = model if m == 0 else PairCnnModel.new(PairCnnConfig(classes=list(DDI_CLASSES), filters=args.filters,
-                                                                      dropout=args.dropout, tune_vectors=args.tune_vectors),
-                                                        vocab, seed=args.seed + m)
-        runs.append(train(member, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed + m))
+    if args.combine:  # members trained elsewhere (e.g. in parallel processes): their networks, as trained
+        for path in args.combine:
+            part = PairCnnModel.load(path, vocab)
+            if not all(getattr(part.config, k) == getattr(config, k) for k in ARCHITECTURE):
+                raise IngestError(f"{path} was trained with another architecture than this command's "
+                                  f"({', '.join(f'{k}={getattr(config, k)!r}' for k in ARCHITECTURE)})")
+            meta = part.config.meta
+            nested = len(part.networks) > 1
+            for k in range(len(part.networks)):
+                runs.append({"best_epoch": meta["best_epoch"][k] if nested else meta["best_epoch"],
+                             "history": meta["history"][k] if nested else meta["history"],
+                             "seed": meta.get("member_seeds", [meta.get("seed", 0) + j for j in range(len(part.networks))])[k]})
+            members.append(part)
+    for m in range(0 if args.combine else args.members):  # member m: the same training with seed + m, its own best epoch
+        member = model if m == 0 else PairCnnModel.new(new_config(), vocab, seed=args.seed + m)
+        runs.append({**train(member, enc, ytr, sel_x, sel_y, epochs=args.epochs, batch=args.batch, lr=args.lr, seed=args.seed + m),
+                     "seed": args.seed + m})
         members.append(member)
-    if len(members) > 1:  # average the members' class probabilities; threshold chosen again on the average
+    if len(members) > 1 or args.combine:  # average the members' class probabilities; threshold chosen again on the average
         model = PairCnnModel.ensemble(members, config)
         th, _ = best_threshold(1.0 - predict(model, sel_x)[:, 0], numpy.asarray(sel_y))
         model.threshold = config.threshold = th
-    run = {"best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else [r["best_epoch"] for r in runs],
+    run = {"seeds": [r["seed"] for r in runs], "best_epoch": runs[0]["best_epoch"] if len(runs) == 1 else [r["best_epoch"] for r in runs],
            "history": runs[0]["history"] if len(runs) == 1 else [r["history"] for r in runs]}
     sel_probs = predict(model, sel_x)
     sel_gold = numpy.asarray(sel_y)
@@ -362,7 +383,7 @@ def main(argv: list[str] | None = None) -> None:
         "type": "INTERACTS_WITH", "trained_on": "DDI 2013 Train/, the 'train' part of ingest/text/data/ddi_train_split.tsv",
         "train_files": len(tr), "train_sha256": files_fingerprint(tr), "validation_files": len(va),
         "validation_sha256": files_fingerprint(va), "seed": args.seed, "epochs": args.epochs, "batch": args.batch, "lr": args.lr,
-        "members": args.members, **({"mix": mix, "linear_sha256": mix["linear_sha256"]} if mix else {}),
+        "members": len(model.networks), "member_seeds": run["seeds"], **({"combined": [Path(p).name for p in args.combine]} if args.combine else {}), **({"mix": mix, "linear_sha256": mix["linear_sha256"]} if mix else {}),
         "best_epoch": run["best_epoch"], "history": run["history"], "raw_threshold": raw_threshold, "version": ARTIFACT_VERSION,
         "validation": {"pairs": len(venc), "detection": detection_scores(p_rel, gold, model.threshold),
                        "types": type_scores(probs, gold, raw_threshold, DDI_CLASSES, val_raw),

@@ -483,3 +483,85 @@ def test_tuned_vectors_move_only_the_rows_met_and_store_only_those(tmp_path: Pat
     plain = PairCnnModel.new(PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3), tmp_path / "vocab")
     with pytest.raises(ModelError, match="tune_vectors"):
         PairCnnModel.ensemble([model, plain], PairCnnConfig(classes=["none", "mechanism", "effect"]))
+
+
+# --------------------------------------------------------------------------- the bilstm encoder
+
+
+def _lstm_model(tmp_path: Path, seed: int = 0, dropout: float = 0.1) -> PairCnnModel:
+    return PairCnnModel.new(PairCnnConfig(classes=["none", "mechanism", "effect"], filters=12, dim_pos=3, dropout=dropout,
+                                          encoder="bilstm"), _vocab(tmp_path / "vocab"), seed=seed)
+
+
+def test_a_bilstm_pair_model_learns_is_batch_independent_and_round_trips(tmp_path: Path) -> None:
+    from ingest.text.pair_cnn_training import predict, train
+
+    model = _lstm_model(tmp_path, seed=3)
+    assert not hasattr(model.network, "conv") and model.network.lstm.hidden_size == 6 and model.network.lstm.bidirectional
+    xs, ys = _toy_data(model)
+    run = train(model, xs, ys, xs, ys, epochs=4, batch=16, lr=0.02, seed=3, log=lambda _: None)
+    assert run["history"][-1]["loss"] < 0.5 * run["history"][0]["loss"]
+    p_rel, gold = 1.0 - predict(model, xs)[:, 0], numpy.asarray(ys)
+    assert p_rel[gold > 0].min() > p_rel[gold == 0].max()  # the kept epoch separates relations from none
+    # packed sequences: a pair scores the same alone and next to a much longer one (the backward
+    # direction never reads the padding)
+    texts = ["X", "increases", "the", "levels", "of", "Y"] + ["and"] * 20 + ["Z", "."]
+    ents = [(0, 1, "Drug", ""), (5, 6, "Drug", ""), (26, 27, "Drug", "")]
+    pairs = [model.encode(texts, ents, a, b, (0, len(texts))) for a, b in ((ents[0], ents[1]), (ents[0], ents[2]))]
+    assert len(pairs[0][0]) < len(pairs[1][0])
+    assert numpy.allclose(model.probs(pairs, chunk=2), numpy.concatenate([model.probs([p]) for p in pairs]), atol=1e-6)
+    path = tmp_path / "lstm.pt"
+    model.save(path)
+    loaded = PairCnnModel.load(path, tmp_path / "vocab")
+    assert loaded.config.encoder == "bilstm"
+    assert numpy.allclose(loaded.probs(pairs), model.probs(pairs), atol=1e-7)
+
+
+def test_bilstm_and_cnn_members_do_not_mix_and_bad_encoders_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="encoder"):
+        PairCnnConfig(classes=["none", "a"], encoder="transformer")
+    with pytest.raises(ModelError, match="even number"):
+        PairCnnConfig(classes=["none", "a"], encoder="bilstm", filters=7)
+    lstm, cnn = _lstm_model(tmp_path), _model(tmp_path)
+    with pytest.raises(ModelError, match="architecture"):
+        PairCnnModel.ensemble([cnn, lstm], PairCnnConfig(classes=list(cnn.classes)))
+
+
+def _ddi_folder(root: Path) -> Path:
+    """Six tiny DDI documents, three in each part of the validation rule (the file name's hash)."""
+    from ingest.text.relation_eval import ddi_is_validation
+
+    root.mkdir(parents=True, exist_ok=True)
+    want = {True: 3, False: 3}
+    k = 0
+    while any(want.values()):
+        name = f"DDI-DrugBank.d{k}.xml"
+        part = ddi_is_validation(name)
+        if want[part]:
+            want[part] -= 1
+            kind = ("effect", "mechanism")[k % 2]
+            (root / name).write_text(DDI_XML.format(kind=kind).replace("d1", f"d{k}"))
+        k += 1
+    return root
+
+
+def test_members_trained_apart_combine_into_one_ensemble(tmp_path: Path) -> None:
+    from graph_engine.errors import IngestError
+    from ingest.text.pair_cnn_training import main
+
+    ddi, vocab = _ddi_folder(tmp_path / "ddi"), _vocab(tmp_path / "vocab")
+    common = ["--ddi", str(ddi), "--vectors", str(vocab), "--epochs", "1", "--filters", "8"]
+    for seed in (0, 1):
+        main(common + ["--seed", str(seed), "--output", str(tmp_path / f"s{seed}.pt")])
+    main(common + ["--combine", str(tmp_path / "s0.pt"), str(tmp_path / "s1.pt"), "--output", str(tmp_path / "both.pt")])
+    parts = [PairCnnModel.load(tmp_path / f"s{s}.pt", vocab) for s in (0, 1)]
+    both = PairCnnModel.load(tmp_path / "both.pt", vocab)
+    assert len(both.networks) == 2 and both.config.meta["member_seeds"] == [0, 1]
+    assert both.config.meta["combined"] == ["s0.pt", "s1.pt"]
+    pairs = _pairs(both)
+    assert numpy.allclose(both.probs(pairs), (parts[0].probs(pairs) + parts[1].probs(pairs)) / 2, atol=1e-7)
+    # the networks are the trained ones, tensor for tensor
+    for net, part in zip(both.networks, parts):
+        assert all(torch.equal(v, part.network.state_dict()[k]) for k, v in net.state_dict().items())
+    with pytest.raises(IngestError, match="another architecture"):
+        main(common + ["--encoder", "bilstm", "--combine", str(tmp_path / "s0.pt"), "--output", str(tmp_path / "x.pt")])

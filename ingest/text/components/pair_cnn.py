@@ -9,9 +9,10 @@ The encoder is a piecewise CNN over the sentence around the two mentions:
   trained with, frozen, looked up by exact text then lower case) plus learned
   embeddings of its distance to ``DRUG1`` and to ``DRUG2`` (clipped at
   :data:`MAX_POSITION`);
-* one convolution (window 3), ReLU, max pooling over the three pieces of the sentence
-  (before ``DRUG1``, between the two, after ``DRUG2``) and the hidden states at the two
-  mentions, dropout, one linear layer over the classes (``none`` first, then the types).
+* one convolution (window 3) with ReLU, or (``encoder="bilstm"``) a bidirectional LSTM over the
+  packed sequence; max pooling over the three pieces of the sentence (before ``DRUG1``, between
+  the two, after ``DRUG2``) and the hidden states at the two mentions, dropout, one linear layer
+  over the classes (``none`` first, then the types).
 
 ``P(relation) = 1 - P(none)``; a pair is a relation when it reaches the model's
 threshold (chosen on validation data), and its type is the most probable other class.
@@ -54,7 +55,10 @@ CONTEXT = 12
 MAX_LENGTH = 96
 ARTIFACT_VERSION = "0.4.0"
 #: the config fields that make networks interchangeable (the members of an ensemble share them)
-ARCHITECTURE = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors")
+ARCHITECTURE = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors", "encoder")
+#: the sentence encoders: a convolution (``window`` wide, ``filters`` maps) or a bidirectional LSTM
+#: (``filters // 2`` units each way), pooled the same way
+ENCODERS = ("cnn", "bilstm")
 
 
 @dataclass
@@ -79,7 +83,15 @@ class PairCnnConfig:
     #: learn a correction of the frozen word vectors (``delta``, zero at start; only the rows of words met in
     #: training move, and only those rows are stored)
     tune_vectors: bool = False
+    #: one of :data:`ENCODERS`
+    encoder: str = "cnn"
     meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ModelError(f"pair model encoder {self.encoder!r} is not one of {', '.join(ENCODERS)}")
+        if self.encoder == "bilstm" and (self.filters < 2 or self.filters % 2):
+            raise ModelError(f"a bilstm pair model needs an even number of filters (units in both directions), not {self.filters}")
 
 
 class WordIndex:
@@ -234,7 +246,11 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
             n_pos = 2 * MAX_POSITION + 2
             self.pos1 = nn.Embedding(n_pos, config.dim_pos, padding_idx=0)
             self.pos2 = nn.Embedding(n_pos, config.dim_pos, padding_idx=0)
-            self.conv = nn.Conv1d(d_word + 2 * config.dim_pos, config.filters, config.window, padding=config.window // 2)
+            d_in = d_word + 2 * config.dim_pos
+            if config.encoder == "bilstm":
+                self.lstm = nn.LSTM(d_in, config.filters // 2, batch_first=True, bidirectional=True)
+            else:
+                self.conv = nn.Conv1d(d_in, config.filters, config.window, padding=config.window // 2)
             self.dropout = nn.Dropout(config.dropout)
             self.out = nn.Linear(5 * config.filters, len(config.classes))
 
@@ -246,13 +262,22 @@ def build_network(config: PairCnnConfig, vectors: numpy.ndarray) -> Any:
             if config.tune_vectors:  # the special rows (PAD among them) have their own table: no correction there
                 words = words + nn.functional.embedding(ids, self.delta) * (ids >= N_SPECIAL).unsqueeze(2)
             x = torch.cat([words, self.pos1(d1), self.pos2(d2)], dim=2)  # padded positions: all zeros
-            h = torch.relu(self.conv(x.transpose(1, 2)))  # (n, filters, width)
             width = ids.shape[1]
+            if config.encoder == "bilstm":  # packed: a pair's states do not depend on the padding of its batch
+                packed = nn.utils.rnn.pack_padded_sequence(x, length.cpu(), batch_first=True, enforce_sorted=False)
+                out, _ = self.lstm(packed)
+                out, _ = nn.utils.rnn.pad_packed_sequence(out, batch_first=True, total_length=width)
+                h = out.transpose(1, 2)  # (n, filters, width), values in (-1, 1)
+                floor = -1.0
+            else:
+                h = torch.relu(self.conv(x.transpose(1, 2)))  # (n, filters, width)
+                floor = 0.0
             pos = torch.arange(width, device=ids.device).unsqueeze(0)
             valid = pos < length.unsqueeze(1)
             pieces = ((pos <= pa.unsqueeze(1)) & valid, (pos >= pa.unsqueeze(1)) & (pos <= pb.unsqueeze(1)),
                       (pos >= pb.unsqueeze(1)) & valid)
-            pooled = [h.masked_fill(~m.unsqueeze(1), 0.0).amax(dim=2) for m in pieces]  # h >= 0: 0 is a safe floor
+            # every piece holds a mention; masked positions get the encoder's floor (relu >= 0, lstm > -1)
+            pooled = [h.masked_fill(~m.unsqueeze(1), floor).amax(dim=2) for m in pieces]
             at = [h.gather(2, p.view(-1, 1, 1).expand(-1, h.shape[1], 1)).squeeze(2) for p in (pa, pb)]
             return self.out(self.dropout(torch.cat(pooled + at, dim=1)))
 
@@ -387,7 +412,7 @@ class PairCnnModel:
             raise ModelError(f"{path}: its weights do not match the checksum in {path}.json (altered or truncated file)")
         cfg = side["config"]
         config = PairCnnConfig(**{k: cfg[k] for k in ("classes", "dim_pos", "filters", "window", "dropout", "threshold", "calibration", "members", "directed",
-                                                      "object_head", "mix_weight", "tune_vectors", "meta")
+                                                      "object_head", "mix_weight", "tune_vectors", "encoder", "meta")
                                   if k in cfg})
         table, index, sha = load_vectors(vocab_dir)
         if sha != side.get("vectors_sha256"):
