@@ -257,13 +257,13 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ddi", required=True, help="DDI corpus Train/ folder")
-    ap.add_argument("--output", default=str(models_dir() / "relations-ddi-cnn-0.4.0.pt"))
+    ap.add_argument("--output", default=str(models_dir() / "relations-ddi-lstm-0.5.0.pt"))
     ap.add_argument("--vectors", default=None, help="a spaCy vocab folder with the word vectors (default: the shipped NER model's)")
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions together)")
-    ap.add_argument("--encoder", choices=ENCODERS, default="cnn", help="sentence encoder: a convolution or a bidirectional LSTM")
+    ap.add_argument("--encoder", choices=ENCODERS, default="bilstm", help="sentence encoder: a bidirectional LSTM (the shipped model) or a convolution")
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mix-linear", nargs="?", const="default", default=None, metavar="MODEL",

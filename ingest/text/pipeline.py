@@ -200,7 +200,7 @@ def _enable_entity_cache(nlp: Language) -> None:
 
 
 #: the shipped neural INTERACTS_WITH model (relative to ``ingest/text/models``; its ``.json`` side file next to it)
-NEURAL_DDI_MODEL = "relations-ddi-cnn-0.4.0.pt"
+NEURAL_DDI_MODEL = "relations-ddi-lstm-0.5.0.pt"
 
 
 def _attach_neural_relations(nlp: Language, choice: bool | str | Path, ner_dir: Path | None, relation_models: str) -> None:

@@ -564,4 +564,4 @@ def test_members_trained_apart_combine_into_one_ensemble(tmp_path: Path) -> None
     for net, part in zip(both.networks, parts):
         assert all(torch.equal(v, part.network.state_dict()[k]) for k, v in net.state_dict().items())
     with pytest.raises(IngestError, match="another architecture"):
-        main(common + ["--encoder", "bilstm", "--combine", str(tmp_path / "s0.pt"), "--output", str(tmp_path / "x.pt")])
+        main(common + ["--encoder", "cnn", "--combine", str(tmp_path / "s0.pt"), "--output", str(tmp_path / "x.pt")])

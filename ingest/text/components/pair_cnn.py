@@ -53,7 +53,7 @@ MAX_POSITION = 30
 CONTEXT = 12
 #: the longest encoded pair (tokens), the rest of a long sentence is cut between the mentions
 MAX_LENGTH = 96
-ARTIFACT_VERSION = "0.4.0"
+ARTIFACT_VERSION = "0.5.0"
 #: the config fields that make networks interchangeable (the members of an ensemble share them)
 ARCHITECTURE = ("filters", "window", "dim_pos", "directed", "object_head", "tune_vectors", "encoder")
 #: the sentence encoders: a convolution (``window`` wide, ``filters`` maps) or a bidirectional LSTM
