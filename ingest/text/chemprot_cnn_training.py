@@ -33,9 +33,9 @@ from ingest.text.chemprot_training import (
     CLASSES, Example, PairRef, ScoredRow, _blank, examples, is_select, pair_scores, pipeline_examples, row_reliability,
     row_scores,
 )
-from ingest.text.components.pair_cnn import ARTIFACT_VERSION, ENCODERS, Encoded, PairCnnConfig, PairCnnModel, calibrate, file_sha256
+from ingest.text.components.pair_cnn import ARTIFACT_VERSION, Encoded, PairCnnConfig, PairCnnModel, calibrate, file_sha256
 from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, mixed_probs
-from ingest.text.pair_cnn_training import files_fingerprint, fit_calibration, predict, train
+from ingest.text.pair_cnn_training import add_network_arguments, files_fingerprint, fit_calibration, predict, train
 
 #: the shipped ensemble (relative to ``ingest/text/models``)
 TARGETS_CNN_FILE = "relations-chemprot-cnn-0.1.0.pt"
@@ -77,9 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--members", type=int, default=3, help="CNNs in the ensemble (seeds SEED, SEED+1, ...)")
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--encoder", choices=ENCODERS, default="cnn", help="sentence encoder of the members")
-    ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions)")
-    ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
+    add_network_arguments(ap, encoder="cnn")
     args = ap.parse_args(argv)
     if args.members < 1:
         ap.error("--members must be >= 1")

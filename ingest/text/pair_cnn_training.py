@@ -250,6 +250,14 @@ def train(model: PairCnnModel, train_x: Sequence[Encoded], train_y: Sequence[int
     return {"history": history, "best_epoch": best[1], "threshold": best[2]}
 
 
+def add_network_arguments(ap: argparse.ArgumentParser, encoder: str) -> None:
+    """The pair network's options shared by the training commands: ``--encoder`` (default ``encoder``),
+    ``--filters``, ``--tune-vectors``."""
+    ap.add_argument("--encoder", choices=ENCODERS, default=encoder, help=f"sentence encoder of the members (default {encoder})")
+    ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions together)")
+    ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
+
+
 def main(argv: list[str] | None = None) -> None:
     import torch
 
@@ -262,14 +270,12 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch", type=int, default=32)
     ap.add_argument("--lr", type=float, default=1e-3)
-    ap.add_argument("--filters", type=int, default=200, help="feature maps of the encoder (bilstm: units in both directions together)")
-    ap.add_argument("--encoder", choices=ENCODERS, default="bilstm", help="sentence encoder: a bidirectional LSTM (the shipped model) or a convolution")
+    add_network_arguments(ap, encoder="bilstm")
     ap.add_argument("--dropout", type=float, default=0.5)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mix-linear", nargs="?", const="default", default=None, metavar="MODEL",
                     help="decide together with a linear INTERACTS_WITH model (default: the shipped one): P(relation) is "
                     "w P_cnn + (1 - w) P_linear, w chosen among 1.0 / 0.9 / 0.8 / 0.7 on the selection pairs")
-    ap.add_argument("--tune-vectors", action="store_true", help="learn a correction of the word vectors (stored for the rows that move)")
     ap.add_argument("--members", type=int, default=1,
                     help="train this many models (seeds SEED, SEED+1, ...) and ship their average (an ensemble)")
     ap.add_argument("--combine", nargs="+", default=None, metavar="MODEL",
@@ -328,12 +334,11 @@ def main(argv: list[str] | None = None) -> None:
             if not all(getattr(part.config, k) == getattr(config, k) for k in ARCHITECTURE):
                 raise IngestError(f"{path} was trained with another architecture than this command's "
                                   f"({', '.join(f'{k}={getattr(config, k)!r}' for k in ARCHITECTURE)})")
-            meta = part.config.meta
-            nested = len(part.networks) > 1
-            for k in range(len(part.networks)):
-                runs.append({"best_epoch": meta["best_epoch"][k] if nested else meta["best_epoch"],
-                             "history": meta["history"][k] if nested else meta["history"],
-                             "seed": meta.get("member_seeds", [meta.get("seed", 0) + j for j in range(len(part.networks))])[k]})
+            meta, n = part.config.meta, len(part.networks)
+            seeds = meta.get("member_seeds") or [meta.get("seed", 0) + j for j in range(n)]
+            for k in range(n):
+                runs.append({"best_epoch": meta["best_epoch"][k] if n > 1 else meta["best_epoch"],
+                             "history": meta["history"][k] if n > 1 else meta["history"], "seed": seeds[k]})
             members.append(part)
     for m in range(0 if args.combine else args.members):  # member m: the same training with seed + m, its own best epoch
         member = model if m == 0 else PairCnnModel.new(new_config(), vocab, seed=args.seed + m)
