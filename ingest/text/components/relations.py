@@ -369,6 +369,8 @@ TARGETS_MODEL = "TARGETS"
 #: shipped model files by key (relation type, or one of the keys above)
 MODEL_FILES = {
     "CAUSES": "relations-cid-0.1.0.json",
+    "TREATS": "relations-treats-0.1.0.json",
+    "ASSOCIATES": "relations-associates-0.1.0.json",
     "INTERACTS_WITH": "relations-ddi-0.1.0.json",
     TYPE_MODEL: "relations-ddi-type-0.2.0.json",
     DOC_MODEL: "relations-cid-doc-0.2.0.json",

@@ -1,0 +1,154 @@
+"""TREATS / ASSOCIATES training (``ingest.text.indication_training``): readers, bad input, the model in the relation step."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from graph_engine.errors import IngestError
+from ingest.text.components.relations import MODEL_FILES, RelationExtractor, default_relation_models, load_relation_models
+from ingest.text.indication_training import (
+    _features, held_out, label_doc, read_euadr_target_disease, read_indications, read_labeledin, score_step, set_model,
+    step_decides, treats_examples,
+)
+from ingest.text.relation_training import _blank, fit
+
+LABEL = ('10004|9c98|Pantoprazole tablets are indicated for <br> <div> Short Term Treatment of '
+         '<annotation cui="C0267055">Erosive Esophagitis</annotation> </div> Pantoprazole heals patients with '
+         '<annotation cui="C0017168;C0000001">Gastroesophageal Reflux Disease</annotation> &amp; others.|0809;189b\n')
+
+
+def _labeledin(tmp_path: Path, xml: str = LABEL) -> Path:
+    (tmp_path / "LabeledIn_annotated_XML.txt").write_text(xml, encoding="utf-8")
+    (tmp_path / "LabeledIn_Structured_Results.txt").write_text("10004|9c98|C0267055;|40790|373222;|\n", encoding="utf-8")
+    (tmp_path / "indications_rxnorm_umls_mesh.tsv").write_text(
+        "rxnorm_id\tdisease_cui\tn_labels\texpert\tcrowd\tdisease_mesh_name\trxnorm_name\n40790\tC0267055\t1\t1\t0\tX\tPantoprazole\n",
+        encoding="utf-8")
+    return tmp_path
+
+
+def test_read_labeledin_keeps_annotation_offsets_and_breaks_blocks(tmp_path: Path) -> None:
+    (doc,) = read_labeledin(_labeledin(tmp_path))
+    assert doc.id == "10004" and doc.drugs == ["Pantoprazole"]
+    assert [doc.text[a:b] for a, b, _ in doc.indications] == ["Erosive Esophagitis", "Gastroesophageal Reflux Disease"]
+    assert [c for _, _, c in doc.indications] == ["C0267055", "C0017168;C0000001"]
+    assert "<" not in doc.text and "&amp;" not in doc.text and "& others" in doc.text
+    assert "\n\n" in doc.text  # <br> / <div> end a block: a sentence break
+    assert "0809" not in doc.text  # the trailing other-set-ids field is not text
+
+
+@pytest.mark.parametrize("xml, message", [
+    ("10004 no fields here\n", "line 1"),
+    ('1|x|a <annotation cui="X12">b</annotation>|\n', "expected UMLS CUIs"),
+])
+def test_read_labeledin_bad_input(tmp_path: Path, xml: str, message: str) -> None:
+    with pytest.raises(IngestError, match=message):
+        read_labeledin(_labeledin(tmp_path, xml))
+
+
+def test_read_labeledin_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(IngestError, match="LabeledIn_annotated_XML.txt"):
+        read_labeledin(tmp_path)
+
+
+HEADER = '"ASSOCIATION_TYPE"\t"PMID"\t"NUM_SENTENCE"\t"E1"\t"I1"\t"E1E"\t"T1"\t"E2"\t"I2"\t"E2E"\t"T2"\t"SENTENCE"\n'
+
+
+def _row(kind: str, gene: str, disease: str, sentence: str, shift: int = 0) -> str:
+    g, d = sentence.index(gene) + shift, sentence.index(disease)
+    return (f'"{kind}"\t1\t0\t"{gene}"\t{g}\t{g + len(gene)}\t"Genes & Molecular Sequences"\t"{disease}"\t{d}\t{d + len(disease)}'
+            f'\t"Diseases & Disorders"\t"{sentence}"\n')
+
+
+def test_read_euadr_labels_latin1_and_offset_repair(tmp_path: Path) -> None:
+    f = tmp_path / "t.csv"
+    text = HEADER + _row("PA", "BRCA1", "breast cancer", "BRCA1 mutations cause breast cancer in Zürich.") \
+        + _row("FA", "TNF", "asthma", "TNF was measured in asthma.", shift=3) + _row("NA", "APOE", "gout", "APOE is not associated with gout.")
+    f.write_bytes(text.encode("latin-1"))
+    pairs = read_euadr_target_disease(f)
+    assert [p.label for p in pairs] == [1, 0, 0]
+    assert "Zürich" in pairs[0].sentence
+    assert pairs[1].sentence[slice(*pairs[1].gene)] == "TNF"  # wrong offsets: found by its text
+
+
+@pytest.mark.parametrize("row, message", [
+    ('"XX"\t1\t0\t"a"\t0\t1\tGenes\t"b"\t2\t3\tDiseases\t"a b"\n', "association type 'XX'"),
+    ('"PA"\t1\t0\t"a"\n', "expected 12"),
+    ('"PA"\t1\t0\t"zz"\t0\t2\tGenes\t"b"\t2\t3\tDiseases\t"a b"\n', "not at 0-2"),
+])
+def test_read_euadr_bad_input(tmp_path: Path, row: str, message: str) -> None:
+    f = tmp_path / "t.csv"
+    f.write_text(HEADER + row, encoding="utf-8")
+    with pytest.raises(IngestError, match=message) as err:
+        read_euadr_target_disease(f)
+    assert "line 2" in str(err.value)
+
+
+def test_read_indications(tmp_path: Path) -> None:
+    f = tmp_path / "i.tsv"
+    f.write_text("doid_id\tdrugbank_id\tdisease\tdrug\tcategory\nDOID:1\tDB1\ta\tb\tDM\nDOID:2\tDB2\ta\tb\tNOT\n", encoding="utf-8")
+    assert read_indications(f) == {("DRUGBANK:DB1", "DOID:1"): "DM", ("DRUGBANK:DB2", "DOID:2"): "NOT"}
+    f.write_text("doid_id\tdrugbank_id\tdisease\tdrug\tcategory\nDOID:1\tDB1\ta\tb\tMAYBE\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="category 'MAYBE'") as err:
+        read_indications(f)
+    assert "line 2" in str(err.value)
+    f.write_text("doid\tdrug\n", encoding="utf-8")
+    with pytest.raises(IngestError, match="missing column"):
+        read_indications(f)
+
+
+def _crafted(nlp, pattern: str, drug: str, disease: str, label: int):
+    text = pattern.format(drug=drug, disease=disease)
+    doc = nlp(text)
+    a, b = text.index(drug), text.index(disease)
+    s = doc.char_span(a, a + len(drug), label="Drug", kb_id=f"TEXT:{drug}")
+    o = doc.char_span(b, b + len(disease), label="Disease", kb_id=f"TEXT:{disease}")
+    doc.ents = sorted([s, o], key=lambda x: x.start)
+    return doc, s, o, label
+
+
+def test_a_trained_treats_model_replaces_the_trigger_rule() -> None:
+    nlp = _blank()
+    drugs = [f"drug{k}" for k in range(30)]
+    diseases = [f"illness{k}" for k in range(30)]
+    pos = "{drug} is approved for patients suffering from {disease}."
+    neg = "{drug} made patients suffer from {disease}."  # no trigger word of either rule in either pattern
+    train = [_crafted(nlp, pos, d, z, 1) for d, z in zip(drugs[:20], diseases[:20])]
+    train += [_crafted(nlp, neg, d, z, 0) for d, z in zip(drugs[:20], diseases[10:30])]
+    model = fit(_features(train), 1.0)
+    test = [_crafted(nlp, pos, "drug25", "illness3", 1), _crafted(nlp, neg, "drug26", "illness4", 0)]
+    ext = RelationExtractor({})
+    assert score_step(ext, test, "TREATS")["tp"] == 0  # the trigger rule has no trigger to go on
+    set_model(ext, "TREATS", model)
+    assert step_decides(ext, *test[0][:3], "TREATS") and not step_decides(ext, *test[1][:3], "TREATS")
+    set_model(ext, "TREATS", None)
+    assert "TREATS" not in ext.models and not step_decides(ext, *test[0][:3], "TREATS")
+
+
+def test_label_doc_marks_indications_and_adds_the_ingredient(tmp_path: Path) -> None:
+    (d,) = read_labeledin(_labeledin(tmp_path))
+    nlp = _blank()
+    doc = label_doc(nlp, d)
+    ents = {(e.text, e.label_, e.kb_id_) for e in doc.ents}
+    assert sum(1 for e in doc.ents if e.label_ == "Drug") == 2 and ("Pantoprazole", "Drug", "TEXT:pantoprazole") in ents
+    assert ("Erosive Esophagitis", "Disease", "UMLS:C0267055") in ents
+    labels = {(s.text, o.text, y) for _, s, o, y in treats_examples([doc])}
+    assert labels == {("Pantoprazole", "Gastroesophageal Reflux Disease", 1)}  # the header sentence has no drug
+
+
+def test_held_out_split_is_stable_and_about_a_fifth() -> None:
+    keys = [str(k) for k in range(2000)]
+    share = sum(held_out(k) for k in keys) / len(keys)
+    assert 0.15 < share < 0.25 and held_out("10004") == held_out("10004")
+
+
+def test_shipped_treats_and_associates_models_are_loaded() -> None:
+    paths = default_relation_models()
+    assert {"TREATS", "ASSOCIATES"} <= set(paths)
+    assert Path(paths["TREATS"]).name == MODEL_FILES["TREATS"]
+    models = load_relation_models(paths)
+    ext = RelationExtractor(models)
+    assert "TREATS" in ext.scorers and "ASSOCIATES" in ext.scorers  # the fast bit-identical scorer takes them
+    meta = models["TREATS"].meta
+    assert meta["type"] == "TREATS" and meta["held_out"]["held_out_pair_level"]["model"]["f1"] > 0
