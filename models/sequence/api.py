@@ -265,7 +265,27 @@ class SequenceModel:
 
     def probabilities(self, s: Samples) -> np.ndarray:
         a, b = self.platt
-        return sigmoid(a * logits_of(self.net, s) + b)
+        return self.blend_acute(sigmoid(a * logits_of(self.net, s) + b), s.age, s.sex)
+
+    def acute_mask(self) -> np.ndarray:
+        """``(D,)`` True for the acute target disorders (:func:`target_groups`)."""
+        return np.asarray([g == "acute" for g in self.groups], dtype=bool)
+
+    def blend_acute(self, p: np.ndarray, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
+        """``p`` (the network's calibrated probabilities) with the acute disorders' columns blended with the
+        age band x sex onset rates in logit space, by ``cfg.acute_agesex_weight`` (0: unchanged)."""
+        w = float(self.cfg.acute_agesex_weight)
+        if not w:
+            return p
+        acute = self.acute_mask()
+        if not acute.any():
+            return p
+        eps = 1e-7
+        q = np.clip(p[:, acute], eps, 1 - eps)
+        r = np.clip(self.baselines.age_sex_rates(age, sex)[:, acute].astype(np.float64), eps, 1 - eps)
+        out = np.array(p, dtype=np.float64, copy=True)
+        out[:, acute] = sigmoid((1 - w) * np.log(q / (1 - q)) + w * np.log(r / (1 - r)))
+        return out
 
     def predict_top(self, s: Samples, top: int = 100, explain: int = 3, batch: int = 512
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -283,14 +303,18 @@ class SequenceModel:
         p = np.zeros((n, d), np.float64)
         order = np.zeros((n, m), np.int64)
         because = np.zeros((n, m, explain), np.int32)
+        blended = bool(self.cfg.acute_agesex_weight)
+        # a disorder scored from age and sex alone has no past code behind it
+        no_because = self.acute_mask() if self.cfg.acute_agesex_weight >= 1 else np.zeros(d, dtype=bool)
         self.net.eval()
         with torch.no_grad():
             for idx in _inference_batches(s, batch):
                 t, hist_pos = _trimmed(s, idx)
                 z, alpha, beta = self.net.forward_attention(*t)
-                p[idx] = sigmoid(a * z.double().numpy() + b)
+                p[idx] = self.blend_acute(sigmoid(a * z.double().numpy() + b), s.age[idx], s.sex[idx])
                 # present disorders last; Platt keeps the order when a > 0 and reverses it otherwise
-                zz = (z if a > 0 else -z).masked_fill(torch.from_numpy(s.present[idx]), float("-inf"))
+                score = torch.from_numpy(p[idx]) if blended else (z if a > 0 else -z)
+                zz = score.masked_fill(torch.from_numpy(s.present[idx]), float("-inf"))
                 tgt = torch.topk(zz, m, dim=1).indices
                 order[idx] = tgt.numpy()
                 if not explain or t[3].shape[1] == 0:
@@ -303,6 +327,8 @@ class SequenceModel:
                 tok = torch.gather(t[3], 1, pos.reshape(len(idx), -1)).reshape(pos.shape)
                 tok = torch.where(val > 0, tok, torch.zeros_like(tok))
                 because[idx, :, :tok.shape[1]] = tok.transpose(1, 2).numpy()
+        if no_because.any():
+            because[no_because[order]] = 0
         return p, order, because
 
     def explain(self, s: Samples, targets: np.ndarray, top: int = 3, batch: int = 512) -> list[list[list[str]]]:

@@ -57,12 +57,14 @@ class Baselines:
         markov = (pos + SHRINK * pop) / (elig + SHRINK)
         return cls(pop.astype(np.float32), age_sex.astype(np.float32), markov.astype(np.float32))
 
+    def age_sex_rates(self, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
+        """The age band x sex onset rates ``(N, D)`` of patients with these ages and sexes."""
+        return self.age_sex[age_band(age), (sex == "M").astype(int)]
+
     def scores(self, s: Samples) -> dict[str, np.ndarray]:
         n, d = s.labels.shape
         pop = np.broadcast_to(self.population, (n, d)).copy()
-        band = age_band(s.age)
-        sx = (s.sex == "M").astype(int)
-        agesex = self.age_sex[band, sx]
+        agesex = self.age_sex_rates(s.age, s.sex)
         last = last_visit_tokens(s, self.markov.shape[0])
         markov = pop.copy()
         for i in range(n):

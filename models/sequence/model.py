@@ -68,6 +68,12 @@ class SequenceConfig:
     #: the disorders the head scores: "all", or "chronic" (:func:`models.sequence.data.disorder_group`; the
     #: head's output for acute ones is multiplied by 0)
     feat_targets: str = "chronic"
+    #: acute disorders (infections, injuries: :func:`models.sequence.data.disorder_group`) are scored by
+    #: ``sigmoid((1 - w) logit(p_model) + w logit(p_age_sex))`` with the training cohort's age band x sex onset
+    #: rate; 0: the network alone, 1: the age-sex rate alone (Synthea draws these at age-dependent rates with
+    #: no individual risk, where a history adds noise: BENCHMARKS.md, issue 22). Chosen after training on a
+    #: validation cohort of another state (``benchmarks/sequence_acute.py``).
+    acute_agesex_weight: float = 0.0
 
     def to_dict(self) -> dict:
         return asdict(self)

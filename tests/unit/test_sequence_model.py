@@ -174,3 +174,71 @@ def test_batched_because_matches_a_brute_force_decomposition(tables):
     r0 = rows[0]["predictions"]
     assert all(not s.present[0, vocab.target_index[q["code"]]] for q in r0)
     assert [q["because"] for q in r0] == [[model._token_codes()[b] for b in because[0, j] if b] for j in range(len(r0))]
+
+
+def test_acute_disorders_blend_with_the_age_sex_rate(tables):
+    """acute_agesex_weight: acute columns become sigmoid((1 - w) logit p + w logit rate), chronic ones never
+    change; at w = 1 an acute disorder ranks exactly as the age band x sex table and has no "because"."""
+    from models.sequence.api import SequenceModel, target_groups
+
+    vocab, s, cfg, net = _random_net(tables, 2, "2022-06-01")
+    base = Baselines.fit(s, len(vocab.tokens))
+    vocab.target_names[0] = "Acute viral pharyngitis (disorder)"   # make sure both groups exist
+    vocab.target_names[1] = "Essential hypertension (disorder)"
+    model = SequenceModel(net, vocab, cfg, (0.7, -1.0), base, {})
+    acute = np.asarray([g == "acute" for g in target_groups(vocab)])
+    assert acute.any() and (~acute).any() and (model.acute_mask() == acute).all()
+    p0 = model.probabilities(s)
+    from models.sequence.data import age_band
+
+    rate = base.age_sex[age_band(s.age), (s.sex == "M").astype(int)]
+    logit = lambda q: np.log(q / (1 - q))  # noqa: E731
+    for w in (0.5, 1.0):
+        model.cfg.acute_agesex_weight = w
+        p = model.probabilities(s)
+        assert np.allclose(p[:, ~acute], p0[:, ~acute])
+        want = sigmoid((1 - w) * logit(np.clip(p0[:, acute], 1e-7, 1 - 1e-7)) + w * logit(np.clip(rate[:, acute], 1e-7, 1 - 1e-7)))
+        assert np.allclose(p[:, acute], want, atol=1e-9)
+        pt, order, because = model.predict_top(s, top=len(vocab.targets), explain=3, batch=4)
+        assert np.allclose(pt, p)
+        for i in range(len(s)):
+            sc = np.where(s.present[i], -np.inf, p[i])
+            n_new = int((~s.present[i]).sum())
+            assert sorted(sc[order[i, :n_new]], reverse=True) == list(sc[order[i, :n_new]])
+        if w == 1.0:
+            assert not because[acute[order]].any()
+            assert because[~acute[order]].any()
+    model.cfg.acute_agesex_weight = 0.0
+    assert np.array_equal(model.probabilities(s), p0)
+
+
+def test_acute_weight_choice_and_record(tmp_path):
+    """benchmarks.sequence_acute: the rule (best macro AUROC among weights keeping recall@10 >= population + 0.05)
+    and its record in the artifact (loaded back as the config; the version says so; re-recording 0 restores it)."""
+    from benchmarks.sequence_acute import choose, record
+
+    def row(r, m):
+        return {"recall@10": r, "macro_auroc": m, "macro_auroc_chronic": m, "macro_auroc_acute": m,
+                "minus_age_sex": {"all": {"difference": 0.0, "low": 0.0, "high": 0.0}}}
+    table = {"data": "v", "data_sha256": {}, "as_of": "2025-01-01", "patients": 3,
+             "baselines": {"population": row(0.70, 0.5), "age_sex": row(0.74, 0.6), "markov": row(0.7, 0.55)},
+             "weights": {"0.0": row(0.80, 0.66), "0.5": row(0.79, 0.69), "1.0": row(0.74, 0.71)}}
+    assert choose(table) == 0.5                     # 1.0 is better but loses recall@10 below 0.75
+    table["weights"]["1.0"]["recall@10"] = 0.76
+    assert choose(table) == 1.0
+    table["weights"]["0.5"]["macro_auroc"] = 0.71
+    assert choose(table) == 0.5                     # a tie: the smaller weight
+    out = tmp_path / "m"
+    train_sequence(SAMPLE, out, SequenceConfig(epochs=1, dim=8, hidden=8, threads=1, val_fraction=0.3, cuts=2),
+                   cohort={"seed": 1, "state": "Massachusetts", "patients": 20})
+    base = json.loads((out / "model.json").read_text(encoding="utf-8"))["model_version"]
+    record(out, 0.5, table)
+    loaded = load_sequence_model(out)
+    assert loaded.cfg.acute_agesex_weight == 0.5 and loaded.model_version == f"{base}-acute0.5"
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert f"{base}-acute0.5" in card and card.count("## Acute disorders") == 1
+    record(out, 0.0, table)
+    loaded = load_sequence_model(out)
+    assert loaded.cfg.acute_agesex_weight == 0.0 and loaded.model_version == base
+    card = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert card.count("## Acute disorders") == 1 and card.splitlines()[0].endswith(f" {base}")
