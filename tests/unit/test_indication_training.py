@@ -152,3 +152,31 @@ def test_shipped_treats_and_associates_models_are_loaded() -> None:
     assert "TREATS" in ext.scorers and "ASSOCIATES" in ext.scorers  # the fast bit-identical scorer takes them
     meta = models["TREATS"].meta
     assert meta["type"] == "TREATS" and meta["held_out"]["held_out_pair_level"]["model"]["f1"] > 0
+
+
+def test_causes_and_treats_share_one_feature_pass_bit_identically() -> None:
+    """Drug - Disease pairs get CAUSES and TREATS log-odds from one merged scorer; they equal each model's own."""
+    from ingest.text.components.relations import entity_masks
+
+    ext = RelationExtractor(load_relation_models(default_relation_models()))
+    nlp = _blank()
+    cases = [("Cisplatin induced nephrotoxicity, and cisplatin is indicated for testicular cancer.",
+              [("Cisplatin", "Drug"), ("nephrotoxicity", "Disease"), ("cisplatin", "Drug"), ("testicular cancer", "Disease")]),
+             ("Patients with hypertension received lisinopril but not aspirin; asthma worsened after propranolol.",
+              [("hypertension", "Disease"), ("lisinopril", "Drug"), ("aspirin", "Drug"), ("asthma", "Disease"), ("propranolol", "Drug")])]
+    checked = 0
+    for text, mentions in cases:
+        doc = nlp(text)
+        doc.ents = [doc.char_span(text.index(w), text.index(w) + len(w), label=label, kb_id=f"TEXT:{w.lower()}") for w, label in mentions]
+        ents = [(e.start, e.end, e.label_, e.kb_id_) for e in doc.ents]
+        lowers, masks, sent = [t.lower_ for t in doc], entity_masks(ents), (0, len(doc))
+        for x in ents:
+            for y in ents:
+                if x[0] < y[0] and {x[2], y[2]} == {"Drug", "Disease"}:
+                    shared = ext._shared_logits(["CAUSES", "TREATS"], lowers, ents, x, y, sent, masks)
+                    for rel in ("CAUSES", "TREATS"):
+                        assert shared[rel] == ext._logit(rel, lowers, ents, x, y, sent, masks)
+                        checked += 1
+    assert checked >= 16
+    set_model(ext, "TREATS", None)  # the TREATS model removed: nothing merged is left to reuse
+    assert ext._shared_logits(["CAUSES", "TREATS"], lowers, ents, ents[0], ents[1], sent, masks) == {}
