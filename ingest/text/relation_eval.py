@@ -57,6 +57,8 @@ DDI_VALIDATION_PERCENT = 20
 Pair = tuple[Any, ...]
 #: the files of a ChemProt split (``ingest.text.chemprot``)
 CHEMPROT_SUFFIXES = ("_abstracts.tsv", "_entities.tsv", "_gold_standard.tsv")
+#: the file that marks a LabeledIn folder (drug labels with annotated indications: TREATS)
+LABELEDIN_FILE = "LabeledIn_annotated_XML.txt"
 
 
 # --------------------------------------------------------------------------- scores
@@ -498,11 +500,13 @@ def ddi_cooccurrence(unit: GoldUnit, predicted: list[Mention] | None = None) -> 
 
 
 def detect_task(path: str | Path) -> str:
-    """``chemprot`` for a ChemProt split (folder or one of its TSVs), ``ddi`` for a folder or ``.xml`` file,
-    ``cid`` otherwise (PubTator)."""
+    """``labeledin`` for a LabeledIn folder (or its annotated XML file), ``chemprot`` for a ChemProt split
+    (folder or one of its TSVs), ``ddi`` for a folder or ``.xml`` file, ``cid`` otherwise (PubTator)."""
     p = Path(path)
     if not p.exists():
         raise IngestError("input not found", str(p))
+    if p.name == LABELEDIN_FILE or (p.is_dir() and (p / LABELEDIN_FILE).is_file()):
+        return "labeledin"
     if p.is_file() and p.name.endswith(CHEMPROT_SUFFIXES):
         return "chemprot"
     if p.is_dir() and any(p.glob("*_abstracts.tsv")) and any(p.glob("*_gold_standard.tsv")):
@@ -533,6 +537,9 @@ def evaluate_extraction(
     task = detect_task(data)
     if task == "chemprot":  # ingest.text.chemprot builds on this module, so it is not imported here
         raise IngestError("a ChemProt split: score it with ingest.text.chemprot.evaluate_chemprot "
+                          "(medkg evaluate extraction does)", str(data))
+    if task == "labeledin":  # likewise ingest.text.indication_training
+        raise IngestError("a LabeledIn folder: score it with ingest.text.indication_training.evaluate_labeledin "
                           "(medkg evaluate extraction does)", str(data))
     if task == "cid":
         units = read_cid(data, limit)

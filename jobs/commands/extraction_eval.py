@@ -17,11 +17,12 @@ from jobs.groups import subgroup
 
 @click.command("extraction")
 @click.option("--data", required=True, type=click.Path(exists=True, path_type=Path),
-              help="PubTator file with CID lines (BC5CDR), a DDI 2013 XML folder, or a ChemProt split folder (*_abstracts/_entities/_gold_standard.tsv).")
+              help="PubTator file with CID lines (BC5CDR), a DDI 2013 XML folder, a ChemProt split folder (*_abstracts/_entities/_gold_standard.tsv), or a LabeledIn folder (TREATS).")
 @click.option("--pipeline", "mode", type=click.Choice(["full", "fast"]), default="full", show_default=True,
               help="full: the shipped pipeline with statistical NER; fast: dictionary-only (--no-ner).")
 @click.option("--split", type=click.Choice(["validation", "train", "all"]), default="validation", show_default=True,
-              help="DDI only: which part of the committed split of the DDI train folder (ingest/text/data/ddi_train_split.tsv) to score.")
+              help="DDI: which part of the committed split of the DDI train folder (ingest/text/data/ddi_train_split.tsv) to score; "
+                   "LabeledIn: the held-out labels (sha256(label id) % 100 < 20) or the others.")
 @click.option("--limit", type=click.IntRange(1), default=None, help="Score only the first N documents.")
 @click.option("--json-out", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Also write the scores as JSON here.")
 @click.option("--model", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -31,6 +32,7 @@ def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None
                             progress: bool | None) -> None:
     """Relation precision / recall / F1: end to end, on gold mentions, and naive references, in one table."""
     from ingest.text.chemprot import evaluate_chemprot
+    from ingest.text.indication_training import evaluate_labeledin
     from ingest.text.pipeline import load_pipeline
     from ingest.text.relation_eval import detect_task, evaluate_extraction
 
@@ -41,11 +43,13 @@ def evaluate_extraction_cmd(data: Path, mode: str, split: str, limit: int | None
         nlp = load_pipeline(ner=(model or True) if mode == "full" else False, gene_ner="auto" if mode == "full" else False)
         if task == "chemprot":
             scores = evaluate_chemprot(data, nlp, limit=limit, progress=progress)
+        elif task == "labeledin":
+            scores = evaluate_labeledin(data, nlp, split=split, limit=limit, progress=progress)
         else:
             scores = evaluate_extraction(data, nlp, split=split, limit=limit, progress=progress)
     except MedkgError as err:
         fail(err)
-    unit = "documents" if scores.task in ("cid", "chemprot") else f"documents, {scores.units} sentences"
+    unit = {"cid": "documents", "chemprot": "documents", "labeledin": "labels"}.get(scores.task, f"documents, {scores.units} sentences")
     click.echo(f"{data}: {scores.task.upper()}, {scores.documents} {unit}, pipeline={mode}, "
                f"gold pairs: {', '.join(f'{k} {v}' for k, v in scores.gold_pairs.items())}")
     click.echo(scores.table())

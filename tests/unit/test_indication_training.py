@@ -180,3 +180,38 @@ def test_causes_and_treats_share_one_feature_pass_bit_identically() -> None:
     assert checked >= 16
     set_model(ext, "TREATS", None)  # the TREATS model removed: nothing merged is left to reuse
     assert ext._shared_logits(["CAUSES", "TREATS"], lowers, ents, ents[0], ents[1], sent, masks) == {}
+
+
+def test_evaluate_extraction_scores_a_labeledin_folder(tmp_path: Path) -> None:
+    """`medkg evaluate extraction --data LABELEDIN_DIR`: TREATS per label against the annotated indications, with
+    the co-occurrence reference; the held-out split by label id; an empty split is an error naming the input."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ingest.text.relation_eval import detect_task
+    from jobs.cli import main as cli
+
+    lines = []
+    for k in range(40):
+        lines.append(f'{k}|s{k}|Cisplatin is indicated for the treatment of <annotation cui="C0007097">lung cancer</annotation>. '
+                     f'Cisplatin may cause nephrotoxicity.|\n')
+    folder = _labeledin(tmp_path, "".join(lines))
+    assert detect_task(folder) == "labeledin" and detect_task(folder / "LabeledIn_annotated_XML.txt") == "labeledin"
+    held = [str(k) for k in range(40) if held_out(str(k))]
+    out = tmp_path / "s.json"
+    r = CliRunner().invoke(cli, ["evaluate", "extraction", "--data", str(folder), "--pipeline", "fast", "--json-out", str(out)])
+    assert r.exit_code == 0, r.output
+    scores = json.loads(out.read_text(encoding="utf-8"))
+    assert scores["task"] == "labeledin" and scores["documents"] == len(held) > 0
+    rows = {row["method"]: row for row in scores["rows"]}
+    ref = rows["ref: pipeline mentions, same sentence"]
+    assert ref["tp"] == len(held) and ref["fp"] == len(held)   # lung cancer found; nephrotoxicity: once per label
+    e2e = rows["pipeline (end to end)"]
+    assert e2e["tp"] + e2e["fn"] == len(held) and e2e["fp"] <= ref["fp"]
+    r = CliRunner().invoke(cli, ["evaluate", "extraction", "--data", str(folder), "--split", "train", "--limit", "1"])
+    assert r.exit_code == 0 and "1 labels" in r.output
+    train_only = next(str(k) for k in range(100) if not held_out(str(k)))
+    (folder / "LabeledIn_annotated_XML.txt").write_text(f"{train_only}|s|no held-out label here|\n", encoding="utf-8")
+    r = CliRunner().invoke(cli, ["evaluate", "extraction", "--data", str(folder), "--pipeline", "fast"])
+    assert r.exit_code != 0 and "no labels to evaluate" in r.output and str(folder) in r.output
