@@ -209,7 +209,8 @@ def cid_negative_examples(path: str | Path, nlp: Language) -> Iterator[tuple[Doc
                 yield doc, drug, disease, 0
 
 
-def ade_negative_examples(folder: str | Path, nlp: Language, skip_pmids: set[str] = frozenset()) -> Iterator[tuple[Doc, Span, Span, int]]:  # type: ignore[assignment]
+def ade_negative_examples(folder: str | Path, nlp: Language, skip_pmids: frozenset[str] | set[str] = frozenset()
+                          ) -> Iterator[tuple[Doc, Span, Span, int]]:
     """ADE v2 drug -> adverse-effect pairs (``DRUG-AE.rel``; mentions found in their sentence) as ``TREATS`` negatives.
 
     Raises:

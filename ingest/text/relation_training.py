@@ -356,6 +356,11 @@ def evaluate(model: LinearModel, examples: Iterable[Example]) -> dict[str, float
     return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4), "tp": tp, "fp": fp, "fn": fn, "tn": tn}
 
 
+#: relation models of :data:`MODEL_FILES` that another module trains
+OTHER_TRAINERS = {"TREATS": "python -m ingest.text.indication_training", "ASSOCIATES": "python -m ingest.text.indication_training",
+                  "TARGETS": "python -m ingest.text.chemprot_training"}
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--bc5cdr-train", required=True)
@@ -367,10 +372,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--only", default="all", help="comma-separated models to (re)train: CAUSES, INTERACTS_WITH, "
                     f"{TYPE_MODEL}, {DOC_MODEL} (default all)")
     args = ap.parse_args(argv)
-    only = set(MODEL_FILES) if args.only == "all" else set(args.only.split(","))
-    unknown = only - set(MODEL_FILES)
+    mine = [k for k in MODEL_FILES if k not in OTHER_TRAINERS]
+    only = set(mine) if args.only == "all" else set(args.only.split(","))
+    elsewhere = sorted(only & set(OTHER_TRAINERS))
+    if elsewhere:
+        ap.error(f"--only: {', '.join(elsewhere)} are trained by {', '.join(sorted({OTHER_TRAINERS[k] for k in elsewhere}))}")
+    unknown = only - set(mine)
     if unknown:
-        ap.error(f"--only: unknown model(s) {sorted(unknown)}; expected {', '.join(MODEL_FILES)}")
+        ap.error(f"--only: unknown model(s) {sorted(unknown)}; expected {', '.join(mine)}")
     out = Path(args.output)
     out.mkdir(parents=True, exist_ok=True)
     nlp = _blank()

@@ -215,3 +215,11 @@ def test_evaluate_extraction_scores_a_labeledin_folder(tmp_path: Path) -> None:
     (folder / "LabeledIn_annotated_XML.txt").write_text(f"{train_only}|s|no held-out label here|\n", encoding="utf-8")
     r = CliRunner().invoke(cli, ["evaluate", "extraction", "--data", str(folder), "--pipeline", "fast"])
     assert r.exit_code != 0 and "no labels to evaluate" in r.output and str(folder) in r.output
+
+
+def test_relation_training_points_to_the_trainer_of_other_models(capsys: pytest.CaptureFixture[str]) -> None:
+    from ingest.text.relation_training import main
+
+    with pytest.raises(SystemExit):
+        main(["--bc5cdr-train", "x", "--bc5cdr-dev", "y", "--ddi", "z", "--output", "o", "--only", "CAUSES,TREATS"])
+    assert "TREATS are trained by python -m ingest.text.indication_training" in capsys.readouterr().err
