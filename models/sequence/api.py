@@ -246,6 +246,7 @@ class SequenceModel:
     #: the feature head's columns (None: a model without one)
     spec: FeatureSpec | None = None
     _codes_cache: np.ndarray | None = field(default=None, repr=False)
+    _acute_cache: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -268,8 +269,10 @@ class SequenceModel:
         return self.blend_acute(sigmoid(a * logits_of(self.net, s) + b), s.age, s.sex)
 
     def acute_mask(self) -> np.ndarray:
-        """``(D,)`` True for the acute target disorders (:func:`target_groups`)."""
-        return np.asarray([g == "acute" for g in self.groups], dtype=bool)
+        """``(D,)`` True for the acute target disorders (:func:`target_groups`; computed once)."""
+        if self._acute_cache is None or len(self._acute_cache) != len(self.vocab.target_names):
+            self._acute_cache = np.asarray([g == "acute" for g in self.groups], dtype=bool)
+        return self._acute_cache
 
     def blend_acute(self, p: np.ndarray, age: np.ndarray, sex: np.ndarray) -> np.ndarray:
         """``p`` (the network's calibrated probabilities) with the acute disorders' columns blended with the
