@@ -46,7 +46,8 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from graph_engine.errors import IngestError
-from ingest.text.components.relations import EXTRACTOR_VERSION, MODEL_FILES, LinearModel, RelationExtractor, pair_features
+from ingest.text.components.relations import EXTRACTOR_VERSION, MODEL_FILES, RelationExtractor, pair_features
+from ingest.text.relation_training import _prf, span_pairs
 
 Example = tuple[list[str], int]
 
@@ -180,12 +181,7 @@ def label_doc(nlp: Language, d: LabelDoc, doc: Doc | None = None) -> Doc:
 
 def _pairs(doc: Doc, labels: tuple[str, str]) -> Iterator[tuple[Span, Span]]:
     """Same-sentence (subject, object) pairs of different entities with the two ``labels``."""
-    ents = [e for e in doc.ents if e.kb_id_]
-    for i, a in enumerate(ents):
-        for b in ents[i + 1 :]:
-            if a.sent.start != b.sent.start or a.kb_id_ == b.kb_id_ or {a.label_, b.label_} != set(labels):
-                continue
-            yield (a, b) if a.label_ == labels[0] else (b, a)
+    return ((subj, obj) for _, _, subj, obj in span_pairs(doc, labels))
 
 
 def treats_examples(docs: Iterable[Doc]) -> Iterator[tuple[Doc, Span, Span, int]]:
@@ -209,8 +205,7 @@ def cid_negative_examples(path: str | Path, nlp: Language) -> Iterator[tuple[Doc
                 yield doc, drug, disease, 0
 
 
-def ade_negative_examples(folder: str | Path, nlp: Language, skip_pmids: frozenset[str] | set[str] = frozenset()
-                          ) -> Iterator[tuple[Doc, Span, Span, int]]:
+def ade_negative_examples(folder: str | Path, nlp: Language) -> Iterator[tuple[Doc, Span, Span, int]]:
     """ADE v2 drug -> adverse-effect pairs (``DRUG-AE.rel``; mentions found in their sentence) as ``TREATS`` negatives.
 
     Raises:
@@ -226,8 +221,6 @@ def ade_negative_examples(folder: str | Path, nlp: Language, skip_pmids: frozens
         f = line.split("|")
         if len(f) < 8:
             raise IngestError("expected 'pmid|sentence|effect|start|end|drug|start|end'", str(path), n)
-        if f[0] in skip_pmids:
-            continue
         by_sentence.setdefault((f[0], f[1]), set()).add((f[5], f[2]))
     for (_, sentence), pairs in by_sentence.items():
         doc = nlp.make_doc(sentence)
@@ -286,7 +279,7 @@ def ade_negative_sentences(folder: str | Path) -> list[str]:
     if not path.is_file():
         raise IngestError("ADE corpus folder has no ADE-NEG.txt", str(folder))
     out = []
-    for n, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
         parts = line.split(" ", 2)
         if len(parts) == 3 and parts[2].strip():
             out.append(parts[2].strip())
@@ -300,13 +293,13 @@ def ade_negative_sentences(folder: str | Path) -> list[str]:
 class EuadrPair:
     pmid: str
     sentence: str
-    gene: tuple[int, int]
+    first: tuple[int, int]  # the gene (target - disease file) or the drug (drug - disease file)
     disease: tuple[int, int]
     label: int
 
 
-def read_euadr_target_disease(path: str | Path, first: str = "Genes") -> list[EuadrPair]:
-    """EU-ADR ``EUADR_target_disease.csv`` rows: ``PA`` / ``SA`` positive, ``NA`` / ``FA`` negative
+def read_euadr(path: str | Path, first: str = "Genes") -> list[EuadrPair]:
+    """EU-ADR ``EUADR_target_disease.csv`` (or, ``first="Chemicals"``, ``EUADR_drug_disease.csv``) rows: ``PA`` / ``SA`` positive, ``NA`` / ``FA`` negative
     (``first``: the entity type prefix of the pair's first member, ``Chemicals`` for the drug - disease file).
 
     Raises:
@@ -322,35 +315,34 @@ def read_euadr_target_disease(path: str | Path, first: str = "Genes") -> list[Eu
         content = raw.decode("utf-8")
     except UnicodeDecodeError:  # the corpus is distributed in Latin-1
         content = raw.decode("latin-1")
-    if True:
-        rows = csv.reader(io.StringIO(content, newline=""), delimiter="\t")
-        next(rows, None)
-        for n, row in enumerate(rows, 2):
-            if not row:
-                continue
-            if len(row) < 12:
-                raise IngestError(f"expected 12 tab-separated columns, got {len(row)}", str(path), n)
-            kind = row[0].strip()
-            if kind not in ("PA", "SA", "NA", "FA"):
-                raise IngestError(f"association type {kind!r}, expected PA, SA, NA or FA", str(path), n)
-            sentence = row[11]
-            ents = []
-            for text, s, e, etype in ((row[3], row[4], row[5], row[6]), (row[7], row[8], row[9], row[10])):
-                try:
-                    a, b = int(s), int(e)
-                except ValueError:
-                    raise IngestError(f"offsets {s!r}-{e!r} are not integers", str(path), n) from None
-                if sentence[a:b] != text:
-                    found = sentence.find(text)
-                    if found < 0:
-                        raise IngestError(f"entity {text!r} is not at {a}-{b} of its sentence", str(path), n)
-                    a, b = found, found + len(text)
-                ents.append(((a, b), etype))
-            gene = next((sp for sp, t in ents if t.startswith(first)), None)
-            disease = next((sp for sp, t in ents if t.startswith("Diseases")), None)
-            if gene is None or disease is None or _overlaps(gene, disease):
-                continue
-            out.append(EuadrPair(row[1].strip(), sentence, gene, disease, int(kind in ("PA", "SA"))))
+    rows = csv.reader(io.StringIO(content, newline=""), delimiter="\t")
+    next(rows, None)
+    for n, row in enumerate(rows, 2):
+        if not row:
+            continue
+        if len(row) < 12:
+            raise IngestError(f"expected 12 tab-separated columns, got {len(row)}", str(path), n)
+        kind = row[0].strip()
+        if kind not in ("PA", "SA", "NA", "FA"):
+            raise IngestError(f"association type {kind!r}, expected PA, SA, NA or FA", str(path), n)
+        sentence = row[11]
+        ents = []
+        for text, s, e, etype in ((row[3], row[4], row[5], row[6]), (row[7], row[8], row[9], row[10])):
+            try:
+                a, b = int(s), int(e)
+            except ValueError:
+                raise IngestError(f"offsets {s!r}-{e!r} are not integers", str(path), n) from None
+            if sentence[a:b] != text:
+                found = sentence.find(text)
+                if found < 0:
+                    raise IngestError(f"entity {text!r} is not at {a}-{b} of its sentence", str(path), n)
+                a, b = found, found + len(text)
+            ents.append(((a, b), etype))
+        gene = next((sp for sp, t in ents if t.startswith(first)), None)
+        disease = next((sp for sp, t in ents if t.startswith("Diseases")), None)
+        if gene is None or disease is None or _overlaps(gene, disease):
+            continue
+        out.append(EuadrPair(row[1].strip(), sentence, gene, disease, int(kind in ("PA", "SA"))))
     return out
 
 
@@ -361,7 +353,7 @@ def euadr_examples(pairs: Iterable[EuadrPair], nlp: Language, first_label: str =
         doc = nlp.make_doc(p.sentence)
         for tok in doc:
             tok.is_sent_start = tok.i == 0
-        first = doc.char_span(*p.gene, label=first_label, kb_id=f"TEXT:{first_label.lower()}", alignment_mode="expand")
+        first = doc.char_span(*p.first, label=first_label, kb_id=f"TEXT:{first_label.lower()}", alignment_mode="expand")
         disease = doc.char_span(*p.disease, label="Disease", kb_id="TEXT:disease", alignment_mode="expand")
         if first is None or disease is None or _overlaps((first.start, first.end), (disease.start, disease.end)):
             continue
@@ -372,7 +364,7 @@ def euadr_examples(pairs: Iterable[EuadrPair], nlp: Language, first_label: str =
 def euadr_drug_disease_examples(path: str | Path, nlp: Language) -> list[tuple[Doc, Span, Span, int]]:
     """EU-ADR ``EUADR_drug_disease.csv`` as (drug, disease) pairs, 1 for ``PA`` / ``SA`` (an association:
     a treatment or an adverse effect, the corpus does not say which), 0 for ``NA`` / ``FA``."""
-    return list(euadr_examples(read_euadr_target_disease(path, first="Chemicals"), nlp, first_label="Drug"))
+    return list(euadr_examples(read_euadr(path, first="Chemicals"), nlp, first_label="Drug"))
 
 
 # --------------------------------------------------------------------------- scoring as the pipeline does
@@ -398,23 +390,6 @@ def step_decides(ext: RelationExtractor, doc: Doc, subj: Span, obj: Span, rel: s
     causes_z = ext._logit("CAUSES", lowers, ents, _tuple(a), _tuple(b), sent, masks) if ext.doc_model is not None and "CAUSES" in rule[1] and "CAUSES" in ext.models else None
     got = ext._classify(lowers, ents, _tuple(a), _tuple(b), sent, rule[1], masks, causes_z)
     return got is not None and got[0] == rel
-
-
-def set_model(ext: RelationExtractor, rel: str, model: LinearModel | None) -> None:
-    """Let ``model`` decide ``rel`` in the relation step ``ext`` (``None``: its trigger rule)."""
-    from ingest.text.components.relations import PairScorer
-
-    ext.models.pop(rel, None)
-    ext.scorers.pop(rel, None)
-    if model is not None:
-        ext.models[rel] = model
-        ext.scorers[rel] = PairScorer(model)
-
-
-def _prf(tp: int, fp: int, fn: int) -> dict[str, float]:
-    p = tp / (tp + fp) if tp + fp else 0.0
-    r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": round(p, 4), "recall": round(r, 4), "f1": round(2 * p * r / (p + r) if p + r else 0.0, 4), "tp": tp, "fp": fp, "fn": fn}
 
 
 def score_step(ext: RelationExtractor, examples: Sequence[tuple[Doc, Span, Span, int]], rel: str) -> dict[str, float]:
@@ -445,66 +420,80 @@ def evaluate_labeledin(data: str | Path, nlp: Language, split: str = "validation
     labels = [d for d in read_labeledin(folder) if split == "all" or held_out(d.id) == (split == "validation")][:limit]
     if not labels:
         raise IngestError("no labels to evaluate", str(data))
-    r = treats_end_to_end(nlp, labels, asserted_only=False, progress=progress)
-    a = treats_end_to_end(nlp, labels, progress=progress)
-    rows = [Row("TREATS", "pipeline (end to end)", LabelScore(**{k: r["pipeline"][k] for k in ("tp", "fp", "fn")})),
-            Row("TREATS", "pipeline, asserted only", LabelScore(**{k: a["pipeline"][k] for k in ("tp", "fp", "fn")})),
-            Row("TREATS", "ref: pipeline mentions, same sentence",
-                LabelScore(**{k: a["ref_same_sentence"][k] for k in ("tp", "fp", "fn")}))]
-    scores = ExtractionScores("labeledin", str(data), len(labels), len(labels), {"TREATS": a["indications"]}, rows)
+    c = _treats_counts(nlp, labels, progress)
+    rows = [Row("TREATS", "pipeline (end to end)", LabelScore(*c["all"])),
+            Row("TREATS", "pipeline, asserted only", LabelScore(*c["asserted"])),
+            Row("TREATS", "ref: pipeline mentions, same sentence", LabelScore(*c["ref"]))]
+    n_gold = c["asserted"][0] + c["asserted"][2]
+    scores = ExtractionScores("labeledin", str(data), len(labels), len(labels), {"TREATS": n_gold}, rows)
     scores.notes.append("TREATS scored per label: the annotated indications (UMLS CUIs) a TREATS relation reaches through "
                         "a disease mention overlapping them; a TREATS to a disease mention overlapping none is a false "
                         f"positive (once per label and text); split {split!r} of sha256(label id) % 100 < {HELD_OUT_PERCENT}")
     return scores
 
 
-def treats_end_to_end(nlp: Language, labels: Sequence[LabelDoc], asserted_only: bool = True,
-                      progress: bool | None = None) -> dict[str, Any]:
-    """The whole pipeline on each held-out label: the indications it finds (``TREATS`` relations whose
-    disease mention overlaps an annotated indication, by CUI) against the annotated ones; a ``TREATS`` to
-    a disease mention overlapping no indication is a false positive (by its text, once per label). The
-    reference: every Disease mention sharing a sentence with a Drug mention."""
+def _indications_at(d: LabelDoc, span: tuple[int, int]) -> set[str]:
+    """The CUIs of the annotated indications of ``d`` that overlap the character ``span``."""
+    return {c for a, b, cs in d.indications if _overlaps((a, b), span) for c in cs.split(";")}
+
+
+def _treats_counts(nlp: Language, labels: Sequence[LabelDoc], progress: bool | None = None) -> dict[str, tuple[int, int, int]]:
+    """One pipeline pass over ``labels``: ``(tp, fp, fn)`` of the asserted ``TREATS`` relations (``asserted``), of
+    all of them (``all``) and of the same-sentence reference (``ref``); see :func:`treats_end_to_end`."""
+    from tqdm import tqdm
+
     from ingest.text.pipeline import doc_records
     from ingest.text.records import Document
 
-    tp = fp = fn = 0
-    ref_tp = ref_fp = 0
-    from tqdm import tqdm
+    counts = {k: [0, 0, 0] for k in ("asserted", "all", "ref")}
+
+    def add(key: str, gold: set[str], found: set[str], wrong: set[str]) -> None:
+        c = counts[key]
+        c[0] += len(found & gold)
+        c[1] += len(wrong)
+        c[2] += len(gold - found)
 
     docs = tqdm(nlp.pipe(d.text for d in labels), total=len(labels), unit="label", desc="pipeline",
                 disable=not progress if progress is not None else None)
     for d, doc in zip(labels, docs):
         rec = doc_records(doc, Document(id=d.id, text=d.text), getattr(nlp, "medkg_cached_ents", False))
         gold = {c for _, _, cs in d.indications for c in cs.split(";")}
-        found: set[str] = set()
-        wrong: set[str] = set()
-        for r in rec.relations:
-            if r.type != "TREATS" or (asserted_only and not r.asserted):
-                continue
-            span = (r.evidence.object_start, r.evidence.object_end)
-            cuis = {c for a, b, cs in d.indications if _overlaps((a, b), span) for c in cs.split(";")}
-            if cuis:
-                found |= cuis
-            else:
-                wrong.add(d.text[span[0] : span[1]].lower())
-        tp += len(found & gold)
-        fn += len(gold - found)
-        fp += len(wrong)
+        for key, asserted_only in (("asserted", True), ("all", False)):
+            found: set[str] = set()
+            wrong: set[str] = set()
+            for r in rec.relations:
+                if r.type != "TREATS" or (asserted_only and not r.asserted):
+                    continue
+                span = (r.evidence.object_start, r.evidence.object_end)
+                cuis = _indications_at(d, span)
+                if cuis:
+                    found |= cuis
+                else:
+                    wrong.add(d.text[span[0] : span[1]].lower())
+            add(key, gold, found, wrong)
         drugs_by_sent = {s.start for s in doc.sents for e in s.ents if e.label_ == "Drug"}
-        ref_found, ref_wrong = set(), set()
+        ref_found: set[str] = set()
+        ref_wrong: set[str] = set()
         for e in doc.ents:
             if e.label_ != "Disease" or e.sent.start not in drugs_by_sent:
                 continue
-            cuis = {c for a, b, cs in d.indications if _overlaps((a, b), (e.start_char, e.end_char)) for c in cs.split(";")}
+            cuis = _indications_at(d, (e.start_char, e.end_char))
             if cuis:
                 ref_found |= cuis
             else:
                 ref_wrong.add(e.text.lower())
-        ref_tp += len(ref_found & gold)
-        ref_fp += len(ref_wrong)
-    n_gold = tp + fn
-    return {"labels": len(labels), "indications": n_gold, "pipeline": _prf(tp, fp, fn),
-            "ref_same_sentence": _prf(ref_tp, ref_fp, n_gold - ref_tp)}
+        add("ref", gold, ref_found, ref_wrong)
+    return {k: (c[0], c[1], c[2]) for k, c in counts.items()}
+
+
+def treats_end_to_end(nlp: Language, labels: Sequence[LabelDoc], progress: bool | None = None) -> dict[str, Any]:
+    """The whole pipeline on each held-out label: the indications it finds (asserted ``TREATS`` relations whose
+    disease mention overlaps an annotated indication, by CUI) against the annotated ones; a ``TREATS`` to
+    a disease mention overlapping no indication is a false positive (by its text, once per label). The
+    reference: every Disease mention sharing a sentence with a Drug mention."""
+    c = _treats_counts(nlp, labels, progress)
+    return {"labels": len(labels), "indications": c["asserted"][0] + c["asserted"][2], "pipeline": _prf(*c["asserted"]),
+            "ref_same_sentence": _prf(*c["ref"])}
 
 
 # --------------------------------------------------------------------------- main
@@ -595,19 +584,19 @@ def main(argv: list[str] | None = None) -> None:
             assoc = list(euadr_drug_disease_examples(Path(args.euadr) / "EUADR_drug_disease.csv", blank))
             rep["euadr_drug_disease_called_treats"] = {
                 "positive_associations": sum(y for *_, y in assoc), "other": sum(1 - y for *_, y in assoc),
-                **{name: {"positive": score_step(ext, assoc, "TREATS")["tp"], "other": score_step(ext, assoc, "TREATS")["fp"]}
-                   for name, ext in (("trigger_rule", rule), ("model", learned))}}
+                **{name: {"positive": sc["tp"], "other": sc["fp"]}
+                   for name, sc in (("trigger_rule", score_step(rule, assoc, "TREATS")), ("model", score_step(learned, assoc, "TREATS")))}}
         e2e = {}
-        step: Any = nlp.get_pipe("relations")
+        step: RelationExtractor = nlp.get_pipe("relations")  # type: ignore[assignment]
         for name, swapped in (("trigger_rule", None), ("model", model)):
-            set_model(step, "TREATS", swapped)  # the same pipeline, the TREATS decision swapped
+            step.set_model("TREATS", swapped)  # the same pipeline, the TREATS decision swapped
             e2e[name] = treats_end_to_end(nlp, test_l)
         rep["held_out_end_to_end"] = e2e
         model.meta["held_out"] = rep
         model.save(out / MODEL_FILES["TREATS"])
         report["TREATS"] = rep
     if "ASSOCIATES" in only:
-        pairs = read_euadr_target_disease(Path(args.euadr) / "EUADR_target_disease.csv")
+        pairs = read_euadr(Path(args.euadr) / "EUADR_target_disease.csv")
         tr = [p for p in pairs if not held_out(p.pmid)]
         te = [p for p in pairs if held_out(p.pmid)]
         train_ex = list(euadr_examples(tr, blank))

@@ -79,7 +79,9 @@ def cid_examples(path: str | Path, nlp: Language | None = None) -> Iterator[Exam
         yield from _pairs(doc, lambda a, b: (a.kb_id_, b.kb_id_) in positives, ("Drug", "Disease"))
 
 
-def _pairs(doc: Doc, is_positive, labels: tuple[str, str]) -> Iterator[Example]:
+def span_pairs(doc: Doc, labels: tuple[str, str]) -> Iterator[tuple[Span, Span, Span, Span]]:
+    """Same-sentence pairs of entities with kb ids that differ, of the two ``labels`` (or both of one label):
+    ``(first, second, subject, object)``, first / second in text order, the subject of label ``labels[0]``."""
     ents = [e for e in doc.ents if e.kb_id_]
     for i, a in enumerate(ents):
         for b in ents[i + 1 :]:
@@ -87,8 +89,12 @@ def _pairs(doc: Doc, is_positive, labels: tuple[str, str]) -> Iterator[Example]:
                 continue
             if {a.label_, b.label_} != set(labels) and not (labels[0] == labels[1] == a.label_ == b.label_):
                 continue
-            subj, obj = (a, b) if a.label_ == labels[0] else (b, a)
-            yield pair_features(doc, a, b), int(bool(is_positive(subj, obj)))
+            yield (a, b, a, b) if a.label_ == labels[0] else (a, b, b, a)
+
+
+def _pairs(doc: Doc, is_positive, labels: tuple[str, str]) -> Iterator[Example]:
+    for a, b, subj, obj in span_pairs(doc, labels):
+        yield pair_features(doc, a, b), int(bool(is_positive(subj, obj)))
 
 
 def ddi_files(root: str | Path) -> list[Path]:

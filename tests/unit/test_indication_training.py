@@ -9,7 +9,7 @@ import pytest
 from graph_engine.errors import IngestError
 from ingest.text.components.relations import MODEL_FILES, RelationExtractor, default_relation_models, load_relation_models
 from ingest.text.indication_training import (
-    _features, held_out, label_doc, read_euadr_target_disease, read_indications, read_labeledin, score_step, set_model,
+    _features, held_out, label_doc, read_euadr, read_indications, read_labeledin, score_step,
     step_decides, treats_examples,
 )
 from ingest.text.relation_training import _blank, fit
@@ -66,10 +66,10 @@ def test_read_euadr_labels_latin1_and_offset_repair(tmp_path: Path) -> None:
     text = HEADER + _row("PA", "BRCA1", "breast cancer", "BRCA1 mutations cause breast cancer in Zürich.") \
         + _row("FA", "TNF", "asthma", "TNF was measured in asthma.", shift=3) + _row("NA", "APOE", "gout", "APOE is not associated with gout.")
     f.write_bytes(text.encode("latin-1"))
-    pairs = read_euadr_target_disease(f)
+    pairs = read_euadr(f)
     assert [p.label for p in pairs] == [1, 0, 0]
     assert "Zürich" in pairs[0].sentence
-    assert pairs[1].sentence[slice(*pairs[1].gene)] == "TNF"  # wrong offsets: found by its text
+    assert pairs[1].sentence[slice(*pairs[1].first)] == "TNF"  # wrong offsets: found by its text
 
 
 @pytest.mark.parametrize("row, message", [
@@ -81,7 +81,7 @@ def test_read_euadr_bad_input(tmp_path: Path, row: str, message: str) -> None:
     f = tmp_path / "t.csv"
     f.write_text(HEADER + row, encoding="utf-8")
     with pytest.raises(IngestError, match=message) as err:
-        read_euadr_target_disease(f)
+        read_euadr(f)
     assert "line 2" in str(err.value)
 
 
@@ -120,9 +120,9 @@ def test_a_trained_treats_model_replaces_the_trigger_rule() -> None:
     test = [_crafted(nlp, pos, "drug25", "illness3", 1), _crafted(nlp, neg, "drug26", "illness4", 0)]
     ext = RelationExtractor({})
     assert score_step(ext, test, "TREATS")["tp"] == 0  # the trigger rule has no trigger to go on
-    set_model(ext, "TREATS", model)
+    ext.set_model("TREATS", model)
     assert step_decides(ext, *test[0][:3], "TREATS") and not step_decides(ext, *test[1][:3], "TREATS")
-    set_model(ext, "TREATS", None)
+    ext.set_model("TREATS", None)
     assert "TREATS" not in ext.models and not step_decides(ext, *test[0][:3], "TREATS")
 
 
@@ -178,7 +178,7 @@ def test_causes_and_treats_share_one_feature_pass_bit_identically() -> None:
                         assert shared[rel] == ext._logit(rel, lowers, ents, x, y, sent, masks)
                         checked += 1
     assert checked >= 16
-    set_model(ext, "TREATS", None)  # the TREATS model removed: nothing merged is left to reuse
+    ext.set_model("TREATS", None)  # the TREATS model removed: nothing merged is left to reuse
     assert ext._shared_logits(["CAUSES", "TREATS"], lowers, ents, ents[0], ents[1], sent, masks) == {}
 
 

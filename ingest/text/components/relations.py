@@ -673,13 +673,10 @@ class RelationExtractor:
         self.type_model: TypeModel | None = type_model
         self.doc_model: LinearModel | None = doc_model if "CAUSES" in models else None
         self.doc_scorer: DocScorer | None = DocScorer(self.doc_model) if self.doc_model is not None else None
-        self.models: dict[str, LinearModel] = models
+        self.models: dict[str, LinearModel] = {}
         self.scorers: dict[str, PairScorer] = {}
         for rel, model in models.items():
-            try:
-                self.scorers[rel] = PairScorer(model)
-            except ValueError:  # a model with features PairScorer does not know: the string path
-                pass
+            self.set_model(rel, model)
         #: merged scorers of pair types scored together (:meth:`_shared_logits`), with the scorers they merge
         self._vectors: dict[tuple[str, ...], tuple[tuple[int, ...], _VectorScorer]] = {}
         self.threshold = threshold
@@ -696,6 +693,18 @@ class RelationExtractor:
         self.neural_types = True
         self.neural_max_distance = max_distance
         self.version = f"{EXTRACTOR_VERSION}+rules{rules.get('version', '')}"
+
+    def set_model(self, rel: str, model: LinearModel | None) -> None:
+        """Let the linear ``model`` decide ``rel`` (``None``: the type's trigger rule); merged scorers that held
+        the old model are rebuilt at their next use (:meth:`_shared_logits`)."""
+        self.models.pop(rel, None)
+        self.scorers.pop(rel, None)
+        if model is not None:
+            self.models[rel] = model
+            try:
+                self.scorers[rel] = PairScorer(model)
+            except ValueError:  # a model with features PairScorer does not know: the string path
+                pass
 
     def use_neural_targets(self, model: PairCnnModel | None) -> None:
         """Let ``model`` (trained by ``python -m ingest.text.chemprot_cnn_training`` as the companion of this
