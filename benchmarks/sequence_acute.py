@@ -38,9 +38,11 @@ def score_weights(model: Any, data: Path, weights: list[float], boot: int = 200)
                            "weights": {}}
     keep = model.cfg.acute_agesex_weight
     try:
+        model.cfg.acute_agesex_weight = 0.0
+        network = model.probabilities(s)  # one forward pass; each weight only re-blends the acute columns
         for w in weights:
             model.cfg.acute_agesex_weight = w
-            p = model.probabilities(s)
+            p = model.blend_acute(network, s.age, s.sex)
             m = _summ(ranking_metrics(p, s, groups=model.groups))
             m["minus_age_sex"] = bootstrap_auroc_difference(p, base["age_sex"], s, model.groups, n_boot=boot)
             out["weights"][str(w)] = m
