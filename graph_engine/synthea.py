@@ -181,6 +181,49 @@ class SyntheaTables:
         return np.datetime64(max(ends), "D")
 
 
+def concat_tables(parts: list[SyntheaTables], max_end_gap_days: int = 31) -> SyntheaTables:
+    """One cohort from several exports read with the same pseudonymizer (e.g. two states, two seeds).
+
+    Raises:
+        IngestError: ``parts`` is empty; a patient id occurs in two exports (naming both folders); or the
+            exports end more than ``max_end_gap_days`` apart (a model's cuts are counted back from one end
+            date, so an export that ended earlier would look free of recent onsets).
+    """
+    if not parts:
+        raise IngestError("no Synthea export given")
+    if len(parts) == 1:
+        return parts[0]
+    seen: dict[str, Path] = {}
+    for t in parts:
+        for pid in t.patients["pid"]:
+            if pid in seen:
+                raise IngestError(f"patient {t.source_ids.get(pid, pid)!r} is also in {seen[pid]}; "
+                                  "exports must hold distinct patients (use another seed)", str(t.directory / "patients.csv"))
+            seen[pid] = t.directory
+    ends = [t.end_date for t in parts]
+    lo, hi = int(np.argmin(ends)), int(np.argmax(ends))
+    if (ends[hi] - ends[lo]).astype(int) > max_end_gap_days:
+        raise IngestError(f"this export ends on {ends[lo]} but {parts[hi].directory} on {ends[hi]} (more than "
+                          f"{max_end_gap_days} days apart); generate the exports on the same day", str(parts[lo].directory))
+    events: dict[str, pd.DataFrame] = {}
+    for name in sorted({n for t in parts for n in t.events}):
+        frames = [t.events[name] for t in parts if name in t.events]
+        events[name] = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    reports: dict[str, FileReport] = {}
+    for t in parts:
+        for name, r in t.reports.items():
+            acc = reports.setdefault(name, FileReport(name))
+            acc.read += r.read
+            acc.written += r.written
+            acc.rejected += r.rejected
+            acc.reasons.update(r.reasons)
+            if r.first_rejected and acc.first_rejected is None:
+                acc.first_rejected = (r.first_rejected[0], f"{t.directory}: {r.first_rejected[1]}")
+    source_ids = {k: v for t in parts for k, v in t.source_ids.items()}
+    return SyntheaTables(parts[0].directory, pd.concat([t.patients for t in parts], ignore_index=True), events,
+                         reports, source_ids)
+
+
 def _dates(col: pd.Series) -> pd.Series:
     s = col.fillna("").astype(str).str.slice(0, 10)
     return pd.to_datetime(s.where(s != "", None), format="%Y-%m-%d", errors="coerce")

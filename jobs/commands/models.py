@@ -43,19 +43,23 @@ def models_group() -> None:
 @models_group.command("train")
 @click.option("--kind", type=TRAIN_KIND, required=True,
               help="image (CNN), text (clinical notes) or gan (conditional image generator)")
-@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True,
-              help="image .npz (images+labels, or MedMNIST train_* keys) / folder; text CSV or JSONL with text,label")
+@click.option("--data", "data", type=click.Path(exists=True, path_type=Path), required=True, multiple=True,
+              help="image .npz (images+labels, or MedMNIST train_* keys) / folder; text CSV or JSONL with text,label; "
+                   "sequence: a Synthea export folder (repeat --data to train on several exports as one cohort)")
 @click.option("--output", type=click.Path(path_type=Path), required=True, help="new artifact directory")
 @click.option("--config", "config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="TOML file of hyper-parameters (keys of ImageConfig / TextConfig)")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="override one config key (value parsed as JSON, else a string); repeatable")
-def train_cmd(kind: str, data: Path, output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
+def train_cmd(kind: str, data: tuple[Path, ...], output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
     """Train a model and write a versioned artifact directory."""
     if kind == "sequence":
         from jobs.commands.sequence import train_sequence_cmd
 
-        return train_sequence_cmd(data, output, config, overrides)
+        return train_sequence_cmd(list(data), output, config, overrides)
+    if len(data) != 1:
+        raise click.UsageError(f"--kind {kind} takes one --data (got {len(data)}); only --kind sequence takes several")
+    data_path = data[0]
     from tqdm import tqdm
 
     from graph_engine.settings import parse_assignments
@@ -84,7 +88,7 @@ def train_cmd(kind: str, data: Path, output: Path, config: Path | None, override
                             val_acc=f"{stats['val_accuracy']:.3f}")
 
     try:
-        art = train(kind, data, output, cfg, progress=progress)
+        art = train(kind, data_path, output, cfg, progress=progress)
     except MedkgError as e:
         fail(e)
     finally:

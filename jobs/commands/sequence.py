@@ -1,6 +1,6 @@
 """``medkg models train|predict|evaluate --kind sequence`` and ``medkg enrich predict-conditions``.
 
-    medkg models train --kind sequence --data SYNTHEA_DIR --output DIR [--set KEY=VALUE ...]
+    medkg models train --kind sequence --data SYNTHEA_DIR [--data SYNTHEA_DIR ...] --output DIR [--set KEY=VALUE ...]
     medkg models predict --kind sequence [--model DIR] --input SYNTHEA_DIR --as-of YYYY-MM-DD --output FILE.jsonl
     medkg models evaluate --kind sequence [--model DIR] --data SYNTHEA_DIR [--as-of YYYY-MM-DD] [--json]
     medkg enrich predict-conditions [--model DIR] --input SYNTHEA_DIR --as-of YYYY-MM-DD [--top N]
@@ -19,7 +19,7 @@ from jobs.errors import fail, handle_errors
 from jobs.groups import subgroup
 
 
-def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
+def train_sequence_cmd(data: list[Path], output: Path, config: Path | None, overrides: tuple[str, ...]) -> None:
     import tomllib
 
     from tqdm import tqdm
@@ -46,7 +46,7 @@ def train_sequence_cmd(data: Path, output: Path, config: Path | None, overrides:
         bar.set_postfix(loss=f"{stats['train_loss']:.4f}", val_loss=f"{stats['val_loss']:.4f}")
 
     try:
-        model = train_sequence(data, output, cfg, cohort=cohort, linker=default_linker(), progress=progress)
+        model = train_sequence(data if len(data) > 1 else data[0], output, cfg, cohort=cohort, linker=default_linker(), progress=progress)
     except MedkgError as e:
         fail(e)
     finally:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import gc
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
@@ -32,7 +32,7 @@ from scipy.optimize import minimize
 from sklearn.metrics import roc_auc_score
 
 from graph_engine.errors import ModelError
-from graph_engine.synthea import Pseudonymizer, SyntheaTables, read_synthea
+from graph_engine.synthea import Pseudonymizer, SyntheaTables, concat_tables, read_synthea
 from models.artifacts import (
     FORMAT_VERSION,
     MANIFEST,
@@ -62,13 +62,23 @@ _FILES = ("patients.csv", "conditions.csv", "medications.csv", "procedures.csv",
 _LOCAL = Pseudonymizer(b"medkg-sequence-local-pseudonyms")
 
 
-def read_cohort(directory: str | Path) -> SyntheaTables:
-    return read_synthea(directory, _LOCAL, files=_FILES)
+def read_cohort(directory: str | Path | Sequence[str | Path]) -> SyntheaTables:
+    """One Synthea export, or several as one cohort (:func:`graph_engine.synthea.concat_tables`: distinct
+    patients, export end dates within a month)."""
+    if isinstance(directory, (str, Path)):
+        return read_synthea(directory, _LOCAL, files=_FILES)
+    return concat_tables([read_synthea(d, _LOCAL, files=_FILES) for d in directory])
 
 
-def fingerprint(directory: str | Path) -> dict[str, Any]:
-    d = Path(directory)
-    return {f: sha256_file(d / f) for f in _FILES if (d / f).exists()}
+def _dirs(data: str | Path | Sequence[str | Path]) -> list[Path]:
+    return [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+
+
+def fingerprint(directory: str | Path | Sequence[str | Path]) -> dict[str, Any]:
+    """sha256 of each input file (``folder/file`` keys when there are several exports)."""
+    dirs = _dirs(directory)
+    many = len(dirs) > 1
+    return {(f"{d.name}/{f}" if many else f): sha256_file(d / f) for d in dirs for f in _FILES if (d / f).exists()}
 
 
 def _feats(s: Samples, idx: np.ndarray) -> tuple[torch.Tensor, ...]:
@@ -407,15 +417,17 @@ def with_features(tables: SyntheaTables, s: Samples, spec: FeatureSpec | None) -
     return s
 
 
-def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | None = None,
-                   cohort: dict[str, Any] | None = None, linker: Any = None,
+def train_sequence(data: str | Path | Sequence[str | Path], output: str | Path, cfg: SequenceConfig | None = None,
+                   cohort: dict[str, Any] | list[dict[str, Any]] | None = None, linker: Any = None,
                    progress: Callable[[int, int, dict[str, float]], None] | None = None,
                    tables: SyntheaTables | None = None) -> SequenceModel:
     """Train on a Synthea export and write an artifact to ``output``.
 
+    ``data``: a Synthea export folder, or several (one cohort: distinct patients, exported on the same day).
     ``tables``: the export already read with :func:`read_cohort` from ``data`` (read here when ``None``).
 
-    ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``) goes into the model card.
+    ``cohort`` (e.g. ``{"seed": 11, "state": "Massachusetts", "patients": 1500}``, or a list of such, one per
+    export) goes into the model card.
     ``linker``: anything with ``condition(code, description) -> graph id | None`` (the CLI passes the
     extraction linker, ``jobs.patient_recs.default_linker``); without it the targets' graph ids are ``None``.
     """
@@ -487,7 +499,7 @@ def train_sequence(data: str | Path, output: str | Path, cfg: SequenceConfig | N
     metrics = {"internal_validation": val_metrics, "history": history, "train_seconds": seconds,
                "samples": {"train": len(tr), "validation": len(va), "patients": len(pats),
                            "onsets_train": int(tr.labels.sum())}}
-    data_info = {"source": str(Path(data).name), "files_sha256": fingerprint(data), "cohort": cohort or {},
+    data_info = {"source": " + ".join(d.name for d in _dirs(data)), "files_sha256": fingerprint(data), "cohort": cohort or {},
                  "end_date": str(tables.end_date), "cuts": cfg.cuts, "n_patients_read": len(tables.patients),
                  "n_tokens": len(vocab.tokens), "n_targets": len(vocab.targets),
                  "n_features": 0 if spec is None else len(spec.names)}
@@ -538,7 +550,8 @@ def write_sequence_artifact(directory: str | Path, model: SequenceModel, metrics
 
 def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
     data = manifest["data"]
-    c = data.get("cohort", {})
+    cohorts = data.get("cohort") or {}
+    cohorts = cohorts if isinstance(cohorts, list) else [cohorts]
     v = metrics.get("internal_validation", {})
     lines = [
         f"# Model card: {manifest['name']} {manifest['model_version']}", "",
@@ -548,8 +561,10 @@ def model_card(manifest: dict[str, Any], metrics: dict[str, Any]) -> str:
         f"{manifest['model']['horizon_days']} days of an as-of date, with calibrated probabilities and the past codes",
         "that contributed most (attention).", "",
         "## Training data",
-        f"- Synthea 3.3.0 synthetic cohort: seed {c.get('seed')}, state {c.get('state')}, {c.get('patients')} patients "
-        f"requested ({data.get('n_patients_read')} in the export incl. deceased), export end {data.get('end_date')}",
+        *(f"- Synthea 3.3.0 synthetic cohort: seed {c.get('seed')}, state {c.get('state')}, {c.get('patients')} patients "
+          "requested" for c in cohorts),
+        f"- {data.get('n_patients_read')} patients in the export{'s' if len(cohorts) > 1 else ''} incl. deceased "
+        f"({data.get('source')}), export end {data.get('end_date')}",
         f"- {data.get('cuts')} yearly cut dates per patient; {metrics.get('samples', {}).get('train')} training / "
         f"{metrics.get('samples', {}).get('validation')} internal-validation samples (split by patient)",
         f"- vocabulary: {data.get('n_tokens')} tokens (conditions, medications, procedures), {data.get('n_targets')} target disorders",
