@@ -46,7 +46,7 @@ def train_sequence_cmd(data: list[Path], output: Path, config: Path | None, over
         bar.set_postfix(loss=f"{stats['train_loss']:.4f}", val_loss=f"{stats['val_loss']:.4f}")
 
     try:
-        model = train_sequence(data if len(data) > 1 else data[0], output, cfg, cohort=cohort, linker=default_linker(), progress=progress)
+        model = train_sequence(data, output, cfg, cohort=cohort, linker=default_linker(), progress=progress)
     except MedkgError as e:
         fail(e)
     finally:

@@ -62,16 +62,14 @@ _FILES = ("patients.csv", "conditions.csv", "medications.csv", "procedures.csv",
 _LOCAL = Pseudonymizer(b"medkg-sequence-local-pseudonyms")
 
 
+def _dirs(data: str | Path | Sequence[str | Path]) -> list[Path]:
+    return [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+
+
 def read_cohort(directory: str | Path | Sequence[str | Path]) -> SyntheaTables:
     """One Synthea export, or several as one cohort (:func:`graph_engine.synthea.concat_tables`: distinct
     patients, export end dates within a month)."""
-    if isinstance(directory, (str, Path)):
-        return read_synthea(directory, _LOCAL, files=_FILES)
-    return concat_tables([read_synthea(d, _LOCAL, files=_FILES) for d in directory])
-
-
-def _dirs(data: str | Path | Sequence[str | Path]) -> list[Path]:
-    return [Path(data)] if isinstance(data, (str, Path)) else [Path(d) for d in data]
+    return concat_tables([read_synthea(d, _LOCAL, files=_FILES) for d in _dirs(directory)])
 
 
 def fingerprint(directory: str | Path | Sequence[str | Path]) -> dict[str, Any]:
