@@ -73,10 +73,14 @@ def read_cohort(directory: str | Path | Sequence[str | Path]) -> SyntheaTables:
 
 
 def fingerprint(directory: str | Path | Sequence[str | Path]) -> dict[str, Any]:
-    """sha256 of each input file (``folder/file`` keys when there are several exports)."""
+    """sha256 of each input file (``folder/file`` keys when there are several exports; ``k-folder/file``, k from 1,
+    when two of their folders share a name)."""
     dirs = _dirs(directory)
-    many = len(dirs) > 1
-    return {(f"{d.name}/{f}" if many else f): sha256_file(d / f) for d in dirs for f in _FILES if (d / f).exists()}
+    names = [d.name for d in dirs]
+    if len(set(names)) < len(names):
+        names = [f"{k}-{n}" for k, n in enumerate(names, 1)]
+    prefix = [f"{n}/" if len(dirs) > 1 else "" for n in names]
+    return {p + f: sha256_file(d / f) for d, p in zip(dirs, prefix) for f in _FILES if (d / f).exists()}
 
 
 def _feats(s: Samples, idx: np.ndarray) -> tuple[torch.Tensor, ...]:

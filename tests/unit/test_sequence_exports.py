@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from graph_engine.errors import IngestError
 from jobs.cli import main as root
-from models.sequence.api import read_cohort
+from models.sequence.api import fingerprint, read_cohort
 
 pytestmark = pytest.mark.unit
 
@@ -96,3 +96,12 @@ def test_other_kinds_take_one_data_path(tmp_path: Path) -> None:
     res = CliRunner().invoke(root, ["models", "train", "--kind", "text", "--data", str(f), "--data", str(f),
                                     "--output", str(tmp_path / "m")])
     assert res.exit_code == 2 and "takes one --data" in res.output
+
+
+def test_fingerprint_keeps_exports_with_the_same_folder_name_apart(halves: tuple[Path, Path, set[str], set[str]],
+                                                                   tmp_path: Path) -> None:
+    a, _, _, ids_b = halves
+    other = _split(tmp_path / "east", ids_b)   # another export in a folder also named "east"
+    fp = fingerprint([a, other])
+    assert fp["1-east/patients.csv"] != fp["2-east/patients.csv"]
+    assert len(fp) == 2 * len(fingerprint(a))
