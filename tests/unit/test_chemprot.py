@@ -12,7 +12,7 @@ from ingest.text import chemprot as cp
 from ingest.text import relation_eval as rv
 from ingest.text.components.cache import set_ents
 from ingest.text.components.relations import TARGETS_MODEL, RelationExtractor, make_relations
-from ingest.text.components.targets import TargetsModel, default_targets_model, targets_features
+from ingest.text.components.targets import TargetsModel, default_targets_model, nested_genes, targets_features
 from ingest.text.corpora import blank_pipeline
 from ingest.text.evaluation import LabelScore
 from ingest.text.pipeline import doc_records
@@ -206,6 +206,47 @@ def test_extractor_reads_targets_with_action_on_unlinked_genes_and_the_writer_ke
     # the model still reads unlinked genes when unlinked pairing is off
     d3 = doc_records(RelationExtractor({TARGETS_MODEL: tiny_model()}, pair_unlinked=False)(doc), Document(id="1", text=doc.text))
     assert sorted((r.object_text, r.action) for r in d3.relations) == [("DRD2", "activator"), ("PTGS2", "inhibitor")]
+
+
+@pytest.mark.parametrize("sentence, drug, gene", [
+    ("ketamine blocks nmda receptors .", (2, 3), (2, 4)),
+    ("losartan blocks the angiotensin ii type 1 receptor .", (3, 5), (3, 8)),
+    ("cocaine binds the dopamine transporter .", (3, 4), (3, 5)),
+    ("l-name inhibits nitric oxide synthase .", (2, 4), (2, 5)),
+    ("buspirone is a 5-ht ( 1a ) agonist .", (3, 4), (3, 7)),
+])
+def test_a_chemical_opening_a_protein_name_is_that_protein_for_targets(sentence: str, drug: tuple[int, int],
+                                                                        gene: tuple[int, int]) -> None:
+    lowers = sentence.split()
+    ents = [(0, 1, "Drug", "D1"), (drug[0], drug[1], "Drug", "D2")]
+    if lowers[drug[1]:drug[1] + 3] == ["(", "1a", ")"]:
+        ents.append((drug[1] + 1, drug[1] + 2, "Drug", ""))  # "1A" taken for a drug: absorbed into the receptor
+    assert nested_genes(lowers, ents) == [(0, 1, "Drug", "D1"), (gene[0], gene[1], "Gene", "")]
+
+
+@pytest.mark.parametrize("sentence, ents", [
+    ("dopamine and serotonin ( 5-ht ) rose .", [(0, 1, "Drug", "D1"), (2, 3, "Drug", "D2"), (4, 5, "Drug", "D3")]),
+    ("pge ( 2 ) and ca ( 2+ ) rose .", [(0, 1, "Drug", "D1"), (5, 6, "Drug", "D2")]),
+    ("nmda receptor antagonists", [(0, 2, "Gene", "")]),                       # already a gene
+    ("dopamine d2 receptor agonists", [(0, 1, "Drug", "D1"), (1, 3, "Gene", "G")]),  # the receptor is its own mention
+    ("insulin receptor substrate", [(0, 1, "Disease", "X")]),                  # only Drug mentions open a protein name
+])
+def test_chemicals_that_open_no_protein_name_stay_chemicals(sentence: str, ents: list) -> None:
+    assert nested_genes(sentence.split(), ents) == ents
+
+
+def test_the_targets_step_pairs_a_chemical_with_a_nested_receptor_and_leaves_the_entities_alone() -> None:
+    nlp = blank_pipeline()
+    nlp.add_pipe("medkg_sentences_v1")
+    doc = nlp("Ketamine inhibits NMDA receptors.")
+    set_ents(doc, [(0, 1, "Drug", "MESH:D007649"), (2, 3, "Drug", "MESH:D016202")])
+    ex = RelationExtractor({TARGETS_MODEL: tiny_model()})
+    d = doc_records(ex(doc), Document(id="1", text=doc.text))
+    assert [(r.subject_text, r.object_text, r.action) for r in d.relations if r.type == "TARGETS"] == [
+        ("Ketamine", "NMDA receptors", "inhibitor")]
+    assert [(e.text, e.label_) for e in doc.ents] == [("Ketamine", "Drug"), ("NMDA", "Drug")]
+    ex.nested_genes = False
+    assert [r for r in doc_records(ex(doc), Document(id="1", text=doc.text)).relations if r.type == "TARGETS"] == []
 
 
 def test_shipped_targets_model_is_loaded_by_default_and_not_in_trigger_mode() -> None:

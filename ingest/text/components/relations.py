@@ -25,7 +25,7 @@ from ingest.text.components import cache as _cache
 from ingest.text.components.cache import EntTuple, fast_ents, sentence_bounds, sentence_index, token_lowers, token_texts
 from ingest.text.components.pair_cnn import PairCnnModel, same_name
 from ingest.text.components.negation import Cue, doc_cues
-from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, targets_relations
+from ingest.text.components.targets import TARGETS_MODEL_FILE, TargetsModel, nested_genes, targets_relations
 from ingest.text.records import HEDGED_TYPES  # relation types stated as advice: prohibitions there are no negation
 
 EXTRACTOR = "medkg.relations"
@@ -685,6 +685,9 @@ class RelationExtractor:
         self.pair_unlinked = pair_unlinked
         #: score CAUSES mention pairs for a document-level step even without its model (training it)
         self.collect_scores = False
+        #: TARGETS pairs a chemical with the protein named after a nested chemical ("NMDA receptor"),
+        #: see :func:`~ingest.text.components.targets.nested_genes`
+        self.nested_genes = True
         #: the neural pair model deciding INTERACTS_WITH (:meth:`use_neural`); ``None``: the linear model
         self.neural: PairCnnModel | None = None
         #: the neural companion of the TARGETS model (:meth:`use_neural_targets`); ``None``: the linear model alone
@@ -916,11 +919,14 @@ class RelationExtractor:
             cues_by_sent = {}
             for cue in doc_cues(doc):
                 cues_by_sent.setdefault(sid[cue.token], []).append(cue)
+        lowers: list[str] | None = None
+        if self.nested_genes:
+            lowers = token_lowers(doc)
+            ents = nested_genes(lowers, ents)
         by_sent: dict[int, list[EntTuple]] = {}
         for e in ents:
             if e[2] in ("Drug", "Gene"):
                 by_sent.setdefault(sid[e[0]], []).append(e)
-        lowers: list[str] | None = None
         masked: dict[int, str] | None = None
         texts: list[str] | None = None
         for s_no, group in by_sent.items():

@@ -36,6 +36,69 @@ ACTION_STEMS: dict[str, tuple[str, ...]] = {
 }
 
 
+#: head nouns that make ``<chemical> ... <head>`` a protein name ("NMDA receptor", "dopamine transporter",
+#: "nitric oxide synthase", "angiotensin II type 1 receptor"), read from ChemProt training, where such a span is
+#: annotated as a gene with the chemical nested inside it
+GENE_HEADS = frozenset(
+    w + suffix for w in (
+        "receptor", "transporter", "channel", "pump", "adrenoceptor", "synthase", "synthetase", "oxidase", "reductase",
+        "kinase", "dehydrogenase", "carboxylase", "transferase", "acyltransferase", "hydroxylase", "esterase",
+        "decarboxylase", "deaminase", "cyclase", "phosphatase", "protease", "isomerase", "desaturase", "hydrolase",
+        "oxygenase", "monooxygenase", "dioxygenase", "transaminase", "aminotransferase", "peroxidase", "lyase",
+    ) for suffix in ("", "s"))
+#: subtype codes allowed between the chemical and the head ("D2", "type 1", "H3", "(1A)", "alpha 2")
+_SUBTYPE_WORDS = frozenset({"type", "subtype", "alpha", "beta", "gamma", "delta", "α", "β", "γ", "δ", "(", ")", "-", "/"})
+
+
+def _subtype_code(w: str) -> bool:
+    if w in _SUBTYPE_WORDS:
+        return True
+    return 1 <= len(w) <= 4 and any(c.isdigit() for c in w) and w.replace("-", "").isalnum()
+
+
+def _receptor_code(w: str) -> bool:
+    """``1a``, ``2c``, ``1b``: the receptor subtypes of ``5-HT(1A)`` (a digit, then one or two letters)."""
+    return 2 <= len(w) <= 3 and w[0].isdigit() and w[1:].isalpha()
+
+
+def nested_genes(lowers: list[str], ents: list[EntTuple], max_codes: int = 3) -> list[EntTuple]:
+    """``ents`` with every Drug mention that opens a protein name replaced by a Gene mention over the
+    whole name (unlinked): ``NMDA`` in ``NMDA receptors`` or ``angiotensin II`` in ``angiotensin II type
+    1 receptor`` (a head of :data:`GENE_HEADS` after at most ``max_codes`` subtype codes), ``5-HT`` in
+    ``5-HT(1A)`` (a receptor subtype in brackets). ChemProt annotates the chemical nested in the gene;
+    the pipeline's entities do not nest, so only the TARGETS step (which pairs chemicals with genes)
+    sees the gene, and the graph's Drug mention stays as it is. A one-token mention inside the name
+    that is only a subtype code (``1A`` taken for a drug) is absorbed."""
+    by_start = {e[0]: e for e in ents}
+    ends = {e[1] for e in ents}
+    n = len(lowers)
+    absorbed: set[int] = set()
+    replaced: dict[int, EntTuple] = {}
+
+    def free(j: int) -> bool:  # no mention starts at j, or only a one-token subtype code
+        e = by_start.get(j)
+        return e is None or (e[1] == j + 1 and e[2] == "Drug" and _subtype_code(lowers[j]))
+
+    for e in ents:
+        if e[2] != "Drug" or e[0] in absorbed:
+            continue
+        j = e[1]
+        if (j + 2 < n and lowers[j] == "(" and lowers[j + 2] == ")" and _receptor_code(lowers[j + 1])
+                and free(j + 1) and (j + 2) not in by_start):
+            end = j + 3
+        else:
+            while j < n and j - e[1] < max_codes and free(j) and _subtype_code(lowers[j]):
+                j += 1
+            if not (j < n and j not in by_start and lowers[j] in GENE_HEADS and (j + 1) not in ends):
+                continue
+            end = j + 1
+        replaced[e[0]] = (e[0], end, "Gene", "")
+        absorbed.update(k for k in range(e[1], end) if k in by_start)
+    if not replaced:
+        return ents
+    return [replaced.get(e[0], e) for e in ents if e[0] not in absorbed]
+
+
 def _stem(w: str) -> str:
     return w[:5] if len(w) > 5 and w.isalpha() else w
 
