@@ -11,8 +11,10 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
+
+#: this package's folder (see graph_engine.schema._PACKAGE_DIR)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 class MappingError(ValueError):
@@ -76,5 +78,5 @@ class HetionetMapping:
 @lru_cache(maxsize=1)
 def default_mapping() -> HetionetMapping:
     """The shipped mapping."""
-    text = resources.files("graph_engine").joinpath("mappings/hetionet.toml").read_text(encoding="utf-8")
+    text = _PACKAGE_DIR.joinpath("mappings", "hetionet.toml").read_text(encoding="utf-8")
     return HetionetMapping.from_toml(text)

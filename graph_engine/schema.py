@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Iterable
 
 from graph_engine.errors import SchemaError
@@ -23,6 +23,10 @@ _REL_RE = re.compile(r"^[A-Z][A-Z0-9_]{0,62}$")
 MAX_PROPERTY_NAME = 63
 _PROP_RE = re.compile(rf"^[a-z_][a-z0-9_]{{0,{MAX_PROPERTY_NAME - 1}}}$")
 _INDEX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
+#: directory would stand for the package there with an editable install)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def check_property_key(key: str) -> str:
@@ -108,7 +112,7 @@ class Schema:
 @lru_cache(maxsize=1)
 def default_schema() -> Schema:
     """The schema shipped with medkg (``graph_engine/schema.toml``)."""
-    text = resources.files("graph_engine").joinpath("schema.toml").read_text(encoding="utf-8")
+    text = _PACKAGE_DIR.joinpath("schema.toml").read_text(encoding="utf-8")
     data = tomllib.loads(text)
     return Schema(
         entity_labels=tuple(data["labels"]["entities"]),

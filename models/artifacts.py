@@ -21,7 +21,6 @@ from __future__ import annotations
 import csv
 import json
 from datetime import datetime, timezone
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -33,6 +32,10 @@ FORMAT_VERSION = 1
 MANIFEST = "model.json"
 KINDS = ("image", "text", "sequence", "gan")
 TRAIN_FINGERPRINTS = "train_fingerprints.txt"
+
+#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
+#: directory would stand for the package there with an editable install)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def medkg_version() -> str:
@@ -51,14 +54,14 @@ def default_artifact_dir(kind: str) -> Path:
     """The shipped default model of ``kind`` (``models/artifacts/<kind>-default``)."""
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
-    return Path(str(resources.files("models").joinpath("artifacts", f"{kind}-default")))
+    return _PACKAGE_DIR.joinpath("artifacts", f"{kind}-default")
 
 
 def default_config_path(kind: str) -> Path:
     """The TOML of hyper-parameters the shipped default of ``kind`` was trained with."""
     if kind not in KINDS:
         raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
-    return Path(str(resources.files("models").joinpath("configs", f"{kind}-default.toml")))
+    return _PACKAGE_DIR.joinpath("configs", f"{kind}-default.toml")
 
 
 def sample_data_path(kind: str) -> Path:
@@ -66,7 +69,7 @@ def sample_data_path(kind: str) -> Path:
     names = {"image": "sample_images.npz", "text": "sample_notes.jsonl"}
     if kind not in names:
         raise ModelError(f"unknown model kind {kind!r}; expected one of {list(KINDS)}")
-    return Path(str(resources.files("models").joinpath("data", names[kind])))
+    return _PACKAGE_DIR.joinpath("data", names[kind])
 
 
 def write_artifact(

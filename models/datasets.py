@@ -14,7 +14,6 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -26,6 +25,10 @@ from models.records import ImageRecord, Loaded, Skipped, TextRecord
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 TEXT_SUFFIXES = (".csv", ".jsonl", ".json")
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
+
+#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
+#: directory would stand for the package there with an editable install)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 # --------------------------------------------------------------------------- label map
@@ -40,7 +43,7 @@ class LabelInfo:
 
 def default_label_map_path() -> Path:
     """The label map shipped with the package (``models/label_map.tsv``)."""
-    return Path(str(resources.files("models").joinpath("label_map.tsv")))
+    return _PACKAGE_DIR.joinpath("label_map.tsv")
 
 
 def load_label_map(path: str | Path | None = None) -> dict[str, LabelInfo]:

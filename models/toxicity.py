@@ -30,7 +30,6 @@ import json
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -45,6 +44,10 @@ DOMAIN_THRESHOLD = 0.30
 KNN_K = 10
 DOMAIN_REFERENCE = "admet-ai 2.0.1 drugbank_approved.csv (2,845 DrugBank approved drugs; Morgan r=2, 2048 bits)"
 COMBINER_FILE = "herg_combiner.json"
+
+#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
+#: directory would stand for the package there with an editable install)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 def admet_version() -> str:
@@ -232,7 +235,7 @@ class HergCombiner:
 
     @classmethod
     def load(cls, path: Path | None = None) -> "HergCombiner | None":
-        p = path or Path(str(resources.files("models").joinpath("data", COMBINER_FILE)))
+        p = path or _PACKAGE_DIR.joinpath("data", COMBINER_FILE)
         if not p.is_file():
             return None
         d = json.loads(p.read_text(encoding="utf-8"))

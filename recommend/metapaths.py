@@ -18,9 +18,9 @@ Metapaths are declared in ``recommend/metapaths.toml``.
 from __future__ import annotations
 
 import tomllib
+from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from typing import Any, Mapping
 
 import numpy as np
@@ -32,6 +32,10 @@ from graph_engine.export import GraphTables
 from recommend.data import DISEASE, DRUG, IndicationData, adjacency, degree_normalize
 
 Step = tuple[str, str, str]  # (from label, relationship type, to label)
+
+#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
+#: directory would stand for the package there with an editable install)
+_PACKAGE_DIR = Path(__file__).resolve().parent
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Metapath:
 @lru_cache(maxsize=1)
 def default_metapaths() -> tuple[tuple[Metapath, ...], float]:
     """The metapaths and damping shipped in ``metapaths.toml``."""
-    data = tomllib.loads(resources.files("recommend").joinpath("metapaths.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(_PACKAGE_DIR.joinpath("metapaths.toml").read_text(encoding="utf-8"))
     out = []
     for entry in data["metapath"]:
         label = DRUG
@@ -63,7 +67,7 @@ def default_metapaths() -> tuple[tuple[Metapath, ...], float]:
 @lru_cache(maxsize=None)
 def default_degree_steps(label: str = DRUG) -> tuple[Step, ...]:
     """Degree features of ``label`` nodes declared under ``[degrees]`` in ``metapaths.toml``."""
-    data = tomllib.loads(resources.files("recommend").joinpath("metapaths.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads(_PACKAGE_DIR.joinpath("metapaths.toml").read_text(encoding="utf-8"))
     return tuple((label, *s.split()) for s in data.get("degrees", {}).get(label.lower(), []))  # type: ignore[misc]
 
 
