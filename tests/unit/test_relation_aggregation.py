@@ -283,3 +283,14 @@ def test_merged_type_tables_give_each_class_its_own_log_odds_bit_for_bit() -> No
         got = model.vector.logits(parts, "Drug", "Drug")
         want = [model.scorers[c].logit_parts(parts, "Drug", "Drug") for c in model.classes[1:]]
         assert got == want
+
+
+def test_cid_reliability_table_by_hand() -> None:
+    from benchmarks.cid_reliability import reliability
+
+    rows, ece = reliability([0.05, 0.15, 0.12, 0.95], [False, True, False, True])
+    assert [(r["bin"], r["candidates"]) for r in rows] == [("0.0-0.1", 1), ("0.1-0.2", 2), ("0.9-1.0", 1)]
+    assert rows[1]["confidence"] == 0.135 and rows[1]["observed"] == 0.5
+    # |0.05 - 0| * 1/4 + |0.135 - 0.5| * 2/4 + |0.95 - 1| * 1/4
+    assert ece == round(0.05 / 4 + 0.365 / 2 + 0.05 / 4, 4)
+    assert reliability([1.0], [True])[0][0]["bin"] == "0.9-1.0"  # p = 1 falls in the last bin
