@@ -224,6 +224,26 @@ def test_a_chemical_opening_a_protein_name_is_that_protein_for_targets(sentence:
     assert nested_genes(lowers, ents) == [(0, 1, "Drug", "D1"), (gene[0], gene[1], "Gene", "")]
 
 
+@pytest.mark.parametrize("sentence, ents, want", [
+    # the class mention names its target: the target alone is the gene
+    ("enalapril , an ACE inhibitor", [(0, 1, "Drug", "D1"), (3, 5, "Drug", "D2")], [(0, 1, "Drug", "D1"), (3, 4, "Gene", "")]),
+    ("nifedipine , a calcium channel blocker", [(0, 1, "Drug", "D1"), (3, 6, "Drug", "D2")], [(0, 1, "Drug", "D1"), (3, 5, "Gene", "")]),
+    ("ACE-inhibitors", [(0, 3, "Drug", "D1")], [(0, 1, "Gene", "")]),
+    # a symbol followed by a class word outside the mention
+    ("ondansetron , a 5-HT3 antagonist", [(0, 1, "Drug", "D1"), (3, 4, "Drug", "D2")], [(0, 1, "Drug", "D1"), (3, 4, "Gene", "")]),
+    # classes named after a chemical or a mechanism stay chemicals
+    ("dopamine agonists and beta-blockers", [(0, 2, "Drug", "D1"), (3, 4, "Drug", "D2")], [(0, 2, "Drug", "D1"), (3, 4, "Drug", "D2")]),
+    ("selective serotonin reuptake inhibitors", [(0, 4, "Drug", "D1")], [(0, 4, "Drug", "D1")]),
+    ("dopamine antagonist", [(0, 1, "Drug", "D1")], [(0, 1, "Drug", "D1")]),
+])
+def test_a_drug_class_named_after_its_target_stands_for_the_target(sentence: str, ents: list, want: list) -> None:
+    texts = sentence.split()
+    if texts == ["ACE-inhibitors"]:
+        texts = ["ACE", "-", "inhibitors"]
+    assert nested_genes([t.lower() for t in texts], ents, texts=texts) == want
+    assert nested_genes([t.lower() for t in texts], ents) == ents  # the class rules need the token texts
+
+
 @pytest.mark.parametrize("sentence, ents", [
     ("dopamine and serotonin ( 5-ht ) rose .", [(0, 1, "Drug", "D1"), (2, 3, "Drug", "D2"), (4, 5, "Drug", "D3")]),
     ("pge ( 2 ) and ca ( 2+ ) rose .", [(0, 1, "Drug", "D1"), (5, 6, "Drug", "D2")]),

@@ -922,7 +922,7 @@ class RelationExtractor:
         lowers: list[str] | None = None
         if self.nested_genes:
             lowers = token_lowers(doc)
-            ents = nested_genes(lowers, ents)
+            ents = nested_genes(lowers, ents, texts=token_texts(doc))
         by_sent: dict[int, list[EntTuple]] = {}
         for e in ents:
             if e[2] in ("Drug", "Gene"):

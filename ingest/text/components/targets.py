@@ -46,6 +46,8 @@ GENE_HEADS = frozenset(
         "decarboxylase", "deaminase", "cyclase", "phosphatase", "protease", "isomerase", "desaturase", "hydrolase",
         "oxygenase", "monooxygenase", "dioxygenase", "transaminase", "aminotransferase", "peroxidase", "lyase",
     ) for suffix in ("", "s"))
+#: heads of drug-class names that are named after their target ("ACE inhibitors", "5-HT3 antagonists")
+CLASS_HEADS = frozenset(w + suffix for w in ("inhibitor", "antagonist", "agonist", "blocker", "activator") for suffix in ("", "s"))
 #: subtype codes allowed between the chemical and the head ("D2", "type 1", "H3", "(1A)", "alpha 2")
 _SUBTYPE_WORDS = frozenset({"type", "subtype", "alpha", "beta", "gamma", "delta", "α", "β", "γ", "δ", "(", ")", "-", "/"})
 
@@ -61,14 +63,37 @@ def _receptor_code(w: str) -> bool:
     return 2 <= len(w) <= 3 and w[0].isdigit() and w[1:].isalpha()
 
 
-def nested_genes(lowers: list[str], ents: list[EntTuple], max_codes: int = 3) -> list[EntTuple]:
+def _symbol(text: str) -> bool:
+    """``ACE``, ``MAO``, ``BSEP``, ``AT1R``, ``5-HT3``: a gene-symbol-like name (two capitals or more, no lower case)."""
+    core = text.replace("-", "").replace("(", "").replace(")", "")
+    return core.isalnum() and sum(c.isupper() for c in core) >= 2 and not any(c.islower() for c in core)
+
+
+def _class_target(lowers: list[str], texts: list[str], e: EntTuple) -> int | None:
+    """The end of the target inside a drug-class mention ``<target> <class head>`` (``ACE inhibitors`` -> after
+    ``ACE``), or ``None``: the target is a protein name (its last word a :data:`GENE_HEADS` noun) or a symbol."""
+    if e[1] - e[0] < 2 or lowers[e[1] - 1] not in CLASS_HEADS:
+        return None
+    end = e[1] - 1
+    if lowers[end - 1] == "-":
+        end -= 1
+    if end <= e[0]:
+        return None
+    if lowers[end - 1] in GENE_HEADS or _symbol("".join(texts[e[0]:end])):
+        return end
+    return None
+
+
+def nested_genes(lowers: list[str], ents: list[EntTuple], max_codes: int = 3, texts: list[str] | None = None) -> list[EntTuple]:
     """``ents`` with every Drug mention that opens a protein name replaced by a Gene mention over the
     whole name (unlinked): ``NMDA`` in ``NMDA receptors`` or ``angiotensin II`` in ``angiotensin II type
     1 receptor`` (a head of :data:`GENE_HEADS` after at most ``max_codes`` subtype codes), ``5-HT`` in
     ``5-HT(1A)`` (a receptor subtype in brackets). ChemProt annotates the chemical nested in the gene;
     the pipeline's entities do not nest, so only the TARGETS step (which pairs chemicals with genes)
     sees the gene, and the graph's Drug mention stays as it is. A one-token mention inside the name
-    that is only a subtype code (``1A`` taken for a drug) is absorbed."""
+    that is only a subtype code (``1A`` taken for a drug) is absorbed. A drug class named after its
+    target (``ACE inhibitors``, ``5-HT3 antagonists``, ``calcium channel blockers``: a class head of
+    :data:`CLASS_HEADS` after a protein name or a symbol) stands for that target."""
     by_start = {e[0]: e for e in ents}
     ends = {e[1] for e in ents}
     n = len(lowers)
@@ -81,6 +106,13 @@ def nested_genes(lowers: list[str], ents: list[EntTuple], max_codes: int = 3) ->
 
     for e in ents:
         if e[2] != "Drug" or e[0] in absorbed:
+            continue
+        target = _class_target(lowers, texts, e) if texts is not None else None
+        if target is None and texts is not None and e[1] < n and lowers[e[1]] in CLASS_HEADS and e[1] not in by_start \
+                and _symbol("".join(texts[e[0]:e[1]])):
+            target = e[1]  # "5-HT3 antagonist", "ACE inhibitors" with the class word outside the mention
+        if target is not None:
+            replaced[e[0]] = (e[0], target, "Gene", "")
             continue
         j = e[1]
         if (j + 2 < n and lowers[j] == "(" and lowers[j + 2] == ")" and _receptor_code(lowers[j + 1])
