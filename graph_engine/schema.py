@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import tomllib
-from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Iterable
 
 from graph_engine.errors import SchemaError
@@ -24,8 +24,9 @@ MAX_PROPERTY_NAME = 63
 _PROP_RE = re.compile(rf"^[a-z_][a-z0-9_]{{0,{MAX_PROPERTY_NAME - 1}}}$")
 _INDEX_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
+#: this package's folder, for its shipped files. Not importlib.resources.files("graph_engine"): with an
+#: editable install a plain folder of the same name in the working directory (models/, ingest/ ...)
+#: becomes that package's namespace portion and would be searched instead. Each top-level package does this.
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
-_PACKAGE_DIR = Path(__file__).resolve().parent
+#: the data shipped in this package (demo graph, Synthea sample); from this file's location, see
+#: graph_engine.schema._PACKAGE_DIR
+DATA_DIR = Path(__file__).resolve().parent / "data"
 
 
 def demo_files() -> tuple[Path, Path]:
     """Paths of the demo nodes TSV and edges SIF (Hetionet format)."""
-    base = _PACKAGE_DIR.joinpath("data", "demo")
+    base = DATA_DIR / "demo"
     return base / "hetionet-demo-nodes.tsv", base / "hetionet-demo-edges.sif.gz"

@@ -33,8 +33,7 @@ MANIFEST = "model.json"
 KINDS = ("image", "text", "sequence", "gan")
 TRAIN_FINGERPRINTS = "train_fingerprints.txt"
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
+#: this package's folder (see graph_engine.schema._PACKAGE_DIR)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

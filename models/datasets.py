@@ -26,8 +26,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 TEXT_SUFFIXES = (".csv", ".jsonl", ".json")
 _FLOAT_DTYPES = (np.float16, np.float32, np.float64)
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
+#: this package's folder (see graph_engine.schema._PACKAGE_DIR)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

@@ -45,8 +45,7 @@ KNN_K = 10
 DOMAIN_REFERENCE = "admet-ai 2.0.1 drugbank_approved.csv (2,845 DrugBank approved drugs; Morgan r=2, 2048 bits)"
 COMBINER_FILE = "herg_combiner.json"
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
+#: this package's folder (see graph_engine.schema._PACKAGE_DIR)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

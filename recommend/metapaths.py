@@ -18,9 +18,9 @@ Metapaths are declared in ``recommend/metapaths.toml``.
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
@@ -33,8 +33,7 @@ from recommend.data import DISEASE, DRUG, IndicationData, adjacency, degree_norm
 
 Step = tuple[str, str, str]  # (from label, relationship type, to label)
 
-#: this package's folder (not importlib.resources.files(name): a folder of the same name in the working
-#: directory would stand for the package there with an editable install)
+#: this package's folder (see graph_engine.schema._PACKAGE_DIR)
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 

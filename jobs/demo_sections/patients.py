@@ -15,7 +15,7 @@ import click
 
 from graph_engine.predictions import PredictionKind, replace_predictions
 from graph_engine.runs import open_run
-from ingest import demo as _ingest_demo
+from ingest.demo import DATA_DIR
 
 RECOMMENDATION = PredictionKind(label="Recommendation", kind=None, for_label="Patient", for_rel="FOR",
                                 object_label="Drug", object_rel="RECOMMENDS", scope=("method",))
@@ -39,7 +39,7 @@ RETURN p.id AS patient, p.birth_year AS birth_year, p.sex AS sex, timeline, pred
 
 
 def sample_dir() -> Path:
-    return Path(_ingest_demo.__file__).resolve().parent.joinpath("data", "synthea-sample")
+    return DATA_DIR / "synthea-sample"
 
 
 def demo_section(client: Any, top: int = 5) -> None:

@@ -286,11 +286,14 @@ def test_merged_type_tables_give_each_class_its_own_log_odds_bit_for_bit() -> No
 
 
 def test_cid_reliability_table_by_hand() -> None:
-    from benchmarks.cid_reliability import reliability
+    import numpy
 
-    rows, ece = reliability([0.05, 0.15, 0.12, 0.95], [False, True, False, True])
-    assert [(r["bin"], r["candidates"]) for r in rows] == [("0.0-0.1", 1), ("0.1-0.2", 2), ("0.9-1.0", 1)]
-    assert rows[1]["confidence"] == 0.135 and rows[1]["observed"] == 0.5
+    from benchmarks.cid_reliability import expected_calibration_error
+    from ingest.text.pair_cnn_training import reliability
+
+    rows = reliability(numpy.asarray([0.05, 0.15, 0.12, 0.95]), numpy.asarray([0, 1, 0, 1]))
+    assert [(r["bin"], r["pairs"]) for r in rows if r["pairs"]] == [("0.0-0.1", 1), ("0.1-0.2", 2), ("0.9-1.0", 1)]
+    assert rows[1]["mean_confidence"] == 0.135 and rows[1]["observed"] == 0.5
     # |0.05 - 0| * 1/4 + |0.135 - 0.5| * 2/4 + |0.95 - 1| * 1/4
-    assert ece == round(0.05 / 4 + 0.365 / 2 + 0.05 / 4, 4)
-    assert reliability([1.0], [True])[0][0]["bin"] == "0.9-1.0"  # p = 1 falls in the last bin
+    assert expected_calibration_error(rows) == round(0.05 / 4 + 0.365 / 2 + 0.05 / 4, 4)
+    assert reliability(numpy.asarray([1.0]), numpy.asarray([1]))[-1]["pairs"] == 1  # p = 1 falls in the last bin

@@ -920,15 +920,15 @@ class RelationExtractor:
             for cue in doc_cues(doc):
                 cues_by_sent.setdefault(sid[cue.token], []).append(cue)
         lowers: list[str] | None = None
-        if self.nested_genes:
-            lowers = token_lowers(doc)
-            ents = nested_genes(lowers, ents, texts=token_texts(doc))
+        texts: list[str] | None = None
+        if self.nested_genes and any(e[2] == "Drug" for e in ents):  # only a Drug mention can open a protein name
+            lowers, texts = token_lowers(doc), token_texts(doc)
+            ents = nested_genes(lowers, ents, texts=texts)
         by_sent: dict[int, list[EntTuple]] = {}
         for e in ents:
             if e[2] in ("Drug", "Gene"):
                 by_sent.setdefault(sid[e[0]], []).append(e)
         masked: dict[int, str] | None = None
-        texts: list[str] | None = None
         for s_no, group in by_sent.items():
             if len(group) < 2 or len({e[2] for e in group}) < 2:
                 continue

@@ -107,13 +107,14 @@ def nested_genes(lowers: list[str], ents: list[EntTuple], max_codes: int = 3, te
     for e in ents:
         if e[2] != "Drug" or e[0] in absorbed:
             continue
-        target = _class_target(lowers, texts, e) if texts is not None else None
-        if target is None and texts is not None and e[1] < n and lowers[e[1]] in CLASS_HEADS and e[1] not in by_start \
-                and _symbol("".join(texts[e[0]:e[1]])):
-            target = e[1]  # "5-HT3 antagonist", "ACE inhibitors" with the class word outside the mention
-        if target is not None:
-            replaced[e[0]] = (e[0], target, "Gene", "")
-            continue
+        if texts is not None:  # the drug-class rules read the mention's case
+            target = _class_target(lowers, texts, e)
+            if (target is None and e[1] < n and lowers[e[1]] in CLASS_HEADS and e[1] not in by_start
+                    and _symbol("".join(texts[e[0]:e[1]]))):
+                target = e[1]  # "5-HT3 antagonist", "ACE inhibitors" with the class word outside the mention
+            if target is not None:
+                replaced[e[0]] = (e[0], target, "Gene", "")
+                continue
         j = e[1]
         if (j + 2 < n and lowers[j] == "(" and lowers[j + 2] == ")" and _receptor_code(lowers[j + 1])
                 and free(j + 1) and (j + 2) not in by_start):
