@@ -42,7 +42,7 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -106,6 +106,54 @@ class ServerInfo:
 
     def env_lines(self) -> list[str]:
         return [f"NEO4J_URI={self.uri}", f"NEO4J_USER={self.user}", f"NEO4J_PASSWORD={self.password}"]
+
+
+@contextlib.contextmanager
+def file_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``path`` (created 0600) for the ``with`` block, across processes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def maven_provision(root: Path, pom: str, *, mvn: str, done: Callable[[], bool], marker: str, what: str, stamp: str,
+                    error: type[Exception], quiet: bool = True) -> None:
+    """Resolve ``pom``'s runtime dependencies into ``root / "lib"`` with ``mvn dependency:copy-dependencies``.
+
+    The jars land in ``lib.partial`` first and are renamed to ``lib`` with a ``.complete`` stamp, so an
+    interrupted download is never mistaken for a finished one. Concurrent provisions of the same ``root``
+    (two ``medkg synthea generate`` on a fresh ``MEDKG_HOME``) are serialised by ``root / "provision.lock"``:
+    the second waits, sees ``done()`` and returns, instead of copying into the same ``lib.partial``.
+
+    Raises:
+        error: Maven failed, or its output holds no jar matching ``marker`` (names ``what``).
+    """
+    with file_lock(root / "provision.lock"):
+        if done():
+            return
+        build = root / "provision"
+        build.mkdir(parents=True, exist_ok=True)
+        (build / "pom.xml").write_text(pom, encoding="utf-8")
+        tmp_lib = root / "lib.partial"
+        shutil.rmtree(tmp_lib, ignore_errors=True)
+        cmd = [mvn, "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",
+               f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime"]
+        if quiet:
+            cmd.insert(1, "-q")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise error(f"Maven could not fetch {what} from Maven Central (exit {proc.returncode}):\n{tail}")
+        if not any(tmp_lib.glob(marker)):
+            raise error(f"Maven finished but {tmp_lib} holds no {marker} jar")
+        lib = root / "lib"
+        shutil.rmtree(lib, ignore_errors=True)
+        tmp_lib.rename(lib)
+        (lib / ".complete").write_text(stamp, encoding="utf-8")
 
 
 def _free_port(host: str) -> int:
@@ -221,13 +269,8 @@ class ManagedNeo4j:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         """Hold an exclusive ``flock`` on ``start.lock``: one start / stop / import at a time, across processes."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_file, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+        with file_lock(self.lock_file):
             yield
-        finally:
-            os.close(fd)  # releases the lock
 
     # ---------------------------------------------------------------- tools
     def _java(self) -> str:
@@ -250,28 +293,10 @@ class ManagedNeo4j:
         if self.provisioned:
             return
         self._java()
-        mvn = self._mvn()
-        build = self.root / "provision"
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "pom.xml").write_text(_POM.format(version=self.settings.neo4j_version, browser_version=BROWSER_VERSION), encoding="utf-8")
-        tmp_lib = self.root / "lib.partial"
-        shutil.rmtree(tmp_lib, ignore_errors=True)
-        cmd = [mvn, "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",
-               f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime"]
-        if quiet:
-            cmd.insert(1, "-q")
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise ServerError(
-                f"Maven could not fetch org.neo4j.test:neo4j-harness:{self.settings.neo4j_version} "
-                f"from Maven Central (exit {proc.returncode}):\n{tail}"
-            )
-        if not any(tmp_lib.glob("neo4j-kernel-*.jar")):
-            raise ServerError(f"Maven finished but {tmp_lib} holds no neo4j-kernel jar")
-        shutil.rmtree(self.lib, ignore_errors=True)
-        tmp_lib.rename(self.lib)
-        (self.lib / ".complete").write_text(self.settings.neo4j_version, encoding="utf-8")
+        maven_provision(self.root, _POM.format(version=self.settings.neo4j_version, browser_version=BROWSER_VERSION),
+                        mvn=self._mvn(), done=lambda: self.provisioned, marker="neo4j-kernel-*.jar",
+                        what=f"org.neo4j.test:neo4j-harness:{self.settings.neo4j_version}",
+                        stamp=self.settings.neo4j_version, error=ServerError, quiet=quiet)
 
     # ---------------------------------------------------------------- state
     def _read_state(self) -> dict | None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from graph_engine.errors import ConfigError, ServerError
-from graph_engine.server import find_java, find_mvn
+from graph_engine.server import find_java, find_mvn, maven_provision
 from graph_engine.settings import Settings
 
 DEFAULT_SYNTHEA_VERSION = "3.3.0"
@@ -85,26 +85,9 @@ class Synthea:
         if self.provisioned:
             return
         self._java()
-        mvn = self._mvn()
-        build = self.root / "provision"
-        build.mkdir(parents=True, exist_ok=True)
-        (build / "pom.xml").write_text(_POM.format(version=self.version), encoding="utf-8")
-        tmp_lib = self.root / "lib.partial"
-        shutil.rmtree(tmp_lib, ignore_errors=True)
-        cmd = [mvn, "-q", "-B", "-f", str(build / "pom.xml"), "dependency:copy-dependencies",
-               f"-DoutputDirectory={tmp_lib}", "-DincludeScope=runtime"]
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if proc.returncode != 0:
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise SyntheaError(
-                f"Maven could not fetch org.mitre.synthea:synthea:{self.version} from Maven Central "
-                f"(exit {proc.returncode}):\n{tail}"
-            )
-        if not any(tmp_lib.glob("synthea-*.jar")):
-            raise SyntheaError(f"Maven finished but {tmp_lib} holds no synthea jar")
-        shutil.rmtree(self.lib, ignore_errors=True)
-        tmp_lib.rename(self.lib)
-        (self.lib / ".complete").write_text(self.version, encoding="utf-8")
+        maven_provision(self.root, _POM.format(version=self.version), mvn=self._mvn(), done=lambda: self.provisioned,
+                        marker="synthea-*.jar", what=f"org.mitre.synthea:synthea:{self.version}", stamp=self.version,
+                        error=SyntheaError)
 
     def generate(self, patients: int, seed: int, output: Path, state: str = "Massachusetts",
                  heap: str = "1g", timeout: float | None = None) -> Cohort:

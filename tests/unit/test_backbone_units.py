@@ -246,3 +246,50 @@ def test_cli_param_parsing():
 
     with pytest.raises(click.BadParameter):
         parse_param("novalue")
+
+
+def test_concurrent_maven_provisions_download_once(tmp_path):
+    """Two provisions of one root at once (two `medkg synthea generate` on a fresh MEDKG_HOME) run Maven once;
+    before the lock both copied into the same lib.partial and one failed."""
+    import threading
+
+    from graph_engine.server import maven_provision
+
+    calls = tmp_path / "calls"
+    fake = tmp_path / "mvn"
+    fake.write_text(
+        "#!/bin/sh\n"
+        f"echo x >> {calls}\n"
+        "for a in \"$@\"; do case $a in -DoutputDirectory=*) out=${a#-DoutputDirectory=};; esac; done\n"
+        "mkdir -p \"$out\" && sleep 0.5 && echo jar > \"$out/thing-1.0.jar\"\n")
+    fake.chmod(0o755)
+    root = tmp_path / "tool" / "1.0"
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            maven_provision(root, "<project/>", mvn=str(fake), done=lambda: (root / "lib" / ".complete").exists(),
+                            marker="thing-*.jar", what="thing:1.0", stamp="1.0", error=ServerError)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert calls.read_text().count("x") == 1
+    assert (root / "lib" / "thing-1.0.jar").exists() and (root / "lib" / ".complete").read_text() == "1.0"
+    assert not (root / "lib.partial").exists()
+
+
+def test_maven_provision_without_the_marker_jar_fails_clearly(tmp_path):
+    from graph_engine.server import maven_provision
+
+    fake = tmp_path / "mvn"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    with pytest.raises(ServerError, match="holds no thing-\\*.jar"):
+        maven_provision(tmp_path / "t", "<project/>", mvn=str(fake), done=lambda: False, marker="thing-*.jar",
+                        what="thing:1.0", stamp="1.0", error=ServerError)
