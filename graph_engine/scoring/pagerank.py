@@ -593,10 +593,11 @@ def _pagerank_gs_c(
     ainv = np.empty(n)  # alpha / out-weight, 0 for dangling nodes: written by the first sweep
     x, S = np.zeros(n), np.zeros(n)  # from 0: the first sweep builds S from nothing
     c = share(1.0, 0.0)
-    res, it = float("inf"), 0
+    res, it, unit = float("inf"), 0, False
     for it in range(1, max_iter + 1):
-        try:
-            total, mass = _gs_ext.sweep(indptr, indices, data, ix, ainv, x, S, c, first=it == 1, alpha=alpha)
+        try:  # unit: every weight is 1 (found by the first sweep): the later sweeps do not read the weights
+            total, mass, unit = _gs_ext.sweep(indptr, indices, data, ix, ainv, x, S, c, first=it == 1, alpha=alpha,
+                                              unit=unit)
         except ValueError as exc:
             raise ScoringError(f"adjacency: {exc}") from None
         if not (total > 0.0 and np.isfinite(total)):  # pragma: no cover - weights are checked finite and >= 0

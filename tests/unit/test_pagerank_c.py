@@ -161,7 +161,8 @@ def test_kernel_argument_checks():
         ext.sweep(indptr, indices, w, 4, ainv, x, S, np.zeros(n + 1))
     with pytest.raises(ValueError, match="indptr has"):
         ext.sweep(indptr.astype(np.int64), indices, w, 4, ainv, x, S, 0.1)
-    total, mass = ext.sweep(indptr, indices, w, 4, ainv, x, S, 0.25, first=True, alpha=0.5)
+    total, mass, unit = ext.sweep(indptr, indices, w, 4, ainv, x, S, 0.25, first=True, alpha=0.5)
+    assert unit  # every weight is 1
     assert ainv.tolist() == [0.5, 0.5, 0.5, 0.0] and mass == pytest.approx(x[3]) and total == pytest.approx(x.sum())
     assert ext.residual(S, 0.25, x) == pytest.approx(np.abs(S + 0.25 - x).sum())
 
@@ -212,14 +213,19 @@ def test_damping_zero_is_the_teleport_vector_on_the_block_path():
 @needs_ext
 @pytest.mark.parametrize("last_weight", [1.0, 2.5])
 def test_unweighted_graphs_take_the_out_degree_shortcut_and_solve_the_same_system(last_weight):
-    """All weights 1: the first sweep uses the row lengths as out-weights (no summing pass); one weight other
-    than 1, even the last one, must switch it off. Both against the dense solve of the matrix as given."""
+    """All weights 1: the first sweep uses the row lengths as out-weights (no summing pass) and reports the
+    graph unweighted, so the later sweeps do not read the weights; one weight other than 1, even the last one,
+    must switch both off. Both against the dense solve of the matrix as given."""
     A = small_graph(8)
     M = as_csr(A, np.dtype(np.float32))
     M.data[:] = 1.0
     M.data[-1] = last_weight
     y, _, _, ok = prm._pagerank_gs_c(M, None, None, 0.85, 1e-13, 500)
     assert ok and np.abs(y - exact(M, 0.85)).max() < 1e-12
+    n = M.shape[0]
+    ainv, x, S = np.empty(n), np.zeros(n), np.zeros(n)
+    *_, unit = prm._gs_ext.sweep(M.indptr, M.indices, M.data, 4, ainv, x, S, 0.15 / n, first=True, alpha=0.85)
+    assert unit == (last_weight == 1.0)
 
 
 @needs_ext
