@@ -15,6 +15,12 @@ and a condition ``c`` an ingredient ``i`` scores
 
 The safety filter (:meth:`HistoryRecommender.recommend`) removes drugs the patient already takes
 and drugs they are allergic to, and flags (or removes) drugs that ``INTERACTS_WITH`` a current one.
+
+Only drugs with evidence for the condition are recommended (``P(i | c) > 0``, a neighbour got ``i``
+for ``c``, or a curated ``TREATS``): popularity orders ties, it never makes a drug a candidate, so the
+list is shorter than ``k`` when the evidence runs out (before, a patient already on the only drugs
+prescribed for prediabetes got the commonest drugs of the cohort, an opioid among them, as
+"recommended for prediabetes"). The ``popularity`` baseline ranks every drug, by definition.
 """
 
 from __future__ import annotations
@@ -81,7 +87,9 @@ class HistoryRecommender:
 
     def scores(self, condition: str, drugs: Iterable[str] = (), codes: Iterable[str] = (),
                exclude_pid: str | None = None) -> dict[str, np.ndarray]:
-        """``{"model", "condition_frequency", "popularity"}`` score vectors over :attr:`drugs`."""
+        """``{"model", "condition_frequency", "popularity"}`` score vectors over :attr:`drugs`, and the boolean
+        vectors ``"evidence"`` (the model's: frequency, neighbours or ``TREATS``) and ``"condition_evidence"``
+        (``P(i | c) > 0``) of the drugs each may recommend."""
         n = len(self.drugs)
         pop = self.popularity.copy()
         treated = self.by_reason.get(str(condition), {})
@@ -107,20 +115,27 @@ class HistoryRecommender:
                     cf /= w.sum()
         graph = np.array([d in self.treats.get(str(condition), set()) for d in self.drugs], float)
         model = W_COND * cond + W_CF * cf + W_GRAPH * graph + W_POP * pop
-        return {"model": model, "condition_frequency": cond + W_POP * pop, "popularity": pop}
+        return {"model": model, "condition_frequency": cond + W_POP * pop, "popularity": pop,
+                "evidence": (cond > 0) | (cf > 0) | (graph > 0), "condition_evidence": cond > 0}
 
     def recommend(self, condition: str, drugs: Iterable[str] = (), codes: Iterable[str] = (),
                   allergies: Iterable[str] = (), interactions: Mapping[str, Iterable[str]] | None = None,
                   k: int = 10, method: str = "model", on_conflict: str = "flag") -> list[Recommended]:
-        """Top ``k`` ingredients for ``condition`` after the safety filter (see the module docstring)."""
+        """Top ``k`` ingredients for ``condition`` after the safety filter (see the module docstring):
+        at most ``k``, fewer (possibly none) when fewer drugs have evidence for ``condition``, except for
+        ``method="popularity"``."""
         if on_conflict not in ("flag", "remove"):
             raise RecommendError(f"on_conflict must be 'flag' or 'remove', got {on_conflict!r}")
+        if method not in ("model", "condition_frequency", "popularity"):
+            raise RecommendError(f"method must be 'model', 'condition_frequency' or 'popularity', got {method!r}")
         current, allergic = set(drugs), set(allergies)
-        s = self.scores(condition, current, codes)[method]
+        sc = self.scores(condition, current, codes)
+        s = sc[method]
+        evidence = {"model": sc["evidence"], "condition_frequency": sc["condition_evidence"]}.get(method)
         out: list[Recommended] = []
         for j in np.lexsort((np.arange(len(s)), -s)):
             d = str(self.drugs[j])
-            if d in current or d in allergic:
+            if d in current or d in allergic or (evidence is not None and not evidence[j]):
                 continue
             flags = [f"interacts_with:{c}" for c in sorted(current) if d in set((interactions or {}).get(c, ()))]
             if flags and on_conflict == "remove":

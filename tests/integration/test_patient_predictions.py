@@ -82,3 +82,25 @@ def test_patient_condition_recommendations_respect_the_safety_filter(graph, sett
     assert scores == sorted(scores, reverse=True)
     with pytest.raises(MedkgError, match="not in the graph"):
         recommend_for_condition(graph, "SYN:nobody", case["code"])
+
+
+def test_demo_recommends_only_drugs_prescribed_for_its_condition(graph, tmp_path, monkeypatch, capsys):
+    """`medkg demo`'s patient section: the condition shown has recommendations, every one of them a drug some
+    patient got for that condition (no popular drug padded in), and the "because" lines name the codes."""
+    from jobs.demo_sections.patients import demo_section
+
+    monkeypatch.setenv("MEDKG_HOME", str(tmp_path / "home"))  # the demo's patient key, not the caller's
+    monkeypatch.delenv("MEDKG_PATIENT_KEY", raising=False)
+    monkeypatch.delenv("MEDKG_PATIENT_KEY_FILE", raising=False)
+    demo_section(graph)
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if x.startswith("recommended drugs for SNOMEDCT:"))
+    code = line.split("SNOMEDCT:", 1)[1].split(" ", 1)[0]
+    recs = graph.read("MATCH (r:Recommendation {method: 'history-cf'})-[:RECOMMENDS]->(d:Drug) "
+                      "RETURN d.id AS id, r.condition AS condition")
+    assert recs and {r["condition"] for r in recs} == {f"SNOMEDCT:{code}"}
+    prescribed = {r["id"] for r in graph.read("MATCH (:Patient)-[t:TAKES]->(d:Drug) WHERE $c IN t.reason_codes "
+                                              "RETURN DISTINCT d.id AS id", {"c": code})}
+    assert {r["id"] for r in recs} <= prescribed
+    because = [x for x in out.splitlines() if "   because " in x]
+    assert because and not any("because SNOMEDCT:" in x or "because RXNORM:" in x for x in because)
