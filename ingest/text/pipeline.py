@@ -15,7 +15,7 @@ import gc
 import json
 import logging
 import multiprocessing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -464,20 +464,35 @@ class ExtractSummary:
     linked: int = 0
     relations: int = 0
     asserted: int = 0
+    relations_by_type: dict[str, int] = field(default_factory=dict)
+
+    def count(self, doc: Document) -> None:
+        """Add one extracted document's mentions and relations (``extracted`` too)."""
+        self.extracted += 1
+        self.mentions += len(doc.mentions)
+        self.linked += sum(1 for m in doc.mentions if m.id)
+        self.relations += len(doc.relations)
+        self.asserted += sum(1 for r in doc.relations if r.asserted)
+        for r in doc.relations:
+            self.relations_by_type[r.type] = self.relations_by_type.get(r.type, 0) + 1
 
     def balanced(self) -> bool:
         return self.read == self.written + self.rejected
 
     def line(self) -> str:
+        types = ", ".join(f"{t} {n}" for t, n in sorted(self.relations_by_type.items()))
         return (
             f"read {self.read} = written {self.written} + rejected {self.rejected} · "
-            f"mentions {self.mentions} ({self.linked} linked) · relations {self.relations} ({self.asserted} asserted)"
+            f"mentions {self.mentions} ({self.linked} linked) · relations {self.relations} ({self.asserted} asserted"
+            + (f"; {types})" if types else ")")
         )
 
-    def as_dict(self) -> dict[str, int]:
+    def as_dict(self) -> dict[str, Any]:
         """JSON-ready counts (``--json``)."""
-        return {k: getattr(self, k) for k in ("read", "written", "rejected", "extracted", "recoded", "mentions",
-                                              "linked", "relations", "asserted")}
+        out: dict[str, Any] = {k: getattr(self, k) for k in ("read", "written", "rejected", "extracted", "recoded",
+                                                              "mentions", "linked", "relations", "asserted")}
+        out["relations_by_type"] = dict(sorted(self.relations_by_type.items()))
+        return out
 
 
 def extract_to_jsonl(
@@ -539,12 +554,8 @@ def extract_to_jsonl(
     with open(out_path, "w", encoding="utf-8") as fh:
         for d in extracted:
             fh.write(json.dumps(d.to_json(), ensure_ascii=False) + "\n")
-            summary.extracted += 1
+            summary.count(d)
             summary.written += 1
-            summary.mentions += len(d.mentions)
-            summary.linked += sum(1 for m in d.mentions if m.id)
-            summary.relations += len(d.relations)
-            summary.asserted += sum(1 for r in d.relations if r.asserted)
     summary.read, summary.rejected, summary.recoded = stats.read, stats.rejected, stats.recoded
     if stats.errors:
         with open(rejects_path, "w", encoding="utf-8") as fh:

@@ -298,7 +298,7 @@ def cid_doc_examples(docs: list[CidDoc], sentence_model: LinearModel) -> tuple[l
         state = ext.sentence_pass(doc, [])
         found: set[tuple[str, str]] = set()
         if state is not None:
-            cand, keys, sid, scored, _ = state
+            cand, keys, sid, scored = state[:4]
             mentions = [(e, k, sid[e[0]]) for e, k in zip(cand, keys)]
             for ks, ko, feats, _ in doc_pair_candidates(mentions, scored, "Drug", "Disease", sid[-1]):
                 y = _is_cid(gold, ks, ko, ids)

@@ -13,7 +13,7 @@ become relationships; everything is still in the ``medkg extract`` JSONL. Writes
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Protocol
 
 from graph_engine.batching import batched
@@ -34,12 +34,35 @@ class WriteClient(Protocol):
 @dataclass
 class WriteSummary:
     """What the statements reported: articles and mentions merged, *new* relation evidence written
-    (0 when the same documents are written again), relations not asserted (negated/speculative)."""
+    (0 when the same documents are written again; ``relations_by_type`` per relationship type), and the
+    extracted relations that were not written (``skipped_relations``): ``not_asserted`` (negated /
+    speculative), ``unlinked`` (an end with no graph id: such relations are in the ``medkg extract``
+    output only) and ``unsupported`` (a type / label combination the graph does not take)."""
 
     articles: int = 0
     mentions: int = 0
     relations: int = 0
     skipped_relations: int = 0
+    not_asserted: int = 0
+    unlinked: int = 0
+    unsupported: int = 0
+    relations_by_type: dict[str, int] = field(default_factory=dict)
+
+    def line(self) -> str:
+        """``written: 5 articles, 15 MENTIONS, 6 new relation evidences (CAUSES 2, TREATS 4) · not written: ...``"""
+        types = ", ".join(f"{t} {n}" for t, n in sorted(self.relations_by_type.items()) if n)
+        why = [f"{n} {w}" for n, w in ((self.not_asserted, "negated/speculative"),
+                                       (self.unlinked, "with an end not linked to a graph id"),
+                                       (self.unsupported, "of a type the graph does not take")) if n]
+        return (f"written: {self.articles} articles, {self.mentions} MENTIONS, {self.relations} new relation evidences"
+                + (f" ({types})" if types else "") + (f" · not written: {', '.join(why)}" if why else ""))
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready counts."""
+        return {"articles": self.articles, "mentions_written": self.mentions, "relation_evidence_written": self.relations,
+                "relation_evidence_written_by_type": dict(sorted(self.relations_by_type.items())),
+                "relations_not_written": self.skipped_relations, "relations_not_asserted": self.not_asserted,
+                "relations_unlinked": self.unlinked, "relations_unsupported": self.unsupported}
 
 
 def _name(texts: list[str]) -> str | None:
@@ -71,15 +94,22 @@ def mention_rows(docs: list[Document]) -> tuple[dict[str, list[dict[str, Any]]],
     return by_label, prune
 
 
-def relation_rows(docs: list[Document]) -> tuple[dict[tuple[str, str, str], list[dict[str, Any]]], int]:
-    """Per relation key: one row per asserted relation (its evidence key makes it idempotent)."""
+def relation_rows(docs: list[Document], reasons: Counter[str] | None = None
+                  ) -> tuple[dict[tuple[str, str, str], list[dict[str, Any]]], int]:
+    """Per relation key: one row per asserted relation (its evidence key makes it idempotent), and how many
+    relations were not written; ``reasons`` (if given) counts those by why: ``not_asserted``, ``unlinked``
+    (checked in this order: a negated relation with an unlinked end counts as not asserted), ``unsupported``."""
     out: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     skipped = 0
     for d in docs:
         for r in d.relations:
             key = (r.type, r.subject_label, r.object_label)
-            if not r.asserted or key not in cypher.MERGE_RELATIONS or not r.subject or not r.object:
-                skipped += 1  # not asserted, or an end with no vocabulary id (unlinked mentions are paired too)
+            why = ("not_asserted" if not r.asserted else "unlinked" if not r.subject or not r.object
+                   else "unsupported" if key not in cypher.MERGE_RELATIONS else None)
+            if why is not None:  # unlinked: an end with no vocabulary id (unlinked mentions are paired too)
+                skipped += 1
+                if reasons is not None:
+                    reasons[why] += 1
                 continue
             ev = r.evidence
             row = {
@@ -114,10 +144,16 @@ def write_documents(client: WriteClient, documents: Iterable[Document], *, batch
         client.write_batches(cypher.PRUNE_MENTIONS, prune, batch_size)
         for label, rows in by_label.items():
             summary.mentions += client.write_batches(cypher.MERGE_MENTIONS[label], rows, batch_size)
-        rels, skipped = relation_rows(docs)
+        reasons: Counter[str] = Counter()
+        rels, skipped = relation_rows(docs, reasons)
         summary.skipped_relations += skipped
+        summary.not_asserted += reasons["not_asserted"]
+        summary.unlinked += reasons["unlinked"]
+        summary.unsupported += reasons["unsupported"]
         for key, rows in rels.items():
-            summary.relations += client.write_batches(cypher.MERGE_RELATIONS[key], rows, batch_size)
+            n = client.write_batches(cypher.MERGE_RELATIONS[key], rows, batch_size)
+            summary.relations += n
+            summary.relations_by_type[key[0]] = summary.relations_by_type.get(key[0], 0) + n
     return summary
 
 

@@ -252,11 +252,7 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
 
     def counted(docs):  # type: ignore[no-untyped-def]
         for d in docs:
-            summary.extracted += 1
-            summary.mentions += len(d.mentions)
-            summary.linked += sum(1 for m in d.mentions if m.id)
-            summary.relations += len(d.relations)
-            summary.asserted += sum(1 for r in d.relations if r.asserted)
+            summary.count(d)
             yield d
 
     if cluster and n_process > 1:
@@ -278,14 +274,11 @@ def ingest_text_cmd(input_path: Path, fmt: str | None, no_ner: bool, batch_size:
     summary.read, summary.rejected, summary.recoded = stats.read, stats.rejected, stats.recoded
     summary.written = written.articles
     if as_json:
-        click.echo(json.dumps({**summary.as_dict(), "mentions_written": written.mentions,
-                               "relation_evidence_written": written.relations,
-                               "relations_not_asserted": written.skipped_relations}))
+        w = written.as_dict()
+        del w["articles"]  # = summary's "written"
+        click.echo(json.dumps({**summary.as_dict(), **w}))
     else:
-        click.echo(
-            f"{summary.line()} · written: {written.articles} articles, {written.mentions} MENTIONS, "
-            f"{written.relations} new relation evidences ({written.skipped_relations} negated/speculative kept out of the graph)"
-        )
+        click.echo(f"{summary.line()} · {written.line()}")
     for rejected in stats.errors[:20]:
         click.echo(f"rejected: {rejected}", err=True)
     if len(stats.errors) > 20:

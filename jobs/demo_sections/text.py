@@ -19,6 +19,6 @@ def demo_section(g: GraphClient) -> None:
                "evidence-backed relations")
     nlp = load_pipeline()
     summary = write_documents(g, extract_documents(nlp, read_documents(path, "jsonl")))
-    click.echo(str(summary))
+    click.echo(summary.line())
     click.echo(f"\n{SHOW_EVIDENCE_EDGES.strip()}")
     print_rows(g.query(SHOW_EVIDENCE_EDGES, {"limit": 6}), as_json=False)

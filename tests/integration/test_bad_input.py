@@ -138,6 +138,11 @@ def test_cli_ingest_text_rejects_oversized_and_duplicate_ids(graph, neo4j_env, t
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     assert (d["read"], d["written"], d["rejected"]) == (4, 2, 2) and d["read"] == d["written"] + d["rejected"]
+    # relations counted by type; on an empty graph every extracted relation is written or said why not
+    assert d["relations"] >= 2 and sum(d["relations_by_type"].values()) == d["relations"]
+    assert sum(d["relation_evidence_written_by_type"].values()) == d["relation_evidence_written"] >= 1
+    assert d["relations"] == d["relation_evidence_written"] + d["relations_not_written"]
+    assert d["relations_not_written"] == d["relations_not_asserted"] + d["relations_unlinked"] + d["relations_unsupported"]
     # the other documents of the chunk are written; the first d1 wins
     assert [r["id"] for r in graph.read("MATCH (a:Article) RETURN a.id AS id ORDER BY id")] == ["d1", "d3"]
     from ingest.text.pipeline import extract_text, load_pipeline
@@ -152,3 +157,4 @@ def test_cli_ingest_text_rejects_oversized_and_duplicate_ids(graph, neo4j_env, t
     assert f"{src}, line 4: duplicate document id 'd1': the first one, at line 1, is kept" in err
     plain = cli(neo4j_env, "ingest", "text", "--input", str(src), "--no-ner")
     assert plain.returncode == 0 and plain.stdout.startswith("read 4 = written 2 + rejected 2 · ")
+    assert "TREATS" in plain.stdout and "0 new relation evidences" in plain.stdout  # by type; written once

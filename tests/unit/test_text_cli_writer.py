@@ -128,6 +128,20 @@ def test_writer_rows_are_keyed_and_idempotent() -> None:
     assert again.calls == client.calls
 
 
+def test_writer_summary_counts_written_relations_by_type_and_why_others_were_not() -> None:
+    d = _doc("42")
+    ev = d.relations[0].evidence
+    d.relations.append(Relation("42", "TREATS", None, "DOID:1324", "Drug", "Disease", "cis", "lung cancer",
+                                False, False, 0.9, ev))  # an end the linker could not normalise
+    summary = write_documents(FakeClient(), [d])
+    assert summary.relations == 1 and summary.relations_by_type == {"TREATS": 1}
+    assert (summary.not_asserted, summary.unlinked, summary.unsupported, summary.skipped_relations) == (1, 1, 0, 2)
+    line = summary.line()
+    assert "1 new relation evidences (TREATS 1)" in line and "1 negated/speculative" in line
+    assert "1 with an end not linked to a graph id" in line
+    assert summary.as_dict()["relation_evidence_written_by_type"] == {"TREATS": 1}
+
+
 def test_cypher_uses_only_schema_names() -> None:
     schema = default_schema()
     for rel, s, o in cypher.RELATION_KEYS:
