@@ -1,5 +1,6 @@
 """An explicitly stated treatment ("X treats Y", "Y was treated with X") is a TREATS of the pair and no CAUSES
-(ingest.text.components.relations.indication; before it, "Metformin treats type 2 diabetes." came out CAUSES)."""
+(ingest.text.components.relations.indication; before it, "Metformin treats type 2 diabetes." came out CAUSES), and a
+document-level CAUSES is not emitted for a pair whose TREATS in the document is at least as probable."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ def _pair(sentence: str, drug: str, disease: str) -> tuple[list[str], tuple, tup
     ("rifampin therapy for pulmonary tuberculosis", "rifampin", "pulmonary tuberculosis"),
     ("hypertension was successfully treated with lisinopril", "lisinopril", "hypertension"),
     ("treatment of psoriasis with azathioprine", "azathioprine", "psoriasis"),
+    ("amiodarone , used for ventricular tachycardia", "amiodarone", "ventricular tachycardia"),
 ])
 def test_stated_treatments(sentence, drug, disease):
     assert indication(*_pair(sentence, drug, disease))
@@ -38,6 +40,7 @@ def test_stated_treatments(sentence, drug, disease):
     ("nephrotoxicity induced by cisplatin", "cisplatin", "nephrotoxicity"),
     ("hepatitis after treatment with isoniazid", "isoniazid", "hepatitis"),
     ("metformin treats patients who later developed diabetes", "metformin", "diabetes"),
+    ("methyldopa treated patients with psychiatric histories", "methyldopa", "psychiatric"),  # a comorbidity
 ])
 def test_other_wordings_are_not_indications(sentence, drug, disease):
     assert not indication(*_pair(sentence, drug, disease))
@@ -50,6 +53,8 @@ def test_the_pipeline_types_a_stated_treatment_treats_and_not_causes(ner):
     assert [r.type for r in rels] == ["TREATS"] and rels[0].subject_text == "Metformin"
     both = extract_text(nlp, "Treatment of psoriasis with methotrexate caused hepatotoxicity.").relations
     assert {(r.type, r.object_text) for r in both} == {("TREATS", "psoriasis"), ("CAUSES", "hepatotoxicity")}
+    # a TREATS of the pair at least as probable as the document-level CAUSES keeps that CAUSES out
+    assert [r.type for r in extract_text(nlp, "Patients with hypertension were given amlodipine.").relations] == ["TREATS"]
     nlp.get_pipe("relations").indication_rule = False  # what the models alone said
     try:
         assert "CAUSES" in {r.type for r in extract_text(nlp, "Metformin treats type 2 diabetes.").relations}

@@ -15,7 +15,7 @@ import tomllib
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import AbstractSet, Any, Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Mapping, Sequence
 
 import numpy
 from spacy.language import Language
@@ -631,14 +631,14 @@ _IND_TAIL = (r"(?: (?:patients|children|adults|women|men|subjects) (?:with|who h
 #: drug ... disease: "X treats Y", "X, which is used to treat Y", "X in the treatment of Y", "X therapy for Y"
 _IND_FORWARD = re.compile(
     r"^(?:, )?(?:(?:which|that) )?" + _IND_BE + _IND_ADV
-    + r"(?:treats|treated|treating|used to treat|used (?:for|in) the (?:treatment|management) of"
+    + r"(?:treats|treating|used to treat|(?:used|prescribed|given|administered) (?:for|in)" + _IND_GOAL
     + r"|indicated (?:for|in)" + _IND_GOAL + r"|approved for" + _IND_GOAL + r"|effective (?:in|for|against)" + _IND_GOAL
     + r"|(?:useful|beneficial) (?:in|for)" + _IND_GOAL + r"|for the (?:treatment|management) of|in the (?:treatment|management) of"
     + r"|(?:therapy|treatment) (?:for|of))" + _IND_TAIL + "$")
 #: disease ... drug: "Y was (successfully) treated with X", "Y managed with X"
 _IND_BACKWARD = re.compile(r"^" + _IND_BE + _IND_ADV + r"(?:treated|managed|controlled) (?:with|by)$")
-#: the confidence of a Drug - Disease pair the indication patterns link (a hand check of their 50 matches on BC5CDR
-#: train + development with gold mentions found 49 treatments; none of the 50 pairs is a gold CID pair)
+#: the confidence of a Drug - Disease pair the indication patterns link (read by hand, their 53 matches on BC5CDR
+#: train + development with gold mentions are all treatments; none of them is a gold CID pair)
 INDICATION_CONFIDENCE = 0.9
 
 
@@ -659,10 +659,11 @@ def indication(lowers: list[str], drug: EntTuple, disease: EntTuple) -> bool:
 
 
 #: what :meth:`RelationExtractor.sentence_pass` hands the document-level step: the mentions, their pairing keys,
-#: the sentence number per token, the scored CAUSES mention pairs, the cues by sentence, and the (drug key,
-#: disease key) pairs some sentence states as an indication (:func:`indication`: no document-level CAUSES)
+#: the sentence number per token, the scored CAUSES mention pairs, the cues by sentence, and the best TREATS score
+#: of each (drug key, disease key) pair that got one (``inf`` where a sentence states it as an indication,
+#: :func:`indication`): a document-level CAUSES of no higher probability is not emitted
 DocState = tuple[list[EntTuple], list[str], list[int], dict[tuple[str, str], list[ScoredPair]], dict[int, list[Cue]],
-                 set[tuple[str, str]]]
+                 dict[tuple[str, str], float]]
 
 
 class RelationExtractor:
@@ -806,7 +807,7 @@ class RelationExtractor:
             cues_by_sent.setdefault(sid[c.token], []).append(c)
         doc_level = self.doc_model is not None or self.collect_scores
         scored: dict[tuple[str, str], list[ScoredPair]] = {}
-        indicated: set[tuple[str, str]] = set()
+        treated: dict[tuple[str, str], float] = {}
         neural = self.neural
         pending: list[tuple[EntTuple, EntTuple, EntTuple, EntTuple, int]] = []
         for s_no, group in by_sent.items():
@@ -840,7 +841,7 @@ class RelationExtractor:
                         causes_z = known["CAUSES"] if "CAUSES" in known else self._logit("CAUSES", lowers, ents, a, b, sent, masks)
                         scored.setdefault((ka, kb) if subj_first else (kb, ka), []).append((causes_z, subj, obj, s_no))
                     if self.indication_rule and "TREATS" in rule[1] and indication(lowers, subj, obj):
-                        indicated.add((ka, kb) if subj_first else (kb, ka))
+                        treated[(ka, kb) if subj_first else (kb, ka)] = math.inf
                         z = known["TREATS"] if "TREATS" in known else self._logit("TREATS", lowers, ents, a, b, sent, masks) \
                             if "TREATS" in self.models else None
                         score = max(INDICATION_CONFIDENCE, sigmoid(z) if z is not None else 0.0)
@@ -850,6 +851,9 @@ class RelationExtractor:
                     if rel is None:
                         continue
                     best_type, best = rel
+                    if best_type == "TREATS":
+                        tkey = (ka, kb) if subj_first else (kb, ka)
+                        treated[tkey] = max(treated.get(tkey, 0.0), best)
                     kind = None
                     if best_type == "INTERACTS_WITH" and self.type_model is not None:
                         kind = self.type_model.best(lowers, ents, a, b, sent, masks)
@@ -857,7 +861,7 @@ class RelationExtractor:
         if pending:
             assert lowers is not None
             self._neural_relations(doc, out, pending, ents, bounds, cues_by_sent, lowers)
-        return cand, keys, sid, scored, cues_by_sent, indicated
+        return cand, keys, sid, scored, cues_by_sent, treated
 
     def _neural_relations(self, doc: Doc, out: list[RelationTuple], pending: list[tuple[EntTuple, EntTuple, EntTuple, EntTuple, int]],
                           ents: list[EntTuple], bounds: list[tuple[int, int]], cues_by_sent: dict[int, list[Cue]], lowers: list[str]) -> None:
@@ -907,16 +911,18 @@ class RelationExtractor:
 
     def _doc_relations(self, out: list[RelationTuple], cand: list[EntTuple], keys: list[str], sid: list[int],
                        scored: dict[tuple[str, str], list[ScoredPair]], cues_by_sent: dict[int, list[Cue]],
-                       indicated: AbstractSet[tuple[str, str]] = frozenset()) -> None:
-        """Append one ``CAUSES`` per (drug, disease) pair the document-level model accepts, unless a sentence of
-        the document states the drug as a treatment of the disease (``indicated``)."""
+                       treated: Mapping[tuple[str, str], float] | None = None) -> None:
+        """Append one ``CAUSES`` per (drug, disease) pair the document-level model accepts, unless the pair got a
+        ``TREATS`` in the document at least as probable (``treated``: the best ``TREATS`` score per pair; ``inf``:
+        a sentence states the drug as a treatment of the disease): one pair is not both in one abstract."""
+        treated = treated or {}
         model = self.doc_model
         assert model is not None
         if self.doc_scorer is None or self.doc_scorer.model is not model:  # the model was swapped
             self.doc_scorer = DocScorer(model)
         mentions = [(e, k, sid[e[0]]) for e, k in zip(cand, keys)]
         for ks, ko, p, best in self.doc_scorer.accepted(mentions, scored, "Drug", "Disease", sid[-1]):
-            if p < model.threshold or (ks, ko) in indicated:  # the scorer's log-odds test, up to rounding
+            if p < model.threshold or treated.get((ks, ko), -1.0) >= p:  # the scorer's log-odds test, up to rounding
                 continue
             if best is None:  # the nearest mentions (earliest on ties) stand as evidence
                 subj, obj = min(((s, o) for s, k1, _ in mentions if k1 == ks for o, k2, _ in mentions if k2 == ko),
