@@ -28,6 +28,8 @@ def _pair(sentence: str, drug: str, disease: str) -> tuple[list[str], tuple, tup
     ("hypertension was successfully treated with lisinopril", "lisinopril", "hypertension"),
     ("treatment of psoriasis with azathioprine", "azathioprine", "psoriasis"),
     ("amiodarone , used for ventricular tachycardia", "amiodarone", "ventricular tachycardia"),
+    ("warfarin reduces the risk of stroke", "warfarin", "stroke"),
+    ("naloxone reversed respiratory paralysis induced by thiopental", "naloxone", "respiratory paralysis"),
 ])
 def test_stated_treatments(sentence, drug, disease):
     assert indication(*_pair(sentence, drug, disease))
@@ -41,6 +43,8 @@ def test_stated_treatments(sentence, drug, disease):
     ("hepatitis after treatment with isoniazid", "isoniazid", "hepatitis"),
     ("metformin treats patients who later developed diabetes", "metformin", "diabetes"),
     ("methyldopa treated patients with psychiatric histories", "methyldopa", "psychiatric"),  # a comorbidity
+    ("injections of haloperidol significantly attenuated the catalepsy", "haloperidol", "catalepsy"),  # no subject
+    ("warfarin increases the risk of bleeding", "warfarin", "bleeding"),
 ])
 def test_other_wordings_are_not_indications(sentence, drug, disease):
     assert not indication(*_pair(sentence, drug, disease))

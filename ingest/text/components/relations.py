@@ -635,6 +635,15 @@ _IND_FORWARD = re.compile(
     + r"|indicated (?:for|in)" + _IND_GOAL + r"|approved for" + _IND_GOAL + r"|effective (?:in|for|against)" + _IND_GOAL
     + r"|(?:useful|beneficial) (?:in|for)" + _IND_GOAL + r"|for the (?:treatment|management) of|in the (?:treatment|management) of"
     + r"|(?:therapy|treatment) (?:for|of))" + _IND_TAIL + "$")
+#: drug ... disease, the drug being the subject of a verb that prevents or relieves: "X prevents Y", "X reduces the risk
+#: of Y", "X protects against Y", "X reversed / attenuated / alleviated Y" (the old TREATS trigger stems said the same)
+_IND_RELIEF = re.compile(
+    r"^(?:(?:can|may|could|might|did|does|do|also|significantly|effectively|completely|partially|markedly|dose-dependently) )*"
+    r"(?:prevents|prevented|prevent|(?:reduces|reduced|reduce|lowers|lowered|lower) the risk of|protects against"
+    r"|protected against|protect against|attenuates|attenuated|reverses|reversed|ameliorates|ameliorated|alleviates"
+    r"|alleviated|relieves|relieved)(?: the)?" + _IND_TAIL + "$")
+#: words before a drug mention that make it no subject ("injections of haloperidol attenuated the catalepsy")
+_NOT_SUBJECT = frozenset({"of", "with", "by", "after", "to", "from", "following", "and", "or", "than", "plus", "without"})
 #: disease ... drug: "Y was (successfully) treated with X", "Y managed with X"
 _IND_BACKWARD = re.compile(r"^" + _IND_BE + _IND_ADV + r"(?:treated|managed|controlled) (?:with|by)$")
 #: the confidence of a Drug - Disease pair the indication patterns link (read by hand, their 53 matches on BC5CDR
@@ -645,10 +654,17 @@ INDICATION_CONFIDENCE = 0.9
 def indication(lowers: list[str], drug: EntTuple, disease: EntTuple) -> bool:
     """Whether the words between a Drug and a Disease mention of one sentence state that the drug treats the
     disease, in one of a few unambiguous forms: ``X treats Y``, ``X is used to treat Y``, ``X in the treatment
-    of Y``, ``X therapy for Y``, ``Y was treated with X``, ``treatment of Y with X`` (see ``_IND_FORWARD`` /
+    of Y``, ``X therapy for Y``, ``Y was treated with X``, ``treatment of Y with X``, and with the drug as the
+    subject ``X prevents Y``, ``X reduces the risk of Y``, ``X reversed Y`` (see ``_IND_FORWARD``, ``_IND_RELIEF``,
     ``_IND_BACKWARD``). Such a pair is a ``TREATS``, never a ``CAUSES`` of that sentence."""
     if drug[1] <= disease[0]:
-        return disease[0] - drug[1] <= 12 and _IND_FORWARD.match(" ".join(lowers[drug[1]:disease[0]])) is not None
+        if disease[0] - drug[1] > 12:
+            return False
+        between = " ".join(lowers[drug[1]:disease[0]])
+        if _IND_FORWARD.match(between) is not None:
+            return True
+        return (_IND_RELIEF.match(between) is not None
+                and (drug[0] == 0 or lowers[drug[0] - 1] not in _NOT_SUBJECT))
     if disease[1] <= drug[0] <= disease[1] + 12:
         between = " ".join(lowers[disease[1]:drug[0]])
         if _IND_BACKWARD.match(between) is not None:
