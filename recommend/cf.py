@@ -60,6 +60,10 @@ class _ItemItemCF(Recommender):
             if w == 0.0:
                 continue
             rel = "<TAKES" if is_patient else d.indication_type(row, c2)
+            if c2 == col:  # the drug's own edge to the target (its self-similarity): no "similar to itself" path
+                paths.append(PathContribution(nodes=[(DRUG, str(d.drug_ids[col])), (t_label, t_id)], rels=[rel],
+                                              contribution=w, metapath=f"{self.name}:known"))
+                continue
             paths.append(PathContribution(
                 nodes=[(DRUG, str(d.drug_ids[col])), (DRUG, str(d.drug_ids[c2])), (t_label, t_id)],
                 rels=["SIMILAR_CF", rel], contribution=w, metapath=f"{self.name}:CsimCtD"))

@@ -135,6 +135,20 @@ def test_cf_explanation_uses_co_treating_drugs(fitted):
     assert exp.score == pytest.approx(sum(p.contribution for p in fitted["cf"].explain("DOID:A0", "DRUGBANK:DBA07", top=100).paths), rel=1e-4)
 
 
+def test_svd_explanation_of_a_known_drug_has_no_path_to_itself(fitted, tables):
+    """cf-svd's similarity has a diagonal: a drug the disease already has contributes through its own edge, shown
+    as that edge, never as "Drug X -SIMILAR_CF-> Drug X"; the contributions still add up to the score."""
+    rec = fitted["cf-svd"]
+    d = rec._data()
+    row, col = next((r, c) for r in range(d.n_diseases) for c in d.indications[r].indices)
+    disease, drug = str(d.disease_ids[row]), str(d.drug_ids[col])
+    exp = rec.explain(disease, drug, top=1000)
+    assert not [p for p in exp.paths if len(p.nodes) == 3 and p.nodes[0] == p.nodes[1]]
+    own = [p for p in exp.paths if p.metapath == "cf-svd:known"]
+    assert len(own) == 1 and own[0].nodes == [("Drug", drug), ("Disease", disease)]
+    assert exp.score == pytest.approx(sum(p.contribution for p in exp.paths), rel=1e-4, abs=1e-6)
+
+
 @pytest.mark.parametrize("method", ["content", "ppr", "gnn"])
 def test_explanations_exist(fitted, method):
     exp = fitted[method].explain("DOID:A0", "DRUGBANK:DBP01")
