@@ -41,6 +41,15 @@ def expected_calibration_error(rows: list[dict[str, Any]]) -> float:
     return round(sum(abs(r["mean_confidence"] - r["observed"]) * r["pairs"] for r in rows if r["pairs"]) / n, 4) if n else 0.0
 
 
+def print_table(rows: list[dict[str, Any]], what: str, count: str) -> None:
+    """Print a :func:`~ingest.text.pair_cnn_training.reliability` table (non-empty bins) and its ECE."""
+    print(f"{what:<10} {count:>10} {'confidence':>11} {'observed':>9}")
+    for r in rows:
+        if r["pairs"]:
+            print(f"{r['bin']:<10} {r['pairs']:>10} {r['mean_confidence']:>11.3f} {r['observed']:>9.3f}")
+    print(f"expected calibration error {expected_calibration_error(rows)}")
+
+
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", required=True, help="PubTator file with CID lines (BC5CDR development)")
@@ -59,11 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     ece = expected_calibration_error(rows)
     print(f"{args.data}: {len(probs)} candidates ({int(right.sum())} right), mentions={args.mentions}, "
           f"model threshold {doc_model.threshold}")
-    print(f"{'P(CAUSES)':<10} {'candidates':>10} {'confidence':>11} {'observed':>9}")
-    for r in rows:
-        if r["pairs"]:
-            print(f"{r['bin']:<10} {r['pairs']:>10} {r['mean_confidence']:>11.3f} {r['observed']:>9.3f}")
-    print(f"expected calibration error {ece}")
+    print_table(rows, "P(CAUSES)", "candidates")
     if args.json:
         Path(args.json).write_text(json.dumps({"data": args.data, "mentions": args.mentions, "rows": rows, "ece": ece}, indent=2))
 

@@ -25,7 +25,7 @@ sys.path.insert(0, str(_HERE.parent))  # the checkout, for benchmarks.cid_reliab
 
 import numpy  # noqa: E402
 
-from benchmarks.cid_reliability import expected_calibration_error  # noqa: E402
+from benchmarks.cid_reliability import expected_calibration_error, print_table  # noqa: E402
 from ingest.text.components.relations import entity_masks, sigmoid  # noqa: E402
 from ingest.text.indication_training import held_out, label_doc, read_labeledin, treats_examples  # noqa: E402
 from ingest.text.pair_cnn_training import reliability  # noqa: E402
@@ -51,11 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     rows = reliability(p, g)
     ece = expected_calibration_error(rows)
     print(f"{args.labeledin}: {len(p)} held-out pairs ({int(g.sum())} indications), mean confidence {p.mean():.3f}")
-    print(f"{'P(TREATS)':<10} {'pairs':>6} {'confidence':>11} {'observed':>9}")
-    for r in rows:
-        if r["pairs"]:
-            print(f"{r['bin']:<10} {r['pairs']:>6} {r['mean_confidence']:>11.3f} {r['observed']:>9.3f}")
-    print(f"expected calibration error {ece}")
+    print_table(rows, "P(TREATS)", "pairs")
     if args.json:
         Path(args.json).write_text(json.dumps({"data": args.labeledin, "rows": rows, "ece": ece}, indent=2))
 
