@@ -152,8 +152,8 @@ def _patient_condition(patient: str, condition: str, k: int, on_conflict: str, a
     except MedkgError as e:
         fail(e)
     if not rows:  # every drug prescribed for the condition is taken already (or allergic): nothing is padded in
-        click.echo(f"no drug with evidence for {condition} that {patient} does not already take or is not allergic "
-                   "to", err=True)
+        click.echo(f"no drug with evidence for {condition} is left for {patient}: the patient takes them already "
+                   "or is allergic to them", err=True)
     for r in rows:
         if as_json:
             click.echo(json.dumps(r))
