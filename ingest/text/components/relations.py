@@ -858,9 +858,10 @@ class RelationExtractor:
                         scored.setdefault((ka, kb) if subj_first else (kb, ka), []).append((causes_z, subj, obj, s_no))
                     if self.indication_rule and "TREATS" in rule[1] and indication(lowers, subj, obj):
                         treated[(ka, kb) if subj_first else (kb, ka)] = math.inf
-                        z = known["TREATS"] if "TREATS" in known else self._logit("TREATS", lowers, ents, a, b, sent, masks) \
-                            if "TREATS" in self.models else None
-                        score = max(INDICATION_CONFIDENCE, sigmoid(z) if z is not None else 0.0)
+                        score = INDICATION_CONFIDENCE
+                        if "TREATS" in known or "TREATS" in self.models:  # the model's own score when higher
+                            z = known["TREATS"] if "TREATS" in known else self._logit("TREATS", lowers, ents, a, b, sent, masks)
+                            score = max(score, sigmoid(z))
                         self._emit(out, "TREATS", a, b, subj, obj, score, None, cues_by_sent.get(s_no, ()), lowers)
                         continue
                     rel = self._classify(lowers, ents, a, b, sent, rule[1], masks, causes_z, known)
