@@ -76,6 +76,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--side-effects", action="store_true",
                     help="also use Hetionet's side-effect terms (UMLS CUIs) as Disease names; they come from "
                          "SIDER (CC BY-NC-SA 4.0), so never ship a vocabulary built with this")
+    ap.add_argument("--symptoms", action="store_true",
+                    help="also use Hetionet's symptom names (MeSH signs and symptoms, public domain) as Disease names")
     ap.add_argument("--prune-with", action="append", default=[],
                     help="annotated TRAINING corpus whose gold Disease/Drug mentions judge each name (repeatable)")
     ap.add_argument("--min-matches", type=int, default=3, help="prune only names matched at least this often")
@@ -88,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--output", default=str(default_vocabulary_path()))
     args = ap.parse_args(argv)
     vocab = build_default_vocabulary(args.hetionet_nodes, args.corpus, args.version, side_effects=args.side_effects,
-                                     hgnc=args.hgnc, hgnc_dictionary=args.hgnc_dictionary)
+                                     hgnc=args.hgnc, hgnc_dictionary=args.hgnc_dictionary, symptoms=args.symptoms)
     if args.prune_with:
         vocab, dropped = prune(vocab, name_precision(vocab, args.prune_with), args.min_matches, args.min_precision)
         print(f"blocked {len(dropped)} names (matched >= {args.min_matches} times, precision < {args.min_precision}):")

