@@ -42,11 +42,14 @@ class WriteSummary:
     articles: int = 0
     mentions: int = 0
     relations: int = 0
-    skipped_relations: int = 0
     not_asserted: int = 0
     unlinked: int = 0
     unsupported: int = 0
     relations_by_type: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def skipped_relations(self) -> int:
+        return self.not_asserted + self.unlinked + self.unsupported
 
     def line(self) -> str:
         """``written: 5 articles, 15 MENTIONS, 6 new relation evidences (CAUSES 2, TREATS 4) · not written: ...``"""
@@ -145,8 +148,7 @@ def write_documents(client: WriteClient, documents: Iterable[Document], *, batch
         for label, rows in by_label.items():
             summary.mentions += client.write_batches(cypher.MERGE_MENTIONS[label], rows, batch_size)
         reasons: Counter[str] = Counter()
-        rels, skipped = relation_rows(docs, reasons)
-        summary.skipped_relations += skipped
+        rels, _ = relation_rows(docs, reasons)
         summary.not_asserted += reasons["not_asserted"]
         summary.unlinked += reasons["unlinked"]
         summary.unsupported += reasons["unsupported"]

@@ -851,13 +851,14 @@ class RelationExtractor:
                     if is_neural:  # scored in one batch below
                         pending.append((a, b, subj, obj, s_no))
                         continue
+                    pair_key = (ka, kb) if subj_first else (kb, ka)  # (subject key, object key)
                     causes_z = None
                     known = self._shared_logits(rule[1], lowers, ents, a, b, sent, masks)
                     if doc_level and "CAUSES" in rule[1]:
                         causes_z = known["CAUSES"] if "CAUSES" in known else self._logit("CAUSES", lowers, ents, a, b, sent, masks)
-                        scored.setdefault((ka, kb) if subj_first else (kb, ka), []).append((causes_z, subj, obj, s_no))
+                        scored.setdefault(pair_key, []).append((causes_z, subj, obj, s_no))
                     if self.indication_rule and "TREATS" in rule[1] and indication(lowers, subj, obj):
-                        treated[(ka, kb) if subj_first else (kb, ka)] = math.inf
+                        treated[pair_key] = math.inf
                         score = INDICATION_CONFIDENCE
                         if "TREATS" in known or "TREATS" in self.models:  # the model's own score when higher
                             z = known["TREATS"] if "TREATS" in known else self._logit("TREATS", lowers, ents, a, b, sent, masks)
@@ -869,8 +870,7 @@ class RelationExtractor:
                         continue
                     best_type, best = rel
                     if best_type == "TREATS":
-                        tkey = (ka, kb) if subj_first else (kb, ka)
-                        treated[tkey] = max(treated.get(tkey, 0.0), best)
+                        treated[pair_key] = max(treated.get(pair_key, 0.0), best)
                     kind = None
                     if best_type == "INTERACTS_WITH" and self.type_model is not None:
                         kind = self.type_model.best(lowers, ents, a, b, sent, masks)
@@ -928,11 +928,10 @@ class RelationExtractor:
 
     def _doc_relations(self, out: list[RelationTuple], cand: list[EntTuple], keys: list[str], sid: list[int],
                        scored: dict[tuple[str, str], list[ScoredPair]], cues_by_sent: dict[int, list[Cue]],
-                       treated: Mapping[tuple[str, str], float] | None = None) -> None:
+                       treated: Mapping[tuple[str, str], float]) -> None:
         """Append one ``CAUSES`` per (drug, disease) pair the document-level model accepts, unless the pair got a
         ``TREATS`` in the document at least as probable (``treated``: the best ``TREATS`` score per pair; ``inf``:
         a sentence states the drug as a treatment of the disease): one pair is not both in one abstract."""
-        treated = treated or {}
         model = self.doc_model
         assert model is not None
         if self.doc_scorer is None or self.doc_scorer.model is not model:  # the model was swapped
